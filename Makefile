@@ -1,0 +1,45 @@
+# Every target creates .venv on first use; nothing is installed outside it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench soak clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[pillow,trio]'
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(DEMO_STAMP)
+	$(BIN)/higgsfield demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check higgsfield_proto higgsfield_transports higgsfield_client tests bench examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client
+
+# coverage starts before pytest so that modules imported by the pytest11 plugin are measured too.
+pytest: $(STAMP)
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report --skip-covered
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage demo-output

@@ -1,0 +1,125 @@
+"""``python -m bench [SUITE ...] [--quick]``: run the benchmark suites and print each figure.
+
+Every figure is a ratio against a baseline measured in the same run, and every suite talks to
+an emulator running in a separate process. Suites (default: all, in this order):
+
+  status         target 1: status() calls/s on one connection, ours vs the raw library
+  official       target 2: the same, ours vs the official higgsfield-client 0.2.0
+  subscribe      target 3: 1,000 concurrent subscribe calls: wall time and CPU per job
+  upload         target 4: upload_file of 1 GiB: peak RSS growth and throughput vs raw
+  polling        target 5: status requests per job and completion lag, 5/30/120 s jobs
+  import         target 6: import time of higgsfield_client vs the official package
+  connections    connection reuse: TCP connections a client opens while polling
+  emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
+
+--quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 5 s and 30 s jobs only) for a
+smoke run of about three minutes. The official SDK is installed on first use into its own venv
+under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from ._harness import CACHE_DIR, Context, Figure
+
+SUITES: Dict[str, str] = {
+    "status": "status",
+    "official": "official",
+    "subscribe": "subscribe",
+    "upload": "upload",
+    "polling": "polling",
+    "import": "imports",
+    "connections": "connections",
+    "emulator_rate": "emulator_suite",
+}
+
+
+def machine() -> str:
+    """Cores, CPU model and Python version, for the record."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}"
+    )
+
+
+def _markdown(figures: List[Figure]) -> str:
+    lines = ["| figure | result | verdict |", "| --- | --- | --- |"]
+    lines += [f"| {f.name} | {f.text} | {f.verdict} |" for f in figures]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the chosen suites; returns 1 if a suite crashed (or, with --strict, missed a target)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller counts for a smoke run")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    options = parser.parse_args(argv)
+    unknown = [name for name in options.suites if name not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    chosen = options.suites or list(SUITES)
+    command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"machine: {machine()}")
+    print(f"command: {command.strip()}", flush=True)
+    figures: List[Figure] = []
+    crashed: List[str] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="higgsfield-bench-") as scratch:
+        ctx = Context(quick=options.quick, scratch=Path(scratch))
+        for name in chosen:
+            print(f"\n== {name} ==", flush=True)
+            suite_started = time.monotonic()
+            try:
+                module: Any = importlib.import_module(f"bench.{SUITES[name]}")
+                figures.extend(module.run(ctx))
+            except Exception:
+                traceback.print_exc()
+                crashed.append(name)
+            print(f"({name}: {time.monotonic() - suite_started:.0f} s)", flush=True)
+    elapsed = time.monotonic() - started
+    print(f"\n== summary ({elapsed / 60:.1f} min) ==")
+    for figure in figures:
+        print(f"{figure.verdict:>11}  {figure.name}")
+    missed = [f.name for f in figures if f.met is False]
+    met = sum(1 for f in figures if f.met)
+    print(f"targets met: {met}, missed: {len(missed)}; suites crashed: {', '.join(crashed) or 'none'}")
+    CACHE_DIR.mkdir(exist_ok=True)
+    record: Dict[str, Any] = {
+        "machine": machine(),
+        "command": command.strip(),
+        "seconds": elapsed,
+        "crashed": crashed,
+        "figures": [{"name": f.name, "text": f.text, "met": f.met, "data": f.data} for f in figures],
+    }
+    (CACHE_DIR / "last-run.json").write_text(json.dumps(record, indent=2))
+    (CACHE_DIR / "last-run.md").write_text(_markdown(figures))
+    if crashed or (options.strict and missed):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

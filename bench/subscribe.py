@@ -1,0 +1,165 @@
+"""Target 3: 1,000 concurrent ``subscribe`` calls (queue 1 s, run 2 s) under asyncio and under trio.
+
+Each measurement gets a fresh emulator process (timing jitter 0, a concurrency limit above the
+job count, so every job takes exactly 3 s) and a fresh client process that starts all the
+subscribes at once on one ``AsyncClient``. Figures:
+
+- wall time against the ideal: queue + run + the poll interval in force when the job ends. With
+  the default ``PollPolicy`` (2 s, x1.5, capped at 3 s) the checks come about 2 s and 5 s after
+  the submit, so the interval in force at 3 s is 3 s and the ideal is 1 + 2 + 3 = 6 s
+  (target <= 1.5x ideal);
+- client process CPU seconds per job against the official ``AsyncClient`` (under asyncio: its
+  polling sleeps with ``asyncio.sleep``) at the same concurrency (target <= 0.5x).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List
+
+from higgsfield_proto import PollPolicy
+
+from ._harness import (
+    MODEL,
+    Context,
+    EmulatorProcess,
+    Figure,
+    check,
+    failure,
+    median,
+    raise_file_limit,
+    report,
+    run_official,
+    run_worker,
+    worker_main,
+)
+
+QUEUE, RUN = 1.0, 2.0
+WALL_TARGET, CPU_TARGET = 1.5, 0.5
+
+
+def interval_in_force(job_seconds: float, policy: PollPolicy) -> float:
+    """The (unjittered) poll interval that spans the moment ``job_seconds`` after the submit."""
+    moment, check_number = 0.0, 0
+    while True:
+        delay = policy.delay(check_number, 0.0)
+        if moment + delay >= job_seconds:
+            return delay
+        moment += delay
+        check_number += 1
+
+
+def _emulator(jobs: int) -> EmulatorProcess:
+    return EmulatorProcess(
+        queue_time=QUEUE, run_time=RUN, concurrency_limit=jobs + 100, timing_jitter=0.0
+    )
+
+
+def _measure(kind: str, jobs: int) -> Dict[str, Any]:
+    with _emulator(jobs) as emulator:
+        params = {"base_url": emulator.base_url, "key": emulator.api_key, "jobs": jobs}
+        if kind == "official":
+            result = run_official("subscribe", params)
+        else:
+            result = run_worker("subscribe", {**params, "transport": kind})
+    if result["completed"] != jobs:
+        raise RuntimeError(f"{kind}: only {result['completed']} of {jobs} jobs completed")
+    return result
+
+
+def run(ctx: Context) -> List[Figure]:
+    """Measure ours under asyncio (aiohttp) and trio, and the official client, alternating."""
+    jobs = ctx.pick(1000, 300)
+    ideal = QUEUE + RUN + interval_in_force(QUEUE + RUN, PollPolicy())
+    runs: Dict[str, List[Dict[str, Any]]] = {"official": [], "aiohttp": [], "trio": []}
+    errors: Dict[str, Exception] = {}
+    for _ in range(ctx.pick(3, 1)):
+        for kind in runs:
+            if kind in errors:
+                continue
+            try:
+                runs[kind].append(_measure(kind, jobs))
+            except Exception as exc:
+                errors[kind] = exc
+    figures: List[Figure] = []
+    official_cpu = median([r["cpu"] for r in runs["official"]]) / jobs if runs["official"] else None
+    if "official" in errors:
+        figures.append(failure("subscribe/official", errors["official"]))
+    for transport in ("aiohttp", "trio"):
+        name = f"subscribe/{transport}"
+        if transport in errors:
+            figures.append(failure(name, errors[transport]))
+            continue
+        wall = median([r["wall"] for r in runs[transport]])
+        cpu = median([r["cpu"] for r in runs[transport]]) / jobs
+        library = "asyncio" if transport == "aiohttp" else "trio"
+        figures.append(report(Figure(
+            name=f"{name}/wall",
+            text=(
+                f"{jobs} jobs under {library}: wall {wall:.2f} s, ideal {ideal:.1f} s "
+                f"(queue {QUEUE:g} + run {RUN:g} + poll interval {ideal - QUEUE - RUN:g}), "
+                f"ratio {wall / ideal:.2f} (target <= {WALL_TARGET})"
+            ),
+            met=check(wall / ideal, at_most=WALL_TARGET),
+            data={"jobs": jobs, "wall": wall, "ideal": ideal},
+        )))
+        if official_cpu is None:
+            continue
+        official_wall = median([r["wall"] for r in runs["official"]])
+        figures.append(report(Figure(
+            name=f"{name}/cpu",
+            text=(
+                f"CPU per job ours {cpu * 1000:.2f} ms, official AsyncClient (asyncio) "
+                f"{official_cpu * 1000:.2f} ms, ratio {cpu / official_cpu:.2f} (target <= {CPU_TARGET}); "
+                f"official wall {official_wall:.2f} s"
+            ),
+            met=check(cpu / official_cpu, at_most=CPU_TARGET),
+            data={"ours_cpu_per_job": cpu, "official_cpu_per_job": official_cpu,
+                  "official_wall": official_wall},
+        )))
+    return figures
+
+
+# -- worker ---------------------------------------------------------------------------------
+
+
+async def _subscribe_all(params: Dict[str, Any], start_all: Any) -> Dict[str, Any]:
+    from higgsfield_client import AsyncClient
+
+    client = AsyncClient(base_url=params["base_url"], api_key=params["key"], transport=params["transport"])
+    completed: List[int] = []
+
+    async def one(index: int) -> None:
+        result = await client.subscribe(MODEL, {"prompt": f"bench job {index}"})
+        if result.get("status") == "completed":
+            completed.append(index)
+
+    cpu, started = time.process_time(), time.perf_counter()
+    await start_all(one, params["jobs"])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await client.aclose()
+    return {"wall": wall, "cpu": cpu, "completed": len(completed)}
+
+
+def worker(params: Dict[str, Any]) -> Dict[str, Any]:
+    """Run ``jobs`` concurrent subscribes under asyncio (aiohttp) or trio; wall and CPU seconds."""
+    raise_file_limit()
+    if params["transport"] == "aiohttp":
+        import asyncio
+
+        async def gather(one: Any, count: int) -> None:
+            await asyncio.gather(*(one(i) for i in range(count)))
+
+        return dict(asyncio.run(_subscribe_all(params, gather)))
+    import trio
+
+    async def nursery(one: Any, count: int) -> None:
+        async with trio.open_nursery() as tasks:
+            for index in range(count):
+                tasks.start_soon(one, index)
+
+    return dict(trio.run(_subscribe_all, params, nursery))
+
+
+if __name__ == "__main__":
+    worker_main(worker)

@@ -1,0 +1,118 @@
+"""Choosing and owning transports: one for a sync client, one per event loop or trio run for async."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
+
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from higgsfield_transports import AsyncTransport, SyncTransport
+
+AsyncTransportChoice = Union["AsyncTransport", str, None]
+"""An AsyncTransport instance (the caller's to close), ``"aiohttp"``, ``"trio"``, or None (pick by
+the running library: aiohttp under asyncio, the h11 transport under trio)."""
+
+
+def _options(settings: Settings) -> Dict[str, Any]:
+    return {"timeout": settings.timeout, "verify": settings.verify, "proxy": settings.proxy}
+
+
+def make_sync_transport(settings: Settings) -> SyncTransport:
+    """The default sync transport: requests, configured from ``settings``."""
+    from higgsfield_transports.requests import RequestsTransport
+
+    return RequestsTransport(**_options(settings))
+
+
+def make_async_transport(kind: str, settings: Settings) -> AsyncTransport:
+    """A new async transport of ``kind`` (``"aiohttp"`` or ``"trio"``)."""
+    if kind == "aiohttp":
+        from higgsfield_transports.aiohttp import AiohttpTransport
+
+        return AiohttpTransport(**_options(settings))
+    if kind == "trio":
+        from higgsfield_transports.trio import TrioTransport
+
+        return TrioTransport(**_options(settings))
+    raise ValueError(f"unknown transport {kind!r}: use 'aiohttp', 'trio' or a transport object")
+
+
+def _current_run(library: str) -> object:
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_root_task()
+    return asyncio.get_running_loop()
+
+
+@dataclass(eq=False)
+class _RunTransport:
+    run: object
+    transport: AsyncTransport
+    finished: bool = False
+    guard: Optional[AsyncIterator[None]] = field(default=None, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        closed_loop = isinstance(self.run, asyncio.AbstractEventLoop) and self.run.is_closed()
+        return not (self.finished or closed_loop)
+
+
+async def _close_when_run_ends(entry: _RunTransport) -> AsyncIterator[None]:
+    # An async generator started inside a run is finalized by that run when it ends (asyncio.run
+    # and trio.run both do so), which closes the transport on its own loop without warnings.
+    try:
+        yield
+    finally:
+        entry.finished = True
+        await entry.transport.aclose()
+
+
+class TransportsByRun:
+    """Hands out one transport per running event loop (asyncio) or run (trio).
+
+    Nothing is bound to a single loop: a client used from two ``asyncio.run`` calls and then a
+    ``trio.run`` gets a fresh transport in each, and each is closed when its run ends.
+    """
+
+    def __init__(self, choice: AsyncTransportChoice, settings: Settings) -> None:
+        if choice is not None and not isinstance(choice, str):
+            self._shared: Optional[AsyncTransport] = choice
+        else:
+            self._shared = None
+        self._kind = choice if isinstance(choice, str) else None
+        self._settings = settings
+        self._runs: Dict[int, _RunTransport] = {}
+
+    async def get(self) -> AsyncTransport:
+        """The transport for the current run, created on first use."""
+        if self._shared is not None:
+            return self._shared
+        import sniffio
+
+        library = sniffio.current_async_library()
+        run = _current_run(library)
+        self._runs = {key: entry for key, entry in self._runs.items() if entry.usable}
+        entry = self._runs.get(id(run))
+        if entry is None or entry.run is not run:
+            kind = self._kind or ("trio" if library == "trio" else "aiohttp")
+            entry = _RunTransport(run=run, transport=make_async_transport(kind, self._settings))
+            guard = _close_when_run_ends(entry)
+            await guard.__anext__()
+            entry.guard = guard
+            self._runs[id(run)] = entry
+        return entry.transport
+
+    async def aclose(self) -> None:
+        """Close the current run's transport now; others close when their runs end."""
+        if self._shared is not None:
+            return
+        import sniffio
+
+        run = _current_run(sniffio.current_async_library())
+        entry = self._runs.pop(id(run), None)
+        if entry is not None and entry.run is run and entry.guard is not None:
+            await entry.guard.aclose()  # type: ignore[attr-defined]

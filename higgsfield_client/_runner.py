@@ -1,0 +1,153 @@
+"""Runners: feed a flow's effects to a transport in plain Python, or under asyncio / trio."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, List, Optional, TypeVar
+from urllib.parse import urlsplit
+
+from higgsfield_proto import (
+    FailureKind,
+    Flow,
+    Outcome,
+    Request,
+    Response,
+    Send,
+    Sleep,
+    TransportFailure,
+)
+
+if TYPE_CHECKING:
+    from higgsfield_transports import AsyncTransport, SyncTransport
+
+T = TypeVar("T")
+EventHandler = Callable[[object], Any]
+
+logger = logging.getLogger("higgsfield_client")
+
+
+class _ExchangeLog:
+    """Logs one debug record per HTTP exchange, never with secrets (no headers, no query)."""
+
+    def __init__(self) -> None:
+        self._last: Optional[Request] = None
+        self._attempt = 0
+
+    def record(self, request: Request, outcome: Outcome, started: float, ended: float) -> None:
+        # A retry sends the very same Request object again.
+        self._attempt = self._attempt + 1 if request is self._last else 1
+        self._last = request
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        parts = urlsplit(request.url)
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        if isinstance(outcome, Response):
+            result = str(outcome.status)
+            correlation = outcome.header("X-Correlation-ID")
+        else:
+            result = f"failed ({outcome.kind.value})"
+            correlation = None
+        logger.debug(
+            "%s %s -> %s (attempt %d, %.3f s, correlation id %s)",
+            request.method,
+            where,
+            result,
+            self._attempt,
+            ended - started,
+            correlation,
+        )
+
+
+def _drive_sync(flow: Flow[T], transport: SyncTransport, result: List[T]) -> Iterator[object]:
+    """Perform the flow's effects in this thread, yield each Notify event, store the result."""
+    log = _ExchangeLog()
+    outcome: Any = None
+    try:
+        while True:
+            try:
+                effect = flow.send(outcome)
+            except StopIteration as stop:
+                result.append(stop.value)
+                return
+            if isinstance(effect, Send):
+                started = time.monotonic()
+                outcome = transport.send(effect.request, timeout=effect.timeout)
+                log.record(effect.request, outcome, started, time.monotonic())
+            elif isinstance(effect, Sleep):
+                if effect.seconds > 0:
+                    time.sleep(effect.seconds)
+                outcome = time.monotonic()
+            else:
+                yield effect.event
+                outcome = None
+    finally:
+        flow.close()
+
+
+def iterate_sync(flow: Flow[Any], transport: SyncTransport) -> Iterator[object]:
+    """Run ``flow``, yielding its Notify events as they happen."""
+    return _drive_sync(flow, transport, [])
+
+
+def run_sync(flow: Flow[T], transport: SyncTransport, on_event: Optional[EventHandler] = None) -> T:
+    """Run ``flow`` to its end in this thread, handing Notify events to ``on_event``."""
+    result: List[T] = []
+    for event in _drive_sync(flow, transport, result):
+        if on_event is not None:
+            on_event(event)
+    return result[0]
+
+
+async def _drive_async(flow: Flow[T], transport: AsyncTransport, result: List[T]) -> AsyncIterator[object]:
+    """Perform the flow's effects under the running async library, yield each Notify event."""
+    import anyio
+
+    log = _ExchangeLog()
+    outcome: Any = None
+    try:
+        while True:
+            try:
+                effect = flow.send(outcome)
+            except StopIteration as stop:
+                result.append(stop.value)
+                return
+            if isinstance(effect, Send):
+                started = anyio.current_time()
+                outcome = None
+                with anyio.move_on_after(effect.timeout):
+                    outcome = await transport.send(effect.request)
+                if outcome is None:
+                    outcome = TransportFailure(
+                        kind=FailureKind.TIMEOUT, detail="deadline reached", request_sent=True
+                    )
+                log.record(effect.request, outcome, started, anyio.current_time())
+            elif isinstance(effect, Sleep):
+                await anyio.sleep(effect.seconds)
+                outcome = anyio.current_time()
+            else:
+                yield effect.event
+                outcome = None
+    finally:
+        flow.close()
+
+
+def iterate_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:
+    """Run ``flow`` under asyncio or trio, yielding its Notify events as they happen."""
+    return _drive_async(flow, transport, [])
+
+
+async def run_async(flow: Flow[T], transport: AsyncTransport, on_event: Optional[EventHandler] = None) -> T:
+    """Run ``flow`` to its end under asyncio or trio; awaits ``on_event`` if it is async."""
+    result: List[T] = []
+    events = _drive_async(flow, transport, result)
+    try:
+        async for event in events:
+            if on_event is not None:
+                returned = on_event(event)
+                if inspect.isawaitable(returned):
+                    await returned
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    return result[0]

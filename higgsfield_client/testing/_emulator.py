@@ -1,0 +1,479 @@
+"""The `Emulator`: a loopback Higgsfield API server running on its own event loop in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Deque, Iterable, List, Optional, Tuple, Type, Union
+
+from ._catalog import DEFAULT_MODELS, ModelSpec
+from ._faults import FaultPlan
+from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
+from ._journal import Journal, JournalEntry
+from ._uploads import UploadStore
+from ._webhooks import WebhookDelivery, WebhookSender
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+_START_TIMEOUT = 30.0
+
+
+class Emulator:
+    """A faithful local emulator of the Higgsfield generation API (see PROTOCOL.md).
+
+    ``with Emulator() as emu:`` serves on a free loopback port until the block ends; point a
+    client at ``emu.base_url`` with ``emu.api_key``. Jobs go queued -> in_progress -> a final
+    state on their timings: a prompt containing ``[nsfw]`` ends ``nsfw``, ``[fail]`` ends
+    ``failed``, anything else ``completed``, unless `script_next_job` says otherwise. States are
+    computed from timestamps (see ``_jobs``): a job waits at least ``queue_time``, longer while
+    ``concurrency_limit`` jobs are running, then runs ``run_time``.
+
+    Faults (``fault_rate`` or `script_fault`) hit the API routes and the storage PUT, never the
+    output and uploaded-file downloads. They are decided before credentials are checked, as a
+    proxy in front of the API would. "429" (with ``Retry-After``; on a submit the
+    ``account_queue_full`` body), "500", "502", "503", "504", "html" (a 502 HTML page), "drop"
+    (the request is read, then the connection closes unanswered) and the scripted-only
+    "redirect_samehost"/"redirect_offhost" (307) answer *instead of* the route: nothing is
+    created, canceled, deleted or stored. "slow" (answer after ``slow_seconds``) and "truncate"
+    (a Content-Length longer than the body sent, then close) happen *after* the route did its
+    work: a submit has created its job (and recorded its Idempotency-Key), so the client sees an
+    ambiguous failure that only an idempotent retry resolves safely.
+
+    Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; PROTOCOL.md leaves
+    ``canceled`` open, and the emulator sends nothing for it.
+
+    Args:
+        host: interface to bind; keep it on loopback.
+        port: port to bind; 0 picks a free one.
+        queue_time: seconds a job waits before it may start.
+        run_time: seconds a job runs.
+        fault_rate: share (0.0 to 1.0) of API and storage PUT requests answered with a random
+            fault; can be changed later through the attribute of the same name.
+        seed: makes fault choices and timing jitter reproducible.
+        webhook_secret: a ``whsec_...`` secret; webhook deliveries are signed when it is given.
+        concurrency_limit: jobs in progress at once; later jobs stay queued until a slot frees.
+        queue_limit: queued outputs (a batch counts each image) beyond which submits get 429
+            ``account_queue_full``.
+        retry_after: the ``Retry-After`` seconds of 429 answers.
+        webhook_retry_window: seconds during which failed webhook deliveries are retried.
+        webhook_retry_delay: first retry delay; doubles up to ``webhook_retry_max_delay``.
+        webhook_retry_max_delay: the longest delay between two attempts.
+        webhook_timeout: seconds a webhook receiver has to answer one attempt.
+        slow_seconds: delay of the "slow" fault.
+        ssl_context: serve HTTPS with this server context; ``base_url`` then names ``localhost``.
+        storage_dir: where uploads and outputs go; a temporary directory (removed on stop) if None.
+        api_key: the ``id:secret`` key to accept; a random one if None.
+        upload_headers_style: how ``upload_headers`` is answered ("normal", "lowercase",
+            "missing", "empty", "no_content_type"); can be changed later.
+        upload_url_ttl: seconds an upload slot stays valid.
+        full_size_images: render images at their nominal size instead of at most 256 pixels.
+        timing_jitter: each job's queue and run time is scaled by a random factor within
+            1 +/- this fraction.
+        retention: the account's data retention in seconds (the ``Hf-Expires-After`` maximum).
+        models: the model catalog; the PROTOCOL.md section 10 models if None.
+        journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
+
+    Raises:
+        ValueError: an argument is out of range (fault rate, limits, webhook secret, style).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        queue_time: float = 0.2,
+        run_time: float = 0.5,
+        fault_rate: float = 0.0,
+        seed: Optional[int] = None,
+        webhook_secret: Optional[str] = None,
+        concurrency_limit: int = 50,
+        queue_limit: int = 10_000,
+        retry_after: int = 1,
+        webhook_retry_window: float = 7200.0,
+        webhook_retry_delay: float = 0.1,
+        webhook_retry_max_delay: float = 60.0,
+        webhook_timeout: float = 10.0,
+        slow_seconds: float = 2.0,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        storage_dir: Union[str, Path, None] = None,
+        api_key: Optional[str] = None,
+        upload_headers_style: str = "normal",
+        upload_url_ttl: float = 3600.0,
+        full_size_images: bool = False,
+        timing_jitter: float = 0.1,
+        retention: int = 604_800,
+        models: Optional[Iterable[ModelSpec]] = None,
+        journal_limit: Optional[int] = 100_000,
+    ) -> None:
+        if not 0.0 <= timing_jitter < 1.0:
+            raise ValueError("timing_jitter must be at least 0.0 and below 1.0")
+        self.host = host
+        self.queue_time = queue_time
+        self.run_time = run_time
+        self.timing_jitter = timing_jitter
+        self._port = port
+        self._ssl = ssl_context
+        self._api_key = api_key or f"emu-{secrets.token_hex(6)}:{secrets.token_hex(16)}"
+        if ":" not in self._api_key:
+            raise ValueError("api_key must look like 'key_id:key_secret'")
+        self._retry_after = retry_after
+        self._slow_seconds = slow_seconds
+        self._full_size = full_size_images
+        self._retention = retention
+        self._storage_arg = None if storage_dir is None else Path(storage_dir)
+        self._upload_ttl = upload_url_ttl
+        self._catalog = {m.model_id: m for m in (DEFAULT_MODELS if models is None else models)}
+        self._timing_rng = random.Random(None if seed is None else f"timings:{seed}")
+        self._faults = FaultPlan(fault_rate, seed)
+        self._journal = Journal(journal_limit)
+        self._webhooks = WebhookSender(
+            webhook_secret,
+            window=webhook_retry_window,
+            first_delay=webhook_retry_delay,
+            max_delay=webhook_retry_max_delay,
+            timeout=webhook_timeout,
+        )
+        self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
+        self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
+        self._scripts: Deque[JobScript] = deque()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._base_url: Optional[str] = None
+        self._storage: Optional[Path] = None
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._runner: Optional[web.AppRunner] = None
+        self._connections = 0
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Emulator:
+        """Start serving in a background thread; returns once the port accepts connections.
+
+        Raises:
+            RuntimeError: already started.
+            OSError: the address could not be bound.
+        """
+        if self._thread is not None:
+            raise RuntimeError("this Emulator was already started; make a new one")
+        ready = threading.Event()
+        failure: List[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready, failure), name="higgsfield-emulator", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(_START_TIMEOUT):
+            raise RuntimeError("the emulator did not start in time")
+        if failure:
+            self._thread.join()
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close connections, cancel pending webhooks, remove the temp storage."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._close(), loop).result(_START_TIMEOUT)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_START_TIMEOUT)
+            if self._storage is not None and self._storage_arg is None:
+                shutil.rmtree(self._storage, ignore_errors=True)
+
+    def _serve(self, ready: threading.Event, failure: List[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as exc:  # handed to the thread that called start()
+            failure.append(exc)
+            loop.close()
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _open(self) -> None:
+        from aiohttp import web
+
+        from ._app import Api, Settings
+
+        storage = self._storage_arg or Path(tempfile.mkdtemp(prefix="higgsfield-emulator-"))
+        self._storage = storage
+        self._uploads.directory = storage / "uploads"
+        self._uploads.directory.mkdir(parents=True, exist_ok=True)
+        # Bind before building the routes: base_url needs the port the system picked.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self._port), family=family, backlog=4096)
+        port = sock.getsockname()[1]
+        if self._ssl is not None:
+            self._base_url = f"https://localhost:{port}"
+        elif family == socket.AF_INET6:
+            self._base_url = f"http://[{self.host}]:{port}"
+        else:
+            self._base_url = f"http://{self.host}:{port}"
+        settings = Settings(
+            base_url=self._base_url,
+            api_key=self._api_key,
+            retry_after=self._retry_after,
+            slow_seconds=self._slow_seconds,
+            full_size_images=self._full_size,
+            retention=self._retention,
+        )
+        api = Api(
+            settings, self._catalog, self._book, self._uploads, self._faults, self._journal,
+            storage / "outputs", self._take_script, self._give_back, self._timings,
+            self._arm_timer,
+        )
+        runner = web.AppRunner(
+            api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        self._runner = runner
+        protocol_factory = runner.server
+        assert protocol_factory is not None
+
+        def accept() -> asyncio.BaseProtocol:
+            self._connections += 1
+            return protocol_factory()
+
+        self._server = await asyncio.get_running_loop().create_server(
+            accept, sock=sock, ssl=self._ssl, backlog=4096
+        )
+
+    async def _close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._server is not None:
+            self._server.close()
+        await self._webhooks.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # -- job timing and outcome scripts ---------------------------------------------------------
+
+    def _timings(self) -> Tuple[float, float]:
+        with self._lock:
+            spread = self.timing_jitter
+            queue_factor = 1.0 + self._timing_rng.uniform(-spread, spread)
+            run_factor = 1.0 + self._timing_rng.uniform(-spread, spread)
+        return self.queue_time * queue_factor, self.run_time * run_factor
+
+    def _take_script(self) -> Optional[JobScript]:
+        with self._lock:
+            return self._scripts.popleft() if self._scripts else None
+
+    def _give_back(self, script: JobScript) -> None:
+        with self._lock:
+            self._scripts.appendleft(script)
+
+    def _arm_timer(self) -> None:
+        # One loop timer at the next job event keeps webhooks on time without a timer per job.
+        loop = self._loop
+        moment = self._book.next_event()
+        if loop is None or moment is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= moment:
+                return
+            self._timer.cancel()
+        self._timer_at = moment
+        self._timer = loop.call_later(max(0.0, moment - time.monotonic()), self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._book.advance(time.monotonic())
+        self._arm_timer()
+
+    def _job_finished(self, info: JobInfo) -> None:
+        # Called in whichever thread advanced the book; deliveries start on the loop.
+        loop = self._loop
+        if info.webhook_url is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the emulator stopped
+            loop.call_soon_threadsafe(self._send_webhook, info)
+
+    def _send_webhook(self, info: JobInfo) -> None:
+        from ._app import status_payload
+
+        assert info.webhook_url is not None
+        assert self._base_url is not None
+        body = json.dumps(status_payload(info, self._base_url)).encode()
+        stop_at = None
+        if info.expires_at is not None:
+            stop_at = time.monotonic() + (info.expires_at - time.time())
+        self._webhooks.deliver(info.request_id, info.webhook_url, body, stop_at)
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The root URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash).
+
+        Raises:
+            RuntimeError: the emulator has not been started.
+        """
+        if self._base_url is None:
+            raise RuntimeError("the emulator is not started")
+        return self._base_url
+
+    @property
+    def api_key(self) -> str:
+        """The ``key_id:key_secret`` credentials it accepts."""
+        return self._api_key
+
+    @property
+    def storage_dir(self) -> Path:
+        """Directory holding uploads (``uploads/``) and generated outputs (``outputs/``).
+
+        Raises:
+            RuntimeError: the emulator has not been started.
+        """
+        if self._storage is None:
+            raise RuntimeError("the emulator is not started")
+        return self._storage
+
+    @property
+    def fault_rate(self) -> float:
+        """Share of API and storage PUT requests answered with a random fault."""
+        return self._faults.rate
+
+    @fault_rate.setter
+    def fault_rate(self, value: float) -> None:
+        self._faults.rate = value
+
+    @property
+    def upload_headers_style(self) -> str:
+        """How new upload slots answer ``upload_headers`` (see the constructor)."""
+        return self._uploads.style
+
+    @upload_headers_style.setter
+    def upload_headers_style(self, value: str) -> None:
+        self._uploads.style = value
+
+    @property
+    def journal(self) -> List[JournalEntry]:
+        """The requests received so far, oldest first (a copy)."""
+        return self._journal.entries()
+
+    def clear_journal(self) -> None:
+        """Forget the journal's entries."""
+        self._journal.clear()
+
+    @property
+    def connection_count(self) -> int:
+        """TCP connections accepted since start."""
+        return self._connections
+
+    @property
+    def webhook_deliveries(self) -> List[WebhookDelivery]:
+        """Webhook events sent or being sent, with their attempts (a snapshot)."""
+        return self._webhooks.deliveries()
+
+    @property
+    def uploads(self) -> List[Tuple[str, int]]:
+        """(file name, size in bytes) of each completed upload."""
+        return self._uploads.uploads()
+
+    def job(self, request_id: str) -> JobInfo:
+        """A snapshot of one job in its current state.
+
+        Raises:
+            KeyError: no job has this id.
+        """
+        info = self._book.peek(request_id, time.monotonic())
+        if info is None:
+            raise KeyError(request_id)
+        return info
+
+    def expire(self, request_id: str) -> None:
+        """Make a finished job's data expire now, as if its retention had passed.
+
+        Its output URLs then answer 404 while its status still answers.
+
+        Raises:
+            KeyError: no finished job has this id.
+        """
+        if not self._book.expire(request_id, time.monotonic()):
+            raise KeyError(request_id)
+
+    def jobs(self) -> List[JobInfo]:
+        """Snapshots of every job accepted so far, in submit order."""
+        return self._book.peek_all(time.monotonic())
+
+    def script_next_job(
+        self,
+        outcome: str = "completed",
+        *,
+        queue_time: Optional[float] = None,
+        run_time: Optional[float] = None,
+        error: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        """Decide the outcome (and optionally timings) of the next accepted submit.
+
+        Scripts queue up: each accepted submit takes the oldest. A script beats the prompt's
+        ``[nsfw]``/``[fail]`` markers. ``error`` is the failure text when ``outcome`` is "failed".
+        ``request_id`` gives the job a chosen id (to follow a documented example id, say); a
+        job already holding that id is replaced.
+
+        Raises:
+            ValueError: ``outcome`` is not "completed", "failed" or "nsfw".
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        with self._lock:
+            self._scripts.append(JobScript(outcome, queue_time, run_time, error, request_id))
+
+    def script_fault(self, route: str, kind: str, count: int = 1) -> None:
+        """Answer the next ``count`` requests of ``route`` with the fault ``kind``.
+
+        Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate", or "*"
+        for any of them. Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow",
+        "truncate", "redirect_samehost", "redirect_offhost". Scripted faults are used before
+        ``fault_rate`` applies, first in first out per route.
+
+        Raises:
+            ValueError: unknown route or kind, or ``count`` below 1.
+        """
+        self._faults.script(route, kind, count)
+
+    def clear_faults(self) -> None:
+        """Drop scripted faults not yet used (``fault_rate`` is unchanged)."""
+        self._faults.clear()

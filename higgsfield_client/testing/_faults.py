@@ -1,0 +1,71 @@
+"""Which injected fault, if any, answers a request: scripted faults first, then ``fault_rate``."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from typing import Deque, Dict, Optional
+
+# Kinds that ``fault_rate`` draws from, in a fixed order so that a seed gives the same sequence.
+RATE_KINDS = ("429", "500", "502", "503", "504", "html", "drop", "slow", "truncate")
+# Scripted only: they test redirect handling, which random injection would only make noisy.
+SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost")
+FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
+# Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
+AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
+FAULT_ROUTES = ("submit", "status", "cancel", "delete", "upload-url", "put", "estimate")
+ANY_ROUTE = "*"
+
+
+class FaultPlan:
+    """Decides the fault for each request of a faultable route. Thread-safe.
+
+    Scripted faults for the request's route are used first (FIFO), then those scripted for any
+    route (``"*"``), then one draw of the seeded generator against ``rate``.
+    """
+
+    def __init__(self, rate: float, seed: Optional[int]) -> None:
+        self.rate = rate
+        self._rng = random.Random(None if seed is None else f"faults:{seed}")
+        self._scripted: Dict[str, Deque[str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float:
+        """Share of requests answered with a random fault, 0.0 to 1.0."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"fault_rate must be between 0.0 and 1.0, not {value!r}")
+        self._rate = value
+
+    def script(self, route: str, kind: str, count: int) -> None:
+        """Queue ``count`` faults of ``kind`` for the next requests of ``route``."""
+        if route != ANY_ROUTE and route not in FAULT_ROUTES:
+            raise ValueError(f"unknown route {route!r}; expected one of {FAULT_ROUTES} or '*'")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._scripted.setdefault(route, deque()).extend([kind] * count)
+
+    def clear(self) -> None:
+        """Drop every scripted fault not yet used."""
+        with self._lock:
+            self._scripted.clear()
+
+    def pick(self, route: str) -> Optional[str]:
+        """Return the fault kind for one request of ``route``, or None to answer normally."""
+        with self._lock:
+            for key in (route, ANY_ROUTE):
+                pending = self._scripted.get(key)
+                if pending:
+                    return pending.popleft()
+            # Draw for every request, faulted or not, so a seed fixes the whole sequence.
+            roll = self._rng.random()
+            kind = self._rng.choice(RATE_KINDS)
+            return kind if roll < self._rate else None

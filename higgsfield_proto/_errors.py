@@ -1,0 +1,206 @@
+"""The error hierarchy shared by the core and the public client. No I/O happens here."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Tuple
+
+from ._values import FieldError
+
+
+class HiggsfieldError(Exception):
+    """Root of every error this SDK raises (``higgsfield_client`` exports it as HiggsfieldClientError)."""
+
+
+class CredentialsMissedError(HiggsfieldError):
+    """No API key was given and none was found in the environment."""
+
+
+class InvalidArgumentError(HiggsfieldError, ValueError):
+    """A caller passed an argument the protocol cannot carry (bad model id, key, header value...)."""
+
+
+class ProtocolError(HiggsfieldError):
+    """The server answered something that breaks the protocol (bad JSON, wrong types, no id...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int] = None,
+        correlation_id: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.correlation_id = correlation_id
+        self.request_id = request_id
+
+
+class UnknownStatusError(ProtocolError):
+    """A status payload carried a ``status`` value outside the six documented states."""
+
+    def __init__(self, value: object, **kwargs: Any) -> None:
+        super().__init__(f"unknown job status {value!r}", **kwargs)
+        self.value = value
+
+
+class TransportError(HiggsfieldError):
+    """The network failed: connection refused or reset, TLS failure, timeout, oversized answer."""
+
+    def __init__(self, message: str, *, kind: str, request_sent: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.request_sent = request_sent
+
+
+class NetworkTimeoutError(TransportError, TimeoutError):
+    """A single HTTP exchange took longer than its timeout."""
+
+
+class APIError(HiggsfieldError):
+    """The API answered with an error status.
+
+    Attributes:
+        status_code: the HTTP status.
+        detail: the server's message (``detail``/``message``/``error`` of the body), or the raw text.
+        body: the body text as received (at most 2,000 characters are kept).
+        request_id: the job concerned, when known.
+        correlation_id: the ``X-Correlation-ID`` header, to quote to Higgsfield support.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        detail: Any = None,
+        body: str = "",
+        request_id: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+        self.body = body
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+
+
+class AuthenticationError(APIError):
+    """401: the credentials are missing, malformed or wrong."""
+
+
+class InsufficientCreditsError(APIError):
+    """402, or 403 naming credits: the account cannot pay for this generation."""
+
+
+class PermissionDeniedError(APIError):
+    """403 that is not about credits."""
+
+
+class NotFoundError(APIError):
+    """404: unknown model, or a request that does not exist or belongs to another account."""
+
+
+class ValidationError(APIError):
+    """400 or 422: the request was rejected as invalid.
+
+    ``errors`` holds the 422 field list as ``FieldError`` values (empty when the body had none).
+    """
+
+    def __init__(self, message: str, *, errors: Tuple[FieldError, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = errors
+
+
+class NotCancellableError(ValidationError):
+    """400 on cancel: the job has already started (or finished) and can no longer be canceled."""
+
+
+class ModelUnavailableError(APIError):
+    """423: the model is temporarily blocked for this account."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests or a full account queue; wait ``retry_after`` seconds (if known).
+
+    ``code`` is the machine code (``account_queue_full``) and ``limit`` the queue limit, when given.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: Optional[float] = None,
+        code: Optional[str] = None,
+        limit: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.code = code
+        self.limit = limit
+
+
+class ConcurrencyLimitError(RateLimitError):
+    """400 "Maximum number of concurrent requests": the older form of the capacity limit."""
+
+
+class ServerError(APIError):
+    """5xx: the API or the model is unavailable."""
+
+
+class UploadRejectedError(APIError):
+    """The storage host refused the presigned PUT (expired slot, signature or header mismatch)."""
+
+
+class JobError(HiggsfieldError):
+    """A job ended without output. ``request_id``, ``status`` and ``payload`` describe it."""
+
+    def __init__(self, message: str, *, request_id: str, status: str, payload: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.status = status
+        self.payload = payload
+
+
+class JobFailedError(JobError):
+    """The job ended ``failed``; ``error`` holds the server's message."""
+
+    def __init__(self, message: str, *, error: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error = error
+
+
+class JobNSFWError(JobError):
+    """Moderation rejected the job's input or output (``nsfw``)."""
+
+
+class JobCancelledError(JobError):
+    """The job was canceled before it started."""
+
+
+class WaitTimeoutError(HiggsfieldError, TimeoutError):
+    """The overall deadline passed before the job finished.
+
+    ``request_id`` names the job (it may still be running server-side); ``last_status`` is the last
+    state seen, and ``cancelled`` tells whether the job was canceled because of the deadline.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: Optional[str],
+        last_status: Optional[str] = None,
+        cancelled: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.last_status = last_status
+        self.cancelled = cancelled
+
+
+class WebhookVerificationError(HiggsfieldError):
+    """A webhook delivery's signature, timestamp or headers did not verify."""
+

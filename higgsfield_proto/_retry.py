@@ -1,0 +1,122 @@
+"""RetryPolicy: when to repeat a request and how long to wait first. No I/O, no clock, no random."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import FrozenSet, Optional, Union
+
+from ._errors import InvalidArgumentError
+from ._http import Outcome, Response, TransportFailure
+from ._retry_after import retry_after_seconds
+
+RETRYABLE_STATUSES: FrozenSet[int] = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Send the same request again after ``delay`` seconds."""
+
+    delay: float
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Do not repeat: ``reason`` says why (success, a final error, limits reached, unsafe)."""
+
+    reason: str
+
+
+Decision = Union[Retry, GiveUp]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Decides whether a request is repeated after an outcome.
+
+    Network failures and 408/429/5xx answers are retried when the request is safe to repeat, with
+    exponential backoff and full jitter (``delay = jitter * min(backoff_cap, backoff_base * 2**n)``).
+    A ``Retry-After`` header replaces the backoff; when it asks for more than ``max_retry_after``
+    seconds, or more than the time left before the caller's deadline, the policy gives up.
+
+    Args:
+        max_attempts: attempts in all, the first included (1 disables retries).
+        backoff_base: the backoff before the second attempt, before jitter.
+        backoff_cap: the largest backoff, before jitter.
+        max_retry_after: the longest server-requested wait that is honoured.
+        retry_statuses: the HTTP statuses worth repeating.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    max_retry_after: float = 60.0
+    retry_statuses: FrozenSet[int] = RETRYABLE_STATUSES
+
+    def __post_init__(self) -> None:
+        if not all(math.isfinite(n) for n in (self.backoff_base, self.backoff_cap, self.max_retry_after)):
+            raise InvalidArgumentError("backoff_base, backoff_cap and max_retry_after must be finite")
+        if self.max_attempts < 1:
+            raise InvalidArgumentError("max_attempts must be at least 1")
+        if self.backoff_base < 0 or self.backoff_cap < 0 or self.max_retry_after < 0:
+            raise InvalidArgumentError(
+                "backoff_base, backoff_cap and max_retry_after must not be negative"
+            )
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that sends every request once."""
+        return cls(max_attempts=1)
+
+    def backoff(self, attempt: int, jitter: float) -> float:
+        """The jittered wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(attempt - 1, 62))
+        return ceiling * min(max(jitter, 0.0), 1.0)
+
+    def decide(
+        self,
+        attempt: int,
+        outcome: Outcome,
+        *,
+        repeatable: bool,
+        now: float,
+        jitter: float,
+        remaining: Optional[float] = None,
+    ) -> Decision:
+        """Decide what follows attempt number ``attempt`` (1-based) that ended with ``outcome``.
+
+        Args:
+            attempt: how many times the request has been sent.
+            outcome: what that attempt produced.
+            repeatable: the request is safe to repeat even if the server may have acted on it
+                (GET, PUT, DELETE, cancel, or a submit carrying an Idempotency-Key). When False,
+                only failures that provably happened before the server acted are retried.
+            now: the current wall-clock time (Unix seconds), for Retry-After dates.
+            jitter: a uniform random number in [0, 1), supplied by the caller.
+            remaining: seconds left before the caller's deadline, or None for no deadline.
+        """
+        if isinstance(outcome, Response) and outcome.status < 400:
+            return GiveUp("answered")
+        if attempt >= self.max_attempts:
+            return GiveUp(f"{attempt} attempts made")
+        if isinstance(outcome, TransportFailure):
+            if outcome.request_sent and not repeatable:
+                return GiveUp("the request may have been acted on and is not safe to repeat")
+            delay = self.backoff(attempt, jitter)
+        else:
+            if outcome.status not in self.retry_statuses:
+                return GiveUp(f"HTTP {outcome.status} is final")
+            if not (repeatable or _rejected_before_acting(outcome)):
+                return GiveUp(f"HTTP {outcome.status} may hide an accepted request")
+            told = retry_after_seconds(outcome, now=now)
+            if told is not None and told > self.max_retry_after:
+                return GiveUp(f"Retry-After {told:.0f}s exceeds {self.max_retry_after:.0f}s")
+            delay = told if told is not None else self.backoff(attempt, jitter)
+        if remaining is not None and delay >= remaining:
+            return GiveUp("the deadline would pass before the next attempt")
+        return Retry(delay)
+
+
+def _rejected_before_acting(response: Response) -> bool:
+    # A 429 is a refusal: the API documents that nothing is created or charged.
+    return response.status == 429

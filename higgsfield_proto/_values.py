@@ -1,0 +1,126 @@
+"""Protocol values: job states and statuses, upload slots, estimates, webhook events. No I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping, Optional, Tuple
+
+
+class JobState(str, enum.Enum):
+    """The six documented job states, spelled as on the wire."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    NSFW = "nsfw"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the four states a job never leaves."""
+        return self not in (JobState.QUEUED, JobState.IN_PROGRESS)
+
+
+ARTIFACT_KEYS = ("zip", "mov", "jsx", "fbx", "ply")
+"""Extra output keys some video and 3D models return next to ``video``."""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One answer about a job: its state, outputs when finished, and the raw payload.
+
+    ``images`` and ``video`` hold output URLs; ``artifacts`` maps extra keys (``zip``, ``mov``...) to
+    their URLs; ``error`` is the failure text of a ``failed`` job; ``expires_at`` is the retention
+    deadline as the server wrote it (ISO-8601 is assumed, but the string is kept verbatim).
+    """
+
+    state: JobState
+    request_id: str
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    status_url: Optional[str] = None
+    cancel_url: Optional[str] = None
+    images: Tuple[str, ...] = ()
+    video: Optional[str] = None
+    # hash=False: a dict is unhashable, and hashing a frozen status must not raise.
+    artifacts: Mapping[str, Tuple[str, ...]] = field(default_factory=dict, hash=False)
+    error: Optional[str] = None
+    expires_at: Optional[str] = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job has finished, whatever the outcome."""
+        return self.state.is_terminal
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One entry of a 422 field list: where (``loc``), what (``msg``) and the error ``type``."""
+
+    loc: Tuple[Any, ...]
+    msg: str
+    type: str = ""
+
+    def __str__(self) -> str:
+        where = ".".join(str(part) for part in self.loc if part != "body") or "body"
+        return f"{where}: {self.msg}"
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """A presigned upload slot: PUT the bytes to ``upload_url`` with exactly ``upload_headers``.
+
+    ``upload_headers`` is already final: the slot's headers verbatim, plus ``Content-Type`` set to
+    ``content_type`` when the slot named none (an S3 signature covers the type given in step 1).
+    """
+
+    public_url: str
+    upload_url: str
+    content_type: str
+    upload_headers: Tuple[Tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        # The upload URL embeds a signature: it is a bearer secret for an hour.
+        return f"UploadTarget(public_url={self.public_url!r}, content_type={self.content_type!r})"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The price of a generation before submitting it, as exact decimals."""
+
+    credits: Decimal
+    usd: Decimal
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The answer to deleting a finished request's data."""
+
+    request_id: str
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A delivered webhook: the job's final status, and the Standard Webhooks id and time if signed."""
+
+    status: JobStatus
+    webhook_id: Optional[str] = None
+    timestamp: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """Notify event: a submit was accepted under ``request_id``."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """Notify event: one status check answered ``status``."""
+
+    status: JobStatus

@@ -1,0 +1,103 @@
+"""Webhook deliveries: Standard Webhooks signature checks and event parsing. No I/O happens here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+from ._errors import ProtocolError, WebhookVerificationError
+from ._http import header_value
+from ._parse import job_status_from_payload
+from ._values import WebhookEvent
+
+DEFAULT_TOLERANCE = 300.0
+"""Deliveries signed more than five minutes away from ``now`` are rejected."""
+
+HeaderSource = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+
+
+def _header(headers: HeaderSource, name: str) -> Optional[str]:
+    pairs = tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
+    return header_value(pairs, name)
+
+
+def _is_unix_time(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret[len("whsec_") :] if secret.startswith("whsec_") else secret
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookVerificationError("the webhook secret is not valid base64") from None
+
+
+def sign_webhook(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value (``v1,<base64>``) for a delivery; useful in tests."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def parse_webhook(body: bytes, headers: HeaderSource = ()) -> WebhookEvent:
+    """Read a delivery's body without checking a signature (for unsigned accounts).
+
+    Raises:
+        ProtocolError: the body is not a status payload (UnknownStatusError for a bad status).
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ProtocolError("webhook body is not JSON") from None
+    timestamp = _header(headers, "webhook-timestamp")
+    return WebhookEvent(
+        status=job_status_from_payload(payload),
+        webhook_id=_header(headers, "webhook-id"),
+        timestamp=int(timestamp) if timestamp is not None and _is_unix_time(timestamp) else None,
+    )
+
+
+def verify_webhook(
+    secret: str,
+    headers: HeaderSource,
+    body: bytes,
+    *,
+    now: float,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> WebhookEvent:
+    """Check a signed delivery (PROTOCOL.md 7.4) and read it.
+
+    Args:
+        secret: the account's ``whsec_...`` secret.
+        headers: the delivery's headers (any case); needs webhook-id, -timestamp and -signature.
+        body: the raw body bytes, exactly as received.
+        now: the current Unix time in seconds.
+        tolerance: the largest accepted distance between ``now`` and the signing time.
+
+    Raises:
+        WebhookVerificationError: missing headers, a stale or future timestamp, or no matching
+            signature among the space-separated ``v1,`` entries.
+        ProtocolError: the signature matches but the body is not a status payload.
+    """
+    webhook_id = _header(headers, "webhook-id")
+    timestamp = _header(headers, "webhook-timestamp")
+    signatures = _header(headers, "webhook-signature")
+    if not webhook_id or not timestamp or not signatures:
+        raise WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature")
+    if not _is_unix_time(timestamp):
+        raise WebhookVerificationError("webhook-timestamp is not a Unix time")
+    if abs(now - int(timestamp)) > tolerance:
+        raise WebhookVerificationError("webhook-timestamp is outside the accepted tolerance")
+    expected = sign_webhook(secret, webhook_id, int(timestamp), body).encode("ascii")
+    if not any(
+        hmac.compare_digest(expected, candidate.encode("ascii", errors="replace"))
+        for candidate in signatures.split()
+        if candidate.startswith("v1,")
+    ):
+        raise WebhookVerificationError("no webhook signature matches")
+    return parse_webhook(body, headers)

@@ -1,0 +1,11 @@
+"""Thin I/O adapters that send a ``higgsfield_proto.Request`` and return its ``Outcome``.
+
+The adapters live in submodules so that importing this package pulls in no HTTP library:
+``higgsfield_transports.requests.RequestsTransport`` (blocking, requests),
+``higgsfield_transports.aiohttp.AiohttpTransport`` (asyncio, aiohttp) and
+``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio).
+"""
+
+from ._base import AsyncTransport, InsecureTransportWarning, SyncTransport
+
+__all__ = ["AsyncTransport", "InsecureTransportWarning", "SyncTransport"]

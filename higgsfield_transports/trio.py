@@ -1,0 +1,581 @@
+"""HTTP/1.1 written with h11 over anyio byte streams: one transport for trio and for asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import select
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Union
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import anyio
+import anyio.abc
+import h11
+import sniffio
+from anyio.streams.tls import TLSStream
+
+from higgsfield_proto._http import (
+    FailureKind,
+    Headers,
+    Outcome,
+    Request,
+    Response,
+    StreamedBody,
+    TransportFailure,
+)
+
+from ._common import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    READ_CHUNK,
+    BodySource,
+    Verify,
+    check_options,
+    check_request,
+    decode_headers,
+    describe,
+    proxy_for,
+    response_too_large,
+    ssl_context_for,
+    without_framing,
+)
+
+__all__ = ["TrioTransport"]
+
+# Theory of operation
+#
+# Each send picks a route (direct, through a proxy in absolute-form, or through a CONNECT tunnel),
+# holds one of the route's connection slots, and does one h11 exchange on a pooled idle
+# connection or a new one. A connection goes back to the pool only when h11 says both sides
+# finished the exchange cleanly (DONE/DONE); an exchange that was interrupted in any way -
+# exception, cancellation, timeout, a body over the limit - closes it, in a cancelled scope so
+# that closing never waits. The pool belongs to the trio run or asyncio loop that first used the
+# transport.
+#
+# A pooled connection may have been closed by the server while idle. Before reuse, a readable
+# idle socket (end-of-file or stray bytes) is discarded. If sending on a reused connection still
+# fails before a single response byte arrived, the request is sent once more on a new
+# connection: the usual behaviour of HTTP clients, because a server closing an idle keep-alive
+# connection races with our request. (A server that read the request and then dropped the
+# connection without any answer is indistinguishable and also gets the request twice.)
+
+_NETWORK_ERRORS = (
+    OSError,  # includes TimeoutError, ssl.SSLError and socket.gaierror
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    h11.ProtocolError,
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+_Key = Tuple[str, str, int, str]
+
+
+class _ServerClosed(Exception):
+    """The server closed the connection before a complete response."""
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any response byte: it was dead already."""
+
+
+class _TunnelRefused(Exception):
+    """The proxy did not open a CONNECT tunnel."""
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    url: str
+    host: str
+    port: int
+    authorization: Optional[str]
+
+    @classmethod
+    def from_url(cls, url: str) -> _Proxy:
+        """Parse an ``http://[user:password@]host[:port]`` proxy URL.
+
+        Raises:
+            ValueError: not an http:// URL with a host.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError("the proxy must be an http:// URL with a host")
+        authorization = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return cls(url=url, host=parts.hostname, port=parts.port or 80, authorization=authorization)
+
+
+@dataclass(frozen=True)
+class _Route:
+    scheme: str
+    host: str
+    port: int
+    authority: str
+    target: str
+    proxy: Optional[_Proxy]
+
+    @classmethod
+    def for_url(cls, url: str, proxy: Optional[_Proxy]) -> _Route:
+        parts = urlsplit(url)
+        assert parts.hostname is not None  # check_request made sure
+        authority = parts.netloc.rpartition("@")[2]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if proxy is not None and parts.scheme == "http":
+            # A plain-HTTP request to a proxy names the whole URL (absolute-form).
+            target = urlunsplit(("http", authority, parts.path or "/", parts.query, ""))
+        default_port = 443 if parts.scheme == "https" else 80
+        return cls(
+            scheme=parts.scheme,
+            host=parts.hostname,
+            port=parts.port or default_port,
+            authority=authority,
+            target=target,
+            proxy=proxy,
+        )
+
+    @property
+    def key(self) -> _Key:
+        return (self.scheme, self.host, self.port, self.proxy.url if self.proxy else "")
+
+    @property
+    def tunnel_authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class _Connection:
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self.stream = stream
+        self.h11 = h11.Connection(our_role=h11.CLIENT)
+
+    def looks_alive(self) -> bool:
+        """False when the idle socket is closed or readable (end-of-file or stray bytes)."""
+        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        if sock is None:
+            return True
+        try:
+            if sock.fileno() < 0:
+                return False
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.request_written = False
+        self.response_bytes = 0
+        self.closed_by_server = False
+
+
+class _Pool:
+    """Idle keep-alive connections and connection slots, per route, for one run."""
+
+    def __init__(self, run: object, per_host: int) -> None:
+        self.run = run
+        self._per_host = per_host
+        self._idle: Dict[_Key, List[_Connection]] = {}
+        self._slots: Dict[_Key, anyio.Semaphore] = {}
+
+    def slot(self, key: _Key) -> anyio.Semaphore:
+        semaphore = self._slots.get(key)
+        if semaphore is None:
+            semaphore = self._slots[key] = anyio.Semaphore(self._per_host)
+        return semaphore
+
+    async def take(self, key: _Key) -> Optional[_Connection]:
+        idle = self._idle.get(key, [])
+        while idle:
+            connection = idle.pop()
+            if connection.looks_alive():
+                return connection
+            await anyio.aclose_forcefully(connection.stream)
+        return None
+
+    def put(self, key: _Key, connection: _Connection) -> None:
+        self._idle.setdefault(key, []).append(connection)
+
+    def drain(self) -> List[_Connection]:
+        connections = [c for idle in self._idle.values() for c in idle]
+        self._idle.clear()
+        return connections
+
+
+def _current_run() -> object:
+    """The running trio run (its token) or asyncio loop.
+
+    Raises:
+        sniffio.AsyncLibraryNotFoundError: not inside async code.
+        RuntimeError: inside a library other than trio or asyncio.
+    """
+    library = sniffio.current_async_library()
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    if library == "asyncio":
+        return asyncio.get_running_loop()
+    raise RuntimeError(f"TrioTransport runs under trio or asyncio, not {library}")
+
+
+class TrioTransport:
+    """Sends requests with its own HTTP/1.1 client (h11 over anyio): works under trio and asyncio.
+
+    It sends only ``Host``, ``Content-Length`` or ``Transfer-Encoding: chunked`` and
+    ``request.headers`` (plus ``Proxy-Authorization`` to a proxy with credentials). It asks for
+    no compression, so bodies arrive as the server sent them; redirects are never followed.
+    Connections are kept alive in a pool bound to the trio run or asyncio loop of the first
+    ``send`` (see ``is_usable``); one request is re-sent on a new connection when a reused
+    connection proves dead before any response byte arrived (see the module comment).
+
+    Args:
+        timeout: seconds allowed for each read and write, including the wait for the response
+            to start; None waits forever.
+        connect_timeout: seconds allowed for TCP connect, proxy tunnel and TLS handshake.
+        verify: True (the system CA store), a CA bundle path, an ``ssl.SSLContext`` or False
+            (warns: no verification).
+        proxy: an ``http://`` proxy URL for every request; HTTPS goes through a CONNECT tunnel.
+        trust_env: honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY when ``proxy`` is not given.
+        max_response_bytes: a longer response body is a ``TOO_LARGE`` failure.
+        max_connections_per_host: connections open at once to one scheme, host and port;
+            further sends wait for a free one.
+
+    Raises:
+        ValueError: an invalid option (including a proxy that is not ``http://``).
+        OSError: the CA bundle path cannot be read.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: Optional[float] = 90.0,
+        connect_timeout: float = 10.0,
+        verify: Verify = True,
+        proxy: Optional[str] = None,
+        trust_env: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_connections_per_host: int = 100,
+    ) -> None:
+        check_options(
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            verify=verify,
+            max_response_bytes=max_response_bytes,
+            transport="TrioTransport",
+        )
+        if max_connections_per_host < 1:
+            raise ValueError("max_connections_per_host must be at least 1")
+        if proxy is not None:
+            _Proxy.from_url(proxy)
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._ssl_context = ssl_context_for(verify)
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._max_response_bytes = max_response_bytes
+        self._per_host = max_connections_per_host
+        self._pool: Optional[_Pool] = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<TrioTransport timeout={self._timeout!r}>"
+
+    def is_usable(self) -> bool:
+        """Tell whether ``send`` may be called from the code now running.
+
+        True when the transport is open and either not yet used or used before in the running
+        trio run / asyncio loop.
+        """
+        if self._closed:
+            return False
+        if self._pool is None:
+            return True
+        try:
+            return _current_run() is self._pool.run
+        except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
+            return False
+
+    async def send(self, request: Request) -> Outcome:
+        """Send ``request`` and read the whole response.
+
+        Returns:
+            The ``Response`` (3xx included: redirects are not followed), or a
+            ``TransportFailure`` for a network fault.
+
+        Raises:
+            ValueError: the request cannot be put on the wire (bad URL or header).
+            RuntimeError: the transport is closed or was first used in another run or loop.
+            Exception: whatever a ``StreamedBody`` source raised while being read.
+        """
+        check_request(request)
+        pool = self._pool_for_current_run()
+        proxy_url = proxy_for(request.url, self._proxy, self._trust_env)
+        try:
+            proxy = _Proxy.from_url(proxy_url) if proxy_url is not None else None
+        except ValueError:
+            return TransportFailure(
+                kind=FailureKind.CONNECT,
+                detail="the proxy from the environment is not an http:// URL",
+            )
+        route = _Route.for_url(request.url, proxy)
+        async with pool.slot(route.key):
+            connection = await pool.take(route.key)
+            if connection is not None:
+                try:
+                    return await self._exchange(pool, route, connection, request, reused=True)
+                except _StaleConnection:
+                    pass  # it was closed while idle: once more on a new connection
+            opened = await self._connect(route)
+            if isinstance(opened, TransportFailure):
+                return opened
+            return await self._exchange(pool, route, opened, request, reused=False)
+
+    async def aclose(self) -> None:
+        """Close the idle connections; connections in use close when their exchange ends.
+
+        Awaited from another run or loop than the pool's, it only drops the connections.
+        """
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        connections = pool.drain()
+        try:
+            same_run = _current_run() is pool.run
+        except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
+            same_run = False
+        if same_run:
+            for connection in connections:
+                await anyio.aclose_forcefully(connection.stream)
+
+    async def __aenter__(self) -> TrioTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _pool_for_current_run(self) -> _Pool:
+        if self._closed:
+            raise RuntimeError("TrioTransport is closed")
+        run = _current_run()
+        if self._pool is None:
+            self._pool = _Pool(run, self._per_host)
+        elif self._pool.run is not run:
+            raise RuntimeError(
+                "TrioTransport was first used in another trio run or asyncio loop; use one transport per run"
+            )
+        return self._pool
+
+    async def _connect(self, route: _Route) -> Union[_Connection, TransportFailure]:
+        """Open a connection for ``route`` (TCP, proxy tunnel, TLS) within ``connect_timeout``."""
+        phase = "connecting"
+        stream: Optional[anyio.abc.ByteStream] = None
+        connected = False
+        try:
+            with anyio.fail_after(self._connect_timeout):
+                via = route.proxy or route
+                stream = await anyio.connect_tcp(via.host, via.port)
+                if route.scheme == "https":
+                    if route.proxy is not None:
+                        phase = "opening the proxy tunnel"
+                        await self._open_tunnel(stream, route)
+                    phase = "in the TLS handshake"
+                    stream = await TLSStream.wrap(
+                        stream,
+                        hostname=route.host,
+                        ssl_context=self._ssl_context,
+                        standard_compatible=False,
+                    )
+            connected = True
+            return _Connection(stream)
+        except _TunnelRefused as exc:
+            return TransportFailure(kind=FailureKind.CONNECT, detail=str(exc))
+        except TimeoutError:
+            detail = f"timed out after {self._connect_timeout:g}s {phase}"
+            return TransportFailure(kind=FailureKind.CONNECT, detail=detail)
+        except _NETWORK_ERRORS as exc:
+            kind = FailureKind.TLS if phase == "in the TLS handshake" else FailureKind.CONNECT
+            return TransportFailure(kind=kind, detail=describe(exc))
+        finally:
+            if stream is not None and not connected:
+                await anyio.aclose_forcefully(stream)
+
+    async def _open_tunnel(self, stream: anyio.abc.ByteStream, route: _Route) -> None:
+        """Ask the proxy for a CONNECT tunnel to the route's origin.
+
+        Raises:
+            _TunnelRefused: the proxy answered anything but 2xx, or misbehaved.
+        """
+        assert route.proxy is not None
+        tunnel = h11.Connection(our_role=h11.CLIENT)
+        headers = [("Host", route.tunnel_authority)]
+        if route.proxy.authorization is not None:
+            headers.append(("Proxy-Authorization", route.proxy.authorization))
+        request = h11.Request(method="CONNECT", target=route.tunnel_authority, headers=headers)
+        await stream.send(tunnel.send(request) + (tunnel.send(h11.EndOfMessage()) or b""))
+        while True:
+            event = tunnel.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    tunnel.receive_data(await stream.receive())
+                except anyio.EndOfStream:
+                    tunnel.receive_data(b"")
+            elif not isinstance(event, h11.InformationalResponse):
+                break
+        if not isinstance(event, h11.Response):
+            raise _TunnelRefused("the proxy closed the connection instead of opening a tunnel")
+        if not 200 <= event.status_code < 300:
+            raise _TunnelRefused(f"proxy answered {event.status_code} to CONNECT")
+        if tunnel.trailing_data[0]:
+            raise _TunnelRefused("the proxy sent data before the TLS handshake")
+
+    async def _exchange(
+        self,
+        pool: _Pool,
+        route: _Route,
+        connection: _Connection,
+        request: Request,
+        *,
+        reused: bool,
+    ) -> Outcome:
+        """One request/response on ``connection``; pools it afterwards only if it ended clean.
+
+        Raises:
+            _StaleConnection: ``reused`` and it failed before any response byte.
+            Exception: the ``StreamedBody`` source's own exception.
+        """
+        source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
+        progress = _Progress()
+        keep = False
+        try:
+            try:
+                await self._write_request(connection, route, request, source, progress)
+                outcome = await self._read_response(connection, progress)
+            except (*_NETWORK_ERRORS, _ServerClosed) as exc:
+                if source is not None:
+                    source.raise_if_failed()
+                if isinstance(exc, TimeoutError):
+                    limit = self._timeout
+                    detail = f"no data for {limit:g}s" if limit is not None else "timed out"
+                    return TransportFailure(kind=FailureKind.TIMEOUT, detail=detail, request_sent=True)
+                if reused and progress.response_bytes == 0:
+                    raise _StaleConnection from exc
+                kind = FailureKind.READ if progress.request_written else FailureKind.WRITE
+                return TransportFailure(kind=kind, detail=_detail(exc, progress), request_sent=True)
+            keep = (
+                isinstance(outcome, Response)
+                and connection.h11.our_state is h11.DONE
+                and connection.h11.their_state is h11.DONE
+                and not self._closed
+            )
+            if keep:
+                connection.h11.start_next_cycle()
+            return outcome
+        finally:
+            if source is not None:
+                source.close()
+            if keep:
+                pool.put(route.key, connection)
+            else:
+                await anyio.aclose_forcefully(connection.stream)
+
+    async def _write_request(
+        self,
+        connection: _Connection,
+        route: _Route,
+        request: Request,
+        source: Optional[BodySource],
+        progress: _Progress,
+    ) -> None:
+        headers: List[Tuple[str, str]] = []
+        if request.header("Host") is None:
+            headers.append(("Host", route.authority))
+        headers.extend(without_framing(request.headers))
+        proxy = route.proxy
+        if proxy is not None and route.scheme == "http" and proxy.authorization is not None:
+            headers.append(("Proxy-Authorization", proxy.authorization))
+        body = request.body if isinstance(request.body, bytes) else b""
+        if source is not None:
+            if source.length is None:
+                headers.append(("Transfer-Encoding", "chunked"))
+            else:
+                headers.append(("Content-Length", str(source.length)))
+        elif body or request.method in _BODY_METHODS:
+            headers.append(("Content-Length", str(len(body))))
+        head = h11.Request(
+            method=request.method,
+            target=route.target,
+            headers=[(n.encode("ascii"), v.encode("latin-1")) for n, v in headers],
+        )
+        state = connection.h11
+        if source is None:
+            # Head and a bytes body leave in one write.
+            data = state.send(head) or b""
+            if body:
+                data += state.send(h11.Data(data=body)) or b""
+            await self._write(connection, data + (state.send(h11.EndOfMessage()) or b""))
+        else:
+            await self._write(connection, state.send(head) or b"")
+            for chunk in source.chunks():
+                await self._write(connection, state.send(h11.Data(data=chunk)) or b"")
+            await self._write(connection, state.send(h11.EndOfMessage()) or b"")
+        progress.request_written = True
+
+    async def _write(self, connection: _Connection, data: bytes) -> None:
+        with anyio.fail_after(self._timeout):
+            await connection.stream.send(data)
+
+    async def _read_response(self, connection: _Connection, progress: _Progress) -> Outcome:
+        while True:
+            event = await self._next_event(connection, progress)
+            if isinstance(event, h11.Response):
+                break
+            if not isinstance(event, h11.InformationalResponse):
+                raise _ServerClosed
+        limit = self._max_response_bytes
+        status = event.status_code
+        headers: Headers = decode_headers(event.headers.raw_items())
+        for name, value in event.headers.raw_items():
+            if name.lower() == b"content-length" and value.isdigit() and int(value) > limit:
+                return response_too_large(limit)
+        body = bytearray()
+        while True:
+            event = await self._next_event(connection, progress)
+            if isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > limit:
+                    return response_too_large(limit)
+            elif isinstance(event, h11.EndOfMessage):
+                return Response(status=status, headers=headers, body=bytes(body))
+            else:
+                raise _ServerClosed
+
+    async def _next_event(self, connection: _Connection, progress: _Progress) -> h11.Event:
+        state = connection.h11
+        while True:
+            event = state.next_event()
+            if isinstance(event, h11.Event):
+                return event
+            if event is h11.PAUSED:  # only after a protocol switch, which we never ask for
+                raise _ServerClosed
+            with anyio.fail_after(self._timeout):
+                try:
+                    data = await connection.stream.receive(READ_CHUNK)
+                except anyio.EndOfStream:
+                    data = b""
+            progress.response_bytes += len(data)
+            progress.closed_by_server = not data
+            state.receive_data(data)
+
+
+def _detail(exc: BaseException, progress: _Progress) -> str:
+    if progress.closed_by_server or isinstance(exc, (_ServerClosed, anyio.EndOfStream)):
+        if progress.response_bytes == 0:
+            return "the server closed the connection without answering"
+        return "the server closed the connection before the response ended"
+    if isinstance(exc, h11.RemoteProtocolError):
+        return "malformed HTTP response"
+    return describe(exc)

@@ -1,0 +1,23 @@
+"""Fixtures for the emulator's own tests: a fast emulator and a plain requests session."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import requests
+
+from higgsfield_client.testing import Emulator
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(queue_time=0.05, run_time=0.1, seed=7, slow_seconds=0.3) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def http(emu: Emulator) -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Key {emu.api_key}"
+        yield session

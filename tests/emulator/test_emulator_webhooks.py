@@ -1,0 +1,181 @@
+"""Webhooks: delivery bodies, Standard Webhooks signatures, retries and their record."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+from emu_helpers import submit, wait_status, wait_until
+
+from higgsfield_client.testing import Emulator
+
+SECRET = "whsec_" + base64.b64encode(b"emulator-test-key-0123456789abcd").decode()
+
+
+class Receiver:
+    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.received: List[Tuple[Dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.received.append((dict(self.headers.items()), body))
+                    fail = len(receiver.received) <= receiver.failures
+                self.send_response(500 if fail else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?tenant=1"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def deliveries(self) -> List[Tuple[Dict[str, str], bytes]]:
+        with self.lock:
+            return list(self.received)
+
+
+@pytest.fixture
+def receiver_factory() -> Iterator[Any]:
+    made: List[Receiver] = []
+
+    def make(failures: int = 0) -> Receiver:
+        receiver = Receiver(failures)
+        receiver.thread.start()
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def verify(secret: str, headers: Dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks verification, written independently of the emulator."""
+    key = base64.b64decode(secret.split("_", 1)[1])
+    lower = {name.lower(): value for name, value in headers.items()}
+    signed = f"{lower['webhook-id']}.{lower['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    candidates = [part.split(",", 1)[1] for part in lower["webhook-signature"].split(" ")]
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+
+
+def _session(emu: Emulator) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Key {emu.api_key}"
+    return session
+
+
+def _run(emu: Emulator, receiver: Receiver, prompt: str = "x") -> Tuple[str, Dict[str, Any]]:
+    with _session(emu) as http:
+        response = submit(http, emu, {"prompt": prompt}, params={"hf_webhook": receiver.url})
+        assert response.status_code == 200
+        rid = response.json()["request_id"]
+        status = wait_status(http, emu, rid)
+        return rid, status
+
+
+def test_signed_delivery_of_a_completed_job_is_retried_until_2xx(receiver_factory: Any) -> None:
+    receiver = receiver_factory(failures=2)
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
+                  webhook_retry_delay=0.05) as emu:
+        rid, status = _run(emu, receiver)
+        record = wait_until(
+            lambda: next((d for d in emu.webhook_deliveries if d.finished), None)
+        )
+    got = receiver.deliveries()
+    assert len(got) == 3
+    assert [a.status for a in record.attempts] == [500, 500, 204]
+    assert record.delivered
+    assert record.request_id == rid
+    assert record.url == receiver.url
+    ids = {headers["webhook-id"] for headers, _ in got}
+    assert ids == {record.webhook_id}
+    for headers, body in got:
+        assert headers["Content-Type"] == "application/json"
+        assert verify(SECRET, headers, body)
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
+        assert json.loads(body) == status
+    assert not verify(SECRET, got[0][0], got[0][1] + b" ")
+
+
+@pytest.mark.parametrize(("prompt", "status"), [("[fail]", "failed"), ("[nsfw]", "nsfw")])
+def test_failed_and_nsfw_jobs_deliver_their_status_body(
+    receiver_factory: Any, prompt: str, status: str
+) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05) as emu:
+        _, payload = _run(emu, receiver, prompt)
+        wait_until(lambda: receiver.deliveries() or None)
+    headers, body = receiver.deliveries()[0]
+    assert json.loads(body) == payload
+    assert json.loads(body)["status"] == status
+    assert "webhook-signature" not in {name.lower() for name in headers}
+
+
+def test_canceled_jobs_send_no_webhook(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=30) as emu, _session(emu) as http:
+        body = submit(http, emu, params={"hf_webhook": receiver.url}).json()
+        assert http.post(body["cancel_url"], timeout=10).status_code == 202
+        time.sleep(0.3)
+        assert emu.webhook_deliveries == []
+    assert receiver.deliveries() == []
+
+
+def test_delivery_gives_up_after_the_retry_window(receiver_factory: Any) -> None:
+    receiver = receiver_factory(failures=10_000)
+    with Emulator(queue_time=0, run_time=0, webhook_retry_window=0.3,
+                  webhook_retry_delay=0.05) as emu:
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        assert not record.delivered
+        assert len(record.attempts) >= 2
+        assert all(attempt.status == 500 for attempt in record.attempts)
+        time.sleep(0.2)
+        assert len(emu.webhook_deliveries[0].attempts) == len(record.attempts)
+
+
+def test_unreachable_receiver_is_recorded_as_connection_errors() -> None:
+    with Emulator(queue_time=0, run_time=0, webhook_retry_window=0.2,
+                  webhook_retry_delay=0.05) as emu, _session(emu) as http:
+        url = "http://127.0.0.1:9/hook"  # discard port: nothing listens
+        rid = submit(http, emu, params={"hf_webhook": url}).json()["request_id"]
+        wait_status(http, emu, rid)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        attempt: Optional[Any] = record.attempts[0]
+        assert attempt is not None
+        assert attempt.status is None
+        assert attempt.error
+
+
+@pytest.mark.parametrize("url", ["ftp://example.test/hook", "not a url", "https://"])
+def test_invalid_webhook_urls_are_422(emu: Emulator, http: requests.Session, url: str) -> None:
+    response = submit(http, emu, params={"hf_webhook": url})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "hf_webhook"]
+
+
+@pytest.mark.parametrize("secret", ["nope", "whsec_!!!"])
+def test_malformed_secret_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="webhook_secret"):
+        Emulator(webhook_secret=secret)

@@ -1,0 +1,212 @@
+"""Webhook deliveries: Standard Webhooks signatures (PROTOCOL.md 7.4) and event parsing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+from proto_support import COMPLETED_IMAGES, FAILED, REQUEST_ID
+
+from higgsfield_proto import (
+    JobState,
+    ProtocolError,
+    UnknownStatusError,
+    WebhookVerificationError,
+    parse_webhook,
+    sign_webhook,
+    verify_webhook,
+)
+
+KEY = b"\x01\x02 higgsfield webhook key \xfe"
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"another account").decode()
+NOW = 1_760_000_000
+BODY = json.dumps({**COMPLETED_IMAGES, "expires_at": "2026-09-08T12:00:00Z"}).encode()
+MSG_ID = "msg_2mV8sQbY1"
+
+
+def _reference_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks algorithm written out independently of the code under test."""
+    digest = hmac.new(key, msg_id.encode() + b"." + str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "v1," + base64.b64encode(digest.digest()).decode()
+
+
+def _headers(signature: str, *, timestamp: int = NOW, msg_id: str = MSG_ID) -> dict[str, str]:
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+
+
+def test_sign_webhook_matches_the_standard_webhooks_algorithm() -> None:
+    assert sign_webhook(SECRET, MSG_ID, NOW, BODY) == _reference_signature(KEY, MSG_ID, NOW, BODY)
+    # A secret without the whsec_ prefix is the base64 key itself.
+    assert sign_webhook(SECRET[len("whsec_") :], MSG_ID, NOW, BODY) == sign_webhook(SECRET, MSG_ID, NOW, BODY)
+
+
+def test_valid_signature_verifies_and_parses_the_event() -> None:
+    event = verify_webhook(SECRET, _headers(_reference_signature(KEY, MSG_ID, NOW, BODY)), BODY, now=NOW)
+    assert event.webhook_id == MSG_ID
+    assert event.timestamp == NOW
+    assert event.status.state is JobState.COMPLETED
+    assert event.status.request_id == REQUEST_ID
+    assert event.status.images == ("https://cdn.example/out-1.png",)
+    assert event.status.expires_at == "2026-09-08T12:00:00Z"
+
+
+def test_headers_as_pairs_in_any_case() -> None:
+    signature = _reference_signature(KEY, MSG_ID, NOW, BODY)
+    pairs = [("Webhook-Id", MSG_ID), ("WEBHOOK-TIMESTAMP", str(NOW)), ("Webhook-Signature", signature)]
+    assert verify_webhook(SECRET, pairs, BODY, now=NOW).webhook_id == MSG_ID
+
+
+def test_one_matching_signature_among_several_is_enough() -> None:
+    good = _reference_signature(KEY, MSG_ID, NOW, BODY)
+    stale = _reference_signature(b"rotated-away", MSG_ID, NOW, BODY)
+    for value in (f"{stale} {good}", f"{good} {stale}", f"v2,abc {stale}  {good}", f"{stale} v1a,x {good}"):
+        assert verify_webhook(SECRET, _headers(value), BODY, now=NOW).status.request_id == REQUEST_ID
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        _reference_signature(b"another account", MSG_ID, NOW, BODY),
+        _reference_signature(KEY, "msg_other", NOW, BODY),
+        _reference_signature(KEY, MSG_ID, NOW + 1, BODY),
+        _reference_signature(KEY, MSG_ID, NOW, BODY)[3:],  # without the v1, prefix
+        "v2," + _reference_signature(KEY, MSG_ID, NOW, BODY)[3:],
+        "v1,not-base64!",
+        "v1,",
+        "v1,ü",
+    ],
+)
+def test_non_matching_signatures_are_rejected(signature: str) -> None:
+    with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
+        verify_webhook(SECRET, _headers(signature), BODY, now=NOW)
+
+
+def test_wrong_secret_is_rejected() -> None:
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(OTHER_SECRET, headers, BODY, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BODY + b" ",
+        BODY.replace(b"completed", b"failed___"),
+        json.dumps(json.loads(BODY), indent=1).encode(),  # same JSON, different bytes
+        b"",
+    ],
+)
+def test_tampered_body_is_rejected(body: bytes) -> None:
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(SECRET, headers, body, now=NOW)
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -3600, 86_400])
+def test_timestamp_outside_five_minutes_is_rejected_both_directions(offset: int) -> None:
+    timestamp = NOW + offset
+    headers = _headers(_reference_signature(KEY, MSG_ID, timestamp, BODY), timestamp=timestamp)
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        verify_webhook(SECRET, headers, BODY, now=NOW)
+
+
+@pytest.mark.parametrize("offset", [-300, 300, 0, -1, 1])
+def test_timestamp_within_five_minutes_is_accepted(offset: int) -> None:
+    timestamp = NOW + offset
+    headers = _headers(_reference_signature(KEY, MSG_ID, timestamp, BODY), timestamp=timestamp)
+    assert verify_webhook(SECRET, headers, BODY, now=NOW).timestamp == timestamp
+
+
+def test_custom_tolerance() -> None:
+    timestamp = NOW - 600
+    headers = _headers(_reference_signature(KEY, MSG_ID, timestamp, BODY), timestamp=timestamp)
+    assert verify_webhook(SECRET, headers, BODY, now=NOW, tolerance=900).timestamp == timestamp
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(SECRET, headers, BODY, now=NOW, tolerance=60)
+
+
+@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_missing_or_empty_headers_are_rejected(missing: str) -> None:
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
+    without = {k: v for k, v in headers.items() if k != missing}
+    with pytest.raises(WebhookVerificationError, match="missing"):
+        verify_webhook(SECRET, without, BODY, now=NOW)
+    with pytest.raises(WebhookVerificationError, match="missing"):
+        verify_webhook(SECRET, {**headers, missing: ""}, BODY, now=NOW)
+
+
+@pytest.mark.parametrize("timestamp", ["-5", "1.5e9", "soon", "١٧٦٠٠٠٠٠٠٠", "1" * 13])
+def test_timestamp_that_is_not_unix_seconds_is_rejected(timestamp: str) -> None:
+    headers = {**_headers(sign_webhook(SECRET, MSG_ID, NOW, BODY)), "webhook-timestamp": timestamp}
+    with pytest.raises(WebhookVerificationError, match="not a Unix time"):
+        verify_webhook(SECRET, headers, BODY, now=NOW)
+
+
+@pytest.mark.parametrize("secret", ["whsec_***not base64***", "whsec_ключ", "whsec_abc"])
+def test_a_secret_that_is_not_base64_is_a_verification_error(secret: str) -> None:
+    with pytest.raises(WebhookVerificationError, match="base64"):
+        verify_webhook(secret, _headers("v1,x"), BODY, now=NOW)
+
+
+def test_signature_matches_but_body_is_not_a_status_payload() -> None:
+    for body, error in (
+        (b"not json", ProtocolError),
+        (b'{"status": "exploded", "request_id": "r"}', UnknownStatusError),
+    ):
+        headers = _headers(sign_webhook(SECRET, MSG_ID, NOW, body))
+        with pytest.raises(error):
+            verify_webhook(SECRET, headers, body, now=NOW)
+
+
+def test_verification_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    good = _reference_signature(KEY, MSG_ID, NOW, BODY)
+    verify_webhook(SECRET, _headers(good), BODY, now=NOW)
+    assert calls
+    assert calls[-1][1] == good.encode()
+
+
+# -- parse_webhook (unsigned deliveries) --------------------------------------------------------
+
+
+def test_parse_unsigned_delivery() -> None:
+    event = parse_webhook(json.dumps(FAILED).encode())
+    assert event.status.state is JobState.FAILED
+    assert event.status.error == "human readable failure message"
+    assert event.webhook_id is None
+    assert event.timestamp is None
+
+
+def test_parse_keeps_id_and_timestamp_when_present() -> None:
+    headers = [("webhook-id", "msg_1"), ("webhook-timestamp", "1760000000")]
+    event = parse_webhook(BODY, headers)
+    assert (event.webhook_id, event.timestamp) == ("msg_1", 1_760_000_000)
+    assert parse_webhook(BODY, {"webhook-timestamp": "later"}).timestamp is None
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", ProtocolError),
+        (b"\xff\x00", ProtocolError),
+        (b"[1]", ProtocolError),
+        (b'{"status": "completed"}', ProtocolError),
+        (b'{"status": "done", "request_id": "r"}', UnknownStatusError),
+        (b"[" * 100_000, ProtocolError),
+    ],
+)
+def test_parse_rejects_non_status_bodies_with_protocol_errors(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_webhook(body)
