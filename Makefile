@@ -23,7 +23,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/higgsfield demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check higgsfield_proto higgsfield_transports higgsfield_client tests bench examples
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
 
@@ -45,6 +44,8 @@ def _current_run(library: str) -> object:
         import trio
 
         return trio.lowlevel.current_root_task()
+    import asyncio  # imported here: most programs never need it, and it is slow to import
+
     return asyncio.get_running_loop()
 
 
@@ -57,7 +58,9 @@ class _RunTransport:
 
     @property
     def usable(self) -> bool:
-        closed_loop = isinstance(self.run, asyncio.AbstractEventLoop) and self.run.is_closed()
+        # A trio run marker (its root task) has no is_closed(); an asyncio loop does.
+        is_closed = getattr(self.run, "is_closed", None)
+        closed_loop = bool(is_closed()) if callable(is_closed) else False
         return not (self.finished or closed_loop)
 
 

@@ -163,7 +163,7 @@ def test_custom_retry_statuses() -> None:
     assert isinstance(_decide(policy, _response(503)), GiveUp)
 
 
-@pytest.mark.parametrize("kind", list(FailureKind))
+@pytest.mark.parametrize("kind", [kind for kind in FailureKind if kind is not FailureKind.TOO_LARGE])
 def test_transport_failures_are_retried(kind: FailureKind) -> None:
     failure = TransportFailure(kind=kind, detail="x", request_sent=True)
     assert _decide(RetryPolicy(backoff_base=0.5), failure, attempt=3) == Retry(2.0)
@@ -225,7 +225,14 @@ def test_retry_never_waits_past_the_deadline() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_attempts": 0}, {"backoff_base": -1.0}, {"backoff_cap": -0.1}, {"max_retry_after": -5.0}],
+    [
+        {"max_attempts": 0},
+        {"backoff_base": -1.0},
+        {"backoff_cap": -0.1},
+        {"max_retry_after": -5.0},
+        {"backoff_base": float("nan")},
+        {"max_retry_after": float("inf")},
+    ],
 )
 def test_retry_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(InvalidArgumentError):
@@ -270,6 +277,8 @@ def test_poll_delay_after_very_many_checks_stays_at_the_cap() -> None:
         {"jitter": -0.1},
         {"timeout": 0.0},
         {"timeout": -3.0},
+        {"timeout": float("nan")},
+        {"max_delay": float("inf")},
     ],
 )
 def test_poll_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
