@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench soak clean
+.PHONY: demo test lint typecheck pytest docs bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ pytest: $(STAMP)
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report --skip-covered
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
+
+# The documentation site, built offline; any warning (a broken link, a bad docstring) fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

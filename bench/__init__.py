@@ -1,1 +1,5 @@
-"""Benchmarks: run each module with ``python -m bench.<name>``."""
+"""Benchmarks (``make bench``, i.e. ``python -m bench``; see ``bench/__main__.py`` and docs/performance.md).
+
+Each suite is a module with ``run(ctx)``; a measurement that needs a fresh process runs as
+``python -m bench.<suite> --worker JSON``. ``python -m bench.emulator_rate`` also runs alone.
+"""

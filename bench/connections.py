@@ -13,6 +13,7 @@ A client is expected to keep one pool per host and to poll over it:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Dict, List, Tuple
 
 from ._harness import (
@@ -52,19 +53,19 @@ def run(ctx: Context) -> List[Figure]:
             params = {**base, "transport": transport}
             cases.append((
                 f"connections/{transport}/sequential",
-                lambda p=params: run_worker("connections", {**p, "phase": "sequential"}),
+                partial(run_worker, "connections", {**params, "phase": "sequential"}),
                 1,
             ))
             if transport != "requests":
                 cases.append((
                     f"connections/{transport}/concurrent",
-                    lambda p=params: run_worker("connections", {**p, "phase": "concurrent"}),
+                    partial(run_worker, "connections", {**params, "phase": "concurrent"}),
                     WIDTH,
                 ))
         for mode in ("sync", "asyncio"):
             cases.append((
                 f"connections/official-{mode}/sequential",
-                lambda m=mode: run_official("connections", {**base, "mode": m, "calls": CALLS}),
+                partial(run_official, "connections", {**base, "mode": mode, "calls": CALLS}),
                 0,
             ))
         for name, action, target in cases:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Sequence
+from typing import Any, Coroutine, Dict, List, Sequence
 
 from ._harness import (
     MODEL,
@@ -133,8 +133,8 @@ async def _subscribe_all(targets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "returned_at": time.time(),
         }
 
-    calls = []
-    clients = []
+    calls: List[Coroutine[Any, Any, Dict[str, Any]]] = []
+    clients: List[AsyncClient] = []
     for target in targets:
         client = AsyncClient(base_url=target["base_url"], api_key=target["key"])
         clients.append(client)

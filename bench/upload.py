@@ -9,7 +9,8 @@ Baselines, in the same run:
 - throughput: the raw library streaming the same file with one PUT to a slot got beforehand
   (``requests.put(data=file)``, ``aiohttp`` ``put(data=file)``, and a hand-written h11-over-anyio
   PUT in 256 KiB writes under trio); ours is timed over the whole ``upload_file`` call, slot
-  request included (target >= 0.8x raw);
+  request included. Raw and ours run back to back, 5 pairs (1 under --quick); the figure is
+  the median of the pair ratios (target >= 0.8x raw);
 - memory: peak RSS growth <= 50 MiB; the official SDK's ``upload_file`` (sync and async; it reads
   the whole file into memory) is measured the same way for comparison.
 """
@@ -76,7 +77,7 @@ def run(ctx: Context) -> List[Figure]:
     for transport in TRANSPORTS:
         runs: Dict[str, List[Dict[str, Any]]] = {"raw": [], "ours": []}
         try:
-            for _ in range(ctx.pick(3, 1)):
+            for _ in range(ctx.pick(5, 1)):
                 for kind in runs:
                     runs[kind].append(_measure(transport, kind, paths))
         except Exception as exc:
@@ -91,6 +92,8 @@ def _figures(
 ) -> List[Figure]:
     ours_speed = size / median([r["seconds"] for r in runs["ours"]]) / MIB
     raw_speed = size / median([r["seconds"] for r in runs["raw"]]) / MIB
+    # Each ours/raw pair ran back to back: the median of the pair ratios resists the drift.
+    ratio = median([r["seconds"] / o["seconds"] for o, r in zip(runs["ours"], runs["raw"])])
     growth = max(r["rss_growth"] for r in runs["ours"])
     raw_growth = max(r["rss_growth"] for r in runs["raw"])
     mode = "sync" if transport == "requests" else "asyncio"
@@ -117,10 +120,10 @@ def _figures(
             name=f"upload/{transport}/throughput",
             text=(
                 f"{label}: ours {ours_speed:,.0f} MiB/s, raw {raw_speed:,.0f} MiB/s, "
-                f"ratio {ours_speed / raw_speed:.2f} (target >= {SPEED_TARGET})"
+                f"ratio {ratio:.2f} (target >= {SPEED_TARGET})"
             ),
-            met=check(ours_speed / raw_speed, at_least=SPEED_TARGET),
-            data={"ours_mib_s": ours_speed, "raw_mib_s": raw_speed},
+            met=check(ratio, at_least=SPEED_TARGET),
+            data={"ours_mib_s": ours_speed, "raw_mib_s": raw_speed, "ratio": ratio},
         )),
     ]
 

@@ -5,6 +5,8 @@ Submit image and video jobs, follow them, fetch results, cancel, upload inputs; 
 ``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors.
 """
 
+from typing import TYPE_CHECKING
+
 from higgsfield_proto import DEFAULT_BASE_URL as BASE_URL
 from higgsfield_proto import (
     APIError,
@@ -12,6 +14,7 @@ from higgsfield_proto import (
     ConcurrencyLimitError,
     CredentialsMissedError,
     Deletion,
+    DownloadError,
     Estimate,
     InsufficientCreditsError,
     InvalidArgumentError,
@@ -63,6 +66,7 @@ upload_file = on_default_sync(SyncClient.upload_file)
 upload_image = on_default_sync(SyncClient.upload_image)
 estimate = on_default_sync(SyncClient.estimate)
 delete = on_default_sync(SyncClient.delete)
+download = on_default_sync(SyncClient.download)
 
 submit_async = on_default_async(AsyncClient.submit)
 subscribe_async = on_default_async(AsyncClient.subscribe)
@@ -74,6 +78,13 @@ upload_file_async = on_default_async(AsyncClient.upload_file)
 upload_image_async = on_default_async(AsyncClient.upload_image)
 estimate_async = on_default_async(AsyncClient.estimate)
 delete_async = on_default_async(AsyncClient.delete)
+download_async = on_default_async(AsyncClient.download)
+
+
+if TYPE_CHECKING:
+    # Served by __getattr__ below; declared so that type checkers know their types.
+    sync_client: SyncClient
+    async_client: AsyncClient
 
 
 def __getattr__(name: str) -> object:
@@ -98,6 +109,7 @@ __all__ = [
     "ConcurrencyLimitError",
     "CredentialsMissedError",
     "Deletion",
+    "DownloadError",
     "Estimate",
     "Failed",
     "HiggsfieldClientError",
@@ -132,6 +144,8 @@ __all__ = [
     "cancel_async",
     "delete",
     "delete_async",
+    "download",
+    "download_async",
     "estimate",
     "estimate_async",
     "result",

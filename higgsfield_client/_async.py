@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import (
@@ -18,6 +19,7 @@ from higgsfield_proto import (
 )
 
 from ._connections import AsyncTransportChoice, TransportsByRun
+from ._download import AsyncDownloadTransport, Destination, prepare_download
 from ._runner import EventHandler, iterate_async, run_async
 from ._settings import (
     DEFAULT_TIMEOUT,
@@ -120,11 +122,11 @@ class AsyncClient:
     """The async Higgsfield client for asyncio and trio, a drop-in for the official ``AsyncClient``.
 
     It is not bound to an event loop: it can be created anywhere and used from several
-    ``asyncio.run`` / ``trio.run`` calls, with one transport per run.
+    ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy`` and ``allow_insecure_http`` are as for
+    ``SyncClient``.
 
     Args:
-        base_url, timeout, api_key, retry, poll, verify, proxy, allow_insecure_http: as for
-            ``SyncClient``.
         transport: an AsyncTransport (yours to close), or ``"aiohttp"`` / ``"trio"`` to choose the
             kind the client creates; default: aiohttp under asyncio, the h11 transport under trio.
     """
@@ -271,6 +273,16 @@ class AsyncClient:
         """Encode a Pillow image (jpeg, jpg, png, webp or gif) and upload it."""
         data, content_type = image_to_bytes(image, format)
         return await self.upload(data, content_type, progress=progress)
+
+    async def download(
+        self, url: str, destination: Destination, *, progress: Optional[Progress] = None
+    ) -> Path:
+        """Download an output URL to ``destination``, streamed to disk (see ``SyncClient.download``).
+
+        ``progress`` is a plain function, called from the transport's read loop.
+        """
+        flow, sink = prepare_download(url, destination, progress, self._settings.env(*_clock()))
+        return await run_async(flow, AsyncDownloadTransport(await self._transports.get(), sink))
 
     async def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

@@ -1,32 +1,293 @@
-"""The ``higgsfield`` command."""
+"""The ``higgsfield`` command: parse the command line, run a subcommand, map errors to exit codes."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
+
+from higgsfield_proto import (
+    AuthenticationError,
+    CredentialsMissedError,
+    HiggsfieldError,
+    InvalidArgumentError,
+    JobCancelledError,
+    JobFailedError,
+    JobNSFWError,
+    PollPolicy,
+    RetryPolicy,
+    TransportError,
+    WaitTimeoutError,
+)
+
+from . import _cli_commands as commands
+from ._cli_commands import Console, UsageError
+from ._cli_output import write_json
+from ._sync import SyncClient
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTHENTICATION = 3
+EXIT_FAILED = 4
+EXIT_NSFW = 5
+EXIT_CANCELLED = 6
+EXIT_TIMEOUT = 7
+EXIT_NETWORK = 8
+EXIT_INTERRUPTED = 130
+
+# Most specific first: the first matching class decides.
+_EXIT_CODES = (
+    (AuthenticationError, EXIT_AUTHENTICATION),
+    (CredentialsMissedError, EXIT_AUTHENTICATION),
+    (JobFailedError, EXIT_FAILED),
+    (JobNSFWError, EXIT_NSFW),
+    (JobCancelledError, EXIT_CANCELLED),
+    (WaitTimeoutError, EXIT_TIMEOUT),
+    (TransportError, EXIT_NETWORK),
+    (InvalidArgumentError, EXIT_USAGE),
+)
+
+EPILOG = """\
+examples:
+  higgsfield submit higgsfield-ai/soul/standard prompt="a lighthouse at dusk" --wait
+  higgsfield submit kling-video/v2.6/pro/image-to-video -f args.json duration=5 --download out/
+  higgsfield --json status 3f6c...e1            # the status payload as JSON
+  higgsfield result 3f6c...e1 --timeout 600 --download out/
+  higgsfield upload photo.jpg                   # prints the public URL
+  higgsfield download https://... https://... --to out/
+  higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield emulator --port 8000               # a local API for tests
+  higgsfield demo                               # a tour against the embedded emulator
+
+KEY=VALUE arguments: a value that is valid JSON is read as JSON (5, true, [1,2], "007"),
+anything else is text. Credentials: --api-key, else HF_KEY, else HF_API_KEY + HF_API_SECRET.
+API root: --base-url, else HIGGSFIELD_BASE_URL, else https://api.higgsfield.ai.
+
+exit codes:
+  0  success                      5  the job was rejected as NSFW
+  1  any other error (API, I/O)   6  the job was canceled
+  2  usage error                  7  --timeout passed before the job finished
+  3  authentication failed or     8  network failure (connection, timeout,
+     no credentials                  incomplete download)
+  4  the job failed             130  interrupted (Ctrl-C)
+"""
+
+Command = Callable[[SyncClient, argparse.Namespace, Console], int]
+_API_COMMANDS: Dict[str, Command] = {
+    "submit": commands.submit,
+    "status": commands.status,
+    "result": commands.result,
+    "cancel": commands.cancel,
+    "upload": commands.upload,
+    "download": commands.download,
+    "estimate": commands.estimate,
+}
 
 
-def _parser() -> argparse.ArgumentParser:
-    from .testing._cli import add_arguments
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
-    parser = argparse.ArgumentParser(prog="higgsfield", description="Higgsfield AI from the command line.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="a tour of the SDK against the embedded emulator")
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    # Accepted before and after the subcommand; a subcommand's copy must not reset the default.
+    default: Dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("common options")
+    add = group.add_argument
+    add("--json", action="store_true", help="print results as JSON on stdout", **default)
+    add("--base-url", metavar="URL", help="the API root (overrides the environment)", **default)
+    add("--api-key", metavar="ID:SECRET", help="credentials (override the environment)", **default)
+    group.add_argument(
+        "--retries", type=_count, metavar="N", help="retries per request (default 4)", **default
+    )
+    group.add_argument(
+        "-v", "--verbose", action="store_true", help="log every HTTP exchange on stderr", **default
+    )
+    return parent
+
+
+def _waiting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_positive, metavar="SECONDS", help="give up waiting after this")
+    parser.add_argument(
+        "--poll-interval",
+        type=_positive,
+        metavar="SECONDS",
+        help="a fixed interval between status checks (default: 2 s growing to 3 s)",
+    )
+    parser.add_argument("--download", metavar="DIR", help="download the outputs into DIR")
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="the model id, e.g. higgsfield-ai/soul/standard")
+    parser.add_argument("arguments", nargs="*", metavar="KEY=VALUE", help="model arguments")
+    parser.add_argument(
+        "-f", "--arguments-file", metavar="FILE", help="a JSON object of model arguments ('-': stdin)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line."""
+    from .testing._cli import add_arguments as add_emulator_arguments
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="higgsfield",
+        description="Higgsfield AI generation API from the command line.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+        parents=[_common_options(suppress=False)],
+    )
+    common = [_common_options(suppress=True)]
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str, parents: List[argparse.ArgumentParser] = common) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=help, parents=parents, epilog=EPILOG, formatter_class=formatter
+        )
+
+    submit = add("submit", "submit a generation job (and optionally wait for it)")
+    _model_arguments(submit)
+    submit.add_argument("--webhook", metavar="URL", help="where the API POSTs the final result")
+    submit.add_argument("--idempotency-key", metavar="KEY", help="reuse to make a repeated submit safe")
+    submit.add_argument("--wait", action="store_true", help="wait for the job and print its outputs")
+    _waiting_options(submit)
+
+    status = add("status", "check a job's state once")
+    status.add_argument("request_id", metavar="ID")
+
+    result = add("result", "wait for a job and print (or download) its outputs")
+    result.add_argument("request_id", metavar="ID")
+    _waiting_options(result)
+
+    cancel = add("cancel", "cancel a queued job")
+    cancel.add_argument("request_id", metavar="ID")
+
+    upload = add("upload", "upload a file and print its public URL")
+    upload.add_argument("file", metavar="FILE")
+    upload.add_argument("--content-type", metavar="TYPE", help="default: from the file extension")
+
+    download = add("download", "download output URLs")
+    download.add_argument("urls", nargs="+", metavar="URL")
+    download.add_argument("--to", default=".", metavar="DIR", help="destination folder (default: .)")
+
+    estimate = add("estimate", "price a generation without submitting it")
+    _model_arguments(estimate)
+
+    # The emulator has options of its own (its --api-key is the key it accepts).
+    emulator = add("emulator", "run a local emulator of the API in the foreground", parents=[])
+    add_emulator_arguments(emulator)
+
+    demo = add("demo", "a tour of the SDK against the embedded emulator (or the real API)")
     demo.add_argument("--live", action="store_true", help="use the real API with your credentials")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="where outputs go")
-    emulator = commands.add_parser("emulator", help="run a local emulator of the API")
-    add_arguments(emulator)
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line; returns the exit code."""
-    options = _parser().parse_args(argv)
+def exit_code_for(error: BaseException) -> int:
+    """The exit code that reports ``error``."""
+    for cls, code in _EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return EXIT_ERROR
+
+
+def _client(options: argparse.Namespace) -> SyncClient:
+    retry = RetryPolicy(max_attempts=options.retries + 1) if options.retries is not None else None
+    poll = None
+    interval = getattr(options, "poll_interval", None)
+    if interval is not None:
+        poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
+    return SyncClient(base_url=options.base_url, api_key=options.api_key, retry=retry, poll=poll)
+
+
+def _report(console: Console, error: BaseException, code: int) -> None:
+    console.note(f"higgsfield: {type(error).__name__}: {error}")
+    if console.json:
+        described: Dict[str, object] = {
+            "type": type(error).__name__,
+            "message": str(error),
+            "exit_code": code,
+        }
+        for name in ("request_id", "status", "status_code", "correlation_id", "error"):
+            value = getattr(error, name, None)
+            if value is not None:
+                described[name] = value
+        write_json(console.out, {"error": described})
+
+
+def _run(options: argparse.Namespace, console: Console) -> int:
+    if options.command == "emulator":
+        from .testing._cli import run
+
+        return run(options)
     if options.command == "demo":
         from ._demo import run_demo
 
-        return run_demo(live=options.live, output=options.output)
-    from .testing._cli import run
+        return run_demo(
+            live=options.live,
+            output=options.output,
+            stream=console.err,
+            base_url=options.base_url,
+            api_key=options.api_key,
+        )
+    with _client(options) as client:
+        return _API_COMMANDS[options.command](client, options, console)
 
-    return run(options)
+
+@contextlib.contextmanager
+def _exchange_log(stream: TextIO) -> Iterator[None]:
+    """Show the client's debug record of every HTTP exchange on ``stream`` meanwhile."""
+    logger = logging.getLogger("higgsfield_client")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    try:
+        options, extra = parser.parse_known_args(argv)
+        # argparse ends a '*' positional at the first option: KEY=VALUE pairs after one come back
+        # unrecognised; they still belong to the model arguments.
+        if extra and options.command in ("submit", "estimate") and not any(e.startswith("-") for e in extra):
+            options.arguments += extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    console = Console(out=sys.stdout, err=sys.stderr, json=options.json)
+    try:
+        with _exchange_log(console.err) if options.verbose else contextlib.nullcontext():
+            return _run(options, console)
+    except UsageError as exc:
+        console.note(f"higgsfield: error: {exc}")
+        return EXIT_USAGE
+    except (HiggsfieldError, OSError) as exc:
+        code = exit_code_for(exc)
+        _report(console, exc, code)
+        return code
+    except KeyboardInterrupt:
+        console.note("higgsfield: interrupted")
+        return EXIT_INTERRUPTED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, Tuple, TypeVar
 
 from ._async import AsyncClient
 from ._sync import SyncClient
@@ -69,8 +69,11 @@ def on_default_sync(method: Callable[Concatenate[SyncClient, P], R]) -> Callable
 
 def on_default_async(
     method: Callable[Concatenate[AsyncClient, P], Awaitable[R]],
-) -> Callable[P, Awaitable[R]]:
-    """A module-level coroutine function calling ``method`` on the default AsyncClient."""
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A module-level coroutine function calling ``method`` on the default AsyncClient.
+
+    Typed as returning a coroutine (not just an awaitable), so ``asyncio.run(...)`` accepts it.
+    """
 
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:

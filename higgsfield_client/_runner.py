@@ -29,7 +29,12 @@ logger = logging.getLogger("higgsfield_client")
 
 
 class _ExchangeLog:
-    """Logs one debug record per HTTP exchange, never with secrets (no headers, no query)."""
+    """Logs one debug record per HTTP exchange, never with secrets (no headers, no query).
+
+    Besides the message, each record carries the fields as attributes for structured handlers:
+    ``http_method``, ``http_url``, ``http_status`` (None for a network failure), ``failure``
+    (the failure kind, or None), ``attempt``, ``correlation_id`` and ``duration`` (seconds).
+    """
 
     def __init__(self) -> None:
         self._last: Optional[Request] = None
@@ -43,12 +48,23 @@ class _ExchangeLog:
             return
         parts = urlsplit(request.url)
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        status: Optional[int] = None
+        failure: Optional[str] = None
         if isinstance(outcome, Response):
-            result = str(outcome.status)
+            status, result = outcome.status, str(outcome.status)
             correlation = outcome.header("X-Correlation-ID")
         else:
-            result = f"failed ({outcome.kind.value})"
+            failure, result = outcome.kind.value, f"failed ({outcome.kind.value})"
             correlation = None
+        fields = {
+            "http_method": request.method,
+            "http_url": where,
+            "http_status": status,
+            "failure": failure,
+            "attempt": self._attempt,
+            "correlation_id": correlation,
+            "duration": ended - started,
+        }
         logger.debug(
             "%s %s -> %s (attempt %d, %.3f s, correlation id %s)",
             request.method,
@@ -57,6 +73,7 @@ class _ExchangeLog:
             self._attempt,
             ended - started,
             correlation,
+            extra=fields,
         )
 
 

@@ -130,6 +130,12 @@ class JobResult(Dict[str, Any]):
         return self._job.video
 
     @property
+    def artifacts(self) -> Mapping[str, Tuple[str, ...]]:
+        """Extra output URLs by key (``zip``, ``mov``, ``jsx``, ``fbx``, ``ply``), when the model
+        returns any."""
+        return self._job.artifacts
+
+    @property
     def expires_at(self) -> Optional[str]:
         """When the outputs will be deleted, as the API wrote it."""
         return self._job.expires_at

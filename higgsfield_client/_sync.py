@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import (
@@ -19,6 +20,7 @@ from higgsfield_proto import (
 )
 
 from ._connections import make_sync_transport
+from ._download import Destination, SyncDownloadTransport, prepare_download
 from ._runner import EventHandler, iterate_sync, run_sync
 from ._settings import (
     DEFAULT_TIMEOUT,
@@ -293,6 +295,31 @@ class SyncClient:
         """Encode a Pillow image (jpeg, jpg, png, webp or gif) and upload it."""
         data, content_type = image_to_bytes(image, format)
         return self.upload(data, content_type, progress=progress)
+
+    def download(self, url: str, destination: Destination, *, progress: Optional[Progress] = None) -> Path:
+        """Download an output URL to ``destination``, streamed to disk; returns the file's path.
+
+        No credentials are sent. ``destination`` is a folder (an existing one, or a path ending
+        with a separator, created if missing), where the file is named after the URL's last path
+        segment, or a file path used as is; an existing file is replaced. The body goes to a
+        ``*.part`` file beside it, renamed into place only when its size matches the
+        Content-Length. Network failures and 408/429/5xx answers are retried from the start as
+        the client's retry policy decides; redirects are followed.
+
+        Args:
+            url: an ``http(s)`` URL, e.g. ``result.images[0]``.
+            destination: a folder or a file path.
+            progress: called as ``progress(bytes_written, total_or_None)`` while writing.
+
+        Raises:
+            DownloadError: the body ended incomplete (after the retries).
+            TransportError: the network failed before the answer began.
+            NotFoundError, APIError: the server answered an error (an expired output is 404).
+            InvalidArgumentError: ``url`` is not an http(s) URL.
+            OSError: the file cannot be written.
+        """
+        flow, sink = prepare_download(url, destination, progress, self._settings.env(*_clock()))
+        return run_sync(flow, SyncDownloadTransport(self._get_transport(), sink))
 
     def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

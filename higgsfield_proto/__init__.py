@@ -21,6 +21,7 @@ from ._errors import (
     AuthenticationError,
     ConcurrencyLimitError,
     CredentialsMissedError,
+    DownloadError,
     HiggsfieldError,
     InsufficientCreditsError,
     InvalidArgumentError,
@@ -42,6 +43,7 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
     WebhookVerificationError,
+    transport_error_from_failure,
 )
 from ._flows import (
     FlowEnv,
@@ -107,6 +109,7 @@ __all__ = [
     "Credentials",
     "CredentialsMissedError",
     "Deletion",
+    "DownloadError",
     "Effect",
     "Enqueued",
     "Estimate",
@@ -179,6 +182,7 @@ __all__ = [
     "status_flow",
     "submit_flow",
     "subscribe_flow",
+    "transport_error_from_failure",
     "upload_flow",
     "verify_webhook",
     "wait_flow",

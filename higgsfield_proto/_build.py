@@ -37,12 +37,13 @@ def _model_path(model: str) -> str:
     return model
 
 
+def is_request_id(value: object) -> bool:
+    """True when ``value`` can name a job in a URL path (no slash, no dot segment, no space)."""
+    return isinstance(value, str) and bool(_REQUEST_ID.fullmatch(value)) and value not in (".", "..")
+
+
 def _request_path(request_id: str) -> str:
-    if (
-        not isinstance(request_id, str)
-        or not _REQUEST_ID.fullmatch(request_id)
-        or request_id in (".", "..")
-    ):
+    if not is_request_id(request_id):
         raise InvalidArgumentError(f"invalid request id {request_id!r}")
     return request_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Tuple
 
+from ._http import FailureKind, TransportFailure
 from ._values import FieldError
 
 
@@ -55,6 +56,36 @@ class TransportError(HiggsfieldError):
 
 class NetworkTimeoutError(TransportError, TimeoutError):
     """A single HTTP exchange took longer than its timeout."""
+
+
+class DownloadError(TransportError):
+    """A download ended incomplete: the body broke off, or its size differs from Content-Length.
+
+    Attributes:
+        url: the URL downloaded, without its query (which may hold a signature).
+        received: the bytes received in the last attempt.
+        expected: the Content-Length announced, when the answer gave one.
+    """
+
+    def __init__(
+        self, message: str, *, url: str, received: int, expected: Optional[int] = None, kind: str = "read"
+    ) -> None:
+        super().__init__(message, kind=kind, request_sent=True)
+        self.url = url
+        self.received = received
+        self.expected = expected
+
+
+def transport_error_from_failure(failure: TransportFailure) -> TransportError:
+    """The error to raise for a network failure that will not be retried.
+
+    Returns:
+        ``NetworkTimeoutError`` for a timeout, ``TransportError`` for any other kind; ``kind``
+        and ``request_sent`` are copied from ``failure``.
+    """
+    message = f"network failure ({failure.kind.value}): {failure.detail}".rstrip(": ")
+    cls = NetworkTimeoutError if failure.kind is FailureKind.TIMEOUT else TransportError
+    return cls(message, kind=failure.kind.value, request_sent=failure.request_sent)
 
 
 class APIError(HiggsfieldError):

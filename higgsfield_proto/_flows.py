@@ -8,8 +8,10 @@ live here, so the sync, asyncio and trio clients share one definition of every b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Callable, List, Mapping, Optional
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from ._build import (
     build_cancel_request,
@@ -20,11 +22,19 @@ from ._build import (
     build_upload_put_request,
     build_upload_slot_request,
 )
-from ._config import ApiConfig
+from ._config import ApiConfig, _origin
 from ._effects import Flow, Notify, Send, Sleep
-from ._errors import HiggsfieldError, NetworkTimeoutError, TransportError, WaitTimeoutError
-from ._http import Body, FailureKind, Outcome, Request, Response, TransportFailure
+from ._errors import (
+    HiggsfieldError,
+    InvalidArgumentError,
+    NotCancellableError,
+    TransportError,
+    WaitTimeoutError,
+    transport_error_from_failure,
+)
+from ._http import Body, Outcome, Request, Response, TransportFailure
 from ._parse import (
+    _protocol_error,
     parse_cancel_response,
     parse_delete_response,
     parse_estimate_response,
@@ -36,6 +46,13 @@ from ._parse import (
 from ._poll import PollPolicy
 from ._retry import GiveUp, RetryPolicy
 from ._values import Deletion, Enqueued, Estimate, JobState, JobStatus, StatusUpdate, UploadTarget
+
+MAX_REDIRECTS = 5
+"""Redirects followed at most within one exchange."""
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# What no transport can put on the wire: controls, space, anything outside ASCII.
+_BAD_URL_CHAR = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
 
 
 def _half() -> float:
@@ -74,18 +91,61 @@ class _Clock:
         return None if self.deadline is None else max(0.0, self.deadline - self.now)
 
 
-def _transport_error(failure: TransportFailure) -> TransportError:
-    message = f"network failure ({failure.kind.value}): {failure.detail}".rstrip(": ")
-    cls = NetworkTimeoutError if failure.kind is FailureKind.TIMEOUT else TransportError
-    return cls(message, kind=failure.kind.value, request_sent=failure.request_sent)
+def _redirect(request: Request, response: Response) -> Optional[Request]:
+    """The request that follows ``response`` to its Location, or None if it is no redirect to follow.
+
+    Only redirects within the origin (scheme, host, port) of ``request`` are followed, so that
+    credentials never travel to another host. 307/308 repeat the request as it was; 301/302/303
+    are followed for GET only (a client would turn any other method into a bodiless GET).
+
+    Raises:
+        ProtocolError: the Location names another origin or is not a usable URL.
+    """
+    location = response.header("Location")
+    if response.status not in _REDIRECT_STATUSES or not location:
+        return None
+    if response.status not in (307, 308) and request.method != "GET":
+        return None
+    target = urldefrag(urljoin(request.url, location.strip())).url
+    try:
+        same_origin = _origin(target) == _origin(request.url)
+    except InvalidArgumentError:
+        raise _protocol_error(response, "redirect to a malformed URL") from None
+    parts = urlsplit(target)
+    if not same_origin:
+        where = parts.netloc.rpartition("@")[2] or f"a {parts.scheme or 'relative'} URL"
+        raise _protocol_error(
+            response, f"refused to follow a redirect to another host ({where}); credentials stay home"
+        )
+    if _BAD_URL_CHAR.search(target) or "@" in parts.netloc:
+        raise _protocol_error(response, "redirect to a malformed URL")
+    return replace(request, url=target)
 
 
-def _exchange(request: Request, clock: _Clock, *, repeatable: bool = True) -> Flow[Response]:
-    """Send ``request`` until it is answered for good; raise TransportError if the network fails."""
+def _exchange(
+    request: Request,
+    clock: _Clock,
+    *,
+    repeatable: bool = True,
+    history: Optional[List[Outcome]] = None,
+) -> Flow[Response]:
+    """Send ``request`` until it is answered for good; raise TransportError if the network fails.
+
+    Failures are retried as ``clock.env.retry`` decides; redirects within the request's origin
+    are followed (at most ``MAX_REDIRECTS``), each new location with a fresh count of attempts.
+    Every outcome is appended to ``history`` when it is given.
+
+    Raises:
+        TransportError: the network failed for good.
+        ProtocolError: a redirect to another origin, to a malformed URL, or too many redirects.
+    """
     attempt = 0
+    redirects = 0
     while True:
         attempt += 1
         outcome: Outcome = yield Send(request, timeout=clock.remaining)
+        if history is not None:
+            history.append(outcome)
         if clock.deadline is not None and not (isinstance(outcome, Response) and outcome.status < 400):
             # The exchange took time the flow did not see: read the clock before deciding.
             clock.now = yield Sleep(0.0)
@@ -99,8 +159,17 @@ def _exchange(request: Request, clock: _Clock, *, repeatable: bool = True) -> Fl
         )
         if isinstance(decision, GiveUp):
             if isinstance(outcome, TransportFailure):
-                raise _transport_error(outcome)
-            return outcome
+                raise transport_error_from_failure(outcome)
+            following = _redirect(request, outcome)
+            if following is None:
+                return outcome
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise _protocol_error(outcome, f"more than {MAX_REDIRECTS} redirects")
+            if clock.deadline is not None:
+                clock.now = yield Sleep(0.0)
+            request, attempt = following, 0
+            continue
         clock.now = yield Sleep(decision.delay)
 
 
@@ -165,13 +234,37 @@ def status_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[JobSta
     return (yield from _status(config, request_id, _Clock(env, None)))
 
 
+def _may_have_acted(outcome: Outcome) -> bool:
+    if isinstance(outcome, TransportFailure):
+        return outcome.request_sent
+    return outcome.status >= 500 or outcome.status == 408
+
+
 def _cancel(config: ApiConfig, request_id: str, clock: _Clock) -> Flow[None]:
-    response = yield from _exchange(build_cancel_request(config, request_id), clock)
-    parse_cancel_response(response, request_id)
+    history: List[Outcome] = []
+    response = yield from _exchange(build_cancel_request(config, request_id), clock, history=history)
+    try:
+        parse_cancel_response(response, request_id)
+    except NotCancellableError as refused:
+        if not any(_may_have_acted(outcome) for outcome in history[:-1]):
+            raise
+        # An earlier attempt may have canceled the job already, and canceling a canceled job is
+        # refused like canceling a started one: the job's state tells which it was.
+        try:
+            status: Optional[JobStatus] = yield from _status(config, request_id, clock)
+        except HiggsfieldError:
+            status = None
+        if status is None or status.state is not JobState.CANCELED:
+            raise refused from None
 
 
 def cancel_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[None]:
-    """Cancel a queued job. Raises NotCancellableError once it has started."""
+    """Cancel a queued job. Raises NotCancellableError once it has started.
+
+    When a retried cancel is refused after an earlier attempt may have been acted on (a lost or
+    5xx answer), one status check tells a job canceled by that attempt (success) from one that
+    started (NotCancellableError).
+    """
     return (yield from _cancel(config, request_id, _Clock(env, None)))
 
 
@@ -223,7 +316,7 @@ def _time_out(
         response = yield Send(build_cancel_request(config, request_id))
         try:
             if isinstance(response, TransportFailure):
-                raise _transport_error(response)
+                raise transport_error_from_failure(response)
             parse_cancel_response(response, request_id)
             cancelled = True
             message += "; the job was canceled"
@@ -268,17 +361,30 @@ def subscribe_flow(
     expires_after: Optional[int] = None,
     cancel_on_timeout: bool = False,
 ) -> Flow[JobStatus]:
-    """Submit, notify ``Enqueued``, then wait as ``wait_flow`` does; the deadline covers both."""
+    """Submit, notify ``Enqueued``, then wait as ``wait_flow`` does; the deadline covers both.
+
+    A submit still unanswered at the deadline raises WaitTimeoutError without a request id (the
+    job may have been created: submitting again with the same ``idempotency_key`` finds it).
+    """
     clock = _Clock(env, env.poll.timeout)
-    job = yield from _submit(
-        config,
-        model,
-        arguments,
-        clock,
-        webhook_url=webhook_url,
-        idempotency_key=idempotency_key,
-        expires_after=expires_after,
-    )
+    try:
+        job = yield from _submit(
+            config,
+            model,
+            arguments,
+            clock,
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key,
+            expires_after=expires_after,
+        )
+    except TransportError as exc:
+        # _exchange read the clock after the failure: was it cut short by the deadline?
+        if clock.deadline is None or clock.remaining:
+            raise
+        raise WaitTimeoutError(
+            f"the submit was not answered in time ({exc}); the job may have been created",
+            request_id=None,
+        ) from exc
     yield Notify(Enqueued(job.request_id))
     if job.is_terminal:
         # An idempotent replay of a finished job answers with its final state at once.

@@ -10,6 +10,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Tuple, Type
 
+from ._build import is_request_id
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -166,7 +167,8 @@ def error_from_response(
         An ``APIError`` subclass for 4xx/5xx, a ``ProtocolError`` for anything else.
     """
     if response.status < 400:
-        return _protocol_error(response, "unexpected answer (redirects are not followed)", request_id)
+        # The flows follow same-origin redirects; any 3xx reaching a parser is one they refused.
+        return _protocol_error(response, "unexpected answer (a redirect not followed)", request_id)
     text = _body_text(response)
     data = _decode_json(response)
     detail = _detail(data, text)
@@ -262,6 +264,9 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
         found = request_id
     if not isinstance(found, str) or not found:
         raise ProtocolError("status payload carries no request_id", request_id=request_id)
+    if not is_request_id(found):
+        # It would become a path of the next status URL ("../..", "a/b"): refuse it here.
+        raise ProtocolError(f"status payload carries an unusable request id {found[:80]!r}")
     if request_id is not None and found != request_id:
         raise ProtocolError(f"asked about {request_id}, answer is about {found}", request_id=request_id)
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, Optional, Union
 
 from ._errors import InvalidArgumentError
-from ._http import Outcome, Response, TransportFailure
+from ._http import FailureKind, Outcome, Response, TransportFailure
 from ._retry_after import retry_after_seconds
 
 RETRYABLE_STATUSES: FrozenSet[int] = frozenset({408, 429, 500, 502, 503, 504})
@@ -34,7 +34,8 @@ Decision = Union[Retry, GiveUp]
 class RetryPolicy:
     """Decides whether a request is repeated after an outcome.
 
-    Network failures and 408/429/5xx answers are retried when the request is safe to repeat, with
+    Network failures (except an answer over the size limit, which a repeat would not shrink) and
+    408/429/5xx answers are retried when the request is safe to repeat, with
     exponential backoff and full jitter (``delay = jitter * min(backoff_cap, backoff_base * 2**n)``).
     A ``Retry-After`` header replaces the backoff; when it asks for more than ``max_retry_after``
     seconds, or more than the time left before the caller's deadline, the policy gives up.
@@ -100,6 +101,8 @@ class RetryPolicy:
         if attempt >= self.max_attempts:
             return GiveUp(f"{attempt} attempts made")
         if isinstance(outcome, TransportFailure):
+            if outcome.kind is FailureKind.TOO_LARGE:
+                return GiveUp("the answer is larger than the transport accepts")
             if outcome.request_sent and not repeatable:
                 return GiveUp("the request may have been acted on and is not safe to repeat")
             delay = self.backoff(attempt, jitter)

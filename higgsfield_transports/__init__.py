@@ -3,9 +3,26 @@
 The adapters live in submodules so that importing this package pulls in no HTTP library:
 ``higgsfield_transports.requests.RequestsTransport`` (blocking, requests),
 ``higgsfield_transports.aiohttp.AiohttpTransport`` (asyncio, aiohttp) and
-``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio).
+``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio). All three also
+stream response bodies to a callable (``stream``), which downloads use.
 """
 
-from ._base import AsyncTransport, InsecureTransportWarning, SyncTransport
+from ._base import (
+    AsyncTransport,
+    HeadCallback,
+    InsecureTransportWarning,
+    Sink,
+    StreamingAsyncTransport,
+    StreamingSyncTransport,
+    SyncTransport,
+)
 
-__all__ = ["AsyncTransport", "InsecureTransportWarning", "SyncTransport"]
+__all__ = [
+    "AsyncTransport",
+    "HeadCallback",
+    "InsecureTransportWarning",
+    "Sink",
+    "StreamingAsyncTransport",
+    "StreamingSyncTransport",
+    "SyncTransport",
+]

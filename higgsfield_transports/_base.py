@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Optional, Protocol, runtime_checkable
+from typing import Callable, Optional, Protocol, runtime_checkable
 
-from higgsfield_proto._http import Outcome, Request
+from higgsfield_proto._http import Outcome, Request, Response
 
-__all__ = ["AsyncTransport", "InsecureTransportWarning", "SyncTransport"]
+__all__ = [
+    "AsyncTransport",
+    "HeadCallback",
+    "InsecureTransportWarning",
+    "Sink",
+    "StreamingAsyncTransport",
+    "StreamingSyncTransport",
+    "SyncTransport",
+]
+
+Sink = Callable[[bytes], object]
+"""Receives a streamed response body, one chunk at a time."""
+HeadCallback = Callable[[Response], object]
+"""Receives the status and headers of a 2xx answer (with an empty body) before its first chunk."""
 
 
 class InsecureTransportWarning(UserWarning):
@@ -41,4 +54,39 @@ class AsyncTransport(Protocol):
 
     async def aclose(self) -> None:
         """Release the connections and sessions the transport owns."""
+        ...
+
+
+@runtime_checkable
+class StreamingSyncTransport(SyncTransport, Protocol):
+    """A ``SyncTransport`` that can also stream a response body to a sink (for downloads)."""
+
+    def stream(
+        self,
+        request: Request,
+        sink: Sink,
+        *,
+        timeout: Optional[float] = None,
+        head: Optional[HeadCallback] = None,
+    ) -> Outcome:
+        """Send ``request``; hand a 2xx body to ``sink`` chunk by chunk instead of keeping it.
+
+        ``head``, when given, is called with the answer's status and headers before the first
+        chunk. A 2xx answer comes back with an empty body and no size limit applies to it; any
+        other answer is read whole (within the transport's size limit) into the ``Response``, so
+        that it can be parsed as an error, and ``sink`` is not called. An exception raised by
+        ``sink`` or ``head`` propagates unchanged; it is never reported as a network failure.
+        """
+        ...
+
+
+@runtime_checkable
+class StreamingAsyncTransport(AsyncTransport, Protocol):
+    """An ``AsyncTransport`` that can also stream a response body to a sink (for downloads)."""
+
+    async def stream(self, request: Request, sink: Sink, *, head: Optional[HeadCallback] = None) -> Outcome:
+        """As ``StreamingSyncTransport.stream``; ``sink`` and ``head`` are plain callables.
+
+        Like ``send``, it takes no timeout: bound it with the running library's cancel scope.
+        """
         ...

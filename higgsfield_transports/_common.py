@@ -9,12 +9,20 @@ import socket
 import ssl
 import urllib.request
 import warnings
-from typing import Generator, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Generator, Iterable, Iterator, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
-from higgsfield_proto._http import FailureKind, Headers, Request, StreamedBody, TransportFailure
+from higgsfield_proto._http import (
+    FailureKind,
+    Headers,
+    Outcome,
+    Request,
+    Response,
+    StreamedBody,
+    TransportFailure,
+)
 
-from ._base import InsecureTransportWarning
+from ._base import HeadCallback, InsecureTransportWarning, Sink
 
 logger = logging.getLogger("higgsfield_transports")
 
@@ -223,6 +231,56 @@ class BodySource:
     def _fail(self, message: str) -> None:
         self.error = ValueError(message)
         raise self.error
+
+
+class StreamTarget:
+    """Where a streamed response body goes: the caller's ``sink`` and ``head`` callables.
+
+    A transport asks ``wants(status)`` once the status line is in: only a 2xx body is streamed.
+    The callables' own exceptions are remembered, so that ``checked`` raises them in place of the
+    network failure the transport made of them: a full disk is not the network's problem.
+    """
+
+    def __init__(self, sink: Sink, head: Optional[HeadCallback]) -> None:
+        self._sink = sink
+        self._head = head
+        self.error: Optional[Exception] = None
+
+    @staticmethod
+    def wants(status: int) -> bool:
+        """True when a body with ``status`` goes to the sink rather than into the Response."""
+        return 200 <= status < 300
+
+    def begin(self, status: int, headers: Headers) -> None:
+        """Hand the answer's head to ``head`` (if given), before the first chunk."""
+        if self._head is not None:
+            self._call(self._head, Response(status=status, headers=headers))
+
+    def write(self, chunk: bytes) -> None:
+        """Hand one non-empty chunk to the sink."""
+        if chunk:
+            self._call(self._sink, chunk)
+
+    def _call(self, target: Callable[[Any], object], value: Any) -> None:
+        try:
+            target(value)
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    def checked(self, outcome: Outcome) -> Outcome:
+        """``outcome``, unless the sink or head raised: then their exception is raised instead."""
+        if self.error is not None:
+            raise self.error
+        return outcome
+
+    def forget(self) -> None:
+        """Drop the remembered exception once the transport is done with it.
+
+        Its traceback holds this object: the reference cycle would keep the failed response, and
+        through it a socket, alive until the garbage collector runs.
+        """
+        self.error = None
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -17,10 +17,12 @@ from higgsfield_proto._http import (
     TransportFailure,
 )
 
+from ._base import HeadCallback, Sink
 from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     READ_CHUNK,
     BodySource,
+    StreamTarget,
     Verify,
     check_options,
     check_request,
@@ -169,6 +171,26 @@ class AiohttpTransport:
             RuntimeError: the transport is closed, or bound to another event loop.
             Exception: whatever a ``StreamedBody`` source raised while being read.
         """
+        return await self._send(request, None)
+
+    async def stream(self, request: Request, sink: Sink, *, head: Optional[HeadCallback] = None) -> Outcome:
+        """Send ``request`` and hand a 2xx body to ``sink`` chunk by chunk.
+
+        As ``send``, except that a 2xx answer's body goes to ``sink`` (after ``head`` got its
+        status and headers) without a size limit, and the ``Response`` comes back with an empty
+        body. Any other answer is read into the ``Response`` as ``send`` does.
+
+        Raises:
+            ValueError, RuntimeError: as ``send``.
+            Exception: whatever ``sink`` or ``head`` raised.
+        """
+        target = StreamTarget(sink, head)
+        try:
+            return target.checked(await self._send(request, target))
+        finally:
+            target.forget()
+
+    async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         check_request(request)
         session = self._session_for_running_loop()
         source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
@@ -199,7 +221,7 @@ class AiohttpTransport:
                 middlewares=(_authorization_middleware(request.header("Authorization")),),
             )
             response_started = True
-            return await self._read(response)
+            return await self._read(response, target)
         except Exception as exc:
             return _translate(exc, source, response_started=response_started)
         finally:
@@ -236,10 +258,19 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
-    async def _read(self, response: aiohttp.ClientResponse) -> Outcome:
+    async def _read(self, response: aiohttp.ClientResponse, target: Optional[StreamTarget]) -> Outcome:
         limit = self._max_response_bytes
         complete = False
         try:
+            if target is not None and target.wants(response.status):
+                headers = decode_headers(response.raw_headers)
+                target.begin(response.status, headers)
+                async for chunk in response.content.iter_chunked(READ_CHUNK):
+                    target.write(chunk)
+                complete = True
+                return Response(status=response.status, headers=headers)
+            if response.content_length is not None and response.content_length > limit:
+                return response_too_large(limit)  # refused before reading a byte of it
             body = bytearray()
             async for chunk in response.content.iter_chunked(READ_CHUNK):
                 body += chunk

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import ssl
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
@@ -20,10 +21,12 @@ from higgsfield_proto._http import (
     TransportFailure,
 )
 
+from ._base import HeadCallback, Sink
 from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     READ_CHUNK,
     BodySource,
+    StreamTarget,
     Verify,
     check_options,
     check_request,
@@ -39,6 +42,28 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     # A per-request auth that does nothing: it outranks ``session.auth`` and stops requests
     # from reading credentials out of ~/.netrc.
     return request
+
+
+class _QueryRedactor(logging.Filter):
+    """Cuts the query string off the URLs in urllib3's debug records.
+
+    urllib3 logs each request line with its full URL, and a presigned upload URL's query holds
+    its signature (a bearer secret). Installed on urllib3's loggers when this module is imported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_query(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def _without_query(text: str) -> str:
+    return text.split("?", 1)[0] + "?..." if "?" in text else text
+
+
+_REDACTOR = _QueryRedactor()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_REDACTOR)  # the same filter object is added only once
 
 
 class _ContextAdapter(requests.adapters.HTTPAdapter):
@@ -189,6 +214,35 @@ class RequestsTransport:
             RuntimeError: the transport is closed.
             Exception: whatever a ``StreamedBody`` source raised while being read.
         """
+        return self._send(request, timeout, None)
+
+    def stream(
+        self,
+        request: Request,
+        sink: Sink,
+        *,
+        timeout: Optional[float] = None,
+        head: Optional[HeadCallback] = None,
+    ) -> Outcome:
+        """Send ``request`` and hand a 2xx body to ``sink`` chunk by chunk.
+
+        As ``send``, except that a 2xx answer's body goes to ``sink`` (after ``head`` got its
+        status and headers) without a size limit, and the ``Response`` comes back with an empty
+        body. Any other answer is read into the ``Response`` as ``send`` does.
+
+        Raises:
+            ValueError, RuntimeError: as ``send``.
+            Exception: whatever ``sink`` or ``head`` raised.
+        """
+        target = StreamTarget(sink, head)
+        try:
+            return target.checked(self._send(request, timeout, target))
+        finally:
+            target.forget()
+
+    def _send(
+        self, request: Request, timeout: Optional[float], target: Optional[StreamTarget]
+    ) -> Outcome:
         check_request(request)
         if self._closed:
             raise RuntimeError("RequestsTransport is closed")
@@ -199,7 +253,7 @@ class RequestsTransport:
         if request.header("Authorization") is None:
             headers["Authorization"] = None  # removes a session default header
         try:
-            return self._exchange(request, headers, source, self._limited(timeout))
+            return self._exchange(request, headers, source, self._limited(timeout), target)
         finally:
             if source is not None:
                 source.close()
@@ -229,6 +283,7 @@ class RequestsTransport:
         headers: Dict[str, Optional[str]],
         source: Optional[BodySource],
         timeout: Tuple[float, Optional[float]],
+        target: Optional[StreamTarget],
     ) -> Outcome:
         try:
             response = self._session.request(
@@ -246,6 +301,8 @@ class RequestsTransport:
         except Exception as exc:
             return _translate(exc, source, response_started=False)
         try:
+            if target is not None and target.wants(response.status_code):
+                return _stream_into(response, target)
             return self._read(response)
         except Exception as exc:
             return _translate(exc, source, response_started=True)
@@ -264,6 +321,9 @@ class RequestsTransport:
 
     def _read(self, response: requests.Response) -> Outcome:
         limit = self._max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return response_too_large(limit)  # refused before reading a byte of it
         body = bytearray()
         for chunk in response.iter_content(READ_CHUNK):
             body += chunk
@@ -274,6 +334,14 @@ class RequestsTransport:
             headers=_raw_headers(response.raw),
             body=bytes(body),
         )
+
+
+def _stream_into(response: requests.Response, target: StreamTarget) -> Response:
+    headers = _raw_headers(response.raw)
+    target.begin(response.status_code, headers)
+    for chunk in response.iter_content(READ_CHUNK):
+        target.write(chunk)
+    return Response(status=response.status_code, headers=headers)
 
 
 def _raw_headers(raw: Any) -> Tuple[Tuple[str, str], ...]:

@@ -25,10 +25,12 @@ from higgsfield_proto._http import (
     TransportFailure,
 )
 
+from ._base import HeadCallback, Sink
 from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     READ_CHUNK,
     BodySource,
+    StreamTarget,
     Verify,
     check_options,
     check_request,
@@ -310,6 +312,27 @@ class TrioTransport:
             RuntimeError: the transport is closed or was first used in another run or loop.
             Exception: whatever a ``StreamedBody`` source raised while being read.
         """
+        return await self._send(request, None)
+
+    async def stream(self, request: Request, sink: Sink, *, head: Optional[HeadCallback] = None) -> Outcome:
+        """Send ``request`` and hand a 2xx body to ``sink`` chunk by chunk.
+
+        As ``send``, except that a 2xx answer's body goes to ``sink`` (after ``head`` got its
+        status and headers) without a size limit, and the ``Response`` comes back with an empty
+        body. Any other answer is read into the ``Response`` as ``send`` does. A connection
+        whose body was not read to its end (a failure, a cancellation) is closed, never pooled.
+
+        Raises:
+            ValueError, RuntimeError: as ``send``.
+            Exception: whatever ``sink`` or ``head`` raised.
+        """
+        target = StreamTarget(sink, head)
+        try:
+            return target.checked(await self._send(request, target))
+        finally:
+            target.forget()
+
+    async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         check_request(request)
         pool = self._pool_for_current_run()
         proxy_url = proxy_for(request.url, self._proxy, self._trust_env)
@@ -325,13 +348,13 @@ class TrioTransport:
             connection = await pool.take(route.key)
             if connection is not None:
                 try:
-                    return await self._exchange(pool, route, connection, request, reused=True)
+                    return await self._exchange(pool, route, connection, request, target, reused=True)
                 except _StaleConnection:
                     pass  # it was closed while idle: once more on a new connection
             opened = await self._connect(route)
             if isinstance(opened, TransportFailure):
                 return opened
-            return await self._exchange(pool, route, opened, request, reused=False)
+            return await self._exchange(pool, route, opened, request, target, reused=False)
 
     async def aclose(self) -> None:
         """Close the idle connections; connections in use close when their exchange ends.
@@ -438,6 +461,7 @@ class TrioTransport:
         route: _Route,
         connection: _Connection,
         request: Request,
+        target: Optional[StreamTarget],
         *,
         reused: bool,
     ) -> Outcome:
@@ -453,7 +477,7 @@ class TrioTransport:
         try:
             try:
                 await self._write_request(connection, route, request, source, progress)
-                outcome = await self._read_response(connection, progress)
+                outcome = await self._read_response(connection, progress, target)
             except (*_NETWORK_ERRORS, _ServerClosed) as exc:
                 if source is not None:
                     source.raise_if_failed()
@@ -528,7 +552,9 @@ class TrioTransport:
         with anyio.fail_after(self._timeout):
             await connection.stream.send(data)
 
-    async def _read_response(self, connection: _Connection, progress: _Progress) -> Outcome:
+    async def _read_response(
+        self, connection: _Connection, progress: _Progress, target: Optional[StreamTarget]
+    ) -> Outcome:
         while True:
             event = await self._next_event(connection, progress)
             if isinstance(event, h11.Response):
@@ -538,6 +564,16 @@ class TrioTransport:
         limit = self._max_response_bytes
         status = event.status_code
         headers: Headers = decode_headers(event.headers.raw_items())
+        if target is not None and target.wants(status):
+            target.begin(status, headers)
+            while True:
+                event = await self._next_event(connection, progress)
+                if isinstance(event, h11.Data):
+                    target.write(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    return Response(status=status, headers=headers)
+                else:
+                    raise _ServerClosed
         for name, value in event.headers.raw_items():
             if name.lower() == b"content-length" and value.isdigit() and int(value) > limit:
                 return response_too_large(limit)

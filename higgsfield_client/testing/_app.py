@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ._catalog import ModelSpec, batch_size, estimate, validate_arguments
-from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, FaultPlan
+from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
 from ._jobs import Job, JobBook, JobInfo, JobScript, QueueFull
 from ._journal import Journal, JournalEntry
 from ._media import (
@@ -34,6 +34,7 @@ from ._uploads import SUPPORTED_CONTENT_TYPES, PutRejected, UploadStore
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _API_ROUTES = frozenset({"submit", "status", "cancel", "delete", "upload-url", "estimate"})
+_FAULTABLE_ROUTES = frozenset(FAULT_ROUTES + SCRIPT_ONLY_ROUTES)
 _CHUNK = 256 * 1024
 _HTML_502 = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
@@ -207,7 +208,7 @@ class Api:
         request["body_length"] = 0
         arrived = time.time()
         connection_id = self._connection_id(request)
-        fault = self.faults.pick(route) if route in FAULT_ROUTES else None
+        fault = self.faults.pick(route) if route in _FAULTABLE_ROUTES else None
         response: Optional[web.StreamResponse] = None
         try:
             if fault is not None and fault not in AFTER_HANDLER_KINDS:
@@ -574,7 +575,9 @@ class Api:
             await self._render_once(
                 path, lambda: render_image(size, pil_format, f"{request_id}/{name}", label)
             )
-        return web.FileResponse(path, headers={"Content-Type": content_type})
+        # Sent from memory (outputs are small) so that the "truncate" fault can cut the body.
+        data = await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+        return web.Response(body=data, headers={"Content-Type": content_type})
 
     async def _render_once(self, path: Path, render: Callable[[], bytes]) -> None:
         # File and Pillow work runs in a thread; concurrent first requests share one rendering.

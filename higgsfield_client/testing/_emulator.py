@@ -41,8 +41,9 @@ class Emulator:
     computed from timestamps (see ``_jobs``): a job waits at least ``queue_time``, longer while
     ``concurrency_limit`` jobs are running, then runs ``run_time``.
 
-    Faults (``fault_rate`` or `script_fault`) hit the API routes and the storage PUT, never the
-    output and uploaded-file downloads. They are decided before credentials are checked, as a
+    Faults (``fault_rate`` or `script_fault`) hit the API routes and the storage PUT; output
+    downloads ("output") get only the faults scripted for them by name, and uploaded-file
+    downloads none. They are decided before credentials are checked, as a
     proxy in front of the API would. "429" (with ``Retry-After``; on a submit the
     ``account_queue_full`` body), "500", "502", "503", "504", "html" (a 502 HTML page), "drop"
     (the request is read, then the connection closes unanswered) and the scripted-only
@@ -465,8 +466,9 @@ class Emulator:
         """Answer the next ``count`` requests of ``route`` with the fault ``kind``.
 
         Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate", or "*"
-        for any of them. Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow",
-        "truncate", "redirect_samehost", "redirect_offhost". Scripted faults are used before
+        for any of them; and "output" (the generated files), which "*" does not include.
+        Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
+        "redirect_samehost", "redirect_offhost". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
 
         Raises:

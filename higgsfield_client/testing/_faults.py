@@ -15,6 +15,8 @@ FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
 # Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
 AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
 FAULT_ROUTES = ("submit", "status", "cancel", "delete", "upload-url", "put", "estimate")
+# Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads.
+SCRIPT_ONLY_ROUTES = ("output",)
 ANY_ROUTE = "*"
 
 
@@ -22,7 +24,8 @@ class FaultPlan:
     """Decides the fault for each request of a faultable route. Thread-safe.
 
     Scripted faults for the request's route are used first (FIFO), then those scripted for any
-    route (``"*"``), then one draw of the seeded generator against ``rate``.
+    route (``"*"``), then one draw of the seeded generator against ``rate``. A script-only route
+    (``"output"``) gets only the faults scripted for it by name.
     """
 
     def __init__(self, rate: float, seed: Optional[int]) -> None:
@@ -44,8 +47,9 @@ class FaultPlan:
 
     def script(self, route: str, kind: str, count: int) -> None:
         """Queue ``count`` faults of ``kind`` for the next requests of ``route``."""
-        if route != ANY_ROUTE and route not in FAULT_ROUTES:
-            raise ValueError(f"unknown route {route!r}; expected one of {FAULT_ROUTES} or '*'")
+        if route != ANY_ROUTE and route not in FAULT_ROUTES + SCRIPT_ONLY_ROUTES:
+            expected = FAULT_ROUTES + SCRIPT_ONLY_ROUTES
+            raise ValueError(f"unknown route {route!r}; expected one of {expected} or '*'")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         if count < 1:
@@ -61,10 +65,12 @@ class FaultPlan:
     def pick(self, route: str) -> Optional[str]:
         """Return the fault kind for one request of ``route``, or None to answer normally."""
         with self._lock:
-            for key in (route, ANY_ROUTE):
+            for key in (route,) if route in SCRIPT_ONLY_ROUTES else (route, ANY_ROUTE):
                 pending = self._scripted.get(key)
                 if pending:
                     return pending.popleft()
+            if route in SCRIPT_ONLY_ROUTES:
+                return None  # no draw: a seed gives the same sequence with or without downloads
             # Draw for every request, faulted or not, so a seed fixes the whole sequence.
             roll = self._rng.random()
             kind = self._rng.choice(RATE_KINDS)

@@ -1,8 +1,8 @@
 """Loopback servers for the transport tests, all on one asyncio loop in a background thread.
 
 - ``WebServer`` (aiohttp.web, plain and TLS): echo, fixed, chunked and compressed answers, slow
-  answers, big bodies, a redirect. Each answer names the client's address (``peer``), so a test
-  can count the TCP connections its requests used.
+  answers, big bodies, a redirect, an error status of choice. Each answer names the client's
+  address (``peer``), so a test can count the TCP connections its requests used.
 - ``RawServer`` (asyncio streams + h11): misbehaviour on demand - dropped connections, truncated,
   malformed, stalled and huge answers, keep-alive connections closed by the server - and counters
   of accepted and still open connections (to see that a client closed its side).
@@ -89,6 +89,7 @@ class WebServer:
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/redirect", self._redirect)
         app.router.add_get("/gzip", self._gzip)
+        app.router.add_get("/status/{code}", self._status)
         self._runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
         await self._runner.setup()
         plain = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -156,6 +157,10 @@ class WebServer:
 
     async def _redirect(self, request: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "/echo"})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        return web.json_response({"detail": f"answered {code}"}, status=code)
 
     async def _gzip(self, request: web.Request) -> web.Response:
         # Compressed whatever the client asked for.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+import functools
+from typing import Any, Callable, Optional, Tuple
 
 import anyio
 import anyio.to_thread
 import pytest
 
-from higgsfield_proto._http import Body, Outcome, Request
+from higgsfield_proto._http import Body, Outcome, Request, Response
 
 # (transport, event-loop library)
 FLAVORS = [
@@ -33,6 +34,19 @@ class Driver:
             outcome: Outcome = await anyio.to_thread.run_sync(self.transport.send, request)
             return outcome
         result: Outcome = await self.transport.send(request)
+        return result
+
+    async def stream(
+        self,
+        request: Request,
+        sink: Callable[[bytes], object],
+        head: Optional[Callable[[Response], object]] = None,
+    ) -> Outcome:
+        if self.blocking:
+            call = functools.partial(self.transport.stream, request, sink, head=head)
+            outcome: Outcome = await anyio.to_thread.run_sync(call)
+            return outcome
+        result: Outcome = await self.transport.stream(request, sink, head=head)
         return result
 
     async def close(self) -> None:

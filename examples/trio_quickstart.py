@@ -1,0 +1,33 @@
+"""The same under trio: the module-level ``*_async`` functions pick trio's own transport.
+
+Needs ``pip install 'higgsfield-client[trio]'``. Credentials and API root as in
+sync_quickstart.py.
+"""
+
+from __future__ import annotations
+
+import trio
+
+import higgsfield_client
+
+MODEL = "higgsfield-ai/soul/standard"
+
+
+async def generate() -> None:
+    result = await higgsfield_client.subscribe_async(
+        MODEL,
+        arguments={"prompt": "A paper boat on a rainy street"},
+        on_queue_update=lambda status: print(f"  {status.state}"),
+    )
+    print(f"request {result.request_id} completed")
+    for url in result.images:
+        path = await higgsfield_client.download_async(url, "outputs/")
+        print(f"saved {path}")
+
+
+def main() -> None:
+    trio.run(generate)
+
+
+if __name__ == "__main__":
+    main()

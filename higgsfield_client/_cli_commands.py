@@ -1,0 +1,222 @@
+"""The ``higgsfield`` subcommands that talk to the API, each on a ``SyncClient``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from ._cli_output import ByteBar, StatusLine, format_size, write_json
+from ._download import file_name_from_url
+from ._statuses import Failed, JobResult
+from ._sync import SyncClient
+from ._uploads import guess_content_type
+
+
+class UsageError(Exception):
+    """The command line is wrong in a way argparse cannot see (exit code 2)."""
+
+
+@dataclass
+class Console:
+    """Where a command writes: results to ``out`` (JSON with ``json``), live output to ``err``."""
+
+    out: TextIO
+    err: TextIO
+    json: bool
+
+    def line(self, text: str) -> None:
+        """A result line on stdout (human mode)."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        """A message for the person watching, on stderr."""
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
+    """Model arguments from a JSON object file (``-`` for stdin) and ``KEY=VALUE`` pairs.
+
+    A value is read as JSON when it is valid JSON (``5``, ``true``, ``[1, 2]``, ``"5"``), else
+    taken as text; pairs override the file's keys.
+
+    Raises:
+        UsageError: a pair without ``=``, or a file that is not a JSON object.
+    """
+    arguments: Dict[str, Any] = {}
+    if file is not None:
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            loaded = json.loads(text)
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise UsageError(f"{file} is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{file} must hold a JSON object of model arguments")
+        arguments.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            arguments[key] = json.loads(raw)
+        except ValueError:
+            arguments[key] = raw
+    return arguments
+
+
+def output_urls(result: JobResult) -> List[str]:
+    """Every output URL of a result: images, the video, then any artifacts."""
+    urls = list(result.images) + ([result.video] if result.video else [])
+    return urls + [url for group in result.artifacts.values() for url in group]
+
+
+def _download(client: SyncClient, url: str, destination: Path, console: Console) -> Path:
+    bar = ByteBar(console.err, file_name_from_url(url))
+    try:
+        return client.download(url, destination, progress=bar)
+    finally:
+        bar.close()
+
+
+def _report_result(client: SyncClient, result: JobResult, folder: Optional[str], console: Console) -> int:
+    urls = output_urls(result)
+    files: List[Path] = []
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        files = [_download(client, url, Path(folder), console) for url in urls]
+    if console.json:
+        document = dict(result)
+        if folder is not None:
+            document["files"] = [str(path) for path in files]
+        write_json(console.out, document)
+    else:
+        for item in files or urls:
+            console.line(str(item))
+    return 0
+
+
+def submit(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs."""
+    arguments = parse_arguments(options.arguments, options.arguments_file)
+    wait = options.wait or options.download is not None
+    if not wait:
+        controller = client.submit(
+            options.model,
+            arguments,
+            webhook_url=options.webhook,
+            idempotency_key=options.idempotency_key,
+        )
+        if console.json:
+            write_json(
+                console.out,
+                {
+                    "request_id": controller.request_id,
+                    "status": "queued",
+                    "status_url": controller.status_url,
+                    "cancel_url": controller.cancel_url,
+                },
+            )
+        else:
+            console.line(controller.request_id)
+        return 0
+    line = StatusLine(console.err, options.model)
+    try:
+        result = client.subscribe(
+            options.model,
+            arguments,
+            on_enqueue=lambda request_id: console.note(f"request {request_id}"),
+            on_queue_update=line.update,
+            webhook_url=options.webhook,
+            idempotency_key=options.idempotency_key,
+            timeout=options.timeout,
+        )
+    finally:
+        line.close()
+    return _report_result(client, result, options.download, console)
+
+
+def status(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Check a job's state once."""
+    found = client.status(options.request_id)
+    if console.json:
+        write_json(console.out, {"request_id": options.request_id, "status": found.state, **found.payload})
+    elif isinstance(found, Failed) and found.error:
+        console.line(f"{found.state}: {found.error}")
+    else:
+        console.line(found.state)
+    return 0
+
+
+def result(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Wait for a job to finish and report (or download) its outputs."""
+    controller = client.get_request_controller(options.request_id)
+    line = StatusLine(console.err, options.request_id)
+    try:
+        for update in controller.poll_request_status(timeout=options.timeout):
+            line.update(update)
+    finally:
+        line.close()
+    return _report_result(client, controller.get(), options.download, console)
+
+
+def cancel(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Cancel a queued job."""
+    client.cancel(options.request_id)
+    if console.json:
+        write_json(console.out, {"request_id": options.request_id, "canceled": True})
+    else:
+        console.line(f"canceled {options.request_id}")
+    return 0
+
+
+def upload(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Upload a file, streamed from disk with a progress bar; print its public URL."""
+    path: str = options.file
+    content_type = options.content_type or guess_content_type(path)
+    bar = ByteBar(console.err, os.path.basename(path))
+    try:
+        url = client.upload_file(path, content_type=content_type, progress=bar)
+    finally:
+        bar.close()
+    if console.json:
+        size = os.path.getsize(path)
+        write_json(console.out, {"url": url, "file": path, "bytes": size, "content_type": content_type})
+    else:
+        console.line(url)
+    return 0
+
+
+def download(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Download URLs into a folder, one after the other, with progress bars."""
+    folder = Path(options.to)
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = [(url, _download(client, url, folder, console)) for url in options.urls]
+    if console.json:
+        files = [{"url": url, "path": str(path), "bytes": path.stat().st_size} for url, path in saved]
+        write_json(console.out, {"files": files})
+    else:
+        for _, path in saved:
+            console.line(str(path))
+    if not console.err.isatty():
+        total = sum(path.stat().st_size for _, path in saved)
+        console.note(f"downloaded {len(saved)} file(s), {format_size(total)}")
+    return 0
+
+
+def estimate(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
+    """Price a generation without submitting it."""
+    price = client.estimate(options.model, parse_arguments(options.arguments, options.arguments_file))
+    if console.json:
+        document = {"model": options.model, "credits": str(price.credits), "usd": str(price.usd)}
+        write_json(console.out, document)
+    else:
+        console.line(f"{price.credits} credits (${price.usd})")
+    return 0

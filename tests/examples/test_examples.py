@@ -1,0 +1,112 @@
+"""Each script in examples/ runs against the emulator and does what it says."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any, List
+
+import aiohttp
+import pytest
+
+from higgsfield_client.testing import Emulator
+from higgsfield_proto import WebhookEvent, sign_webhook
+
+from .conftest import EXAMPLES, load, main_of
+
+SECRET = "whsec_" + base64.b64encode(b"example-webhook-secret-32-bytes!").decode()
+pytestmark = pytest.mark.higgsfield_emulator(queue_time=0.05, run_time=0.05, webhook_secret=SECRET)
+
+
+def _saved(folder: Path) -> List[Path]:
+    return sorted((folder / "outputs").iterdir())
+
+
+def test_every_example_has_a_test() -> None:
+    tested = {"sync_quickstart", "asyncio_quickstart", "trio_quickstart", "batch", "webhook_receiver"}
+    assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
+
+
+@pytest.mark.parametrize("name", ["sync_quickstart", "asyncio_quickstart", "trio_quickstart"])
+def test_a_quickstart_generates_and_downloads_an_image(
+    name: str,
+    higgsfield_emulator: Emulator,
+    in_tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main_of(name)()
+    out = capsys.readouterr().out
+    (job,) = higgsfield_emulator.jobs()
+    assert job.status == "completed"
+    (saved,) = _saved(in_tmp_path)
+    stored = higgsfield_emulator.storage_dir / "outputs" / job.request_id / saved.name
+    assert saved.read_bytes() == stored.read_bytes()
+    assert f"saved {Path('outputs') / saved.name}" in out
+    assert "completed" in out
+
+
+def test_the_batch_keeps_at_most_its_concurrency_in_flight(
+    higgsfield_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load("batch")
+    higgsfield_emulator.script_next_job("failed", error="one of them fails")
+    example["main"]()
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(example["PROMPTS"])
+    assert sum(line.startswith("FAILED") for line in out) == 1
+    assert sum(line.startswith("ok") for line in out) == len(example["PROMPTS"]) - 1
+    jobs = higgsfield_emulator.jobs()
+    assert len(jobs) == len(example["PROMPTS"])
+    moments = sorted(t for job in jobs for t in ((job.submitted_at, 1), (job.finished_at, -1)))
+    in_flight = peak = 0
+    for _, step in moments:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert peak <= example["CONCURRENCY"]
+
+
+def test_the_webhook_receiver_gets_a_verified_event(
+    higgsfield_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_WEBHOOK_SECRET", SECRET)
+    main_of("webhook_receiver")()
+    out = capsys.readouterr().out
+    (job,) = higgsfield_emulator.jobs()
+    assert job.webhook_url is not None
+    assert f"job {job.request_id} completed" in out
+    (delivery,) = higgsfield_emulator.webhook_deliveries
+    assert delivery.request_id == job.request_id
+    assert any(attempt.status == 204 for attempt in delivery.attempts)
+
+
+def test_the_webhook_receiver_refuses_a_bad_signature() -> None:
+    example = load("webhook_receiver")
+    body = json.dumps({"status": "completed", "request_id": "r1", "images": [{"url": "https://x/y.png"}]})
+
+    async def deliver() -> List[Any]:
+        events: asyncio.Queue[WebhookEvent] = asyncio.Queue()
+        runner = aiohttp.web.AppRunner(example["make_app"](SECRET, events))
+        await runner.setup()
+        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{example['PATH']}"
+        now = int(time.time())
+        good = {"webhook-id": "msg_1", "webhook-timestamp": str(now)}
+        good["webhook-signature"] = sign_webhook(SECRET, "msg_1", now, body.encode())
+        forged = dict(good, **{"webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()})
+        statuses = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for headers in (forged, good, good):  # the repeated delivery is acknowledged once more
+                    async with session.post(url, data=body, headers=headers) as answer:
+                        statuses.append(answer.status)
+        finally:
+            await runner.cleanup()
+        return [statuses, events.qsize()]
+
+    statuses, queued = asyncio.run(deliver())
+    assert statuses == [401, 204, 204]
+    assert queued == 1
