@@ -32,6 +32,11 @@ from ._media import (
 )
 from ._uploads import SUPPORTED_CONTENT_TYPES, PutRejected, UploadStore
 
+# Typed request-storage keys where aiohttp has them (3.14+); plain strings before that.
+_RequestKey: Any = getattr(web, "RequestKey", None)
+_CORRELATION_ID: Any = _RequestKey("correlation_id", str) if _RequestKey else "correlation_id"
+_BODY_LENGTH: Any = _RequestKey("body_length", int) if _RequestKey else "body_length"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _API_ROUTES = frozenset({"submit", "status", "cancel", "delete", "upload-url", "estimate"})
 _FAULTABLE_ROUTES = frozenset(FAULT_ROUTES + SCRIPT_ONLY_ROUTES)
@@ -189,7 +194,7 @@ class Api:
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _add_correlation_id(self, request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["X-Correlation-ID"] = request.get("correlation_id") or str(uuid.uuid4())
+        response.headers["X-Correlation-ID"] = request.get(_CORRELATION_ID) or str(uuid.uuid4())
 
     def _connection_id(self, request: web.Request) -> int:
         transport = request.transport
@@ -204,8 +209,8 @@ class Api:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = getattr(request.match_info.route, "name", None) or "unknown"
-        request["correlation_id"] = str(uuid.uuid4())
-        request["body_length"] = 0
+        request[_CORRELATION_ID] = str(uuid.uuid4())
+        request[_BODY_LENGTH] = 0
         arrived = time.time()
         connection_id = self._connection_id(request)
         fault = self.faults.pick(route) if route in _FAULTABLE_ROUTES else None
@@ -252,12 +257,12 @@ class Api:
                 path=request.path,
                 query=request.query,
                 headers=request.headers,
-                body_length=request["body_length"],
+                body_length=request[_BODY_LENGTH],
                 route=route,
                 status=None if response is None else response.status,
                 fault=fault,
                 connection_id=connection_id,
-                correlation_id=request["correlation_id"],
+                correlation_id=request[_CORRELATION_ID],
                 time=arrived,
             )
         )
@@ -277,13 +282,13 @@ class Api:
 
     async def _body(self, request: web.Request) -> bytes:
         raw = await request.read()
-        request["body_length"] = len(raw)
+        request[_BODY_LENGTH] = len(raw)
         return raw
 
     async def _drain(self, request: web.Request) -> None:
         # Read the body in chunks, never whole: a faulted PUT may carry a large upload.
         async for chunk in request.content.iter_chunked(_CHUNK):
-            request["body_length"] += len(chunk)
+            request[_BODY_LENGTH] += len(chunk)
 
     def _fault_response(
         self, request: web.Request, route: str, fault: str
@@ -537,7 +542,7 @@ class Api:
                     sink.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
-                    request["body_length"] = size
+                    request[_BODY_LENGTH] = size
             partial.replace(slot.path)
         finally:
             partial.unlink(missing_ok=True)
