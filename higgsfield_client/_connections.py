@@ -98,6 +98,9 @@ class TransportsByRun:
 
         library = sniffio.current_async_library()
         run = _current_run(library)
+        entry = self._runs.get(id(run))
+        if entry is not None and entry.run is run and not entry.finished:
+            return entry.transport
         self._runs = {key: entry for key, entry in self._runs.items() if entry.usable}
         entry = self._runs.get(id(run))
         if entry is None or entry.run is not run:

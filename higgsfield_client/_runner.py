@@ -89,9 +89,9 @@ def _drive_sync(flow: Flow[T], transport: SyncTransport, result: List[T]) -> Ite
                 result.append(stop.value)
                 return
             if isinstance(effect, Send):
-                started = time.monotonic()
+                started = time.perf_counter()
                 outcome = transport.send(effect.request, timeout=effect.timeout)
-                log.record(effect.request, outcome, started, time.monotonic())
+                log.record(effect.request, outcome, started, time.perf_counter())
             elif isinstance(effect, Sleep):
                 if effect.seconds > 0:
                     time.sleep(effect.seconds)
@@ -131,15 +131,12 @@ async def _drive_async(flow: Flow[T], transport: AsyncTransport, result: List[T]
                 result.append(stop.value)
                 return
             if isinstance(effect, Send):
-                started = anyio.current_time()
-                outcome = None
-                with anyio.move_on_after(effect.timeout):
+                started = time.perf_counter()
+                if effect.timeout is None:
                     outcome = await transport.send(effect.request)
-                if outcome is None:
-                    outcome = TransportFailure(
-                        kind=FailureKind.TIMEOUT, detail="deadline reached", request_sent=True
-                    )
-                log.record(effect.request, outcome, started, anyio.current_time())
+                else:
+                    outcome = await _send_within(transport, effect.request, effect.timeout)
+                log.record(effect.request, outcome, started, time.perf_counter())
             elif isinstance(effect, Sleep):
                 await anyio.sleep(effect.seconds)
                 outcome = anyio.current_time()
@@ -148,6 +145,15 @@ async def _drive_async(flow: Flow[T], transport: AsyncTransport, result: List[T]
                 outcome = None
     finally:
         flow.close()
+
+
+async def _send_within(transport: AsyncTransport, request: Request, timeout: float) -> Outcome:
+    """Send with the caller's deadline as a cancel scope; its expiry is a timeout failure."""
+    import anyio
+
+    with anyio.move_on_after(timeout):
+        return await transport.send(request)
+    return TransportFailure(kind=FailureKind.TIMEOUT, detail="deadline reached", request_sent=True)
 
 
 def iterate_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:

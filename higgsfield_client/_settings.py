@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import random
-import ssl
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 
 from higgsfield_proto import (
     DEFAULT_BASE_URL,
@@ -36,10 +35,13 @@ from higgsfield_proto import (
 
 from ._statuses import status_from_job
 
+if TYPE_CHECKING:
+    import ssl
+
 DEFAULT_TIMEOUT = 90.0
 """Seconds allowed for one HTTP exchange (the official SDK's default)."""
 
-Verify = Union[bool, str, ssl.SSLContext]
+Verify = Union[bool, str, "ssl.SSLContext"]
 _jitter_source = random.Random()
 
 
