@@ -9,7 +9,7 @@ import socket
 import ssl
 import urllib.request
 import warnings
-from typing import Any, Callable, Generator, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Generator, Iterable, Iterator, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from higgsfield_proto._http import (
@@ -114,6 +114,8 @@ def check_request(request: Request) -> None:
     for name, value in request.headers:
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}")
+        if value.isascii() and value.isprintable():
+            continue  # the usual case: neither a line break, a NUL nor anything beyond Latin-1
         if _BAD_VALUE_CHAR.search(value):
             raise ValueError(f"the value of header {name!r} contains a line break or NUL")
         try:
@@ -127,27 +129,57 @@ def without_framing(headers: Headers) -> Headers:
     return tuple(pair for pair in headers if pair[0].lower() not in _FRAMING_HEADERS)
 
 
-def proxy_for(url: str, explicit: Optional[str], trust_env: bool) -> Optional[str]:
-    """Return the proxy URL to use for ``url``, or None to connect directly.
+class ProxyResolver:
+    """Decides the proxy of each request from an explicit proxy or a snapshot of the environment.
 
     An explicit proxy applies to every request. Otherwise, with ``trust_env``, the standard
     ``<scheme>_proxy``/``all_proxy`` variables apply (lower case wins, as in curl) unless
-    ``no_proxy`` matches the host.
+    ``no_proxy`` matches the host. The environment is read once, when the resolver is made, and
+    the decision is remembered per scheme and host (a bounded cache).
     """
-    if explicit is not None:
-        return explicit
-    if not trust_env:
-        return None
-    proxies = urllib.request.getproxies_environment()
-    parts = urlsplit(url)
-    if "no" in proxies and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
-        parts.netloc.rpartition("@")[2], proxies
-    ):
-        return None
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy:
-        return None
-    return proxy if "://" in proxy else "http://" + proxy
+
+    _CACHE_SIZE = 256
+
+    def __init__(self, explicit: Optional[str], trust_env: bool) -> None:
+        self._explicit = explicit
+        self._proxies: Dict[str, str] = {}
+        if explicit is None and trust_env:
+            self._proxies = dict(urllib.request.getproxies_environment())
+        self._cache: Dict[Tuple[str, str], Optional[str]] = {}
+
+    @property
+    def environment(self) -> Dict[str, str]:
+        """The snapshot of the environment's proxy variables (scheme, ``all``, ``no``); a copy."""
+        return dict(self._proxies)
+
+    def proxy_for(self, url: str) -> Optional[str]:
+        """Return the proxy URL to use for ``url``, or None to connect directly."""
+        if self._explicit is not None:
+            return self._explicit
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc.rpartition("@")[2])
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        proxy = self._decide(*key)
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = proxy
+        return proxy
+
+    def _decide(self, scheme: str, host: str) -> Optional[str]:
+        proxies = self._proxies
+        if "no" in proxies and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+            host, proxies
+        ):
+            return None
+        proxy = proxies.get(scheme) or proxies.get("all")
+        if not proxy:
+            return None
+        return proxy if "://" in proxy else "http://" + proxy
 
 
 def decode_headers(raw: Iterable[Tuple[bytes, bytes]]) -> Headers:

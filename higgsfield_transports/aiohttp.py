@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from typing import Any, Iterator, List, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -22,13 +23,13 @@ from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     READ_CHUNK,
     BodySource,
+    ProxyResolver,
     StreamTarget,
     Verify,
     check_options,
     check_request,
     decode_headers,
     describe,
-    proxy_for,
     response_too_large,
     ssl_context_for,
     without_framing,
@@ -97,7 +98,7 @@ class AiohttpTransport:
             a CA bundle path, an ``ssl.SSLContext``, or False (warns: no verification).
         proxy: a proxy URL for every request.
         trust_env: for the transport's own session, honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY
-            (never ~/.netrc).
+            (never ~/.netrc); the environment is read once, when the transport is created.
         max_response_bytes: a longer (decoded) response body is a ``TOO_LARGE`` failure.
     """
 
@@ -127,8 +128,7 @@ class AiohttpTransport:
             total=None, connect=None, sock_connect=connect_timeout, sock_read=timeout
         )
         self._timeout_seconds = timeout
-        self._proxy = proxy
-        self._trust_env = trust_env and self._owns_session
+        self._proxies = ProxyResolver(proxy, trust_env and self._owns_session)
         self._max_response_bytes = max_response_bytes
         self._closed = False
 
@@ -199,6 +199,16 @@ class AiohttpTransport:
             for name, value in without_framing(request.headers)
             if name.lower() != "authorization"
         ]
+        authorization = request.header("Authorization")
+        middlewares: Optional[Tuple[aiohttp.ClientMiddlewareType, ...]] = None
+        if self._owns_session and "@" not in urlsplit(request.url).netloc:
+            # The transport's own session has no default headers, no auth, no ~/.netrc, and the
+            # URL carries no credentials: nothing else sets Authorization, so the request's own
+            # value goes out as a plain header, without the cost of a middleware.
+            if authorization is not None:
+                headers.append(("Authorization", authorization))
+        else:
+            middlewares = (_authorization_middleware(authorization),)
         data: Any = request.body
         if source is not None:
             data = _AsyncChunks(source.chunks())
@@ -215,10 +225,10 @@ class AiohttpTransport:
                 raise_for_status=False,
                 timeout=self._timeout,
                 ssl=self._ssl,
-                proxy=proxy_for(request.url, self._proxy, self._trust_env),
+                proxy=self._proxies.proxy_for(request.url),
                 # aiohttp would label every body application/octet-stream.
                 skip_auto_headers=("Content-Type",),
-                middlewares=(_authorization_middleware(request.header("Authorization")),),
+                middlewares=middlewares,
             )
             response_started = True
             return await self._read(response, target)
@@ -253,8 +263,8 @@ class AiohttpTransport:
         elif self._loop is not loop:
             raise RuntimeError("AiohttpTransport is bound to another event loop; use one transport per loop")
         if self._session is None:
-            # trust_env stays off: proxies from the environment are resolved per request by
-            # proxy_for, and aiohttp's trust_env would also read credentials from ~/.netrc.
+            # trust_env stays off: proxies from the environment were read at construction by
+            # ProxyResolver, and aiohttp's trust_env would also read credentials from ~/.netrc.
             self._session = aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
@@ -271,6 +281,15 @@ class AiohttpTransport:
                 return Response(status=response.status, headers=headers)
             if response.content_length is not None and response.content_length > limit:
                 return response_too_large(limit)  # refused before reading a byte of it
+            if response.content_length is not None and _identity(response):
+                # The declared length is the decoded length and within the limit: one read.
+                whole = await response.read()
+                complete = True
+                return Response(
+                    status=response.status,
+                    headers=decode_headers(response.raw_headers),
+                    body=whole,
+                )
             body = bytearray()
             async for chunk in response.content.iter_chunked(READ_CHUNK):
                 body += chunk
@@ -288,6 +307,12 @@ class AiohttpTransport:
             else:
                 # A connection with unread response bytes must never go back to the pool.
                 response.close()
+
+
+def _identity(response: aiohttp.ClientResponse) -> bool:
+    """True when the body arrives as sent: no Content-Encoding (or only ``identity``)."""
+    encoding = response.headers.get("Content-Encoding", "")
+    return not encoding or encoding.strip().lower() == "identity"
 
 
 def _translate(exc: Exception, source: Optional[BodySource], *, response_started: bool) -> TransportFailure:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import ssl
+import urllib.request
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.utils
 import urllib3.exceptions
 
 from higgsfield_proto._http import (
@@ -139,8 +143,9 @@ class RequestsTransport:
             bundle path, an ``ssl.SSLContext`` (only without a session passed in) or False
             (warns: no verification).
         proxy: a proxy URL for every request.
-        trust_env: for the transport's own session, honour HTTP(S)_PROXY / NO_PROXY,
-            REQUESTS_CA_BUNDLE and ~/.netrc proxies (never ~/.netrc credentials).
+        trust_env: for the transport's own session, honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY
+            and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (never ~/.netrc credentials); the environment
+            is read once, when the transport is created.
         max_response_bytes: a longer (decoded) response body is a ``TOO_LARGE`` failure.
 
     Raises:
@@ -191,6 +196,20 @@ class RequestsTransport:
         self._proxies: Optional[Dict[str, str]] = (
             {"http": proxy, "https": proxy} if proxy is not None else None
         )
+        # For its own session the transport reads the environment here, once, as requests
+        # would on every request (merge_environment_settings), and turns trust_env off.
+        self._env_proxies: Dict[str, str] = {}
+        self._no_proxy: Optional[str] = None
+        self._bypass: Dict[Tuple[str, str], bool] = {}
+        if self._owns_session and trust_env:
+            session.trust_env = False
+            if proxy is None:
+                self._env_proxies = dict(urllib.request.getproxies_environment())
+                self._no_proxy = self._env_proxies.pop("no", None)
+            if self._verify is True:
+                self._verify = (
+                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+                )
         self._max_response_bytes = max_response_bytes
         self._closed = False
 
@@ -294,7 +313,7 @@ class RequestsTransport:
                 auth=_no_auth,
                 timeout=timeout,
                 verify=self._verify,
-                proxies=self._proxies,
+                proxies=self._proxies_for(request.url),
                 allow_redirects=False,
                 stream=True,
             )
@@ -309,6 +328,20 @@ class RequestsTransport:
         finally:
             # Returns a fully read connection to the pool; closes any other.
             response.close()
+
+    def _proxies_for(self, url: str) -> Optional[Dict[str, str]]:
+        if not self._env_proxies:
+            return self._proxies
+        # requests' own rule (get_environ_proxies), on the snapshot and cached per origin.
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        bypass = self._bypass.get(key)
+        if bypass is None:
+            bypass = requests.utils.should_bypass_proxies(url, no_proxy=self._no_proxy)
+            if len(self._bypass) >= 256:
+                self._bypass.clear()
+            self._bypass[key] = bypass
+        return None if bypass else self._env_proxies
 
     def _data(self, body: Any, source: Optional[BodySource]) -> Any:
         if source is None:

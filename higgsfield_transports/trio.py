@@ -30,13 +30,13 @@ from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
     READ_CHUNK,
     BodySource,
+    ProxyResolver,
     StreamTarget,
     Verify,
     check_options,
     check_request,
     decode_headers,
     describe,
-    proxy_for,
     response_too_large,
     ssl_context_for,
     without_framing,
@@ -151,10 +151,14 @@ class _Connection:
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
         self.h11 = h11.Connection(our_role=h11.CLIENT)
+        # The scope of the exchange under way: its deadline moves before each read and write.
+        self.scope = anyio.CancelScope()
+        # Looked up once: building the stream's extra attributes costs more than the check.
+        self._sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
 
     def looks_alive(self) -> bool:
         """False when the idle socket is closed or readable (end-of-file or stray bytes)."""
-        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        sock = self._sock
         if sock is None:
             return True
         try:
@@ -240,7 +244,8 @@ class TrioTransport:
         verify: True (the system CA store), a CA bundle path, an ``ssl.SSLContext`` or False
             (warns: no verification).
         proxy: an ``http://`` proxy URL for every request; HTTPS goes through a CONNECT tunnel.
-        trust_env: honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY when ``proxy`` is not given.
+        trust_env: honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY when ``proxy`` is not given;
+            the environment is read once, when the transport is created.
         max_response_bytes: a longer response body is a ``TOO_LARGE`` failure.
         max_connections_per_host: connections open at once to one scheme, host and port;
             further sends wait for a free one.
@@ -275,8 +280,7 @@ class TrioTransport:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._ssl_context = ssl_context_for(verify)
-        self._proxy = proxy
-        self._trust_env = trust_env
+        self._proxies = ProxyResolver(proxy, trust_env)
         self._max_response_bytes = max_response_bytes
         self._per_host = max_connections_per_host
         self._pool: Optional[_Pool] = None
@@ -335,7 +339,7 @@ class TrioTransport:
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         check_request(request)
         pool = self._pool_for_current_run()
-        proxy_url = proxy_for(request.url, self._proxy, self._trust_env)
+        proxy_url = self._proxies.proxy_for(request.url)
         try:
             proxy = _Proxy.from_url(proxy_url) if proxy_url is not None else None
         except ValueError:
@@ -344,7 +348,14 @@ class TrioTransport:
                 detail="the proxy from the environment is not an http:// URL",
             )
         route = _Route.for_url(request.url, proxy)
-        async with pool.slot(route.key):
+        slot = pool.slot(route.key)
+        try:
+            # A free slot is taken without a trip through the scheduler (what anyio >= 4.5 calls
+            # fast_acquire; the I/O that follows checks for cancellation); a full route waits.
+            slot.acquire_nowait()
+        except anyio.WouldBlock:
+            await slot.acquire()
+        try:
             connection = await pool.take(route.key)
             if connection is not None:
                 try:
@@ -355,6 +366,8 @@ class TrioTransport:
             if isinstance(opened, TransportFailure):
                 return opened
             return await self._exchange(pool, route, opened, request, target, reused=False)
+        finally:
+            slot.release()
 
     async def aclose(self) -> None:
         """Close the idle connections; connections in use close when their exchange ends.
@@ -474,21 +487,28 @@ class TrioTransport:
         source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
         progress = _Progress()
         keep = False
+        # One cancel scope for the whole exchange rather than one per read and write: _write and
+        # _next_event move its deadline forward before each wait (the timeout is between reads).
+        scope = connection.scope = anyio.CancelScope()
+        outcome: Optional[Outcome] = None
         try:
-            try:
-                await self._write_request(connection, route, request, source, progress)
-                outcome = await self._read_response(connection, progress, target)
-            except (*_NETWORK_ERRORS, _ServerClosed) as exc:
+            with scope:
+                try:
+                    await self._write_request(connection, route, request, source, progress)
+                    outcome = await self._read_response(connection, progress, target)
+                except (*_NETWORK_ERRORS, _ServerClosed) as exc:
+                    if source is not None:
+                        source.raise_if_failed()
+                    if isinstance(exc, TimeoutError):
+                        return self._timed_out()
+                    if reused and progress.response_bytes == 0:
+                        raise _StaleConnection from exc
+                    kind = FailureKind.READ if progress.request_written else FailureKind.WRITE
+                    return TransportFailure(kind=kind, detail=_detail(exc, progress), request_sent=True)
+            if outcome is None:  # the scope's deadline passed during a read or write
                 if source is not None:
                     source.raise_if_failed()
-                if isinstance(exc, TimeoutError):
-                    limit = self._timeout
-                    detail = f"no data for {limit:g}s" if limit is not None else "timed out"
-                    return TransportFailure(kind=FailureKind.TIMEOUT, detail=detail, request_sent=True)
-                if reused and progress.response_bytes == 0:
-                    raise _StaleConnection from exc
-                kind = FailureKind.READ if progress.request_written else FailureKind.WRITE
-                return TransportFailure(kind=kind, detail=_detail(exc, progress), request_sent=True)
+                return self._timed_out()
             keep = (
                 isinstance(outcome, Response)
                 and connection.h11.our_state is h11.DONE
@@ -505,6 +525,11 @@ class TrioTransport:
                 pool.put(route.key, connection)
             else:
                 await anyio.aclose_forcefully(connection.stream)
+
+    def _timed_out(self) -> TransportFailure:
+        limit = self._timeout
+        detail = f"no data for {limit:g}s" if limit is not None else "timed out"
+        return TransportFailure(kind=FailureKind.TIMEOUT, detail=detail, request_sent=True)
 
     async def _write_request(
         self,
@@ -549,8 +574,9 @@ class TrioTransport:
         progress.request_written = True
 
     async def _write(self, connection: _Connection, data: bytes) -> None:
-        with anyio.fail_after(self._timeout):
-            await connection.stream.send(data)
+        if self._timeout is not None:
+            connection.scope.deadline = anyio.current_time() + self._timeout
+        await connection.stream.send(data)
 
     async def _read_response(
         self, connection: _Connection, progress: _Progress, target: Optional[StreamTarget]
@@ -597,11 +623,12 @@ class TrioTransport:
                 return event
             if event is h11.PAUSED:  # only after a protocol switch, which we never ask for
                 raise _ServerClosed
-            with anyio.fail_after(self._timeout):
-                try:
-                    data = await connection.stream.receive(READ_CHUNK)
-                except anyio.EndOfStream:
-                    data = b""
+            if self._timeout is not None:
+                connection.scope.deadline = anyio.current_time() + self._timeout
+            try:
+                data = await connection.stream.receive(READ_CHUNK)
+            except anyio.EndOfStream:
+                data = b""
             progress.response_bytes += len(data)
             progress.closed_by_server = not data
             state.receive_data(data)
