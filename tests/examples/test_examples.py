@@ -77,6 +77,11 @@ def test_the_webhook_receiver_gets_a_verified_event(
     (job,) = higgsfield_emulator.jobs()
     assert job.webhook_url is not None
     assert f"job {job.request_id} completed" in out
+    # The emulator records the attempt once the receiver's answer is back, which may come just
+    # after the example printed the event: wait for it, within a bound.
+    deadline = time.monotonic() + 10.0
+    while not higgsfield_emulator.webhook_deliveries[0].delivered and time.monotonic() < deadline:
+        time.sleep(0.02)
     (delivery,) = higgsfield_emulator.webhook_deliveries
     assert delivery.request_id == job.request_id
     assert any(attempt.status == 204 for attempt in delivery.attempts)
