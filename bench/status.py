@@ -6,9 +6,11 @@ speed drifts, so the two are measured as pairs: one worker process holds both (e
 connection) and runs them in alternating batches (ours-raw, raw-ours, ...); the figure is the
 median of the per-batch time ratios, ours over raw (target <= 1.15), pooled over the worker
 processes. The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, and for the
-trio transport a hand-written h11-over-anyio keep-alive loop under trio (the stack the transport
-is built on). Client CPU per call is printed alongside: the emulator shares the two cores, so
-wall time also holds the server's time.
+trio transport both baselines the target names: a hand-written h11-over-anyio keep-alive loop
+under trio (the stack the transport is built on, with no timeout, pool or checks) and an
+``httpx.AsyncClient`` under trio. Every baseline sends the same GET as ours: the same
+Authorization, User-Agent and Content-Type headers. Client CPU per call is printed alongside: the
+emulator shares the two cores, so wall time also holds the server's time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, Awaitable, Callable, Dict, List
+
+from higgsfield_proto import USER_AGENT
 
 from ._harness import (
     Context,
@@ -30,7 +34,14 @@ from ._harness import (
     worker_main,
 )
 
-TRANSPORTS = ("requests", "aiohttp", "trio")
+# (figure name, our transport, the baseline's kind)
+PAIRS = (
+    ("requests", "requests", "raw"),
+    ("aiohttp", "aiohttp", "raw"),
+    ("trio", "trio", "raw"),
+    ("trio-httpx", "trio", "httpx"),
+)
+BASELINES = {"raw": "raw", "httpx": "httpx under trio"}
 TARGET = 1.15
 WARMUP = 50
 
@@ -62,28 +73,27 @@ def run(ctx: Context) -> List[Figure]:
     figures: List[Figure] = []
     with EmulatorProcess() as emulator:
         request_id = create_job(emulator)
-        for transport in TRANSPORTS:
+        for name, transport, baseline in PAIRS:
             try:
-                got = measure(ctx, emulator, request_id, transport, ["ours", "raw"])
+                got = measure(ctx, emulator, request_id, transport, ["ours", baseline])
             except Exception as exc:
-                figures.append(failure(f"status/{transport}", exc))
+                figures.append(failure(f"status/{name}", exc))
                 continue
-            figures.append(report(_figure(transport, got)))
+            figures.append(report(_figure(name, BASELINES[baseline], got["ours"], got[baseline])))
     return figures
 
 
-def _figure(transport: str, got: Rounds) -> Figure:
-    ours, raw = got["ours"], got["raw"]
+def _figure(name: str, label: str, ours: Dict[str, List[float]], raw: Dict[str, List[float]]) -> Figure:
     ratio = median([o / r for o, r in zip(ours["seconds"], raw["seconds"])])
     cpu_ratio = median([o / r for o, r in zip(ours["cpu"], raw["cpu"])])
     ours_time, raw_time = median(ours["seconds"]), median(raw["seconds"])
     ours_cpu, raw_cpu = median(ours["cpu"]), median(raw["cpu"])
     return Figure(
-        name=f"status/{transport}",
+        name=f"status/{name}",
         text=(
-            f"ours {1 / ours_time:,.0f} req/s, raw {1 / raw_time:,.0f} req/s, "
+            f"ours {1 / ours_time:,.0f} req/s, {label} {1 / raw_time:,.0f} req/s, "
             f"ratio {ratio:.2f} (target <= {TARGET}); client CPU per call "
-            f"ours {ours_cpu * 1e6:,.0f} us, raw {raw_cpu * 1e6:,.0f} us, ratio {cpu_ratio:.2f}"
+            f"ours {ours_cpu * 1e6:,.0f} us, {label} {raw_cpu * 1e6:,.0f} us, ratio {cpu_ratio:.2f}"
         ),
         met=check(ratio, at_most=TARGET),
         data={"ours_per_call": ours_time, "raw_per_call": raw_time, "ratio": ratio,
@@ -131,6 +141,11 @@ def _check(payload: Any) -> None:
         raise RuntimeError(f"unexpected answer {payload!r}")
 
 
+def _headers(key: str) -> Dict[str, str]:
+    """The headers our client sends on a status GET, for the baselines to send the same request."""
+    return {"Authorization": f"Key {key}", "User-Agent": USER_AGENT, "Content-Type": "application/json"}
+
+
 def _sync(p: Dict[str, Any]) -> Rounds:
     import requests
 
@@ -139,7 +154,7 @@ def _sync(p: Dict[str, Any]) -> Rounds:
     client = SyncClient(base_url=p["base_url"], api_key=p["key"])
     session = requests.Session()
     url = f"{p['base_url']}/requests/{p['request_id']}/status"
-    headers = {"Authorization": f"Key {p['key']}"}
+    headers = _headers(p["key"])
 
     def ours(n: int) -> None:
         for _ in range(n):
@@ -160,7 +175,7 @@ async def _aiohttp(p: Dict[str, Any]) -> Rounds:
     from higgsfield_client import AsyncClient
 
     url = f"{p['base_url']}/requests/{p['request_id']}/status"
-    headers = {"Authorization": f"Key {p['key']}"}
+    headers = _headers(p["key"])
     async with AsyncClient(
         base_url=p["base_url"], api_key=p["key"], transport="aiohttp"
     ) as client, aiohttp.ClientSession() as session:
@@ -190,7 +205,7 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
     assert parts.hostname is not None
     assert parts.port is not None
     target = f"/requests/{p['request_id']}/status".encode()
-    headers = [("Host", parts.netloc), ("Authorization", f"Key {p['key']}")]
+    headers = [("Host", parts.netloc), *_headers(p["key"]).items()]
     connection = h11.Connection(our_role=h11.CLIENT)
 
     async with await anyio.connect_tcp(parts.hostname, parts.port) as stream, AsyncClient(
@@ -225,7 +240,20 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
             for _ in range(n):
                 _check(await get())
 
-        return await _async_batches({"ours": ours, "raw": raw}, p)
+        if "httpx" not in p["kinds"]:
+            return await _async_batches({"ours": ours, "raw": raw}, p)
+        import httpx
+
+        url = f"{p['base_url']}/requests/{p['request_id']}/status"
+        async with httpx.AsyncClient(headers=_headers(p["key"])) as session:
+
+            async def httpx_loop(n: int) -> None:
+                for _ in range(n):
+                    response = await session.get(url)
+                    response.raise_for_status()
+                    _check(response.json())
+
+            return await _async_batches({"ours": ours, "httpx": httpx_loop}, p)
 
 
 def worker(p: Dict[str, Any]) -> Dict[str, Any]:

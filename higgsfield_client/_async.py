@@ -20,7 +20,7 @@ from higgsfield_proto import (
 
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import AsyncDownloadTransport, Destination, prepare_download
-from ._runner import EventHandler, iterate_async, run_async
+from ._runner import EventHandler, async_now, iterate_async, run_async
 from ._settings import (
     DEFAULT_TIMEOUT,
     Operations,
@@ -46,9 +46,7 @@ T = TypeVar("T")
 
 
 def _clock() -> Tuple[float, float]:
-    import anyio
-
-    return anyio.current_time(), time.time()
+    return async_now(), time.time()
 
 
 class AsyncRequestController:
@@ -73,8 +71,7 @@ class AsyncRequestController:
 
     async def status(self) -> Status:
         """Check the job's state once."""
-        job = await self._client._run(self._client._ops.status(_clock(), self.request_id))
-        return status_from_job(job)
+        return await self._client.status(self.request_id)
 
     async def poll_request_status(
         self, *, delay: Optional[float] = None, timeout: Optional[float] = None
@@ -234,7 +231,7 @@ class AsyncClient:
 
     async def status(self, request_id: str) -> Status:
         """Check a job's state once."""
-        return await self.get_request_controller(request_id).status()
+        return status_from_job(await self._run(self._ops.status(_clock(), request_id)))
 
     async def result(
         self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False

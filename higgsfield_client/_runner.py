@@ -8,9 +8,13 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, List, Optional, TypeVar
 from urllib.parse import urlsplit
 
+import sniffio
+
 from higgsfield_proto import (
+    Effect,
     FailureKind,
     Flow,
+    Notify,
     Outcome,
     Request,
     Response,
@@ -117,32 +121,49 @@ def run_sync(flow: Flow[T], transport: SyncTransport, on_event: Optional[EventHa
     return result[0]
 
 
-async def _drive_async(flow: Flow[T], transport: AsyncTransport, result: List[T]) -> AsyncIterator[object]:
-    """Perform the flow's effects under the running async library, yield each Notify event."""
+async def _perform(effect: Effect, transport: AsyncTransport, log: _ExchangeLog) -> Any:
+    """Perform a Send or a Sleep under the running async library; return what the flow gets."""
+    if isinstance(effect, Send):
+        started = time.perf_counter()
+        if effect.timeout is None:
+            outcome = await transport.send(effect.request)
+        else:
+            outcome = await _send_within(transport, effect.request, effect.timeout)
+        log.record(effect.request, outcome, started, time.perf_counter())
+        return outcome
     import anyio
 
+    assert isinstance(effect, Sleep)
+    await anyio.sleep(effect.seconds)
+    return async_now()
+
+
+def async_now() -> float:
+    """The running async library's clock: trio's, or the asyncio loop's (as ``anyio.current_time``)."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.current_time()
+    import asyncio
+
+    return asyncio.get_running_loop().time()
+
+
+async def _drive_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:
+    """Perform the flow's effects under the running async library, yield each Notify event."""
     log = _ExchangeLog()
     outcome: Any = None
     try:
         while True:
             try:
                 effect = flow.send(outcome)
-            except StopIteration as stop:
-                result.append(stop.value)
+            except StopIteration:
                 return
-            if isinstance(effect, Send):
-                started = time.perf_counter()
-                if effect.timeout is None:
-                    outcome = await transport.send(effect.request)
-                else:
-                    outcome = await _send_within(transport, effect.request, effect.timeout)
-                log.record(effect.request, outcome, started, time.perf_counter())
-            elif isinstance(effect, Sleep):
-                await anyio.sleep(effect.seconds)
-                outcome = anyio.current_time()
-            else:
+            if isinstance(effect, Notify):
                 yield effect.event
                 outcome = None
+            else:
+                outcome = await _perform(effect, transport, log)
     finally:
         flow.close()
 
@@ -158,19 +179,30 @@ async def _send_within(transport: AsyncTransport, request: Request, timeout: flo
 
 def iterate_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:
     """Run ``flow`` under asyncio or trio, yielding its Notify events as they happen."""
-    return _drive_async(flow, transport, [])
+    return _drive_async(flow, transport)
 
 
 async def run_async(flow: Flow[T], transport: AsyncTransport, on_event: Optional[EventHandler] = None) -> T:
-    """Run ``flow`` to its end under asyncio or trio; awaits ``on_event`` if it is async."""
-    result: List[T] = []
-    events = _drive_async(flow, transport, result)
+    """Run ``flow`` to its end under asyncio or trio; awaits ``on_event`` if it is async.
+
+    A plain loop rather than ``iterate_async``: an async generator per call costs more than the
+    rest of this runner (the event loop tracks each one until it is finalized).
+    """
+    log = _ExchangeLog()
+    outcome: Any = None
     try:
-        async for event in events:
-            if on_event is not None:
-                returned = on_event(event)
-                if inspect.isawaitable(returned):
-                    await returned
+        while True:
+            try:
+                effect = flow.send(outcome)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(effect, Notify):
+                outcome = None
+                if on_event is not None:
+                    returned = on_event(effect.event)
+                    if inspect.isawaitable(returned):
+                        await returned
+            else:
+                outcome = await _perform(effect, transport, log)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
-    return result[0]
+        flow.close()

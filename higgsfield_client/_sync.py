@@ -74,7 +74,7 @@ class SyncRequestController:
 
     def status(self) -> Status:
         """Check the job's state once."""
-        return status_from_job(self._client._run(self._client._ops.status(_clock(), self.request_id)))
+        return self._client.status(self.request_id)
 
     def poll_request_status(
         self, *, delay: Optional[float] = None, timeout: Optional[float] = None
@@ -258,7 +258,7 @@ class SyncClient:
 
     def status(self, request_id: str) -> Status:
         """Check a job's state once."""
-        return self.get_request_controller(request_id).status()
+        return status_from_job(self._run(self._ops.status(_clock(), request_id)))
 
     def result(
         self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False

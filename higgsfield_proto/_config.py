@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Tuple
 from urllib.parse import urlsplit
@@ -110,7 +111,7 @@ class ApiConfig:
             )
         _origin(self.base_url)
 
-    @property
+    @functools.cached_property
     def root(self) -> str:
         """The base URL without a trailing slash."""
         return self.base_url.rstrip("/")
@@ -127,12 +128,18 @@ class ApiConfig:
             return False
 
     def api_headers(self, *, json_body: bool = True) -> Tuple[Tuple[str, str], ...]:
-        """The headers every API request carries, credentials included."""
-        headers: Tuple[Tuple[str, str], ...] = (
-            ("Authorization", self.credentials.authorization),
-            ("User-Agent", self.user_agent),
-        )
-        if json_body:
-            headers += (("Content-Type", "application/json"),)
-        return headers
+        """The headers every API request carries, credentials included.
+
+        The same tuple comes back each time (transports can tell headers they checked already).
+        """
+        return self._json_api_headers if json_body else self._api_headers
+
+    # Built once per config (a cached_property writes past the frozen __setattr__).
+    @functools.cached_property
+    def _api_headers(self) -> Tuple[Tuple[str, str], ...]:
+        return (("Authorization", self.credentials.authorization), ("User-Agent", self.user_agent))
+
+    @functools.cached_property
+    def _json_api_headers(self) -> Tuple[Tuple[str, str], ...]:
+        return (*self._api_headers, ("Content-Type", "application/json"))
 

@@ -146,6 +146,8 @@ def _exchange(
         outcome: Outcome = yield Send(request, timeout=clock.remaining)
         if history is not None:
             history.append(outcome)
+        if isinstance(outcome, Response) and outcome.status < 300:
+            return outcome  # the usual case: answered, nothing to retry or follow
         if clock.deadline is not None and not (isinstance(outcome, Response) and outcome.status < 400):
             # The exchange took time the flow did not see: read the clock before deciding.
             clock.now = yield Sleep(0.0)
@@ -231,7 +233,7 @@ def _status(config: ApiConfig, request_id: str, clock: _Clock) -> Flow[JobStatus
 
 def status_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[JobStatus]:
     """Check a job's status once (with retries); returns the status."""
-    return (yield from _status(config, request_id, _Clock(env, None)))
+    return _status(config, request_id, _Clock(env, None))
 
 
 def _may_have_acted(outcome: Outcome) -> bool:

@@ -45,7 +45,9 @@ from ._values import (
 )
 
 _BODY_KEEP = 2000
-_STATE_ALIASES = {"cancelled": JobState.CANCELED}
+_ARTIFACT_KEY_SET = frozenset(ARTIFACT_KEYS)
+# The six states by their wire spelling, and the British spelling some answers use.
+_STATES = {**{state.value: state for state in JobState}, "cancelled": JobState.CANCELED}
 
 
 def _correlation_id(response: Response) -> Optional[str]:
@@ -57,6 +59,12 @@ def _body_text(response: Response) -> str:
 
 
 def _decode_json(response: Response) -> Any:
+    try:
+        # JSON on the network is UTF-8 (RFC 8259): decoding first skips json's guessing of
+        # UTF-16/32, which the fallback still does for an answer that is not plain UTF-8.
+        return json.loads(response.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
     try:
         return json.loads(response.body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -253,14 +261,14 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
     if not isinstance(payload, dict):
         raise ProtocolError(f"status payload is {type(payload).__name__}, not an object")
     raw_state = payload.get("status")
-    if not isinstance(raw_state, str):
+    state = _STATES.get(raw_state) if isinstance(raw_state, str) else None
+    if state is None:
         raise UnknownStatusError(raw_state, request_id=request_id)
-    try:
-        state = _STATE_ALIASES.get(raw_state) or JobState(raw_state)
-    except ValueError:
-        raise UnknownStatusError(raw_state, request_id=request_id) from None
-    found = payload.get("request_id", payload.get("id"))
-    if found is None and request_id is not None:
+    get = payload.get
+    found = get("request_id")
+    if found is None:
+        found = get("id")
+    if found is None:
         found = request_id
     if not isinstance(found, str) or not found:
         raise ProtocolError("status payload carries no request_id", request_id=request_id)
@@ -269,26 +277,33 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
         raise ProtocolError(f"status payload carries an unusable request id {found[:80]!r}")
     if request_id is not None and found != request_id:
         raise ProtocolError(f"asked about {request_id}, answer is about {found}", request_id=request_id)
+    images_value, video_value = get("images"), get("video")
     try:
-        images = _url_list(payload["images"], "images") if payload.get("images") is not None else ()
-        videos = _url_list(payload["video"], "video") if payload.get("video") is not None else ()
-        artifacts = {
-            key: _url_list(payload[key], key) for key in ARTIFACT_KEYS if payload.get(key) is not None
-        }
+        images = _url_list(images_value, "images") if images_value is not None else ()
+        videos = _url_list(video_value, "video") if video_value is not None else ()
+        artifacts = (
+            {}
+            if _ARTIFACT_KEY_SET.isdisjoint(payload)
+            else {key: _url_list(get(key), key) for key in ARTIFACT_KEYS if get(key) is not None}
+        )
     except ValueError as exc:
         raise ProtocolError(f"malformed outputs: {exc}", request_id=found) from None
-    return JobStatus(
+    status_url, cancel_url = get("status_url"), get("cancel_url")
+    # Every poll makes one: built without the frozen __init__'s per-field object.__setattr__.
+    status: JobStatus = object.__new__(JobStatus)
+    status.__dict__.update(
         state=state,
         request_id=found,
         payload=payload,
-        status_url=payload.get("status_url") if isinstance(payload.get("status_url"), str) else None,
-        cancel_url=payload.get("cancel_url") if isinstance(payload.get("cancel_url"), str) else None,
+        status_url=status_url if isinstance(status_url, str) else None,
+        cancel_url=cancel_url if isinstance(cancel_url, str) else None,
         images=images,
         video=videos[0] if videos else None,
         artifacts=artifacts,
-        error=_optional_text(payload.get("error")),
-        expires_at=_optional_text(payload.get("expires_at")),
+        error=_optional_text(get("error")),
+        expires_at=_optional_text(get("expires_at")),
     )
+    return status
 
 
 def _status_from_response(response: Response, what: str, request_id: Optional[str]) -> JobStatus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -9,8 +10,8 @@ import socket
 import ssl
 import urllib.request
 import warnings
-from typing import Any, Callable, Dict, Generator, Iterable, Iterator, Optional, Tuple, Union
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, Generator, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
+from urllib.parse import SplitResult, urlsplit
 
 from higgsfield_proto._http import (
     FailureKind,
@@ -32,10 +33,11 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 READ_CHUNK = 65536
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Controls, space and anything outside ASCII: a URL must arrive percent-encoded.
-_BAD_URL_CHAR = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
 _BAD_VALUE_CHAR = re.compile(r"[\r\n\x00]")
-_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+_last_checked_headers: Headers = ()
+
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+"""Header names (lower case) of the body's framing, which a transport sets itself."""
 
 
 def check_options(
@@ -92,26 +94,47 @@ def ssl_context_for(verify: Verify) -> ssl.SSLContext:
     return context
 
 
-def check_request(request: Request) -> None:
-    """Refuse a request no HTTP/1.1 client could put on the wire.
+class Origin(NamedTuple):
+    """Where a request URL points: scheme, host, port (the scheme's default filled in) and the
+    authority as written (``host[:port]``, without user info)."""
+
+    scheme: str
+    host: str
+    port: int
+    authority: str
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def check_request(request: Request) -> Tuple[Origin, SplitResult]:
+    """Refuse a request no HTTP/1.1 client could put on the wire; return where it goes.
 
     Messages name the offending header but never show a header value (they hold credentials).
+
+    Returns:
+        The URL's origin and its split form (``urllib.parse.urlsplit``).
 
     Raises:
         ValueError: bad method, URL, header name or header value.
     """
-    if not _TOKEN.fullmatch(request.method):
+    if request.method not in _METHODS and not _TOKEN.fullmatch(request.method):
         raise ValueError("the request method is not an HTTP token")
-    if _BAD_URL_CHAR.search(request.url):
+    url = request.url
+    # No controls, space or anything outside ASCII: a URL must arrive percent-encoded.
+    if not (url.isascii() and url.isprintable()) or " " in url:
         raise ValueError("the request URL must be ASCII without spaces (percent-encode it)")
-    parts = urlsplit(request.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("the request URL must be an absolute http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        raise ValueError("the request URL has an invalid port") from None
-    for name, value in request.headers:
+    parts = urlsplit(url)
+    origin = _origin(parts.scheme, parts.netloc)
+    _check_headers(request.headers)
+    return origin, parts
+
+
+def _check_headers(headers: Headers) -> None:
+    global _last_checked_headers
+    if headers is _last_checked_headers:
+        return  # a client sends the same headers tuple on every API request
+    for name, value in headers:
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}")
         if value.isascii() and value.isprintable():
@@ -122,11 +145,35 @@ def check_request(request: Request) -> None:
             value.encode("latin-1")
         except UnicodeEncodeError:
             raise ValueError(f"the value of header {name!r} is not Latin-1 text") from None
+    if type(headers) is tuple and all(
+        type(pair) is tuple and type(pair[0]) is str and type(pair[1]) is str for pair in headers
+    ):
+        # Immutable all the way down, so a later send of this very tuple needs no new check
+        # (the reference held here also keeps its id from being reused).
+        _last_checked_headers = headers
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, netloc: str) -> Origin:
+    # Every request of a client goes to one or two origins: they are parsed once (an invalid
+    # one raises each time: lru_cache keeps no exceptions).
+    parts = urlsplit(f"{scheme}://{netloc}/")
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the request URL must be an absolute http:// or https:// URL")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the request URL has an invalid port") from None
+    default_port = 443 if scheme == "https" else 80
+    return Origin(scheme, parts.hostname, port or default_port, netloc.rpartition("@")[2])
 
 
 def without_framing(headers: Headers) -> Headers:
     """``headers`` minus Content-Length and Transfer-Encoding: the transport frames the body."""
-    return tuple(pair for pair in headers if pair[0].lower() not in _FRAMING_HEADERS)
+    for name, _ in headers:
+        if name.lower() in FRAMING_HEADERS:
+            return tuple(pair for pair in headers if pair[0].lower() not in FRAMING_HEADERS)
+    return headers  # the usual case: nothing to drop
 
 
 class ProxyResolver:
@@ -152,14 +199,13 @@ class ProxyResolver:
         """The snapshot of the environment's proxy variables (scheme, ``all``, ``no``); a copy."""
         return dict(self._proxies)
 
-    def proxy_for(self, url: str) -> Optional[str]:
-        """Return the proxy URL to use for ``url``, or None to connect directly."""
+    def proxy_for(self, origin: Origin) -> Optional[str]:
+        """Return the proxy URL to use for a request to ``origin``, or None to connect directly."""
         if self._explicit is not None:
             return self._explicit
         if not self._proxies:
             return None
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc.rpartition("@")[2])
+        key = (origin.scheme, origin.authority)
         try:
             return self._cache[key]
         except KeyError:
@@ -184,7 +230,7 @@ class ProxyResolver:
 
 def decode_headers(raw: Iterable[Tuple[bytes, bytes]]) -> Headers:
     """Turn raw header pairs into text pairs the way ``http.client`` does (Latin-1)."""
-    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+    return tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw])
 
 
 def response_too_large(limit: int) -> TransportFailure:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any, Iterator, List, Optional, Tuple, Union
-from urllib.parse import urlsplit
+from typing import Any, Iterator, Optional, Tuple, Union
 
 import aiohttp
 
 from higgsfield_proto._http import (
     FailureKind,
+    Headers,
     Outcome,
     Request,
     Response,
@@ -38,6 +38,7 @@ from ._common import (
 __all__ = ["AiohttpTransport"]
 
 _SslArg = Union[ssl.SSLContext, bool]
+_QUICK_BODY = 2**20
 
 
 class _AsyncChunks:
@@ -93,6 +94,10 @@ class AiohttpTransport:
             keeps its own proxy-from-environment (``trust_env``), cookies and connector.
             Without one the transport makes its own, which ignores cookies.
         timeout: seconds allowed for the response to start and between reads; None waits forever.
+            A quick exchange (``send`` of a request without a body or with a bytes body of at
+            most 1 MiB) gets the whole ``timeout`` for the exchange instead, as one timer:
+            aiohttp re-arms its per-read timer on every chunk received, which costs about a
+            twentieth of a small API call.
         connect_timeout: seconds allowed to open the TCP connection (and TLS handshake).
         verify: True (the system CA store; a session passed in keeps its connector's setting),
             a CA bundle path, an ``ssl.SSLContext``, or False (warns: no verification).
@@ -126,6 +131,9 @@ class AiohttpTransport:
         self._ssl: _SslArg = True if verify is True else ssl_context_for(verify)
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=connect_timeout, sock_read=timeout
+        )
+        self._quick_timeout = aiohttp.ClientTimeout(
+            total=timeout, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._timeout_seconds = timeout
         self._proxies = ProxyResolver(proxy, trust_env and self._owns_session)
@@ -191,29 +199,23 @@ class AiohttpTransport:
             target.forget()
 
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
-        check_request(request)
+        origin, parts = check_request(request)
         session = self._session_for_running_loop()
         source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
-        headers: List[Tuple[str, str]] = [
-            (name, value)
-            for name, value in without_framing(request.headers)
-            if name.lower() != "authorization"
-        ]
-        authorization = request.header("Authorization")
+        headers: Headers = without_framing(request.headers)
         middlewares: Optional[Tuple[aiohttp.ClientMiddlewareType, ...]] = None
-        if self._owns_session and "@" not in urlsplit(request.url).netloc:
-            # The transport's own session has no default headers, no auth, no ~/.netrc, and the
-            # URL carries no credentials: nothing else sets Authorization, so the request's own
-            # value goes out as a plain header, without the cost of a middleware.
-            if authorization is not None:
-                headers.append(("Authorization", authorization))
-        else:
-            middlewares = (_authorization_middleware(authorization),)
+        if not self._owns_session or "@" in parts.netloc:
+            # A caller's session may add Authorization (default headers, auth, ~/.netrc), and so
+            # may credentials in the URL: a middleware puts the request's own value back. The
+            # transport's own session adds none, so there the header goes out as it is.
+            headers = tuple(pair for pair in headers if pair[0].lower() != "authorization")
+            middlewares = (_authorization_middleware(request.header("Authorization")),)
         data: Any = request.body
+        quick = target is None and (data is None or (isinstance(data, bytes) and len(data) <= _QUICK_BODY))
         if source is not None:
             data = _AsyncChunks(source.chunks())
             if source.length is not None:
-                headers.append(("Content-Length", str(source.length)))
+                headers = (*headers, ("Content-Length", str(source.length)))
         response_started = False
         try:
             response = await session.request(
@@ -223,9 +225,9 @@ class AiohttpTransport:
                 data=data,
                 allow_redirects=False,
                 raise_for_status=False,
-                timeout=self._timeout,
+                timeout=self._quick_timeout if quick else self._timeout,
                 ssl=self._ssl,
-                proxy=self._proxies.proxy_for(request.url),
+                proxy=self._proxies.proxy_for(origin),
                 # aiohttp would label every body application/octet-stream.
                 skip_auto_headers=("Content-Type",),
                 middlewares=middlewares,
@@ -279,9 +281,10 @@ class AiohttpTransport:
                     target.write(chunk)
                 complete = True
                 return Response(status=response.status, headers=headers)
-            if response.content_length is not None and response.content_length > limit:
+            length = response.content_length
+            if length is not None and length > limit:
                 return response_too_large(limit)  # refused before reading a byte of it
-            if response.content_length is not None and _identity(response):
+            if length is not None and _identity(response):
                 # The declared length is the decoded length and within the limit: one read.
                 whole = await response.read()
                 complete = True

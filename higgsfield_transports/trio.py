@@ -6,8 +6,8 @@ import asyncio
 import base64
 import select
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
@@ -28,8 +28,10 @@ from higgsfield_proto._http import (
 from ._base import HeadCallback, Sink
 from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    FRAMING_HEADERS,
     READ_CHUNK,
     BodySource,
+    Origin,
     ProxyResolver,
     StreamTarget,
     Verify,
@@ -39,7 +41,6 @@ from ._common import (
     describe,
     response_too_large,
     ssl_context_for,
-    without_framing,
 )
 
 __all__ = ["TrioTransport"]
@@ -69,6 +70,7 @@ _NETWORK_ERRORS = (
     h11.ProtocolError,
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_ROUTES_KEPT = 64
 
 _Key = Tuple[str, str, int, str]
 
@@ -111,35 +113,27 @@ class _Proxy:
 
 @dataclass(frozen=True)
 class _Route:
+    """How to reach an origin: directly or through a proxy (made once per origin and proxy)."""
+
     scheme: str
     host: str
     port: int
     authority: str
-    target: str
     proxy: Optional[_Proxy]
+    key: _Key
 
     @classmethod
-    def for_url(cls, url: str, proxy: Optional[_Proxy]) -> _Route:
-        parts = urlsplit(url)
-        assert parts.hostname is not None  # check_request made sure
-        authority = parts.netloc.rpartition("@")[2]
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if proxy is not None and parts.scheme == "http":
-            # A plain-HTTP request to a proxy names the whole URL (absolute-form).
-            target = urlunsplit(("http", authority, parts.path or "/", parts.query, ""))
-        default_port = 443 if parts.scheme == "https" else 80
-        return cls(
-            scheme=parts.scheme,
-            host=parts.hostname,
-            port=parts.port or default_port,
-            authority=authority,
-            target=target,
-            proxy=proxy,
-        )
+    def for_origin(cls, origin: Origin, proxy: Optional[_Proxy]) -> _Route:
+        key = (origin.scheme, origin.host, origin.port, proxy.url if proxy else "")
+        return cls(origin.scheme, origin.host, origin.port, origin.authority, proxy, key)
 
-    @property
-    def key(self) -> _Key:
-        return (self.scheme, self.host, self.port, self.proxy.url if self.proxy else "")
+    def target(self, parts: SplitResult) -> str:
+        """The request target of a URL on this route."""
+        path = parts.path or "/"
+        if self.proxy is not None and self.scheme == "http":
+            # A plain-HTTP request to a proxy names the whole URL (absolute-form).
+            return urlunsplit(("http", self.authority, path, parts.query, ""))
+        return f"{path}?{parts.query}" if parts.query else path
 
     @property
     def tunnel_authority(self) -> str:
@@ -147,14 +141,36 @@ class _Route:
         return f"{host}:{self.port}"
 
 
+class _Scope(Protocol):
+    """A cancel scope of trio or anyio: the deadline of one exchange."""
+
+    deadline: float
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(self, *exc_info: Any) -> bool: ...
+
+
 class _Connection:
-    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+    def __init__(self, stream: anyio.abc.ByteStream, clock: Callable[[], float]) -> None:
         self.stream = stream
         self.h11 = h11.Connection(our_role=h11.CLIENT)
-        # The scope of the exchange under way: its deadline moves before each read and write.
-        self.scope = anyio.CancelScope()
+        # The scope of the exchange under way, and the clock of its deadline.
+        self.scope: _Scope = anyio.CancelScope()
+        self.clock = clock
         # Looked up once: building the stream's extra attributes costs more than the check.
         self._sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+
+    def allow(self, timeout: Optional[float], slack: float) -> None:
+        """Before a read or write: let the exchange's scope run ``timeout`` more seconds.
+
+        The deadline moves only once less than ``timeout`` is left, and then to ``timeout`` +
+        ``slack`` from now: a quick exchange sets its deadline once, when its scope opens.
+        """
+        if timeout is not None:
+            wanted = self.clock() + timeout
+            if wanted > self.scope.deadline:
+                self.scope.deadline = wanted + slack
 
     def looks_alive(self) -> bool:
         """False when the idle socket is closed or readable (end-of-file or stray bytes)."""
@@ -178,10 +194,22 @@ class _Progress:
 
 
 class _Pool:
-    """Idle keep-alive connections and connection slots, per route, for one run."""
+    """Idle keep-alive connections and connection slots, per route, for one run.
 
-    def __init__(self, run: object, per_host: int) -> None:
+    It also holds the run's own clock and cancel scope class: under trio, trio's (anyio's
+    portable wrappers cost about as much again as trio's scope itself, on every exchange).
+    """
+
+    def __init__(self, run: object, library: str, per_host: int) -> None:
         self.run = run
+        self.clock: Callable[[], float]
+        self.new_scope: Callable[..., _Scope]
+        if library == "trio":
+            import trio
+
+            self.clock, self.new_scope = trio.current_time, trio.CancelScope
+        else:
+            self.clock, self.new_scope = asyncio.get_running_loop().time, anyio.CancelScope
         self._per_host = per_host
         self._idle: Dict[_Key, List[_Connection]] = {}
         self._slots: Dict[_Key, anyio.Semaphore] = {}
@@ -210,8 +238,8 @@ class _Pool:
         return connections
 
 
-def _current_run() -> object:
-    """The running trio run (its token) or asyncio loop.
+def _current_run() -> Tuple[str, object]:
+    """The running library and its run (a trio run's token, or the asyncio loop).
 
     Raises:
         sniffio.AsyncLibraryNotFoundError: not inside async code.
@@ -221,9 +249,9 @@ def _current_run() -> object:
     if library == "trio":
         import trio
 
-        return trio.lowlevel.current_trio_token()
+        return library, trio.lowlevel.current_trio_token()
     if library == "asyncio":
-        return asyncio.get_running_loop()
+        return library, asyncio.get_running_loop()
     raise RuntimeError(f"TrioTransport runs under trio or asyncio, not {library}")
 
 
@@ -239,7 +267,7 @@ class TrioTransport:
 
     Args:
         timeout: seconds allowed for each read and write, including the wait for the response
-            to start; None waits forever.
+            to start (a wait may run up to a tenth more, at most one second); None waits forever.
         connect_timeout: seconds allowed for TCP connect, proxy tunnel and TLS handshake.
         verify: True (the system CA store), a CA bundle path, an ``ssl.SSLContext`` or False
             (warns: no verification).
@@ -278,12 +306,15 @@ class TrioTransport:
         if proxy is not None:
             _Proxy.from_url(proxy)
         self._timeout = timeout
+        # How far past ``timeout`` a read or write may wait (see _Connection.allow).
+        self._slack = min(1.0, timeout / 10) if timeout is not None else 0.0
         self._connect_timeout = connect_timeout
         self._ssl_context = ssl_context_for(verify)
         self._proxies = ProxyResolver(proxy, trust_env)
         self._max_response_bytes = max_response_bytes
         self._per_host = max_connections_per_host
         self._pool: Optional[_Pool] = None
+        self._routes: Dict[Tuple[Origin, Optional[str]], _Route] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -300,7 +331,7 @@ class TrioTransport:
         if self._pool is None:
             return True
         try:
-            return _current_run() is self._pool.run
+            return _current_run()[1] is self._pool.run
         except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
             return False
 
@@ -337,17 +368,11 @@ class TrioTransport:
             target.forget()
 
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
-        check_request(request)
+        origin, parts = check_request(request)
         pool = self._pool_for_current_run()
-        proxy_url = self._proxies.proxy_for(request.url)
-        try:
-            proxy = _Proxy.from_url(proxy_url) if proxy_url is not None else None
-        except ValueError:
-            return TransportFailure(
-                kind=FailureKind.CONNECT,
-                detail="the proxy from the environment is not an http:// URL",
-            )
-        route = _Route.for_url(request.url, proxy)
+        route = self._route_to(origin)
+        if isinstance(route, TransportFailure):
+            return route
         slot = pool.slot(route.key)
         try:
             # A free slot is taken without a trip through the scheduler (what anyio >= 4.5 calls
@@ -359,15 +384,31 @@ class TrioTransport:
             connection = await pool.take(route.key)
             if connection is not None:
                 try:
-                    return await self._exchange(pool, route, connection, request, target, reused=True)
+                    return await self._exchange(pool, route, connection, request, parts, target, reused=True)
                 except _StaleConnection:
                     pass  # it was closed while idle: once more on a new connection
-            opened = await self._connect(route)
+            opened = await self._connect(route, pool.clock)
             if isinstance(opened, TransportFailure):
                 return opened
-            return await self._exchange(pool, route, opened, request, target, reused=False)
+            return await self._exchange(pool, route, opened, request, parts, target, reused=False)
         finally:
             slot.release()
+
+    def _route_to(self, origin: Origin) -> Union[_Route, TransportFailure]:
+        proxy_url = self._proxies.proxy_for(origin)
+        route = self._routes.get((origin, proxy_url))
+        if route is None:
+            try:
+                proxy = _Proxy.from_url(proxy_url) if proxy_url is not None else None
+            except ValueError:
+                return TransportFailure(
+                    kind=FailureKind.CONNECT,
+                    detail="the proxy from the environment is not an http:// URL",
+                )
+            if len(self._routes) >= _ROUTES_KEPT:
+                self._routes.clear()
+            route = self._routes[(origin, proxy_url)] = _Route.for_origin(origin, proxy)
+        return route
 
     async def aclose(self) -> None:
         """Close the idle connections; connections in use close when their exchange ends.
@@ -380,7 +421,7 @@ class TrioTransport:
             return
         connections = pool.drain()
         try:
-            same_run = _current_run() is pool.run
+            same_run = _current_run()[1] is pool.run
         except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
             same_run = False
         if same_run:
@@ -396,16 +437,18 @@ class TrioTransport:
     def _pool_for_current_run(self) -> _Pool:
         if self._closed:
             raise RuntimeError("TrioTransport is closed")
-        run = _current_run()
+        library, run = _current_run()
         if self._pool is None:
-            self._pool = _Pool(run, self._per_host)
+            self._pool = _Pool(run, library, self._per_host)
         elif self._pool.run is not run:
             raise RuntimeError(
                 "TrioTransport was first used in another trio run or asyncio loop; use one transport per run"
             )
         return self._pool
 
-    async def _connect(self, route: _Route) -> Union[_Connection, TransportFailure]:
+    async def _connect(
+        self, route: _Route, clock: Callable[[], float]
+    ) -> Union[_Connection, TransportFailure]:
         """Open a connection for ``route`` (TCP, proxy tunnel, TLS) within ``connect_timeout``."""
         phase = "connecting"
         stream: Optional[anyio.abc.ByteStream] = None
@@ -426,7 +469,7 @@ class TrioTransport:
                         standard_compatible=False,
                     )
             connected = True
-            return _Connection(stream)
+            return _Connection(stream, clock)
         except _TunnelRefused as exc:
             return TransportFailure(kind=FailureKind.CONNECT, detail=str(exc))
         except TimeoutError:
@@ -474,6 +517,7 @@ class TrioTransport:
         route: _Route,
         connection: _Connection,
         request: Request,
+        parts: SplitResult,
         target: Optional[StreamTarget],
         *,
         reused: bool,
@@ -488,13 +532,17 @@ class TrioTransport:
         progress = _Progress()
         keep = False
         # One cancel scope for the whole exchange rather than one per read and write: _write and
-        # _next_event move its deadline forward before each wait (the timeout is between reads).
-        scope = connection.scope = anyio.CancelScope()
+        # _read_response move its deadline forward when a wait could otherwise end too early.
+        if self._timeout is None:
+            scope = connection.scope = pool.new_scope()
+        else:
+            deadline = pool.clock() + self._timeout + self._slack
+            scope = connection.scope = pool.new_scope(deadline=deadline)
         outcome: Optional[Outcome] = None
         try:
             with scope:
                 try:
-                    await self._write_request(connection, route, request, source, progress)
+                    await self._write_request(connection, route, request, parts, source, progress)
                     outcome = await self._read_response(connection, progress, target)
                 except (*_NETWORK_ERRORS, _ServerClosed) as exc:
                     if source is not None:
@@ -536,102 +584,103 @@ class TrioTransport:
         connection: _Connection,
         route: _Route,
         request: Request,
+        parts: SplitResult,
         source: Optional[BodySource],
         progress: _Progress,
     ) -> None:
-        headers: List[Tuple[str, str]] = []
-        if request.header("Host") is None:
-            headers.append(("Host", route.authority))
-        headers.extend(without_framing(request.headers))
-        proxy = route.proxy
-        if proxy is not None and route.scheme == "http" and proxy.authorization is not None:
-            headers.append(("Proxy-Authorization", proxy.authorization))
-        body = request.body if isinstance(request.body, bytes) else b""
-        if source is not None:
-            if source.length is None:
-                headers.append(("Transfer-Encoding", "chunked"))
-            else:
-                headers.append(("Content-Length", str(source.length)))
-        elif body or request.method in _BODY_METHODS:
-            headers.append(("Content-Length", str(len(body))))
-        head = h11.Request(
-            method=request.method,
-            target=route.target,
-            headers=[(n.encode("ascii"), v.encode("latin-1")) for n, v in headers],
-        )
-        state = connection.h11
+        state, stream = connection.h11, connection.stream
+        data = state.send(_head(route, request, parts, source)) or b""
         if source is None:
             # Head and a bytes body leave in one write.
-            data = state.send(head) or b""
-            if body:
-                data += state.send(h11.Data(data=body)) or b""
-            await self._write(connection, data + (state.send(h11.EndOfMessage()) or b""))
+            if isinstance(request.body, bytes) and request.body:
+                data += state.send(h11.Data(data=request.body)) or b""
+            connection.allow(self._timeout, self._slack)
+            await stream.send(data + (state.send(h11.EndOfMessage()) or b""))
         else:
-            await self._write(connection, state.send(head) or b"")
+            connection.allow(self._timeout, self._slack)
+            await stream.send(data)
             for chunk in source.chunks():
-                await self._write(connection, state.send(h11.Data(data=chunk)) or b"")
-            await self._write(connection, state.send(h11.EndOfMessage()) or b"")
+                connection.allow(self._timeout, self._slack)
+                await stream.send(state.send(h11.Data(data=chunk)) or b"")
+            connection.allow(self._timeout, self._slack)
+            await stream.send(state.send(h11.EndOfMessage()) or b"")
         progress.request_written = True
-
-    async def _write(self, connection: _Connection, data: bytes) -> None:
-        if self._timeout is not None:
-            connection.scope.deadline = anyio.current_time() + self._timeout
-        await connection.stream.send(data)
 
     async def _read_response(
         self, connection: _Connection, progress: _Progress, target: Optional[StreamTarget]
     ) -> Outcome:
-        while True:
-            event = await self._next_event(connection, progress)
-            if isinstance(event, h11.Response):
-                break
-            if not isinstance(event, h11.InformationalResponse):
-                raise _ServerClosed
+        # One loop over h11's events; only NEED_DATA awaits the socket.
+        state = connection.h11
         limit = self._max_response_bytes
-        status = event.status_code
-        headers: Headers = decode_headers(event.headers.raw_items())
-        if target is not None and target.wants(status):
-            target.begin(status, headers)
-            while True:
-                event = await self._next_event(connection, progress)
-                if isinstance(event, h11.Data):
-                    target.write(event.data)
-                elif isinstance(event, h11.EndOfMessage):
-                    return Response(status=status, headers=headers)
-                else:
-                    raise _ServerClosed
-        for name, value in event.headers.raw_items():
-            if name.lower() == b"content-length" and value.isdigit() and int(value) > limit:
-                return response_too_large(limit)
+        status = 0
+        headers: Headers = ()
+        sink: Optional[StreamTarget] = None
         body = bytearray()
         while True:
-            event = await self._next_event(connection, progress)
-            if isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > limit:
-                    return response_too_large(limit)
+            event = state.next_event()
+            if event is h11.NEED_DATA:
+                connection.allow(self._timeout, self._slack)
+                try:
+                    data = await connection.stream.receive(READ_CHUNK)
+                except anyio.EndOfStream:
+                    data = b""
+                progress.response_bytes += len(data)
+                progress.closed_by_server = not data
+                state.receive_data(data)
+            elif isinstance(event, h11.Data):
+                if sink is not None:
+                    sink.write(event.data)
+                else:
+                    body += event.data
+                    if len(body) > limit:
+                        return response_too_large(limit)
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                headers = decode_headers(event.headers.raw_items())
+                if target is not None and target.wants(status):
+                    sink = target
+                    sink.begin(status, headers)
+                elif _declared_length(event) > limit:
+                    return response_too_large(limit)  # refused before reading a byte of it
             elif isinstance(event, h11.EndOfMessage):
                 return Response(status=status, headers=headers, body=bytes(body))
-            else:
+            elif not isinstance(event, h11.InformationalResponse):
+                # ConnectionClosed, or PAUSED (only after a protocol switch, never asked for).
                 raise _ServerClosed
 
-    async def _next_event(self, connection: _Connection, progress: _Progress) -> h11.Event:
-        state = connection.h11
-        while True:
-            event = state.next_event()
-            if isinstance(event, h11.Event):
-                return event
-            if event is h11.PAUSED:  # only after a protocol switch, which we never ask for
-                raise _ServerClosed
-            if self._timeout is not None:
-                connection.scope.deadline = anyio.current_time() + self._timeout
-            try:
-                data = await connection.stream.receive(READ_CHUNK)
-            except anyio.EndOfStream:
-                data = b""
-            progress.response_bytes += len(data)
-            progress.closed_by_server = not data
-            state.receive_data(data)
+
+def _head(route: _Route, request: Request, parts: SplitResult, source: Optional[BodySource]) -> h11.Request:
+    """The request head: Host (unless given), the request's headers, proxy credentials, framing."""
+    headers: List[Tuple[bytes, bytes]] = []
+    has_host = False
+    for name, value in request.headers:
+        lowered = name.lower()
+        if lowered in FRAMING_HEADERS:
+            continue  # the body's framing is ours to set
+        has_host = has_host or lowered == "host"
+        headers.append((name.encode("ascii"), value.encode("latin-1")))
+    if not has_host:
+        headers.insert(0, (b"Host", route.authority.encode("ascii")))
+    proxy = route.proxy
+    if proxy is not None and route.scheme == "http" and proxy.authorization is not None:
+        headers.append((b"Proxy-Authorization", proxy.authorization.encode("ascii")))
+    if source is not None:
+        if source.length is None:
+            headers.append((b"Transfer-Encoding", b"chunked"))
+        else:
+            headers.append((b"Content-Length", str(source.length).encode("ascii")))
+    elif request.body or request.method in _BODY_METHODS:
+        length = len(request.body) if isinstance(request.body, bytes) else 0
+        headers.append((b"Content-Length", str(length).encode("ascii")))
+    return h11.Request(method=request.method, target=route.target(parts), headers=headers)
+
+
+def _declared_length(response: h11.Response) -> int:
+    """The Content-Length of ``response`` (h11 has checked it), or 0 without one."""
+    for name, value in response.headers:
+        if name == b"content-length":
+            return int(value)
+    return 0
 
 
 def _detail(exc: BaseException, progress: _Progress) -> str:

@@ -86,6 +86,7 @@ class WebServer:
         app.router.add_get("/fixed", self._fixed)
         app.router.add_get("/chunked", self._chunked)
         app.router.add_get("/slow", self._slow)
+        app.router.add_get("/trickle", self._trickle)
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/redirect", self._redirect)
         app.router.add_get("/gzip", self._gzip)
@@ -141,6 +142,17 @@ class WebServer:
     async def _slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("delay", "1")))
         return web.json_response({"peer": _peer(request)})
+
+    async def _trickle(self, request: web.Request) -> web.StreamResponse:
+        # A chunked body in `parts` pieces, `delay` seconds apart (each gap below a read timeout).
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(int(request.query["parts"])):
+            await asyncio.sleep(float(request.query["delay"]))
+            await response.write(b"t" * 10)
+        await response.write_eof()
+        return response
 
     async def _huge(self, request: web.Request) -> web.StreamResponse:
         size = int(request.query["size"])

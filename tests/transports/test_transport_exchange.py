@@ -212,6 +212,23 @@ async def test_header_value_with_line_break_is_refused_without_echoing_it(
     assert "s3cret" not in str(raised.value)
 
 
+async def test_headers_checked_once_are_still_checked_when_they_change(
+    make: Make, servers: Servers
+) -> None:
+    # Transports skip re-checking the very tuple of headers they checked last; headers that can
+    # change after the check (a list) must be checked again on every send.
+    driver = make()
+    good = (("Authorization", "Key k:s"),)
+    assert answer(await driver.send(request_with(servers.web.http_url + "/echo", "GET", good)))
+    assert answer(await driver.send(request_with(servers.web.http_url + "/echo", "GET", good)))
+    pair = ["Authorization", "Key k:s"]
+    mutable: Any = (pair,)
+    assert answer(await driver.send(request_with(servers.web.http_url + "/echo", "GET", mutable)))
+    pair[1] = "Key k:s\r\nX-Injected: 1"
+    with pytest.raises(ValueError, match="Authorization"):
+        await driver.send(request_with(servers.web.http_url + "/echo", "GET", mutable))
+
+
 @pytest.mark.parametrize(
     ("method", "url"),
     [

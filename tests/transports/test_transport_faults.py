@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator
+from typing import Iterator, List, Tuple
 
 import anyio
 import pytest
@@ -89,6 +89,25 @@ async def test_slow_answer_is_a_timeout_after_the_read_timeout(make: Make, serve
     assert result.kind is FailureKind.TIMEOUT
     assert result.request_sent is True
     assert time.monotonic() - started < 1.2
+
+
+async def test_a_trickling_answer_gets_the_timeout_per_read(
+    make: Make, servers: Servers, flavor: Tuple[str, str]
+) -> None:
+    # Eight gaps of 0.1 s, each well within the 0.6 s timeout, 0.8 s in all.
+    url = servers.web.http_url + "/trickle?parts=8&delay=0.1"
+    driver = make(timeout=0.6)
+    received: List[bytes] = []
+    streamed = await driver.stream(request_with(url), received.append)
+    assert isinstance(streamed, Response)
+    assert b"".join(received) == b"t" * 80
+    sent = await driver.send(request_with(url))
+    if flavor[0] == "aiohttp":
+        # A quick exchange (no body) gets the timeout for the whole exchange, as documented.
+        assert failure(sent).kind is FailureKind.TIMEOUT
+    else:
+        assert isinstance(sent, Response)
+        assert sent.body == b"t" * 80
 
 
 async def connection_closed_by_client(servers: Servers, live: int) -> None:
