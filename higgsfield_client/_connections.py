@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
 
@@ -41,12 +42,9 @@ def make_async_transport(kind: str, settings: Settings) -> AsyncTransport:
 
 def _current_run(library: str) -> object:
     if library == "trio":
-        import trio
-
-        return trio.lowlevel.current_root_task()
-    import asyncio  # imported here: most programs never need it, and it is slow to import
-
-    return asyncio.get_running_loop()
+        return sys.modules["trio"].lowlevel.current_root_task()
+    # asyncio is imported by whoever runs the loop (and slow to import for programs that don't).
+    return sys.modules["asyncio"].get_running_loop()
 
 
 @dataclass(eq=False)

@@ -314,7 +314,7 @@ class AiohttpTransport:
 
 def _identity(response: aiohttp.ClientResponse) -> bool:
     """True when the body arrives as sent: no Content-Encoding (or only ``identity``)."""
-    encoding = response.headers.get("Content-Encoding", "")
+    encoding = response.headers.get(aiohttp.hdrs.CONTENT_ENCODING, "")
     return not encoding or encoding.strip().lower() == "identity"
 
 

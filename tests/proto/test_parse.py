@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from typing import Any, Optional
@@ -33,6 +34,7 @@ from higgsfield_proto import (
     JobFailedError,
     JobNSFWError,
     JobState,
+    JobStatus,
     NotCancellableError,
     NotFoundError,
     ProtocolError,
@@ -287,6 +289,30 @@ def test_status_error_answers_carry_the_request_id(code: int, cls: type[APIError
         parse_status_response(json_response(code, {"detail": "Not found"}), REQUEST_ID)
     assert info.value.request_id == REQUEST_ID
     assert info.value.status_code == code
+
+
+def test_job_status_from_payload_sets_every_field_as_the_constructor_would() -> None:
+    # The parser builds JobStatus without its __init__ (a hot path): it must still set every
+    # field, equal, hash and replace like a constructed one.
+    payload = {
+        **COMPLETED_IMAGES,
+        "video": {"url": "https://cdn.example/v.mp4"},
+        "zip": ["https://cdn.example/a.zip"],
+        "error": {"code": 1},
+        "expires_at": "2026-12-01T00:00:00Z",
+        "status_url": "https://api.example/s",
+        "cancel_url": 5,
+    }
+    parsed = job_status_from_payload(payload, request_id=REQUEST_ID)
+    built = JobStatus(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(JobStatus)})
+    assert vars(parsed) == vars(built)
+    assert parsed == built
+    assert hash(parsed) == hash(built)
+    assert dataclasses.replace(parsed, error=None).error is None
+    assert parsed.cancel_url is None
+    assert parsed.error == '{"code": 1}'
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.request_id = "other"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("payload", [None, [], "completed", 3])

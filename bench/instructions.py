@@ -1,0 +1,91 @@
+"""Targets 1 and 2, counted in instructions: the client work of one status() call, ours and baselines.
+
+On this shared machine a wall-clock ratio moves by 10-20 % from one run to the next; the number
+of instructions a client process executes per call hardly moves, so this suite is the one to
+compare code changes with. It runs the status workers of ``bench/status.py`` under
+``valgrind --tool=callgrind`` twice, with a short and a long loop of sequential status calls on
+one connection, and prints the difference per call. Only the client process's user-space
+instructions are counted: the emulator (in its own process) and the kernel's share of each
+system call are not, so the ratios here are larger than the CPU-time ratios of ``status``.
+
+Not part of the default run (``python -m bench instructions``): it needs valgrind and takes
+about ten minutes. The baselines are those of ``status``: the raw library (requests, aiohttp, an
+h11-over-anyio loop under trio) and httpx under trio, each sending the same headers as ours.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from typing import Dict, List, Tuple
+
+from ._harness import REPO_DIR, Context, EmulatorProcess, Figure, create_job, failure, report
+
+# (our transport, the baselines measured next to it)
+CASES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("requests", ("raw",)),
+    ("aiohttp", ("raw",)),
+    ("trio", ("raw", "httpx")),
+)
+LABELS = {"raw": "raw", "httpx": "httpx under trio"}
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def count(emulator: EmulatorProcess, request_id: str, transport: str, kind: str, calls: int) -> int:
+    """Instructions the client process executes for ``calls`` status calls (plus its start-up).
+
+    Raises:
+        RuntimeError: the worker failed or valgrind printed no count.
+    """
+    params = {
+        "kinds": [kind], "transport": transport, "base_url": emulator.base_url,
+        "key": emulator.api_key, "request_id": request_id, "batch": calls, "rounds": 1,
+    }
+    command = [
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+        sys.executable, "-m", "bench.status", "--worker", json.dumps(params),
+    ]
+    completed = subprocess.run(
+        command, cwd=REPO_DIR, capture_output=True, text=True, timeout=1800, check=False
+    )
+    found = _COLLECTED.search(completed.stderr)
+    if completed.returncode != 0 or found is None:
+        raise RuntimeError(f"valgrind run exited {completed.returncode}:\n{completed.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_call(ctx: Context, emulator: EmulatorProcess, request_id: str, transport: str, kind: str) -> float:
+    """Instructions per status call: the difference between a long and a short loop."""
+    short, long = ctx.pick(200, 100), ctx.pick(800, 300)
+    return (count(emulator, request_id, transport, kind, long)
+            - count(emulator, request_id, transport, kind, short)) / (long - short)
+
+
+def run(ctx: Context) -> List[Figure]:
+    """Count ours and each baseline, per transport."""
+    if shutil.which("valgrind") is None:
+        return [failure("instructions", RuntimeError("valgrind is not installed"))]
+    figures: List[Figure] = []
+    with EmulatorProcess() as emulator:
+        request_id = create_job(emulator)
+        for transport, baselines in CASES:
+            try:
+                ours = per_call(ctx, emulator, request_id, transport, "ours")
+                theirs: Dict[str, float] = {
+                    kind: per_call(ctx, emulator, request_id, transport, kind) for kind in baselines
+                }
+            except Exception as exc:
+                figures.append(failure(f"instructions/{transport}", exc))
+                continue
+            for kind, value in theirs.items():
+                name = f"instructions/{transport}" + ("" if kind == "raw" else f"-{kind}")
+                figures.append(report(Figure(
+                    name=name,
+                    text=(f"ours {ours / 1000:,.0f}k, {LABELS[kind]} {value / 1000:,.0f}k instructions "
+                          f"per call: ratio {ours / value:.2f}"),
+                    data={"ours": ours, "baseline": value, "ratio": ours / value},
+                )))
+    return figures
