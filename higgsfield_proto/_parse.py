@@ -62,7 +62,7 @@ def _decode_json(response: Response) -> Any:
     try:
         # JSON on the network is UTF-8 (RFC 8259): decoding first skips json's guessing of
         # UTF-16/32, which the fallback still does for an answer that is not plain UTF-8.
-        return json.loads(response.body.decode("utf-8"))
+        return _JSON.decode(response.body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     try:
@@ -72,6 +72,7 @@ def _decode_json(response: Response) -> Any:
 
 
 _NOT_JSON = object()
+_JSON = json.JSONDecoder()
 
 
 def _protocol_error(response: Response, message: str, request_id: Optional[str] = None) -> ProtocolError:
@@ -307,7 +308,8 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
 
 
 def _status_from_response(response: Response, what: str, request_id: Optional[str]) -> JobStatus:
-    _raise_for_status(response, request_id)
+    if not 200 <= response.status < 300:
+        raise error_from_response(response, request_id=request_id)
     data = _json_object(response, what, request_id)
     try:
         return job_status_from_payload(data, request_id=request_id)
