@@ -308,8 +308,7 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
 
 
 def _status_from_response(response: Response, what: str, request_id: Optional[str]) -> JobStatus:
-    if not 200 <= response.status < 300:
-        raise error_from_response(response, request_id=request_id)
+    _raise_for_status(response, request_id)
     data = _json_object(response, what, request_id)
     try:
         return job_status_from_payload(data, request_id=request_id)

@@ -36,8 +36,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_CHAR = re.compile(r"[\r\n\x00]")
 _last_checked_headers: Headers = ()
 
-FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
-"""Header names (lower case) of the body's framing, which a transport sets itself."""
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 def check_options(
@@ -171,8 +170,8 @@ def _origin(scheme: str, netloc: str) -> Origin:
 def without_framing(headers: Headers) -> Headers:
     """``headers`` minus Content-Length and Transfer-Encoding: the transport frames the body."""
     for name, _ in headers:
-        if name.lower() in FRAMING_HEADERS:
-            return tuple(pair for pair in headers if pair[0].lower() not in FRAMING_HEADERS)
+        if name.lower() in _FRAMING_HEADERS:
+            return tuple(pair for pair in headers if pair[0].lower() not in _FRAMING_HEADERS)
     return headers  # the usual case: nothing to drop
 
 

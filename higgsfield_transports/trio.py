@@ -28,7 +28,6 @@ from higgsfield_proto._http import (
 from ._base import HeadCallback, Sink
 from ._common import (
     DEFAULT_MAX_RESPONSE_BYTES,
-    FRAMING_HEADERS,
     READ_CHUNK,
     BodySource,
     Origin,
@@ -41,6 +40,7 @@ from ._common import (
     describe,
     response_too_large,
     ssl_context_for,
+    without_framing,
 )
 
 __all__ = ["TrioTransport"]
@@ -651,15 +651,10 @@ class TrioTransport:
 
 def _head(route: _Route, request: Request, parts: SplitResult, source: Optional[BodySource]) -> h11.Request:
     """The request head: Host (unless given), the request's headers, proxy credentials, framing."""
-    headers: List[Tuple[bytes, bytes]] = []
-    has_host = False
-    for name, value in request.headers:
-        lowered = name.lower()
-        if lowered in FRAMING_HEADERS:
-            continue  # the body's framing is ours to set
-        has_host = has_host or lowered == "host"
-        headers.append((name.encode("ascii"), value.encode("latin-1")))
-    if not has_host:
+    headers: List[Tuple[bytes, bytes]] = [
+        (name.encode("ascii"), value.encode("latin-1")) for name, value in without_framing(request.headers)
+    ]
+    if request.header("Host") is None:
         headers.insert(0, (b"Host", route.authority.encode("ascii")))
     proxy = route.proxy
     if proxy is not None and route.scheme == "http" and proxy.authorization is not None:
