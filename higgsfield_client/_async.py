@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Optional, TypeVar, Union
 
 from higgsfield_proto import (
     Deletion,
@@ -20,7 +19,7 @@ from higgsfield_proto import (
 
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import AsyncDownloadTransport, Destination, prepare_download
-from ._runner import EventHandler, async_now, iterate_async, run_async
+from ._runner import EventHandler, iterate_async, run_async
 from ._settings import (
     DEFAULT_TIMEOUT,
     Operations,
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 T = TypeVar("T")
-
-
-def _clock() -> Tuple[float, float]:
-    return async_now(), time.time()
 
 
 class AsyncRequestController:
@@ -82,8 +77,9 @@ class AsyncRequestController:
             delay: a fixed interval between checks; default: the client's poll policy.
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
-        flow = self._client._ops.wait(_clock(), self.request_id, timeout=timeout, delay=delay)
-        events = iterate_async(flow, await self._client._transports.get())
+        run = await self._client._transports.current()
+        flow = self._client._ops.wait(run.clock(), self.request_id, timeout=timeout, delay=delay)
+        events = iterate_async(flow, run.transport)
         try:
             async for event in events:
                 if isinstance(event, StatusUpdate):
@@ -101,15 +97,14 @@ class AsyncRequestController:
             WaitTimeoutError: ``timeout`` seconds passed first.
         """
         if self._final is None:
-            flow = self._client._ops.wait(
-                _clock(), self.request_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            self._final = await self._client._run(
+                self._client._ops.wait, self.request_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout
             )
-            self._final = await self._client._run(flow)
         return JobResult(raise_for_job_outcome(self._final))
 
     async def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
-        await self._client._run(self._client._ops.cancel(_clock(), self.request_id))
+        await self._client._run(self._client._ops.cancel, self.request_id)
 
     def __repr__(self) -> str:
         return f"AsyncRequestController(request_id={self.request_id!r})"
@@ -159,8 +154,16 @@ class AsyncClient:
         """The API root this client talks to."""
         return self._settings.base_url
 
-    async def _run(self, flow: Flow[T], on_event: Optional[EventHandler] = None) -> T:
-        return await run_async(flow, await self._transports.get(), on_event)
+    async def _run(
+        self,
+        operation: Callable[..., Flow[T]],
+        *args: Any,
+        on_event: Optional[EventHandler] = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``operation(clock, *args, **kwargs)``'s flow on the current run's transport."""
+        run = await self._transports.current()
+        return await run_async(operation(run.clock(), *args, **kwargs), run.transport, on_event)
 
     async def aclose(self) -> None:
         """Close the transport this client created for the current event loop or run."""
@@ -189,15 +192,15 @@ class AsyncClient:
         expires_after: Optional[int] = None,
     ) -> AsyncRequestController:
         """Submit a generation and return a controller for it (see ``SyncClient.submit``)."""
-        flow = self._ops.submit(
-            _clock(),
+        job = await self._run(
+            self._ops.submit,
             application,
             arguments,
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
         )
-        return AsyncRequestController((await self._run(flow)).request_id, self)
+        return AsyncRequestController(job.request_id, self)
 
     async def subscribe(
         self,
@@ -216,8 +219,8 @@ class AsyncClient:
 
         The callbacks may be plain functions or coroutine functions; coroutines are awaited.
         """
-        flow = self._ops.subscribe(
-            _clock(),
+        job = await self._run(
+            self._ops.subscribe,
             application,
             arguments,
             webhook_url=webhook_url,
@@ -225,13 +228,13 @@ class AsyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            on_event=event_handler(on_enqueue, on_queue_update),
         )
-        job = await self._run(flow, event_handler(on_enqueue, on_queue_update))
         return JobResult(raise_for_job_outcome(job))
 
     async def status(self, request_id: str) -> Status:
         """Check a job's state once."""
-        return status_from_job(await self._run(self._ops.status(_clock(), request_id)))
+        return status_from_job(await self._run(self._ops.status, request_id))
 
     async def result(
         self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
@@ -249,8 +252,7 @@ class AsyncClient:
         self, data: UploadData, content_type: str, *, progress: Optional[Progress] = None
     ) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
-        flow = self._ops.upload(_clock(), body_from_data(data, progress), content_type)
-        return (await self._run(flow)).public_url
+        return (await self._run(self._ops.upload, body_from_data(data, progress), content_type)).public_url
 
     async def upload_file(
         self,
@@ -261,8 +263,7 @@ class AsyncClient:
     ) -> str:
         """Upload a file, streamed from disk, typed from its extension; returns the public URL."""
         content_type = content_type or guess_content_type(path)
-        flow = self._ops.upload(_clock(), body_from_path(path, progress), content_type)
-        return (await self._run(flow)).public_url
+        return (await self._run(self._ops.upload, body_from_path(path, progress), content_type)).public_url
 
     async def upload_image(
         self, image: Image.Image, format: str = "jpeg", *, progress: Optional[Progress] = None
@@ -278,13 +279,14 @@ class AsyncClient:
 
         ``progress`` is a plain function, called from the transport's read loop.
         """
-        flow, sink = prepare_download(url, destination, progress, self._settings.env(*_clock()))
-        return await run_async(flow, AsyncDownloadTransport(await self._transports.get(), sink))
+        run = await self._transports.current()
+        flow, sink = prepare_download(url, destination, progress, self._settings.env(*run.clock()))
+        return await run_async(flow, AsyncDownloadTransport(run.transport, sink))
 
     async def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""
-        return await self._run(self._ops.estimate(_clock(), application, arguments))
+        return await self._run(self._ops.estimate, application, arguments)
 
     async def delete(self, request_id: str) -> Deletion:
         """Delete a finished job's inputs, outputs, prompt and parameters."""
-        return await self._run(self._ops.delete(_clock(), request_id))
+        return await self._run(self._ops.delete, request_id)

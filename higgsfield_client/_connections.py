@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, NamedTuple, Optional, Tuple, Union
+
+import sniffio
 
 from ._settings import Settings
 
@@ -47,10 +50,28 @@ def _current_run(library: str) -> object:
     return sys.modules["asyncio"].get_running_loop()
 
 
+def _run_clock(library: str, run: object) -> Callable[[], float]:
+    """The run's own monotonic clock: trio's (which a test may have mocked), or the loop's."""
+    if library == "trio":
+        return sys.modules["trio"].current_time  # type: ignore[no-any-return]
+    return run.time  # type: ignore[attr-defined,no-any-return]
+
+
+class RunContext(NamedTuple):
+    """What an async call takes from the run it is in: the run's transport and its clock."""
+
+    transport: AsyncTransport
+    monotonic: Callable[[], float]
+
+    def clock(self) -> Tuple[float, float]:
+        """(the run's monotonic time, the Unix time): where a flow starts."""
+        return self.monotonic(), time.time()
+
+
 @dataclass(eq=False)
 class _RunTransport:
     run: object
-    transport: AsyncTransport
+    context: RunContext
     finished: bool = False
     guard: Optional[AsyncIterator[None]] = field(default=None, repr=False)
 
@@ -69,7 +90,7 @@ async def _close_when_run_ends(entry: _RunTransport) -> AsyncIterator[None]:
         yield
     finally:
         entry.finished = True
-        await entry.transport.aclose()
+        await entry.context.transport.aclose()
 
 
 class TransportsByRun:
@@ -88,34 +109,31 @@ class TransportsByRun:
         self._settings = settings
         self._runs: Dict[int, _RunTransport] = {}
 
-    async def get(self) -> AsyncTransport:
-        """The transport for the current run, created on first use."""
-        if self._shared is not None:
-            return self._shared
-        import sniffio
-
+    async def current(self) -> RunContext:
+        """The current run's transport (created on first use) and clock: one lookup per call."""
         library = sniffio.current_async_library()
         run = _current_run(library)
+        if self._shared is not None:
+            return RunContext(self._shared, _run_clock(library, run))
         entry = self._runs.get(id(run))
         if entry is not None and entry.run is run and not entry.finished:
-            return entry.transport
+            return entry.context
         self._runs = {key: entry for key, entry in self._runs.items() if entry.usable}
         entry = self._runs.get(id(run))
         if entry is None or entry.run is not run:
             kind = self._kind or ("trio" if library == "trio" else "aiohttp")
-            entry = _RunTransport(run=run, transport=make_async_transport(kind, self._settings))
+            context = RunContext(make_async_transport(kind, self._settings), _run_clock(library, run))
+            entry = _RunTransport(run=run, context=context)
             guard = _close_when_run_ends(entry)
             await guard.__anext__()
             entry.guard = guard
             self._runs[id(run)] = entry
-        return entry.transport
+        return entry.context
 
     async def aclose(self) -> None:
         """Close the current run's transport now; others close when their runs end."""
         if self._shared is not None:
             return
-        import sniffio
-
         run = _current_run(sniffio.current_async_library())
         entry = self._runs.pop(id(run), None)
         if entry is not None and entry.run is run and entry.guard is not None:

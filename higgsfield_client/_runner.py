@@ -40,9 +40,9 @@ class _ExchangeLog:
     (the failure kind, or None), ``attempt``, ``correlation_id`` and ``duration`` (seconds).
     """
 
-    def __init__(self) -> None:
-        self._last: Optional[Request] = None
-        self._attempt = 0
+    # Class-level starting values: one log is made per call, and an __init__ costs a call.
+    _last: Optional[Request] = None
+    _attempt = 0
 
     def record(self, request: Request, outcome: Outcome, started: float, ended: float) -> None:
         # A retry sends the very same Request object again.

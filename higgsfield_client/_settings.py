@@ -104,13 +104,8 @@ class Settings:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:
             poll = replace(poll, timeout=timeout)
-        return FlowEnv(
-            start=now,
-            wall_offset=wall - now,
-            jitter=_jitter_source.random,
-            retry=self.retry,
-            poll=poll,
-        )
+        # Positional: one is built per call, and a keyword call costs more.
+        return FlowEnv(now, wall - now, _jitter_source.random, self.retry, poll)
 
 
 def event_handler(

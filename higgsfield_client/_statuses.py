@@ -103,7 +103,7 @@ def _job(status: Status) -> JobStatus:
 
 def status_from_job(job: JobStatus) -> Status:
     """The official status object for a parsed job status."""
-    return _CLASS_OF_STATE[job.state](request_id=job.request_id, payload=job.payload, job=job)
+    return _CLASS_OF_STATE[job.state](job.request_id, job.payload, job=job)
 
 
 class JobResult(Dict[str, Any]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Mapping, Optional, Tuple
@@ -16,6 +17,8 @@ _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _HEADER_SAFE = re.compile(r"^[^\r\n\x00]*$")
+
+_STATUS_REQUESTS_KEPT = 1024
 
 MIN_EXPIRES_AFTER = 3600
 """The shortest retention ``Hf-Expires-After`` accepts, in seconds."""
@@ -39,7 +42,13 @@ def _model_path(model: str) -> str:
 
 def is_request_id(value: object) -> bool:
     """True when ``value`` can name a job in a URL path (no slash, no dot segment, no space)."""
-    return isinstance(value, str) and bool(_REQUEST_ID.fullmatch(value)) and value not in (".", "..")
+    return isinstance(value, str) and _is_request_id_text(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_request_id_text(value: str) -> bool:
+    # Cached: a poll checks the same id twice per status check (request and answer).
+    return bool(_REQUEST_ID.fullmatch(value)) and value not in (".", "..")
 
 
 def _request_path(request_id: str) -> str:
@@ -110,9 +119,20 @@ def build_submit_request(
 
 
 def build_status_request(config: ApiConfig, request_id: str) -> Request:
-    """Build ``GET {base}/requests/{id}/status``. Raises InvalidArgumentError for a bad id."""
-    url = config.url(f"requests/{_request_path(request_id)}/status")
-    return Request(method="GET", url=url, headers=config.api_headers())
+    """Build ``GET {base}/requests/{id}/status``. Raises InvalidArgumentError for a bad id.
+
+    Polling asks for the same request at every check: the config keeps the ones it built (the
+    last ``_STATUS_REQUESTS_KEPT`` ids; requests are immutable, so sharing one is safe).
+    """
+    built = config._status_requests
+    request = built.get(request_id) if isinstance(request_id, str) else None
+    if request is None:
+        url = config.url(f"requests/{_request_path(request_id)}/status")
+        request = Request("GET", url, config.api_headers())
+        if len(built) >= _STATUS_REQUESTS_KEPT:
+            built.clear()
+        built[request_id] = request
+    return request
 
 
 def build_cancel_request(config: ApiConfig, request_id: str) -> Request:

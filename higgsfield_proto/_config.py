@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Mapping, Tuple
+from typing import Dict, Mapping, Tuple
 from urllib.parse import urlsplit
 
 from ._errors import CredentialsMissedError, InvalidArgumentError
+from ._http import Request
 
 DEFAULT_BASE_URL = "https://api.higgsfield.ai"
 USER_AGENT = "higgsfield-client-py/1.0"
@@ -142,4 +143,9 @@ class ApiConfig:
     @functools.cached_property
     def _json_api_headers(self) -> Tuple[Tuple[str, str], ...]:
         return (*self._api_headers, ("Content-Type", "application/json"))
+
+    @functools.cached_property
+    def _status_requests(self) -> Dict[str, Request]:
+        # The status requests built for this config, by request id (see build_status_request).
+        return {}
 

@@ -10,7 +10,7 @@ from ._http import Request
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Send:
     """Send ``request``; the runner answers with a ``Response`` or a ``TransportFailure``.
 
@@ -20,6 +20,11 @@ class Send:
 
     request: Request
     timeout: Optional[float] = None
+
+    def __init__(self, request: Request, timeout: Optional[float] = None) -> None:
+        # Built for every exchange: fills __dict__ as Request does (see _http.py).
+        fields = self.__dict__
+        fields["request"], fields["timeout"] = request, timeout
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,11 @@ def _half() -> float:
     return 0.5
 
 
-@dataclass(frozen=True)
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_POLL = PollPolicy()
+
+
+@dataclass(frozen=True, init=False)
 class FlowEnv:
     """What a flow needs from the outside world, passed in so the core stays pure.
 
@@ -74,8 +78,21 @@ class FlowEnv:
     start: float = 0.0
     wall_offset: float = 0.0
     jitter: Callable[[], float] = _half
-    retry: RetryPolicy = RetryPolicy()
-    poll: PollPolicy = PollPolicy()
+    retry: RetryPolicy = _DEFAULT_RETRY
+    poll: PollPolicy = _DEFAULT_POLL
+
+    def __init__(
+        self,
+        start: float = 0.0,
+        wall_offset: float = 0.0,
+        jitter: Callable[[], float] = _half,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        poll: PollPolicy = _DEFAULT_POLL,
+    ) -> None:
+        # One per call: fills __dict__ as Request does (see _http.py).
+        fields = self.__dict__
+        fields["start"], fields["wall_offset"], fields["jitter"] = start, wall_offset, jitter
+        fields["retry"], fields["poll"] = retry, poll
 
 
 class _Clock:
@@ -143,7 +160,7 @@ def _exchange(
     redirects = 0
     while True:
         attempt += 1
-        outcome: Outcome = yield Send(request, timeout=clock.remaining)
+        outcome: Outcome = yield Send(request, clock.remaining)
         if history is not None:
             history.append(outcome)
         if isinstance(outcome, Response) and outcome.status < 300:

@@ -61,8 +61,12 @@ def _body_text(response: Response) -> str:
 def _decode_json(response: Response) -> Any:
     try:
         # JSON on the network is UTF-8 (RFC 8259): decoding first skips json's guessing of
-        # UTF-16/32, which the fallback still does for an answer that is not plain UTF-8.
-        return _JSON.decode(response.body.decode("utf-8"))
+        # UTF-16/32. A document that does not fill the whole text (surrounding whitespace,
+        # trailing data) or is not plain UTF-8 goes to json.loads, which decides.
+        text = response.body.decode("utf-8")
+        value, end = _JSON.raw_decode(text)
+        if end == len(text):
+            return value
     except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     try:

@@ -41,6 +41,9 @@ _SslArg = Union[ssl.SSLContext, bool]
 _QUICK_BODY = 2**20
 
 
+_NO_AUTO_HEADERS = ("Content-Type",)
+"""Headers aiohttp must not add on its own."""
+
 class _AsyncChunks:
     """Feeds a streamed body to aiohttp one chunk at a time.
 
@@ -228,8 +231,9 @@ class AiohttpTransport:
                 timeout=self._quick_timeout if quick else self._timeout,
                 ssl=self._ssl,
                 proxy=self._proxies.proxy_for(origin),
-                # aiohttp would label every body application/octet-stream.
-                skip_auto_headers=("Content-Type",),
+                # aiohttp would label every body application/octet-stream (the transport's own
+                # session is told so once, at its creation).
+                skip_auto_headers=None if self._owns_session else _NO_AUTO_HEADERS,
                 middlewares=middlewares,
             )
             response_started = True
@@ -267,7 +271,9 @@ class AiohttpTransport:
         if self._session is None:
             # trust_env stays off: proxies from the environment were read at construction by
             # ProxyResolver, and aiohttp's trust_env would also read credentials from ~/.netrc.
-            self._session = aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
+            self._session = aiohttp.ClientSession(
+                trust_env=False, cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS
+            )
         return self._session
 
     async def _read(self, response: aiohttp.ClientResponse, target: Optional[StreamTarget]) -> Outcome:
@@ -288,11 +294,7 @@ class AiohttpTransport:
                 # The declared length is the decoded length and within the limit: one read.
                 whole = await response.read()
                 complete = True
-                return Response(
-                    status=response.status,
-                    headers=decode_headers(response.raw_headers),
-                    body=whole,
-                )
+                return Response(response.status, decode_headers(response.raw_headers), whole)
             body = bytearray()
             async for chunk in response.content.iter_chunked(READ_CHUNK):
                 body += chunk

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import select
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
@@ -23,6 +24,7 @@ from higgsfield_proto._http import (
     Response,
     StreamedBody,
     TransportFailure,
+    header_value,
 )
 
 from ._base import HeadCallback, Sink
@@ -247,9 +249,8 @@ def _current_run() -> Tuple[str, object]:
     """
     library = sniffio.current_async_library()
     if library == "trio":
-        import trio
-
-        return library, trio.lowlevel.current_trio_token()
+        # Loaded, since trio runs; an import statement per send costs more than this lookup.
+        return library, sys.modules["trio"].lowlevel.current_trio_token()
     if library == "asyncio":
         return library, asyncio.get_running_loop()
     raise RuntimeError(f"TrioTransport runs under trio or asyncio, not {library}")
@@ -640,10 +641,10 @@ class TrioTransport:
                 if target is not None and target.wants(status):
                     sink = target
                     sink.begin(status, headers)
-                elif _declared_length(event) > limit:
+                elif _declared_length(headers) > limit:
                     return response_too_large(limit)  # refused before reading a byte of it
             elif isinstance(event, h11.EndOfMessage):
-                return Response(status=status, headers=headers, body=bytes(body))
+                return Response(status, headers, bytes(body))
             elif not isinstance(event, h11.InformationalResponse):
                 # ConnectionClosed, or PAUSED (only after a protocol switch, never asked for).
                 raise _ServerClosed
@@ -670,12 +671,10 @@ def _head(route: _Route, request: Request, parts: SplitResult, source: Optional[
     return h11.Request(method=request.method, target=route.target(parts), headers=headers)
 
 
-def _declared_length(response: h11.Response) -> int:
-    """The Content-Length of ``response`` (h11 has checked it), or 0 without one."""
-    for name, value in response.headers:
-        if name == b"content-length":
-            return int(value)
-    return 0
+def _declared_length(headers: Headers) -> int:
+    """The Content-Length among a response's ``headers`` (h11 has checked it), or 0 without one."""
+    length = header_value(headers, "Content-Length")
+    return int(length) if length is not None else 0
 
 
 def _detail(exc: BaseException, progress: _Progress) -> str:

@@ -216,6 +216,19 @@ def test_request_id_endpoints_follow_a_custom_base_url() -> None:
     assert build_status_request(config, "r-1").url == "http://127.0.0.1:8080/api/requests/r-1/status"
 
 
+def test_status_requests_are_built_once_per_id_and_config_and_the_kept_ones_are_bounded() -> None:
+    config = ApiConfig(credentials=Credentials("a", "b"))
+    first = build_status_request(config, "r-1")
+    assert build_status_request(config, "r-1") is first
+    other = ApiConfig(credentials=Credentials("c", "d"))
+    assert build_status_request(other, "r-1").header("Authorization") == "Key c:d"
+    for number in range(2000):
+        request = build_status_request(config, f"job-{number}")
+        assert request.url.endswith(f"/requests/job-{number}/status")
+    assert len(config._status_requests) <= 1024
+    assert build_status_request(config, "r-1") == first  # rebuilt after being dropped: the same
+
+
 @pytest.mark.parametrize(
     "request_id", ["", ".", "..", "a/b", "a b", "a?b", "a#b", "id\n", "x" * 201, None, 5]
 )

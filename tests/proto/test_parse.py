@@ -321,6 +321,30 @@ def test_job_status_from_a_non_object_payload_is_a_protocol_error(payload: Any) 
         job_status_from_payload(payload)
 
 
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: f"  {text}\r\n".encode(),  # whitespace around the document
+        lambda text: text.encode("utf-16"),  # not UTF-8: json's own detection reads it
+    ],
+    ids=["whitespace", "utf-16"],
+)
+def test_a_status_answer_json_accepts_is_read_like_plain_utf8(encode: Any) -> None:
+    body = encode(json.dumps(COMPLETED_IMAGES))
+    answer = Response(status=200, headers=(("Content-Type", "application/json"),), body=body)
+    assert parse_status_response(answer, REQUEST_ID) == parse_status_response(
+        json_response(200, COMPLETED_IMAGES), REQUEST_ID
+    )
+
+
+@pytest.mark.parametrize("tail", [b" trailing", b'{"status": "queued"}', b"\x00"])
+def test_a_status_answer_with_data_after_its_json_is_a_protocol_error(tail: bytes) -> None:
+    body = json.dumps(COMPLETED_IMAGES).encode() + tail
+    answer = Response(status=200, headers=(("Content-Type", "application/json"),), body=body)
+    with pytest.raises(ProtocolError):
+        parse_status_response(answer, REQUEST_ID)
+
+
 # -- cancel ------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 from proto_support import KEY_ID, SECRET
 
@@ -12,11 +15,13 @@ from higgsfield_proto import (
     Credentials,
     CredentialsMissedError,
     FieldError,
+    FlowEnv,
     HiggsfieldError,
     InvalidArgumentError,
     JobState,
     Request,
     Response,
+    Send,
     StreamedBody,
     UploadTarget,
     job_status_from_payload,
@@ -231,3 +236,37 @@ def test_upload_target_repr_hides_the_presigned_url() -> None:
 def test_statuses_with_artifacts_are_hashable() -> None:
     status = job_status_from_payload({"status": "completed", "request_id": "r", "zip": "https://c/z.zip"})
     assert hash(status) == hash(job_status_from_payload(dict(status.payload)))
+
+
+# -- hand-written initializers of the hot value types --------------------------------------------
+
+_HOT_VALUES = [Request, Response, Send, FlowEnv]
+
+
+@pytest.mark.parametrize("cls", _HOT_VALUES, ids=lambda cls: cls.__name__)
+def test_hand_written_init_takes_the_declared_fields_in_order_with_their_defaults(cls: type) -> None:
+    declared = [
+        (f.name, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(cls)
+    ]
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert [(p.name, p.default) for p in parameters] == declared
+
+
+@pytest.mark.parametrize("cls", _HOT_VALUES, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("by_keyword", [False, True])
+def test_hand_written_init_sets_every_field_and_keeps_the_dataclass_behaviour(
+    cls: type, by_keyword: bool
+) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = [object() for _ in names]
+    made = cls(**dict(zip(names, values))) if by_keyword else cls(*values)
+    assert vars(made) == dict(zip(names, values))
+    twin = cls(*values)
+    assert made == twin
+    assert hash(made) == hash(twin)
+    replaced = dataclasses.replace(made, **{names[0]: "other"})
+    assert getattr(replaced, names[0]) == "other"
+    assert [getattr(replaced, name) for name in names[1:]] == values[1:]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, names[0], "changed")
