@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, NamedTuple
 
 import sniffio
 
+from ._runner import run_clock
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -48,13 +49,6 @@ def _current_run(library: str) -> object:
         return sys.modules["trio"].lowlevel.current_root_task()
     # asyncio is imported by whoever runs the loop (and slow to import for programs that don't).
     return sys.modules["asyncio"].get_running_loop()
-
-
-def _run_clock(library: str, run: object) -> Callable[[], float]:
-    """The run's own monotonic clock: trio's (which a test may have mocked), or the loop's."""
-    if library == "trio":
-        return sys.modules["trio"].current_time  # type: ignore[no-any-return]
-    return run.time  # type: ignore[attr-defined,no-any-return]
 
 
 class RunContext(NamedTuple):
@@ -114,7 +108,7 @@ class TransportsByRun:
         library = sniffio.current_async_library()
         run = _current_run(library)
         if self._shared is not None:
-            return RunContext(self._shared, _run_clock(library, run))
+            return RunContext(self._shared, run_clock(library))
         entry = self._runs.get(id(run))
         if entry is not None and entry.run is run and not entry.finished:
             return entry.context
@@ -122,7 +116,7 @@ class TransportsByRun:
         entry = self._runs.get(id(run))
         if entry is None or entry.run is not run:
             kind = self._kind or ("trio" if library == "trio" else "aiohttp")
-            context = RunContext(make_async_transport(kind, self._settings), _run_clock(library, run))
+            context = RunContext(make_async_transport(kind, self._settings), run_clock(library))
             entry = _RunTransport(run=run, context=context)
             guard = _close_when_run_ends(entry)
             await guard.__anext__()

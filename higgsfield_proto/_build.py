@@ -47,7 +47,7 @@ def is_request_id(value: object) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _is_request_id_text(value: str) -> bool:
-    # Cached: a poll checks the same id twice per status check (request and answer).
+    # Cached: every answer of a poll carries the same id (its request is kept per config).
     return bool(_REQUEST_ID.fullmatch(value)) and value not in (".", "..")
 
 

@@ -39,10 +39,9 @@ __all__ = ["AiohttpTransport"]
 
 _SslArg = Union[ssl.SSLContext, bool]
 _QUICK_BODY = 2**20
-
-
 _NO_AUTO_HEADERS = ("Content-Type",)
 """Headers aiohttp must not add on its own."""
+
 
 class _AsyncChunks:
     """Feeds a streamed body to aiohttp one chunk at a time.
