@@ -72,8 +72,8 @@ def _figure(
     ours: List[Dict[str, float]],
     theirs: List[Dict[str, float]],
 ) -> Figure:
-    ratio = median([o["seconds"] / t["seconds"] for o, t in zip(ours, theirs)])
-    cpu_ratio = median([o["cpu"] / t["cpu"] for o, t in zip(ours, theirs)])
+    ratio = median([o["seconds"] / t["seconds"] for o, t in zip(ours, theirs, strict=True)])
+    cpu_ratio = median([o["cpu"] / t["cpu"] for o, t in zip(ours, theirs, strict=True)])
     our_time, their_time = median([o["seconds"] for o in ours]), median([t["seconds"] for t in theirs])
     our_cpu, their_cpu = median([o["cpu"] for o in ours]), median([t["cpu"] for t in theirs])
     goal = f"target <= {target}" if target is not None else "reported"

@@ -16,23 +16,22 @@ outcome is known in advance. Checked:
 Concurrency: the async transports run the jobs as tasks in one task group, limited by a
 CapacityLimiter; requests runs them on a pool of ``--concurrency`` threads (a requests session
 whose connection pool is as large), which on a small machine mostly wait on the GIL.
-Printed per transport: jobs/s, retries sent (the same request object sent again), faults
+Printed per transport: jobs/s, retries sent (exchanges logged with ``attempt`` above 1), faults
 injected by kind, job latency p50/p95. Exits 1 on any violation.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import contextlib
+import logging
 import math
 import sys
-import threading
 import time
-import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from higgsfield_client import (
     AsyncClient,
@@ -43,7 +42,6 @@ from higgsfield_client import (
     SyncClient,
 )
 from higgsfield_client.testing import Emulator
-from higgsfield_proto import Outcome, Request
 
 TRANSPORTS = ("requests", "aiohttp", "trio", "trio-on-asyncio")
 MODEL = "bytedance/seedream/v4/text-to-image"
@@ -63,56 +61,32 @@ def prompt_for(index: int) -> str:
     return f"soak job {index}{marker}"
 
 
-class _RetryCounter:
-    """Counts sends of a Request object already sent once: the flows re-send the same object on
-    a retry, and build a new one for anything else (a poll, a redirect). Thread-safe."""
+class _RetryCounter(logging.Handler):
+    """Counts the exchanges the client logs, and those that were a repeat (``attempt`` > 1)."""
 
     def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
         self.sends = 0
         self.retries = 0
-        self._seen: Dict[int, weakref.ref[Request]] = {}
-        # Reentrant: a weakref callback may run (garbage collection) while ``saw`` holds it.
-        self._lock = threading.RLock()
 
-    def saw(self, request: Request) -> None:
-        key = id(request)
-        with self._lock:
+    def emit(self, record: logging.LogRecord) -> None:
+        attempt = getattr(record, "attempt", None)
+        if attempt is not None:
             self.sends += 1
-            known = self._seen.get(key)
-            if known is not None and known() is request:
-                self.retries += 1
-            else:
-                self._seen[key] = weakref.ref(request, functools.partial(self._forget, key))
+            self.retries += attempt > 1
 
-    def _forget(self, key: int, _: object) -> None:
-        with self._lock:
-            self._seen.pop(key, None)
-
-
-class _CountingSync:
-    def __init__(self, inner: Any, counter: _RetryCounter) -> None:
-        self._inner, self._counter = inner, counter
-
-    def send(self, request: Request, *, timeout: Optional[float] = None) -> Outcome:
-        self._counter.saw(request)
-        outcome: Outcome = self._inner.send(request, timeout=timeout)
-        return outcome
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _CountingAsync:
-    def __init__(self, inner: Any, counter: _RetryCounter) -> None:
-        self._inner, self._counter = inner, counter
-
-    async def send(self, request: Request) -> Outcome:
-        self._counter.saw(request)
-        outcome: Outcome = await self._inner.send(request)
-        return outcome
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_RetryCounter]:
+        """Listen to the client's exchange records meanwhile."""
+        logger = logging.getLogger("higgsfield_client")
+        level = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(level)
 
 
 @dataclass
@@ -182,7 +156,7 @@ def _check_job(index: int, outcome: Any, latency: float, result: SoakResult) -> 
         result.violations.append(f"job {index}: {got} without a request id")
 
 
-def _run_sync(emu: Emulator, result: SoakResult, timeout: float, counter: _RetryCounter) -> None:
+def _run_sync(emu: Emulator, result: SoakResult, timeout: float) -> None:
     import requests
     import requests.adapters
 
@@ -192,7 +166,7 @@ def _run_sync(emu: Emulator, result: SoakResult, timeout: float, counter: _Retry
     # As many pooled connections as threads: urllib3 would otherwise discard (and log) extras.
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=result.concurrency)
     session.mount("http://", adapter)
-    transport = _CountingSync(RequestsTransport(session, timeout=10.0), counter)
+    transport = RequestsTransport(session, timeout=10.0)
     client = SyncClient(
         base_url=emu.base_url, api_key=emu.api_key, transport=transport, retry=RETRY, poll=POLL
     )
@@ -216,7 +190,7 @@ def _run_sync(emu: Emulator, result: SoakResult, timeout: float, counter: _Retry
         session.close()
 
 
-def _run_async(emu: Emulator, result: SoakResult, timeout: float, counter: _RetryCounter) -> None:
+def _run_async(emu: Emulator, result: SoakResult, timeout: float) -> None:
     import anyio
 
     from higgsfield_transports.aiohttp import AiohttpTransport
@@ -224,8 +198,7 @@ def _run_async(emu: Emulator, result: SoakResult, timeout: float, counter: _Retr
 
     async def main() -> None:
         kind = AiohttpTransport if result.transport == "aiohttp" else TrioTransport
-        inner = kind(timeout=10.0)
-        transport = _CountingAsync(inner, counter)
+        transport = kind(timeout=10.0)
         client = AsyncClient(
             base_url=emu.base_url, api_key=emu.api_key, transport=transport, retry=RETRY, poll=POLL
         )
@@ -294,7 +267,8 @@ def soak(
         started = time.monotonic()
         run = _run_sync if transport == "requests" else _run_async
         try:
-            run(emu, result, timeout, counter)
+            with counter.installed():
+                run(emu, result, timeout)
         except Exception as exc:  # a watchdog or the harness itself: a violation, not a crash
             result.violations.append(f"the run broke off: {exc!r}")
         result.seconds = time.monotonic() - started

@@ -84,8 +84,8 @@ def run(ctx: Context) -> List[Figure]:
 
 
 def _figure(name: str, label: str, ours: Dict[str, List[float]], raw: Dict[str, List[float]]) -> Figure:
-    ratio = median([o / r for o, r in zip(ours["seconds"], raw["seconds"])])
-    cpu_ratio = median([o / r for o, r in zip(ours["cpu"], raw["cpu"])])
+    ratio = median([o / r for o, r in zip(ours["seconds"], raw["seconds"], strict=True)])
+    cpu_ratio = median([o / r for o, r in zip(ours["cpu"], raw["cpu"], strict=True)])
     ours_time, raw_time = median(ours["seconds"]), median(raw["seconds"])
     ours_cpu, raw_cpu = median(ours["cpu"]), median(raw["cpu"])
     return Figure(

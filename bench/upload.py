@@ -95,7 +95,7 @@ def _figures(
     ours_speed = size / median([r["seconds"] for r in runs["ours"]]) / MIB
     raw_speed = size / median([r["seconds"] for r in runs["raw"]]) / MIB
     # Each ours/raw pair ran back to back: the median of the pair ratios resists the drift.
-    ratio = median([r["seconds"] / o["seconds"] for o, r in zip(runs["ours"], runs["raw"])])
+    ratio = median([r["seconds"] / o["seconds"] for o, r in zip(runs["ours"], runs["raw"], strict=True)])
     growth = max(r["rss_growth"] for r in runs["ours"])
     raw_growth = max(r["rss_growth"] for r in runs["raw"])
     mode = "sync" if transport == "requests" else "asyncio"

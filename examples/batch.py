@@ -32,7 +32,7 @@ async def run_batch(prompts: List[str], concurrency: int) -> List[Union[str, Bas
 
 def main() -> None:
     outcomes = asyncio.run(run_batch(PROMPTS, CONCURRENCY))
-    for prompt, outcome in zip(PROMPTS, outcomes):
+    for prompt, outcome in zip(PROMPTS, outcomes, strict=True):
         if isinstance(outcome, higgsfield_client.HiggsfieldClientError):
             print(f"FAILED {prompt!r}: {outcome}")
         elif isinstance(outcome, BaseException):

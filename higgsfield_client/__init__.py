@@ -67,6 +67,7 @@ upload_image = on_default_sync(SyncClient.upload_image)
 estimate = on_default_sync(SyncClient.estimate)
 delete = on_default_sync(SyncClient.delete)
 download = on_default_sync(SyncClient.download)
+download_outputs = on_default_sync(SyncClient.download_outputs)
 
 submit_async = on_default_async(AsyncClient.submit)
 subscribe_async = on_default_async(AsyncClient.subscribe)
@@ -79,6 +80,7 @@ upload_image_async = on_default_async(AsyncClient.upload_image)
 estimate_async = on_default_async(AsyncClient.estimate)
 delete_async = on_default_async(AsyncClient.delete)
 download_async = on_default_async(AsyncClient.download)
+download_outputs_async = on_default_async(AsyncClient.download_outputs)
 
 
 if TYPE_CHECKING:
@@ -146,6 +148,8 @@ __all__ = [
     "delete_async",
     "download",
     "download_async",
+    "download_outputs",
+    "download_outputs_async",
     "estimate",
     "estimate_async",
     "result",

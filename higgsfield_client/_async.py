@@ -1,68 +1,55 @@
-"""AsyncClient and AsyncRequestController: the same API under asyncio or trio."""
+"""AsyncClient and AsyncRequestController: the same API under asyncio or trio.
+
+Each method builds its ``Call`` in ``_calls`` and runs it on the current run's transport; only
+signatures and docstrings are written here (see ``_sync`` for the full docstrings).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
-from higgsfield_proto import (
-    Deletion,
-    Estimate,
-    Flow,
-    JobStatus,
-    PollPolicy,
-    RetryPolicy,
-    StatusUpdate,
-    raise_for_job_outcome,
-)
+from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._calls import Calls
 from ._connections import AsyncTransportChoice, TransportsByRun
-from ._download import AsyncDownloadTransport, Destination, prepare_download
-from ._runner import EventHandler, iterate_async, run_async
-from ._settings import (
-    DEFAULT_TIMEOUT,
-    Operations,
-    Settings,
-    Verify,
-    default_base_url,
-    event_handler,
-)
-from ._statuses import JobResult, Status, status_from_job
-from ._uploads import (
-    Progress,
-    UploadData,
-    body_from_data,
-    body_from_path,
-    guess_content_type,
-    image_to_bytes,
-)
+from ._download import Destination
+from ._runner import Call, iterate_async, run_async
+from ._settings import DEFAULT, Default, Verify, client_settings
+from ._statuses import JobResult, Status
+from ._uploads import Progress, UploadData
 
 if TYPE_CHECKING:
     from PIL import Image
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 
 class AsyncRequestController:
     """Follows one submitted job from async code (asyncio or trio)."""
 
     def __init__(self, request_id: str, client: AsyncClient) -> None:
-        self.request_id = request_id
+        self._job = client._calls.job(request_id)
         self._client = client
-        self._final: Optional[JobStatus] = None
+
+    @property
+    def request_id(self) -> str:
+        """The job's id."""
+        return self._job.request_id
 
     @property
     def status_url(self) -> str:
         """The job's status URL on the client's base URL."""
-        return self._client._settings.config.url(f"requests/{self.request_id}/status")
+        return self._job.status_url
 
     response_url = status_url
 
     @property
     def cancel_url(self) -> str:
         """The job's cancel URL on the client's base URL."""
-        return self._client._settings.config.url(f"requests/{self.request_id}/cancel")
+        return self._job.cancel_url
 
     async def status(self) -> Status:
         """Check the job's state once."""
@@ -78,14 +65,12 @@ class AsyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         run = await self._client._transports.current()
-        flow = self._client._ops.wait(run.clock(), self.request_id, timeout=timeout, delay=delay)
-        events = iterate_async(flow, run.transport)
+        events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.clock)
         try:
             async for event in events:
-                if isinstance(event, StatusUpdate):
-                    if event.status.is_terminal:
-                        self._final = event.status
-                    yield status_from_job(event.status)
+                status = self._job.observe(event)
+                if status is not None:
+                    yield status
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
@@ -96,15 +81,14 @@ class AsyncRequestController:
             JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
             WaitTimeoutError: ``timeout`` seconds passed first.
         """
-        if self._final is None:
-            self._final = await self._client._run(
-                self._client._ops.wait, self.request_id, timeout=timeout, cancel_on_timeout=cancel_on_timeout
-            )
-        return JobResult(raise_for_job_outcome(self._final))
+        known = self._job.known_result()
+        if known is not None:
+            return known
+        return await self._client._run(self._job.result(timeout=timeout, cancel_on_timeout=cancel_on_timeout))
 
     async def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
-        await self._client._run(self._client._ops.cancel, self.request_id)
+        await self._client._run(self._job.cancel())
 
     def __repr__(self) -> str:
         return f"AsyncRequestController(request_id={self.request_id!r})"
@@ -119,51 +103,49 @@ class AsyncClient:
     ``SyncClient``.
 
     Args:
-        transport: an AsyncTransport (yours to close), or ``"aiohttp"`` / ``"trio"`` to choose the
-            kind the client creates; default: aiohttp under asyncio, the h11 transport under trio.
+        transport: an AsyncTransport (yours to close, built with the options you want), or
+            ``"aiohttp"`` / ``"trio"`` to choose the kind the client creates; default: aiohttp
+            under asyncio, the h11 transport under trio.
+
+    Raises:
+        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object.
     """
 
     def __init__(
         self,
         base_url: Optional[str] = None,
-        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        timeout: Union[float, Default, None] = DEFAULT,
         api_key: Optional[str] = None,
         transport: AsyncTransportChoice = None,
         *,
         retry: Optional[RetryPolicy] = None,
         poll: Optional[PollPolicy] = None,
-        verify: Verify = True,
-        proxy: Optional[str] = None,
+        verify: Union[Verify, Default] = DEFAULT,
+        proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
     ) -> None:
-        self._settings = Settings(
-            base_url=base_url or default_base_url(os.environ),
-            timeout=timeout,
+        settings = client_settings(
+            base_url=base_url,
             api_key=api_key,
-            retry=retry or RetryPolicy(),
-            poll=poll or PollPolicy(),
+            transport=transport,
+            timeout=timeout,
             verify=verify,
             proxy=proxy,
+            retry=retry,
+            poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._ops = Operations(self._settings)
-        self._transports = TransportsByRun(transport, self._settings)
+        self._calls = Calls(settings)
+        self._transports = TransportsByRun(transport, settings)
 
     @property
     def base_url(self) -> str:
         """The API root this client talks to."""
-        return self._settings.base_url
+        return self._calls.settings.base_url
 
-    async def _run(
-        self,
-        operation: Callable[..., Flow[T]],
-        *args: Any,
-        on_event: Optional[EventHandler] = None,
-        **kwargs: Any,
-    ) -> T:
-        """Run ``operation(clock, *args, **kwargs)``'s flow on the current run's transport."""
+    async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
-        return await run_async(operation(run.clock(), *args, **kwargs), run.transport, on_event)
+        return await run_async(call, run.transport, run.clock)
 
     async def aclose(self) -> None:
         """Close the transport this client created for the current event loop or run."""
@@ -192,15 +174,14 @@ class AsyncClient:
         expires_after: Optional[int] = None,
     ) -> AsyncRequestController:
         """Submit a generation and return a controller for it (see ``SyncClient.submit``)."""
-        job = await self._run(
-            self._ops.submit,
+        call = self._calls.submit(
             application,
             arguments,
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
         )
-        return AsyncRequestController(job.request_id, self)
+        return AsyncRequestController(await self._run(call), self)
 
     async def subscribe(
         self,
@@ -219,22 +200,22 @@ class AsyncClient:
 
         The callbacks may be plain functions or coroutine functions; coroutines are awaited.
         """
-        job = await self._run(
-            self._ops.subscribe,
+        call = self._calls.subscribe(
             application,
             arguments,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
-            on_event=event_handler(on_enqueue, on_queue_update),
         )
-        return JobResult(raise_for_job_outcome(job))
+        return await self._run(call)
 
     async def status(self, request_id: str) -> Status:
         """Check a job's state once."""
-        return status_from_job(await self._run(self._ops.status, request_id))
+        return await self._run(self._calls.status(request_id))
 
     async def result(
         self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
@@ -246,13 +227,13 @@ class AsyncClient:
 
     async def cancel(self, request_id: str) -> None:
         """Cancel a queued job. Raises NotCancellableError once it has started."""
-        await self.get_request_controller(request_id).cancel()
+        await self._run(self._calls.cancel(request_id))
 
     async def upload(
         self, data: UploadData, content_type: str, *, progress: Optional[Progress] = None
     ) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
-        return (await self._run(self._ops.upload, body_from_data(data, progress), content_type)).public_url
+        return await self._run(self._calls.upload(data, content_type, progress))
 
     async def upload_file(
         self,
@@ -262,31 +243,39 @@ class AsyncClient:
         progress: Optional[Progress] = None,
     ) -> str:
         """Upload a file, streamed from disk, typed from its extension; returns the public URL."""
-        content_type = content_type or guess_content_type(path)
-        return (await self._run(self._ops.upload, body_from_path(path, progress), content_type)).public_url
+        return await self._run(self._calls.upload_file(path, content_type, progress))
 
     async def upload_image(
         self, image: Image.Image, format: str = "jpeg", *, progress: Optional[Progress] = None
     ) -> str:
         """Encode a Pillow image (jpeg, jpg, png, webp or gif) and upload it."""
-        data, content_type = image_to_bytes(image, format)
-        return await self.upload(data, content_type, progress=progress)
+        return await self._run(self._calls.upload_image(image, format, progress))
 
     async def download(
-        self, url: str, destination: Destination, *, progress: Optional[Progress] = None
+        self,
+        url: str,
+        destination: Destination,
+        *,
+        progress: Optional[Progress] = None,
+        overwrite: bool = False,
     ) -> Path:
         """Download an output URL to ``destination``, streamed to disk (see ``SyncClient.download``).
 
         ``progress`` is a plain function, called from the transport's read loop.
         """
-        run = await self._transports.current()
-        flow, sink = prepare_download(url, destination, progress, self._settings.env(*run.clock()))
-        return await run_async(flow, AsyncDownloadTransport(run.transport, sink))
+        return await self._run(self._calls.download(url, destination, progress=progress, overwrite=overwrite))
+
+    async def download_outputs(
+        self, result: JobResult, folder: Destination, *, overwrite: bool = False
+    ) -> list[Path]:
+        """Download every output of a finished job into ``folder`` (see ``SyncClient.download_outputs``)."""
+        calls = self._calls.download_outputs(result, folder, overwrite=overwrite)
+        return [await self._run(call) for call in calls]
 
     async def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""
-        return await self._run(self._ops.estimate, application, arguments)
+        return await self._run(self._calls.estimate(application, arguments))
 
     async def delete(self, request_id: str) -> Deletion:
         """Delete a finished job's inputs, outputs, prompt and parameters."""
-        return await self._run(self._ops.delete, request_id)
+        return await self._run(self._calls.delete(request_id))

@@ -24,7 +24,7 @@ from higgsfield_proto import (
 )
 
 from . import _cli_commands as commands
-from ._cli_commands import Console, UsageError
+from ._cli_commands import Console, UsageError, WaitInterrupted
 from ._cli_output import write_json
 from ._sync import SyncClient
 
@@ -111,6 +111,12 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     add("--json", action="store_true", help="print results as JSON on stdout", **default)
     add("--base-url", metavar="URL", help="the API root (overrides the environment)", **default)
     add("--api-key", metavar="ID:SECRET", help="credentials (override the environment)", **default)
+    add(
+        "--allow-insecure-http",
+        action="store_true",
+        help="accept a plain http:// --base-url on a host other than this machine",
+        **default,
+    )
     group.add_argument(
         "--retries", type=_count, metavar="N", help="retries per request (default 4)", **default
     )
@@ -128,7 +134,10 @@ def _waiting_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
-    parser.add_argument("--download", metavar="DIR", help="download the outputs into DIR")
+    parser.add_argument(
+        "--download", metavar="DIR", help="download the outputs into DIR, as <request id>-<name>"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace files that exist in DIR")
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     download = add("download", "download output URLs")
     download.add_argument("urls", nargs="+", metavar="URL")
     download.add_argument("--to", default=".", metavar="DIR", help="destination folder (default: .)")
+    download.add_argument("--overwrite", action="store_true", help="replace files that exist in DIR")
 
     estimate = add("estimate", "price a generation without submitting it")
     _model_arguments(estimate)
@@ -211,18 +221,49 @@ def _client(options: argparse.Namespace) -> SyncClient:
     interval = getattr(options, "poll_interval", None)
     if interval is not None:
         poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
-    return SyncClient(base_url=options.base_url, api_key=options.api_key, retry=retry, poll=poll)
+    return SyncClient(
+        base_url=options.base_url,
+        api_key=options.api_key,
+        retry=retry,
+        poll=poll,
+        allow_insecure_http=options.allow_insecure_http,
+    )
+
+
+def _message(error: BaseException) -> str:
+    """What to tell a person at a terminal about ``error``, in the command line's own terms."""
+    if isinstance(error, CredentialsMissedError):
+        return (
+            "no Higgsfield credentials: pass --api-key ID:SECRET, or set HF_KEY "
+            "(or HF_API_KEY and HF_API_SECRET)"
+        )
+    if isinstance(error, InvalidArgumentError) and "allow_insecure_http" in str(error):
+        return str(error).replace("allow_insecure_http=True", "--allow-insecure-http")
+    if isinstance(error, FileExistsError):
+        return f"{error.filename} exists already; pass --overwrite to replace it"
+    if isinstance(error, WaitInterrupted):
+        if error.request_id is None:
+            return (
+                "interrupted before the submit was answered; the job may have been created: run the "
+                f"same command with --idempotency-key {error.idempotency_key} to find it, not create another"
+            )
+        return (
+            f"interrupted; job {error.request_id} goes on. Resume with: higgsfield result "
+            f"{error.request_id}   Cancel with: higgsfield cancel {error.request_id}"
+        )
+    return f"{type(error).__name__}: {error}"
 
 
 def _report(console: Console, error: BaseException, code: int) -> None:
-    console.note(f"higgsfield: {type(error).__name__}: {error}")
+    message = _message(error)
+    console.note(f"higgsfield: {message}")
     if console.json:
         described: Dict[str, object] = {
             "type": type(error).__name__,
-            "message": str(error),
+            "message": message,
             "exit_code": code,
         }
-        for name in ("request_id", "status", "status_code", "correlation_id", "error"):
+        for name in ("request_id", "idempotency_key", "status", "status_code", "correlation_id", "error"):
             value = getattr(error, name, None)
             if value is not None:
                 described[name] = value
@@ -284,6 +325,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as exc:
         console.note(f"higgsfield: error: {exc}")
         return EXIT_USAGE
+    except WaitInterrupted as exc:
+        _report(console, exc, EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except (HiggsfieldError, OSError) as exc:
         code = exit_code_for(exc)
         _report(console, exc, code)

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
+from ._calls import output_urls
 from ._cli_output import ByteBar, StatusLine, format_size, write_json
-from ._download import file_name_from_url
+from ._download import file_name_from_url, refuse_existing, unique_names
+from ._settings import new_idempotency_key
 from ._statuses import Failed, JobResult
 from ._sync import SyncClient
 from ._uploads import guess_content_type
@@ -19,6 +21,19 @@ from ._uploads import guess_content_type
 
 class UsageError(Exception):
     """The command line is wrong in a way argparse cannot see (exit code 2)."""
+
+
+class WaitInterrupted(Exception):
+    """Ctrl-C while waiting for a job: the job goes on server-side.
+
+    ``request_id`` names it, or None when the submit had no answer yet (``idempotency_key``
+    then finds it again).
+    """
+
+    def __init__(self, request_id: Optional[str], idempotency_key: Optional[str] = None) -> None:
+        super().__init__("interrupted while waiting")
+        self.request_id = request_id
+        self.idempotency_key = idempotency_key
 
 
 @dataclass
@@ -72,26 +87,22 @@ def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]
     return arguments
 
 
-def output_urls(result: JobResult) -> List[str]:
-    """Every output URL of a result: images, the video, then any artifacts."""
-    urls = list(result.images) + ([result.video] if result.video else [])
-    return urls + [url for group in result.artifacts.values() for url in group]
-
-
-def _download(client: SyncClient, url: str, destination: Path, console: Console) -> Path:
-    bar = ByteBar(console.err, file_name_from_url(url))
+def _download(client: SyncClient, url: str, target: Path, console: Console, overwrite: bool) -> Path:
+    bar = ByteBar(console.err, target.name)
     try:
-        return client.download(url, destination, progress=bar)
+        return client.download(url, target, progress=bar, overwrite=overwrite)
     finally:
         bar.close()
 
 
-def _report_result(client: SyncClient, result: JobResult, folder: Optional[str], console: Console) -> int:
+def _report_result(
+    client: SyncClient, result: JobResult, options: argparse.Namespace, console: Console
+) -> int:
+    folder: Optional[str] = options.download
     urls = output_urls(result)
     files: List[Path] = []
     if folder is not None:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        files = [_download(client, url, Path(folder), console) for url in urls]
+        files = client.download_outputs(result, folder, overwrite=options.overwrite)
     if console.json:
         document = dict(result)
         if folder is not None:
@@ -107,13 +118,10 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
     """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs."""
     arguments = parse_arguments(options.arguments, options.arguments_file)
     wait = options.wait or options.download is not None
+    # Chosen here rather than by the client, so that an interrupted submit can be found again.
+    key = options.idempotency_key or new_idempotency_key()
     if not wait:
-        controller = client.submit(
-            options.model,
-            arguments,
-            webhook_url=options.webhook,
-            idempotency_key=options.idempotency_key,
-        )
+        controller = client.submit(options.model, arguments, webhook_url=options.webhook, idempotency_key=key)
         if console.json:
             write_json(
                 console.out,
@@ -128,19 +136,27 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             console.line(controller.request_id)
         return 0
     line = StatusLine(console.err, options.model)
+    accepted: List[str] = []
+
+    def on_enqueue(request_id: str) -> None:
+        accepted.append(request_id)
+        console.note(f"request {request_id}")
+
     try:
         result = client.subscribe(
             options.model,
             arguments,
-            on_enqueue=lambda request_id: console.note(f"request {request_id}"),
+            on_enqueue=on_enqueue,
             on_queue_update=line.update,
             webhook_url=options.webhook,
-            idempotency_key=options.idempotency_key,
+            idempotency_key=key,
             timeout=options.timeout,
         )
+    except KeyboardInterrupt:
+        raise WaitInterrupted(accepted[0] if accepted else None, key) from None
     finally:
         line.close()
-    return _report_result(client, result, options.download, console)
+    return _report_result(client, result, options, console)
 
 
 def status(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
@@ -162,9 +178,11 @@ def result(client: SyncClient, options: argparse.Namespace, console: Console) ->
     try:
         for update in controller.poll_request_status(timeout=options.timeout):
             line.update(update)
+    except KeyboardInterrupt:
+        raise WaitInterrupted(options.request_id) from None
     finally:
         line.close()
-    return _report_result(client, controller.get(), options.download, console)
+    return _report_result(client, controller.get(), options, console)
 
 
 def cancel(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
@@ -195,10 +213,21 @@ def upload(client: SyncClient, options: argparse.Namespace, console: Console) ->
 
 
 def download(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
-    """Download URLs into a folder, one after the other, with progress bars."""
+    """Download URLs into a folder, one after the other, with progress bars.
+
+    Two URLs with the same file name get distinct names (``0.png``, ``0-2.png``); an existing
+    file stops the command before anything is downloaded, unless ``--overwrite``.
+    """
     folder = Path(options.to)
     folder.mkdir(parents=True, exist_ok=True)
-    saved = [(url, _download(client, url, folder, console)) for url in options.urls]
+    targets = [folder / name for name in unique_names(file_name_from_url(url) for url in options.urls)]
+    if not options.overwrite:
+        for target in targets:
+            refuse_existing(target)
+    saved = [
+        (url, _download(client, url, target, console, options.overwrite))
+        for url, target in zip(options.urls, targets, strict=True)
+    ]
     if console.json:
         files = [{"url": url, "path": str(path), "bytes": path.stat().st_size} for url, path in saved]
         write_json(console.out, {"files": files})

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 import sniffio
 
 from ._runner import run_clock
-from ._settings import Settings
+from ._settings import Settings, transport_options
 
 if TYPE_CHECKING:
     from higgsfield_transports import AsyncTransport, SyncTransport
@@ -20,15 +20,11 @@ AsyncTransportChoice = Union["AsyncTransport", str, None]
 the running library: aiohttp under asyncio, the h11 transport under trio)."""
 
 
-def _options(settings: Settings) -> Dict[str, Any]:
-    return {"timeout": settings.timeout, "verify": settings.verify, "proxy": settings.proxy}
-
-
 def make_sync_transport(settings: Settings) -> SyncTransport:
     """The default sync transport: requests, configured from ``settings``."""
     from higgsfield_transports.requests import RequestsTransport
 
-    return RequestsTransport(**_options(settings))
+    return RequestsTransport(**transport_options(settings))
 
 
 def make_async_transport(kind: str, settings: Settings) -> AsyncTransport:
@@ -36,11 +32,11 @@ def make_async_transport(kind: str, settings: Settings) -> AsyncTransport:
     if kind == "aiohttp":
         from higgsfield_transports.aiohttp import AiohttpTransport
 
-        return AiohttpTransport(**_options(settings))
+        return AiohttpTransport(**transport_options(settings))
     if kind == "trio":
         from higgsfield_transports.trio import TrioTransport
 
-        return TrioTransport(**_options(settings))
+        return TrioTransport(**transport_options(settings))
     raise ValueError(f"unknown transport {kind!r}: use 'aiohttp', 'trio' or a transport object")
 
 
@@ -55,11 +51,7 @@ class RunContext(NamedTuple):
     """What an async call takes from the run it is in: the run's transport and its clock."""
 
     transport: AsyncTransport
-    monotonic: Callable[[], float]
-
-    def clock(self) -> Tuple[float, float]:
-        """(the run's monotonic time, the Unix time): where a flow starts."""
-        return self.monotonic(), time.time()
+    clock: Callable[[], float]
 
 
 @dataclass(eq=False)
@@ -101,7 +93,7 @@ class TransportsByRun:
             self._shared = None
         self._kind = choice if isinstance(choice, str) else None
         self._settings = settings
-        self._runs: Dict[int, _RunTransport] = {}
+        self._runs: dict[int, _RunTransport] = {}
 
     async def current(self) -> RunContext:
         """The current run's transport (created on first use) and clock: one lookup per call."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, TextIO, T
 
 from higgsfield_proto import PollPolicy
 
-from ._cli_commands import output_urls
+from ._calls import output_urls
 from ._cli_output import ByteBar, StatusLine, format_size
 from ._download import file_name_from_url
 from ._sync import SyncClient
@@ -94,7 +94,8 @@ def run_demo(
                 for output_url in output_urls(result):
                     target = output / f"{label}-{file_name_from_url(output_url)}"
                     bar = ByteBar(stream, target.name)
-                    path = client.download(output_url, target, progress=bar)
+                    # The demo's own folder: each run replaces the files of the last one.
+                    path = client.download(output_url, target, progress=bar, overwrite=True)
                     bar.close()
                     files.append(f"{path} ({format_size(path.stat().st_size)})")
                 took = time.monotonic() - tick

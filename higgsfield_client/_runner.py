@@ -1,4 +1,9 @@
-"""Runners: feed a flow's effects to a transport in plain Python, or under asyncio / trio."""
+"""Runners: feed a flow's effects to a transport in plain Python, or under asyncio / trio.
+
+A ``Call`` is one public operation ready to run: its flow, the callbacks that answer ``Notify``
+and ``Ask``, the sink of a download, and what turns the flow's result into the caller's. The
+sync and async clients build the same ``Call`` and hand it to ``run_sync`` or ``run_async``.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,25 @@ import inspect
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, List, Optional, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Optional, Protocol, TypeVar, Union
 from urllib.parse import urlsplit
 
-import sniffio
-
 from higgsfield_proto import (
+    Ask,
     Effect,
     FailureKind,
     Flow,
     Notify,
+    Now,
     Outcome,
-    Request,
     Response,
     Send,
     Sleep,
+    StreamedOutcome,
+    StreamedResponse,
+    StreamedSend,
     TransportFailure,
 )
 
@@ -28,115 +37,218 @@ if TYPE_CHECKING:
     from higgsfield_transports import AsyncTransport, SyncTransport
 
 T = TypeVar("T")
+R = TypeVar("R")
 EventHandler = Callable[[object], Any]
 
 logger = logging.getLogger("higgsfield_client")
 
 
-class _ExchangeLog:
-    """Logs one debug record per HTTP exchange, never with secrets (no headers, no query).
+class Sink(Protocol):
+    """Where a streamed body goes: emptied before each attempt, written chunk by chunk."""
+
+    def restart(self) -> None:
+        """Begin an attempt with nothing written."""
+        ...
+
+    def head(self, response: Response) -> None:
+        """Take the status and headers of a 2xx answer before its first chunk."""
+        ...
+
+    def write(self, chunk: bytes) -> None:
+        """Append one chunk of the body."""
+        ...
+
+    def close(self) -> None:
+        """Drop whatever the caller did not keep (a download's partial file)."""
+        ...
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call(Generic[T, R]):
+    """One operation ready to run.
+
+    Attributes:
+        flow: the core flow.
+        finish: turns the flow's result into what the caller gets (called only on success).
+        on_event: receives each ``Notify`` event; its awaitable result is awaited.
+        on_ask: answers each ``Ask``; a coroutine function is awaited, and under asyncio or trio
+            a plain function runs in a worker thread, so that it cannot block the event loop.
+        sink: receives a ``StreamedSend``'s body; closed when the call ends.
+    """
+
+    flow: Flow[T]
+    finish: Callable[[T], R] = _identity
+    on_event: Optional[EventHandler] = None
+    on_ask: Optional[Callable[[Any], Any]] = None
+    sink: Optional[Sink] = None
+
+
+def _log(effect: Union[Send, StreamedSend], outcome: StreamedOutcome, duration: float) -> None:
+    """One debug record per HTTP exchange, never with secrets (no headers, no query).
 
     Besides the message, each record carries the fields as attributes for structured handlers:
     ``http_method``, ``http_url``, ``http_status`` (None for a network failure), ``failure``
     (the failure kind, or None), ``attempt``, ``correlation_id`` and ``duration`` (seconds).
     """
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    request = effect.request
+    parts = urlsplit(request.url)
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    status: Optional[int] = None
+    failure: Optional[str] = None
+    correlation: Optional[str] = None
+    if isinstance(outcome, TransportFailure):
+        failure, result = outcome.kind.value, f"failed ({outcome.kind.value}: {outcome.detail})"
+    else:
+        status, result = outcome.status, str(outcome.status)
+        correlation = outcome.header("X-Correlation-ID")
+    fields = {
+        "http_method": request.method,
+        "http_url": where,
+        "http_status": status,
+        "failure": failure,
+        "attempt": effect.attempt,
+        "correlation_id": correlation,
+        "duration": duration,
+    }
+    logger.debug(
+        "%s %s -> %s (attempt %d, %.3f s, correlation id %s)",
+        request.method,
+        where,
+        result,
+        effect.attempt,
+        duration,
+        correlation,
+        extra=fields,
+    )
 
-    # Class-level starting values: one log is made per call, and an __init__ costs a call.
-    _last: Optional[Request] = None
-    _attempt = 0
 
-    def record(self, request: Request, outcome: Outcome, started: float, ended: float) -> None:
-        # A retry sends the very same Request object again.
-        self._attempt = self._attempt + 1 if request is self._last else 1
-        self._last = request
-        if not logger.isEnabledFor(logging.DEBUG):
-            return
-        parts = urlsplit(request.url)
-        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        status: Optional[int] = None
-        failure: Optional[str] = None
-        if isinstance(outcome, Response):
-            status, result = outcome.status, str(outcome.status)
-            correlation = outcome.header("X-Correlation-ID")
-        else:
-            failure, result = outcome.kind.value, f"failed ({outcome.kind.value})"
-            correlation = None
-        fields = {
-            "http_method": request.method,
-            "http_url": where,
-            "http_status": status,
-            "failure": failure,
-            "attempt": self._attempt,
-            "correlation_id": correlation,
-            "duration": ended - started,
-        }
-        logger.debug(
-            "%s %s -> %s (attempt %d, %.3f s, correlation id %s)",
-            request.method,
-            where,
-            result,
-            self._attempt,
-            ended - started,
-            correlation,
-            extra=fields,
+class _Attempt:
+    """One attempt of a StreamedSend: passes the body to the sink and notes what arrived."""
+
+    def __init__(self, sink: Optional[Sink]) -> None:
+        if sink is None:
+            raise RuntimeError("a flow asked for a streamed send, but the call has no sink")
+        sink.restart()
+        self._sink = sink
+        self._head: Optional[Response] = None
+        self._received = 0
+
+    def head(self, response: Response) -> None:
+        self._head = response
+        self._sink.head(response)
+
+    def write(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        self._sink.write(chunk)
+
+    def whole(self, outcome: Outcome) -> None:
+        """Write a 2xx body that arrived whole (from a transport that cannot stream)."""
+        if isinstance(outcome, Response) and 200 <= outcome.status < 300:
+            self.head(outcome)
+            self.write(outcome.body)
+
+    def answer(self, outcome: Outcome) -> StreamedOutcome:
+        """The StreamedSend's answer: a 2xx that began is a StreamedResponse, cut short or not."""
+        head = self._head
+        if isinstance(outcome, Response) and 200 <= outcome.status < 300:
+            head = outcome
+        elif not (isinstance(outcome, TransportFailure) and head is not None):
+            return outcome
+        assert head is not None
+        failure = outcome if isinstance(outcome, TransportFailure) else None
+        return StreamedResponse(
+            status=head.status, headers=head.headers, received=self._received, failure=failure
         )
 
 
-def _drive_sync(flow: Flow[T], transport: SyncTransport, result: List[T]) -> Iterator[object]:
+# ------------------------------------------------------------------------------------------------
+# Plain Python
+
+
+def _send_sync(effect: Union[Send, StreamedSend], transport: SyncTransport, sink: Optional[Sink]) -> Any:
+    started = time.perf_counter()
+    answer: StreamedOutcome
+    if isinstance(effect, Send):
+        answer = transport.send(effect.request, timeout=effect.timeout)
+    else:
+        attempt = _Attempt(sink)
+        stream = getattr(transport, "stream", None)
+        if stream is not None:
+            outcome = stream(effect.request, attempt.write, timeout=effect.timeout, head=attempt.head)
+        else:  # a transport that cannot stream: the body arrives whole
+            outcome = transport.send(effect.request, timeout=effect.timeout)
+            attempt.whole(outcome)
+        answer = attempt.answer(outcome)
+    _log(effect, answer, time.perf_counter() - started)
+    return answer
+
+
+def _drive_sync(call: Call[T, Any], transport: SyncTransport, result: list[T]) -> Iterator[object]:
     """Perform the flow's effects in this thread, yield each Notify event, store the result."""
-    log = _ExchangeLog()
-    outcome: Any = None
+    flow = call.flow
+    answer: Any = None
     try:
         while True:
             try:
-                effect = flow.send(outcome)
+                effect = flow.send(answer)
             except StopIteration as stop:
                 result.append(stop.value)
                 return
-            if isinstance(effect, Send):
-                started = time.perf_counter()
-                outcome = transport.send(effect.request, timeout=effect.timeout)
-                log.record(effect.request, outcome, started, time.perf_counter())
+            if isinstance(effect, (Send, StreamedSend)):
+                answer = _send_sync(effect, transport, call.sink)
             elif isinstance(effect, Sleep):
                 if effect.seconds > 0:
                     time.sleep(effect.seconds)
-                outcome = time.monotonic()
-            else:
+                answer = time.monotonic()
+            elif isinstance(effect, Now):
+                answer = time.time() if effect.wall else time.monotonic()
+            elif isinstance(effect, Notify):
                 yield effect.event
-                outcome = None
+                answer = None
+            else:
+                answer = _answer_sync(effect, call.on_ask)
     finally:
         flow.close()
 
 
-def iterate_sync(flow: Flow[Any], transport: SyncTransport) -> Iterator[object]:
-    """Run ``flow``, yielding its Notify events as they happen."""
-    return _drive_sync(flow, transport, [])
+def _answer_sync(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> Any:
+    if on_ask is None:
+        raise RuntimeError("a flow asked a question, but the call has no answering function")
+    answer = on_ask(effect.question)
+    if inspect.isawaitable(answer):
+        close = getattr(answer, "close", None)
+        if callable(close):
+            close()  # never awaited: no "coroutine was never awaited" warning
+        raise TypeError("a coroutine function cannot answer in the sync client; pass a plain function")
+    return answer
 
 
-def run_sync(flow: Flow[T], transport: SyncTransport, on_event: Optional[EventHandler] = None) -> T:
-    """Run ``flow`` to its end in this thread, handing Notify events to ``on_event``."""
-    result: List[T] = []
-    for event in _drive_sync(flow, transport, result):
-        if on_event is not None:
-            on_event(event)
-    return result[0]
+def iterate_sync(call: Call[Any, Any], transport: SyncTransport) -> Iterator[object]:
+    """Run ``call``'s flow, yielding its Notify events as they happen."""
+    return _drive_sync(call, transport, [])
 
 
-async def _perform(effect: Effect, transport: AsyncTransport, log: _ExchangeLog) -> Any:
-    """Perform a Send or a Sleep under the running async library; return what the flow gets."""
-    if isinstance(effect, Send):
-        started = time.perf_counter()
-        if effect.timeout is None:
-            outcome = await transport.send(effect.request)
-        else:
-            outcome = await _send_within(transport, effect.request, effect.timeout)
-        log.record(effect.request, outcome, started, time.perf_counter())
-        return outcome
-    import anyio
+def run_sync(call: Call[Any, R], transport: SyncTransport) -> R:
+    """Run ``call`` to its end in this thread; returns ``call.finish`` of the flow's result."""
+    try:
+        result: list[Any] = []
+        for event in _drive_sync(call, transport, result):
+            if call.on_event is not None:
+                call.on_event(event)
+        return call.finish(result[0])
+    finally:
+        if call.sink is not None:
+            call.sink.close()
 
-    assert isinstance(effect, Sleep)
-    await anyio.sleep(effect.seconds)
-    return async_now()
+
+# ------------------------------------------------------------------------------------------------
+# asyncio and trio
 
 
 def run_clock(library: str) -> Callable[[], float]:
@@ -148,65 +260,117 @@ def run_clock(library: str) -> Callable[[], float]:
     return sys.modules["asyncio"].get_running_loop().time  # type: ignore[no-any-return]
 
 
-def async_now() -> float:
-    """The running async library's clock reading."""
-    return run_clock(sniffio.current_async_library())()
+async def _send_async(
+    effect: Union[Send, StreamedSend], transport: AsyncTransport, sink: Optional[Sink]
+) -> StreamedOutcome:
+    started = time.perf_counter()
+    if effect.timeout is None:
+        answer = await _exchange_async(effect, transport, sink)
+    else:
+        import anyio
+
+        answer = TransportFailure(kind=FailureKind.TIMEOUT, detail="deadline reached", request_written=True)
+        with anyio.move_on_after(effect.timeout):
+            answer = await _exchange_async(effect, transport, sink)
+    _log(effect, answer, time.perf_counter() - started)
+    return answer
 
 
-async def _drive_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:
+async def _exchange_async(
+    effect: Union[Send, StreamedSend], transport: AsyncTransport, sink: Optional[Sink]
+) -> StreamedOutcome:
+    if isinstance(effect, Send):
+        return await transport.send(effect.request)
+    attempt = _Attempt(sink)
+    stream = getattr(transport, "stream", None)
+    if stream is not None:
+        outcome: Outcome = await stream(effect.request, attempt.write, head=attempt.head)
+    else:  # a transport that cannot stream: the body arrives whole
+        outcome = await transport.send(effect.request)
+        attempt.whole(outcome)
+    return attempt.answer(outcome)
+
+
+async def _answer_async(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> Any:
+    if on_ask is None:
+        raise RuntimeError("a flow asked a question, but the call has no answering function")
+    if inspect.iscoroutinefunction(on_ask):
+        return await on_ask(effect.question)
+    import anyio.to_thread
+
+    # A plain function may block (input(), a database): it runs in a worker thread.
+    return await anyio.to_thread.run_sync(on_ask, effect.question)
+
+
+async def _perform(
+    effect: Effect, call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
+) -> Any:
+    """Perform any effect but Notify under the running async library; return its answer."""
+    if isinstance(effect, (Send, StreamedSend)):
+        return await _send_async(effect, transport, call.sink)
+    if isinstance(effect, Sleep):
+        import anyio
+
+        await anyio.sleep(effect.seconds)
+        return clock()
+    if isinstance(effect, Now):
+        return time.time() if effect.wall else clock()
+    assert isinstance(effect, Ask), effect
+    return await _answer_async(effect, call.on_ask)
+
+
+async def _drive_async(
+    call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
+) -> AsyncIterator[object]:
     """Perform the flow's effects under the running async library, yield each Notify event."""
-    log = _ExchangeLog()
-    outcome: Any = None
+    flow = call.flow
+    answer: Any = None
     try:
         while True:
             try:
-                effect = flow.send(outcome)
+                effect = flow.send(answer)
             except StopIteration:
                 return
             if isinstance(effect, Notify):
                 yield effect.event
-                outcome = None
+                answer = None
             else:
-                outcome = await _perform(effect, transport, log)
+                answer = await _perform(effect, call, transport, clock)
     finally:
         flow.close()
 
 
-async def _send_within(transport: AsyncTransport, request: Request, timeout: float) -> Outcome:
-    """Send with the caller's deadline as a cancel scope; its expiry is a timeout failure."""
-    import anyio
-
-    with anyio.move_on_after(timeout):
-        return await transport.send(request)
-    return TransportFailure(kind=FailureKind.TIMEOUT, detail="deadline reached", request_sent=True)
+def iterate_async(
+    call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
+) -> AsyncIterator[object]:
+    """Run ``call``'s flow under asyncio or trio, yielding its Notify events as they happen."""
+    return _drive_async(call, transport, clock)
 
 
-def iterate_async(flow: Flow[Any], transport: AsyncTransport) -> AsyncIterator[object]:
-    """Run ``flow`` under asyncio or trio, yielding its Notify events as they happen."""
-    return _drive_async(flow, transport)
+async def run_async(call: Call[Any, R], transport: AsyncTransport, clock: Callable[[], float]) -> R:
+    """Run ``call`` to its end under asyncio or trio; returns ``call.finish`` of the result.
 
-
-async def run_async(flow: Flow[T], transport: AsyncTransport, on_event: Optional[EventHandler] = None) -> T:
-    """Run ``flow`` to its end under asyncio or trio; awaits ``on_event`` if it is async.
-
-    A plain loop rather than ``iterate_async``: an async generator per call costs more than the
-    rest of this runner (the event loop tracks each one until it is finalized).
+    ``clock`` is the running library's monotonic clock (``run_clock``). A plain loop rather than
+    ``iterate_async``: an async generator per call costs more than the rest of this runner (the
+    event loop tracks each one until it is finalized).
     """
-    log = _ExchangeLog()
-    outcome: Any = None
+    flow = call.flow
+    answer: Any = None
     try:
         while True:
             try:
-                effect = flow.send(outcome)
+                effect = flow.send(answer)
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return call.finish(stop.value)
             if isinstance(effect, Notify):
-                outcome = None
-                if on_event is not None:
-                    returned = on_event(effect.event)
+                answer = None
+                if call.on_event is not None:
+                    returned = call.on_event(effect.event)
                     if inspect.isawaitable(returned):
                         await returned
             else:
-                outcome = await _perform(effect, transport, log)
+                answer = await _perform(effect, call, transport, clock)
     finally:
         flow.close()
+        if call.sink is not None:
+            call.sink.close()

@@ -2,47 +2,45 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from higgsfield_proto import (
     DEFAULT_BASE_URL,
+    USER_AGENT,
     ApiConfig,
-    Body,
     Credentials,
-    Deletion,
-    Enqueued,
-    Estimate,
-    Flow,
     FlowEnv,
-    JobStatus,
+    InvalidArgumentError,
     PollPolicy,
     RetryPolicy,
-    StatusUpdate,
-    UploadTarget,
-    cancel_flow,
-    delete_flow,
-    estimate_flow,
-    status_flow,
-    submit_flow,
-    subscribe_flow,
-    upload_flow,
-    wait_flow,
 )
-
-from ._statuses import status_from_job
 
 if TYPE_CHECKING:
     import ssl
 
 DEFAULT_TIMEOUT = 90.0
-"""Seconds allowed for one HTTP exchange (the official SDK's default)."""
+"""Seconds for an answer to start and between reads (the official SDK's default)."""
 
 Verify = Union[bool, str, "ssl.SSLContext"]
 _jitter_source = random.Random()
+
+
+class Default(enum.Enum):
+    """The value of a transport option left at its default (so that it can be told from one given)."""
+
+    DEFAULT = "default"
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT = Default.DEFAULT
 
 
 def default_base_url(environ: Mapping[str, str]) -> str:
@@ -55,18 +53,54 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransportOptions:
+    """What the client's own transport is built with."""
+
+    timeout: Optional[float] = DEFAULT_TIMEOUT
+    verify: Verify = True
+    proxy: Optional[str] = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        transport: object,
+        timeout: Union[float, Default, None],
+        verify: Union[Verify, Default],
+        proxy: Union[str, Default, None],
+    ) -> TransportOptions:
+        """The options for the client's own transport; given with a transport of the caller's,
+        they are refused rather than silently dropped.
+
+        Raises:
+            InvalidArgumentError: ``transport`` is an object and an option was given too.
+        """
+        given = {
+            name: value
+            for name, value in (("timeout", timeout), ("verify", verify), ("proxy", proxy))
+            if value is not DEFAULT
+        }
+        if given and transport is not None and not isinstance(transport, str):
+            names = ", ".join(f"{name}=" for name in given)
+            raise InvalidArgumentError(
+                f"{names} cannot apply to a transport you built: the client sends with it as it is. "
+                f"Give {names} to the transport's constructor instead"
+            )
+        return cls(**given)  # type: ignore[arg-type]
+
+
+@dataclass(eq=False)
 class Settings:
     """A client's options. Credentials are looked up on first use, as the official SDK does."""
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
-    timeout: Optional[float] = DEFAULT_TIMEOUT
     api_key: Optional[str] = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll: PollPolicy = field(default_factory=PollPolicy)
-    verify: Verify = True
-    proxy: Optional[str] = None
+    transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
+    user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
 
     @property
@@ -81,19 +115,13 @@ class Settings:
             self._config = ApiConfig(
                 credentials=credentials,
                 base_url=self.base_url,
+                user_agent=self.user_agent,
                 allow_insecure_http=self.allow_insecure_http,
             )
         return self._config
 
-    def env(
-        self,
-        now: float,
-        wall: float,
-        *,
-        timeout: Optional[float] = None,
-        delay: Optional[float] = None,
-    ) -> FlowEnv:
-        """The FlowEnv of one call started at monotonic ``now`` (``wall`` is the Unix time).
+    def env(self, *, timeout: Optional[float] = None, delay: Optional[float] = None) -> FlowEnv:
+        """The FlowEnv of one call.
 
         Args:
             timeout: the overall deadline of a waiting call, replacing the poll policy's.
@@ -104,108 +132,37 @@ class Settings:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:
             poll = replace(poll, timeout=timeout)
-        # Positional: one is built per call, and a keyword call costs more.
-        return FlowEnv(now, wall - now, _jitter_source.random, self.retry, poll)
+        return FlowEnv(retry=self.retry, poll=poll, jitter=_jitter_source.random)
 
 
-def event_handler(
-    on_enqueue: Optional[Callable[[str], Any]], on_queue_update: Optional[Callable[[Any], Any]]
-) -> Callable[[object], Any]:
-    """Route a flow's Notify events to the official callbacks; returns what they return."""
+def client_settings(
+    *,
+    base_url: Optional[str],
+    api_key: Optional[str],
+    transport: object,
+    timeout: Union[float, Default, None],
+    verify: Union[Verify, Default],
+    proxy: Union[str, Default, None],
+    retry: Optional[RetryPolicy],
+    poll: Optional[PollPolicy],
+    allow_insecure_http: bool,
+) -> Settings:
+    """The settings of a client built with these constructor arguments (see ``SyncClient``).
 
-    def handle(event: object) -> Any:
-        if isinstance(event, Enqueued) and on_enqueue is not None:
-            return on_enqueue(event.request_id)
-        if isinstance(event, StatusUpdate) and on_queue_update is not None:
-            return on_queue_update(status_from_job(event.status))
-        return None
-
-    return handle
-
-
-class Operations:
-    """Builds the flow of every public operation from a client's settings (sync and async alike).
-
-    Each method takes the caller's clock reading (monotonic ``now``, Unix ``wall``) and returns a
-    flow for a runner; nothing here performs I/O.
+    Raises:
+        InvalidArgumentError: transport options given together with a transport object.
     """
+    return Settings(
+        base_url=base_url or default_base_url(os.environ),
+        api_key=api_key,
+        retry=retry or RetryPolicy(),
+        poll=poll or PollPolicy(),
+        transport=TransportOptions.resolve(transport=transport, timeout=timeout, verify=verify, proxy=proxy),
+        allow_insecure_http=allow_insecure_http,
+    )
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
-    def submit(
-        self,
-        clock: Tuple[float, float],
-        model: str,
-        arguments: Mapping[str, Any],
-        *,
-        webhook_url: Optional[str],
-        idempotency_key: Optional[str],
-        expires_after: Optional[int],
-    ) -> Flow[JobStatus]:
-        return submit_flow(
-            self.settings.config,
-            model,
-            arguments,
-            self.settings.env(*clock),
-            webhook_url=webhook_url,
-            idempotency_key=idempotency_key or new_idempotency_key(),
-            expires_after=expires_after,
-        )
-
-    def subscribe(
-        self,
-        clock: Tuple[float, float],
-        model: str,
-        arguments: Mapping[str, Any],
-        *,
-        webhook_url: Optional[str],
-        idempotency_key: Optional[str],
-        expires_after: Optional[int],
-        timeout: Optional[float],
-        cancel_on_timeout: bool,
-    ) -> Flow[JobStatus]:
-        return subscribe_flow(
-            self.settings.config,
-            model,
-            arguments,
-            self.settings.env(*clock, timeout=timeout),
-            webhook_url=webhook_url,
-            idempotency_key=idempotency_key or new_idempotency_key(),
-            expires_after=expires_after,
-            cancel_on_timeout=cancel_on_timeout,
-        )
-
-    def status(self, clock: Tuple[float, float], request_id: str) -> Flow[JobStatus]:
-        return status_flow(self.settings.config, request_id, self.settings.env(*clock))
-
-    def wait(
-        self,
-        clock: Tuple[float, float],
-        request_id: str,
-        *,
-        timeout: Optional[float] = None,
-        delay: Optional[float] = None,
-        cancel_on_timeout: bool = False,
-    ) -> Flow[JobStatus]:
-        return wait_flow(
-            self.settings.config,
-            request_id,
-            self.settings.env(*clock, timeout=timeout, delay=delay),
-            cancel_on_timeout=cancel_on_timeout,
-            check_first=True,
-        )
-
-    def cancel(self, clock: Tuple[float, float], request_id: str) -> Flow[None]:
-        return cancel_flow(self.settings.config, request_id, self.settings.env(*clock))
-
-    def upload(self, clock: Tuple[float, float], body: Body, content_type: str) -> Flow[UploadTarget]:
-        return upload_flow(self.settings.config, content_type, body, self.settings.env(*clock))
-
-    def estimate(
-        self, clock: Tuple[float, float], model: str, arguments: Mapping[str, Any]
-    ) -> Flow[Estimate]:
-        return estimate_flow(self.settings.config, model, arguments, self.settings.env(*clock))
-
-    def delete(self, clock: Tuple[float, float], request_id: str) -> Flow[Deletion]:
-        return delete_flow(self.settings.config, request_id, self.settings.env(*clock))
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for a transport the client builds itself."""
+    options = settings.transport
+    return {"timeout": options.timeout, "verify": options.verify, "proxy": options.proxy}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+import shutil
+import tempfile
 from typing import IO, TYPE_CHECKING, Callable, Iterator, Optional, Tuple, Union
 
 from higgsfield_proto import Body, InvalidArgumentError, StreamedBody
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
     from PIL import Image
 
 CHUNK_SIZE = 256 * 1024
+SPOOL_IN_MEMORY = 8 * 2**20
+"""The most of a non-seekable upload held in memory before it is spooled to disk."""
 Progress = Callable[[int, Optional[int]], object]
 """Called as ``progress(bytes_sent, total_bytes)`` while an upload body is being sent."""
 UploadData = Union[bytes, bytearray, memoryview, str, IO[bytes]]
@@ -63,9 +67,8 @@ def _chunks_of_path(path: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _chunks_of_file(file: IO[bytes], start: Optional[int]) -> Iterator[bytes]:
-    if start is not None:
-        file.seek(start)
+def _chunks_of_file(file: IO[bytes], start: int) -> Iterator[bytes]:
+    file.seek(start)
     while chunk := file.read(CHUNK_SIZE):
         yield chunk
 
@@ -85,8 +88,8 @@ def _with_progress(body: StreamedBody, progress: Progress) -> StreamedBody:
 def body_from_data(data: UploadData, progress: Optional[Progress] = None) -> Body:
     """A request body for ``upload()``: bytes as they are, text as UTF-8, file objects streamed.
 
-    A seekable file object is re-read from its current position on each attempt; a non-seekable
-    one can be sent only once.
+    A file object is read from its current position, and re-read on each attempt; one that
+    cannot seek (a pipe) is first copied to a temporary file, so that its length is known.
     """
     body: Body
     if isinstance(data, str):
@@ -106,16 +109,24 @@ def body_from_data(data: UploadData, progress: Optional[Progress] = None) -> Bod
 
 
 def _file_body(file: IO[bytes]) -> StreamedBody:
+    """A body re-read from ``file``'s current position on each attempt, with its exact length.
+
+    Storage behind a presigned URL needs a Content-Length, and a repeated PUT needs the bytes
+    again: a file object that cannot seek (a pipe, a socket) is first copied to a temporary
+    file (in memory up to 8 MiB), which is then read like a seekable one.
+    """
     try:
-        start: Optional[int] = file.tell() if file.seekable() else None
+        seekable = file.seekable()
     except (OSError, ValueError):
-        start = None
-    length = None
-    if start is not None:
-        try:
-            length = os.fstat(file.fileno()).st_size - start
-        except (OSError, ValueError, io.UnsupportedOperation):
-            length = None
+        seekable = False
+    if not seekable:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - dropped with the body
+        shutil.copyfileobj(file, spool, CHUNK_SIZE)
+        file = spool
+        file.seek(0)
+    start = file.tell()
+    length = file.seek(0, io.SEEK_END) - start
+    file.seek(start)
     return StreamedBody(open=lambda: _chunks_of_file(file, start), length=length)
 
 

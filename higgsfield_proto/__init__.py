@@ -1,13 +1,15 @@
 """The Higgsfield protocol as pure code: values, builders, parsers, policies and flows. No I/O.
 
 Library authors with their own HTTP stack use this package directly: build a ``Request``, send it
-however they like, and parse the ``Response``; or drive a whole flow (see docs/protocol-core.md).
+however they like, and parse the ``Response``; or drive a whole flow (see the documentation's
+"Protocol core for library authors" page).
 """
 
 from ._build import (
     MIN_EXPIRES_AFTER,
     build_cancel_request,
     build_delete_request,
+    build_download_request,
     build_estimate_request,
     build_status_request,
     build_submit_request,
@@ -15,7 +17,16 @@ from ._build import (
     build_upload_slot_request,
 )
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
-from ._effects import Effect, Flow, Notify, Send, Sleep
+from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
+from ._endpoints import (
+    CANCEL_ERRORS,
+    FILE_ERRORS,
+    GENERATION_ERRORS,
+    STORAGE_ERRORS,
+    BodyRule,
+    Endpoint,
+    ErrorTable,
+)
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -45,10 +56,11 @@ from ._errors import (
     WebhookVerificationError,
     transport_error_from_failure,
 )
+from ._exchange import MAX_REDIRECTS, FlowEnv
 from ._flows import (
-    FlowEnv,
     cancel_flow,
     delete_flow,
+    download_flow,
     estimate_flow,
     status_flow,
     submit_flow,
@@ -64,6 +76,8 @@ from ._http import (
     Request,
     Response,
     StreamedBody,
+    StreamedOutcome,
+    StreamedResponse,
     TransportFailure,
 )
 from ._parse import (
@@ -84,6 +98,7 @@ from ._retry_after import retry_after_seconds
 from ._values import (
     ARTIFACT_KEYS,
     Deletion,
+    Downloaded,
     Enqueued,
     Estimate,
     FieldError,
@@ -97,21 +112,31 @@ from ._webhooks import parse_webhook, sign_webhook, verify_webhook
 
 __all__ = [
     "ARTIFACT_KEYS",
+    "CANCEL_ERRORS",
     "DEFAULT_BASE_URL",
+    "FILE_ERRORS",
+    "GENERATION_ERRORS",
+    "MAX_REDIRECTS",
     "MIN_EXPIRES_AFTER",
     "RETRYABLE_STATUSES",
+    "STORAGE_ERRORS",
     "USER_AGENT",
     "APIError",
     "ApiConfig",
+    "Ask",
     "AuthenticationError",
     "Body",
+    "BodyRule",
     "ConcurrencyLimitError",
     "Credentials",
     "CredentialsMissedError",
     "Deletion",
     "DownloadError",
+    "Downloaded",
     "Effect",
+    "Endpoint",
     "Enqueued",
+    "ErrorTable",
     "Estimate",
     "FailureKind",
     "FieldError",
@@ -133,6 +158,7 @@ __all__ = [
     "NotCancellableError",
     "NotFoundError",
     "Notify",
+    "Now",
     "Outcome",
     "PermissionDeniedError",
     "PollPolicy",
@@ -147,6 +173,9 @@ __all__ = [
     "Sleep",
     "StatusUpdate",
     "StreamedBody",
+    "StreamedOutcome",
+    "StreamedResponse",
+    "StreamedSend",
     "TransportError",
     "TransportFailure",
     "UnknownStatusError",
@@ -158,6 +187,7 @@ __all__ = [
     "WebhookVerificationError",
     "build_cancel_request",
     "build_delete_request",
+    "build_download_request",
     "build_estimate_request",
     "build_status_request",
     "build_submit_request",
@@ -165,6 +195,7 @@ __all__ = [
     "build_upload_slot_request",
     "cancel_flow",
     "delete_flow",
+    "download_flow",
     "error_from_response",
     "estimate_flow",
     "job_status_from_payload",

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from typing import Any, Mapping, Optional, Tuple
-from urllib.parse import urlencode
+from collections.abc import Mapping
+from typing import Any, Optional
+from urllib.parse import urlencode, urlsplit
 
-from ._config import ApiConfig
+from ._config import USER_AGENT, ApiConfig
+from ._endpoints import CANCEL, DELETE, ESTIMATE, STATUS, SUBMIT, UPLOAD_SLOT
 from ._errors import InvalidArgumentError
-from ._http import Body, Request
+from ._http import Body, Headers, Request
 from ._values import UploadTarget
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _HEADER_SAFE = re.compile(r"^[^\r\n\x00]*$")
-
-_STATUS_REQUESTS_KEPT = 1024
 
 MIN_EXPIRES_AFTER = 3600
 """The shortest retention ``Hf-Expires-After`` accepts, in seconds."""
@@ -38,23 +36,6 @@ def _model_path(model: str) -> str:
             "'bytedance/seedream/v4/text-to-image'"
         )
     return model
-
-
-def is_request_id(value: object) -> bool:
-    """True when ``value`` can name a job in a URL path (no slash, no dot segment, no space)."""
-    return isinstance(value, str) and _is_request_id_text(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_request_id_text(value: str) -> bool:
-    # Cached: every answer of a poll carries the same id (its request is kept per config).
-    return bool(_REQUEST_ID.fullmatch(value)) and value not in (".", "..")
-
-
-def _request_path(request_id: str) -> str:
-    if not is_request_id(request_id):
-        raise InvalidArgumentError(f"invalid request id {request_id!r}")
-    return request_id
 
 
 def _json_body(arguments: Mapping[str, Any]) -> bytes:
@@ -92,12 +73,12 @@ def build_submit_request(
         InvalidArgumentError: a malformed model id, key, webhook URL or retention, or arguments
             that cannot be JSON.
     """
-    url = config.url(_model_path(model))
+    query = ""
     if webhook_url is not None:
         if not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://")):
             raise InvalidArgumentError(f"webhook_url must be an http(s) URL, got {webhook_url!r}")
-        url += "?" + urlencode({"hf_webhook": webhook_url})
-    headers: Tuple[Tuple[str, str], ...] = config.api_headers()
+        query = urlencode({"hf_webhook": webhook_url})
+    headers: Headers = ()
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise InvalidArgumentError(
@@ -115,42 +96,33 @@ def build_submit_request(
                 f"got {expires_after!r}"
             )
         headers += (("Hf-Expires-After", str(expires_after)),)
-    return Request(method="POST", url=url, headers=headers, body=_json_body(arguments))
+    return SUBMIT.request(
+        config, model=_model_path(model), query=query, headers=headers, body=_json_body(arguments)
+    )
 
 
 def build_status_request(config: ApiConfig, request_id: str) -> Request:
-    """Build ``GET {base}/requests/{id}/status``. Raises InvalidArgumentError for a bad id.
+    """Build ``GET {base}/requests/{id}/status`` (the id percent-encoded).
 
-    Polling asks for the same request at every check: the config keeps the ones it built (the
-    last ``_STATUS_REQUESTS_KEPT`` ids; requests are immutable, so sharing one is safe).
+    Raises:
+        InvalidArgumentError: the id is not 1-200 printable characters, or is a dot segment.
     """
-    built = config._status_requests
-    request = built.get(request_id) if isinstance(request_id, str) else None
-    if request is None:
-        url = config.url(f"requests/{_request_path(request_id)}/status")
-        request = Request("GET", url, config.api_headers())
-        if len(built) >= _STATUS_REQUESTS_KEPT:
-            built.clear()
-        built[request_id] = request
-    return request
+    return STATUS.request(config, request_id=request_id)
 
 
 def build_cancel_request(config: ApiConfig, request_id: str) -> Request:
     """Build ``POST {base}/requests/{id}/cancel`` (no body). Raises InvalidArgumentError."""
-    url = config.url(f"requests/{_request_path(request_id)}/cancel")
-    return Request(method="POST", url=url, headers=config.api_headers())
+    return CANCEL.request(config, request_id=request_id)
 
 
 def build_delete_request(config: ApiConfig, request_id: str) -> Request:
     """Build ``DELETE {base}/requests/{id}``. Raises InvalidArgumentError for a bad id."""
-    url = config.url(f"requests/{_request_path(request_id)}")
-    return Request(method="DELETE", url=url, headers=config.api_headers(json_body=False))
+    return DELETE.request(config, request_id=request_id)
 
 
 def build_estimate_request(config: ApiConfig, model: str, arguments: Mapping[str, Any]) -> Request:
     """Build ``POST {base}/estimate/{model}`` with the same body a submit would carry."""
-    url = config.url(f"estimate/{_model_path(model)}")
-    return Request(method="POST", url=url, headers=config.api_headers(), body=_json_body(arguments))
+    return ESTIMATE.request(config, model=_model_path(model), body=_json_body(arguments))
 
 
 def build_upload_slot_request(config: ApiConfig, content_type: str) -> Request:
@@ -160,12 +132,7 @@ def build_upload_slot_request(config: ApiConfig, content_type: str) -> Request:
     ):
         raise InvalidArgumentError(f"invalid content type {content_type!r}")
     body = json.dumps({"content_type": content_type}).encode("utf-8")
-    return Request(
-        method="POST",
-        url=config.url("files/generate-upload-url"),
-        headers=config.api_headers(),
-        body=body,
-    )
+    return UPLOAD_SLOT.request(config, body=body)
 
 
 def build_upload_put_request(target: UploadTarget, body: Body) -> Request:
@@ -175,3 +142,22 @@ def build_upload_put_request(target: UploadTarget, body: Body) -> Request:
     """
     return Request(method="PUT", url=target.upload_url, headers=target.upload_headers, body=body)
 
+
+def build_download_request(url: str, *, user_agent: str = USER_AGENT) -> Request:
+    """Build the ``GET`` of an output file: a User-Agent, the body as stored, never credentials.
+
+    ``Accept-Encoding: identity`` asks for the stored bytes, so that their count can be checked
+    against ``Content-Length``.
+
+    Raises:
+        InvalidArgumentError: ``url`` is not an absolute http(s) URL.
+    """
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url.split("?", 1)[0] if isinstance(url, str) else url
+        raise InvalidArgumentError(f"cannot download {shown!r}: not an http(s) URL")
+    headers = (("User-Agent", user_agent), ("Accept-Encoding", "identity"))
+    return Request(method="GET", url=url, headers=headers)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ._errors import CredentialsMissedError, InvalidArgumentError
-from ._http import Request
+from ._http import Headers
 
 DEFAULT_BASE_URL = "https://api.higgsfield.ai"
 USER_AGENT = "higgsfield-client-py/1.0"
@@ -17,7 +16,7 @@ USER_AGENT = "higgsfield-client-py/1.0"
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Credentials:
     """An API key: ``key_id`` and ``secret``, sent as ``Authorization: Key <id>:<secret>``."""
 
@@ -65,7 +64,12 @@ class Credentials:
         return f"Credentials(key_id={self.key_id!r}, secret='***')"
 
 
-def _origin(url: str) -> Tuple[str, str, int]:
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``url``, the port defaulted from the scheme.
+
+    Raises:
+        InvalidArgumentError: the host or port cannot be read.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -76,21 +80,29 @@ def _origin(url: str) -> Tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port or default_port
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiConfig:
     """Where the API is and who is calling: the input of every request builder.
 
     Args:
+        credentials: the API key (its secret never appears in ``repr``).
         base_url: the API root, ``https://api.higgsfield.ai`` by default. Plain ``http://`` is
             accepted only for loopback hosts unless ``allow_insecure_http`` is set.
-        credentials: the API key (its secret never appears in ``repr``).
         user_agent: the ``User-Agent`` header value.
+        allow_insecure_http: accept a plain ``http://`` base URL on a non-loopback host.
+
+    Raises:
+        InvalidArgumentError: the base URL is not an http(s) URL without query, fragment and
+            user info, or is plain http on another host without ``allow_insecure_http``.
     """
 
     credentials: Credentials
     base_url: str = DEFAULT_BASE_URL
     user_agent: str = USER_AGENT
     allow_insecure_http: bool = False
+    root: str = field(init=False, repr=False, compare=False)
+    """The base URL without a trailing slash."""
+    _headers: Headers = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -110,42 +122,30 @@ class ApiConfig:
                 f"refusing plain http:// for non-loopback host {parts.hostname!r}: credentials "
                 "would travel unencrypted (pass allow_insecure_http=True to insist)"
             )
-        _origin(self.base_url)
-
-    @functools.cached_property
-    def root(self) -> str:
-        """The base URL without a trailing slash."""
-        return self.base_url.rstrip("/")
+        origin_of(self.base_url)
+        # Derived once, at construction: every request of the client carries these.
+        object.__setattr__(self, "root", self.base_url.rstrip("/"))
+        headers = (("Authorization", self.credentials.authorization), ("User-Agent", self.user_agent))
+        object.__setattr__(self, "_headers", headers)
 
     def url(self, path: str) -> str:
-        """Join ``path`` (no leading slash) onto the base URL."""
+        """Join ``path`` (no leading slash, already percent-encoded) onto the base URL."""
         return f"{self.root}/{path}"
 
     def is_api_url(self, url: str) -> bool:
         """True when ``url`` has the API's scheme, host and port (credentials may go there)."""
         try:
-            return _origin(url) == _origin(self.base_url)
+            return origin_of(url) == origin_of(self.base_url)
         except InvalidArgumentError:
             return False
 
-    def api_headers(self, *, json_body: bool = True) -> Tuple[Tuple[str, str], ...]:
+    def api_headers(self, *, json_body: bool = True) -> Headers:
         """The headers every API request carries, credentials included.
 
-        The same tuple comes back each time (transports can tell headers they checked already).
+        Args:
+            json_body: add ``Content-Type: application/json`` (the official SDK sends it on every
+                API request, bodiless ones included).
         """
-        return self._json_api_headers if json_body else self._api_headers
-
-    # Built once per config (a cached_property writes past the frozen __setattr__).
-    @functools.cached_property
-    def _api_headers(self) -> Tuple[Tuple[str, str], ...]:
-        return (("Authorization", self.credentials.authorization), ("User-Agent", self.user_agent))
-
-    @functools.cached_property
-    def _json_api_headers(self) -> Tuple[Tuple[str, str], ...]:
-        return (*self._api_headers, ("Content-Type", "application/json"))
-
-    @functools.cached_property
-    def _status_requests(self) -> Dict[str, Request]:
-        # The status requests built for this config, by request id (see build_status_request).
-        return {}
-
+        if json_body:
+            return (*self._headers, ("Content-Type", "application/json"))
+        return self._headers

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from ._http import FailureKind, TransportFailure
 from ._values import FieldError
@@ -46,12 +48,29 @@ class UnknownStatusError(ProtocolError):
 
 
 class TransportError(HiggsfieldError):
-    """The network failed: connection refused or reset, TLS failure, timeout, oversized answer."""
+    """The network failed: connection refused or reset, TLS failure, timeout, oversized answer.
 
-    def __init__(self, message: str, *, kind: str, request_sent: bool = False) -> None:
+    Attributes:
+        kind: the ``FailureKind`` value of the last failure (``connect``, ``read``, ``timeout``...).
+        request_written: True when the last attempt may have reached the server.
+        host: the host that could not be reached, when known.
+        attempts: how many times the request was sent before giving up.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        request_written: bool = False,
+        host: Optional[str] = None,
+        attempts: int = 1,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
-        self.request_sent = request_sent
+        self.request_written = request_written
+        self.host = host
+        self.attempts = attempts
 
 
 class NetworkTimeoutError(TransportError, TimeoutError):
@@ -63,29 +82,54 @@ class DownloadError(TransportError):
 
     Attributes:
         url: the URL downloaded, without its query (which may hold a signature).
-        received: the bytes received in the last attempt.
+        received: the body bytes received in the last attempt, when known.
         expected: the Content-Length announced, when the answer gave one.
     """
 
     def __init__(
-        self, message: str, *, url: str, received: int, expected: Optional[int] = None, kind: str = "read"
+        self,
+        message: str,
+        *,
+        url: str,
+        received: Optional[int] = None,
+        expected: Optional[int] = None,
+        kind: str = "read",
+        attempts: int = 1,
     ) -> None:
-        super().__init__(message, kind=kind, request_sent=True)
+        super().__init__(
+            message, kind=kind, request_written=True, host=urlsplit(url).hostname, attempts=attempts
+        )
         self.url = url
         self.received = received
         self.expected = expected
 
 
-def transport_error_from_failure(failure: TransportFailure) -> TransportError:
+def transport_error_from_failure(
+    failure: TransportFailure, *, url: Optional[str] = None, attempts: int = 1
+) -> TransportError:
     """The error to raise for a network failure that will not be retried.
+
+    Args:
+        failure: the last failure.
+        url: the URL of the request that failed; its host is named in the message.
+        attempts: how many times the request was sent.
 
     Returns:
         ``NetworkTimeoutError`` for a timeout, ``TransportError`` for any other kind; ``kind``
-        and ``request_sent`` are copied from ``failure``.
+        and ``request_written`` are copied from ``failure``.
     """
-    message = f"network failure ({failure.kind.value}): {failure.detail}".rstrip(": ")
+    host = urlsplit(url).hostname if url is not None else None
+    where = f" reaching {host}" if host else ""
+    tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if url is not None else ""
+    message = f"network failure{where}{tries} ({failure.kind.value}): {failure.detail}".rstrip(": ")
     cls = NetworkTimeoutError if failure.kind is FailureKind.TIMEOUT else TransportError
-    return cls(message, kind=failure.kind.value, request_sent=failure.request_sent)
+    return cls(
+        message,
+        kind=failure.kind.value,
+        request_written=failure.request_written,
+        host=host,
+        attempts=attempts,
+    )
 
 
 class APIError(HiggsfieldError):
@@ -139,7 +183,7 @@ class ValidationError(APIError):
     ``errors`` holds the 422 field list as ``FieldError`` values (empty when the body had none).
     """
 
-    def __init__(self, message: str, *, errors: Tuple[FieldError, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, message: str, *, errors: tuple[FieldError, ...] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.errors = errors
 

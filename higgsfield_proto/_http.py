@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional, Tuple, Union
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Optional, Union
 
-Headers = Tuple[Tuple[str, str], ...]
+Headers = tuple[tuple[str, str], ...]
 
 
 def header_value(headers: Headers, name: str) -> Optional[str]:
@@ -18,7 +19,7 @@ def header_value(headers: Headers, name: str) -> Optional[str]:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StreamedBody:
     """A request body produced in chunks each time it is sent.
 
@@ -38,12 +39,7 @@ class StreamedBody:
 Body = Union[bytes, StreamedBody, None]
 
 
-# Request, Response and the Send effect are built on every call: their __init__ fills __dict__
-# directly, which costs half of the frozen dataclass __init__ (an object.__setattr__ per field).
-# Equality, hashing, repr, replace() and frozenness stay the dataclass's own.
-
-
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     """One HTTP request, fully built: absolute URL, final headers, body.
 
@@ -55,23 +51,32 @@ class Request:
     headers: Headers = ()
     body: Body = None
 
-    def __init__(self, method: str, url: str, headers: Headers = (), body: Body = None) -> None:
-        fields = self.__dict__
-        fields["method"], fields["url"], fields["headers"], fields["body"] = method, url, headers, body
-
     def header(self, name: str) -> Optional[str]:
         """Return the value of header ``name`` (case-insensitive), or None."""
         return header_value(self.headers, name)
+
+    @property
+    def carries_credentials(self) -> bool:
+        """True when the request holds API credentials (``Authorization`` or the legacy pair)."""
+        return any(name.lower() in _CREDENTIAL_HEADERS for name, _ in self.headers)
 
     def __repr__(self) -> str:
         # Header values may hold credentials and a presigned URL's query holds a signature:
         # a repr shows header names and the URL without its query.
         names = ", ".join(name for name, _ in self.headers)
-        url = self.url.split("?", 1)[0] + ("?..." if "?" in self.url else "")
-        return f"Request(method={self.method!r}, url={url!r}, headers=[{names}])"
+        return f"Request(method={self.method!r}, url={without_query(self.url)!r}, headers=[{names}])"
 
 
-@dataclass(frozen=True, init=False)
+_CREDENTIAL_HEADERS = frozenset({"authorization", "hf-api-key", "hf-secret"})
+
+
+def without_query(url: str) -> str:
+    """``url`` without its query string (a presigned URL's query is a bearer secret)."""
+    base, sep, _ = url.partition("?")
+    return base + "?..." if sep else base
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Response:
     """One HTTP response as received: status, headers, the whole body."""
 
@@ -79,9 +84,27 @@ class Response:
     headers: Headers = ()
     body: bytes = b""
 
-    def __init__(self, status: int, headers: Headers = (), body: bytes = b"") -> None:
-        fields = self.__dict__
-        fields["status"], fields["headers"], fields["body"] = status, headers, body
+    def header(self, name: str) -> Optional[str]:
+        """Return the value of header ``name`` (case-insensitive), or None."""
+        return header_value(self.headers, name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamedResponse:
+    """A 2xx answer to a ``StreamedSend``: its body went to the runner's sink, not into memory.
+
+    Attributes:
+        status: the 2xx status.
+        headers: the answer's headers.
+        received: the body bytes the sink was given in this attempt; the core checks them
+            against ``Content-Length``.
+        failure: the network failure that cut the body short, or None when it ended.
+    """
+
+    status: int
+    headers: Headers = ()
+    received: int = 0
+    failure: Optional[TransportFailure] = None
 
     def header(self, name: str) -> Optional[str]:
         """Return the value of header ``name`` (case-insensitive), or None."""
@@ -99,14 +122,32 @@ class FailureKind(str, enum.Enum):
     TOO_LARGE = "too_large"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TransportFailure:
-    """A network fault, translated at the transport edge; no library exception escapes."""
+    """A network fault, translated at the transport edge; no library exception escapes.
+
+    A transport reports what happened and decides nothing: whether the request is sent again is
+    the core's ``RetryPolicy``'s call, made from these facts.
+
+    Attributes:
+        kind: where the exchange broke down.
+        detail: a short description without secrets (no header values, no URL query).
+        request_written: True once any byte of the request may have been written to the
+            connection, so that the server may have acted on it. False only when the transport
+            knows nothing left: a failed connect, TLS handshake or proxy tunnel.
+        reused_connection: True when the request went out on a kept-alive connection, False on
+            a new one, None when the transport cannot tell.
+        response_started: True when any byte of the answer arrived before the failure.
+    """
 
     kind: FailureKind
     detail: str = ""
-    request_sent: bool = field(default=False)
-    """True when the request may have reached the server (the failure came after writing)."""
+    request_written: bool = False
+    reused_connection: Optional[bool] = None
+    response_started: bool = False
 
 
 Outcome = Union[Response, TransportFailure]
+"""What a ``Send`` is answered with."""
+StreamedOutcome = Union[StreamedResponse, Response, TransportFailure]
+"""What a ``StreamedSend`` is answered with: a non-2xx answer comes back whole, as a Response."""

@@ -8,31 +8,21 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, List, Optional, Tuple, Type
+from typing import Any, Optional, Union
 
-from ._build import is_request_id
+from ._endpoints import CANCEL_ERRORS, GENERATION_ERRORS, STORAGE_ERRORS, ErrorTable, is_path_id
 from ._errors import (
-    APIError,
-    AuthenticationError,
-    ConcurrencyLimitError,
     HiggsfieldError,
-    InsufficientCreditsError,
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     JobNSFWError,
-    ModelUnavailableError,
-    NotCancellableError,
-    NotFoundError,
-    PermissionDeniedError,
     ProtocolError,
     RateLimitError,
-    ServerError,
     UnknownStatusError,
-    UploadRejectedError,
     ValidationError,
 )
-from ._http import Response
+from ._http import Response, StreamedResponse
 from ._retry_after import retry_after_seconds
 from ._values import (
     ARTIFACT_KEYS,
@@ -50,7 +40,10 @@ _ARTIFACT_KEY_SET = frozenset(ARTIFACT_KEYS)
 _STATES = {**{state.value: state for state in JobState}, "cancelled": JobState.CANCELED}
 
 
-def _correlation_id(response: Response) -> Optional[str]:
+Answer = Union[Response, StreamedResponse]
+
+
+def _correlation_id(response: Answer) -> Optional[str]:
     return response.header("X-Correlation-ID")
 
 
@@ -79,7 +72,8 @@ _NOT_JSON = object()
 _JSON = json.JSONDecoder()
 
 
-def _protocol_error(response: Response, message: str, request_id: Optional[str] = None) -> ProtocolError:
+def protocol_error(response: Answer, message: str, request_id: Optional[str] = None) -> ProtocolError:
+    """A ``ProtocolError`` about ``response``, naming its status and correlation id."""
     return ProtocolError(
         f"{message} (HTTP {response.status}, correlation id {_correlation_id(response)})",
         status_code=response.status,
@@ -88,11 +82,11 @@ def _protocol_error(response: Response, message: str, request_id: Optional[str] 
     )
 
 
-def _json_object(response: Response, what: str, request_id: Optional[str] = None) -> Dict[str, Any]:
+def _json_object(response: Response, what: str, request_id: Optional[str] = None) -> dict[str, Any]:
     data = _decode_json(response)
     if not isinstance(data, dict):
         kind = "no JSON" if data is _NOT_JSON else f"JSON {type(data).__name__}"
-        raise _protocol_error(response, f"{what}: expected a JSON object, got {kind}", request_id)
+        raise protocol_error(response, f"{what}: expected a JSON object, got {kind}", request_id)
     return data
 
 
@@ -108,10 +102,10 @@ def _detail(data: Any, text: str) -> Any:
     return text.strip()
 
 
-def _field_errors(detail: Any) -> Tuple[FieldError, ...]:
+def _field_errors(detail: Any) -> tuple[FieldError, ...]:
     if not isinstance(detail, list):
         return ()
-    errors: List[FieldError] = []
+    errors: list[FieldError] = []
     for item in detail:
         if isinstance(item, dict):
             loc = item.get("loc")
@@ -142,50 +136,31 @@ def _describe(detail: Any) -> str:
     return json.dumps(detail)[:300] if detail is not None else ""
 
 
-def _error_class(status: int, text: str) -> Type[APIError]:
-    lowered = text.lower()
-    if status == 400:
-        return ConcurrencyLimitError if "concurrent" in lowered else ValidationError
-    if status == 403:
-        return InsufficientCreditsError if "credit" in lowered else PermissionDeniedError
-    by_status: Dict[int, Type[APIError]] = {
-        401: AuthenticationError,
-        402: InsufficientCreditsError,
-        404: NotFoundError,
-        422: ValidationError,
-        423: ModelUnavailableError,
-        429: RateLimitError,
-    }
-    if status in by_status:
-        return by_status[status]
-    return ServerError if status >= 500 else APIError
-
-
 def error_from_response(
     response: Response,
     *,
     request_id: Optional[str] = None,
     now: Optional[float] = None,
-    error_class: Optional[Type[APIError]] = None,
+    errors: ErrorTable = GENERATION_ERRORS,
 ) -> HiggsfieldError:
-    """Turn an unsuccessful answer into the matching typed error (PROTOCOL.md section 6).
+    """Turn an unsuccessful answer into the matching typed error.
 
     Args:
         response: a non-2xx answer.
         request_id: the job concerned, when known.
         now: wall-clock time, to read a Retry-After date when the response has no Date header.
-        error_class: force this class (used for the storage host's answers).
+        errors: the error table of the endpoint's API family (the generation API's by default).
 
     Returns:
         An ``APIError`` subclass for 4xx/5xx, a ``ProtocolError`` for anything else.
     """
     if response.status < 400:
         # The flows follow same-origin redirects; any 3xx reaching a parser is one they refused.
-        return _protocol_error(response, "unexpected answer (a redirect not followed)", request_id)
+        return protocol_error(response, "unexpected answer (a redirect not followed)", request_id)
     text = _body_text(response)
     data = _decode_json(response)
     detail = _detail(data, text)
-    cls = error_class or _error_class(response.status, text)
+    cls = errors.error_class(response.status, text)
     correlation = _correlation_id(response)
     described = _describe(detail) if data is not _NOT_JSON else _non_json_summary(response)
     message = f"HTTP {response.status}: {described}".rstrip(": ")
@@ -194,7 +169,7 @@ def error_from_response(
         context.append(f"correlation_id={correlation}")
     if context:
         message += f" [{', '.join(context)}]"
-    common: Dict[str, Any] = {
+    common: dict[str, Any] = {
         "status_code": response.status,
         "detail": detail,
         "body": text,
@@ -221,18 +196,20 @@ def _non_json_summary(response: Response) -> str:
     return f"non-JSON answer ({content_type.split(';')[0]}, {len(response.body)} bytes)"
 
 
-def _raise_for_status(response: Response, request_id: Optional[str] = None) -> None:
+def _raise_for_status(
+    response: Response, request_id: Optional[str] = None, errors: ErrorTable = GENERATION_ERRORS
+) -> None:
     if not 200 <= response.status < 300:
-        raise error_from_response(response, request_id=request_id)
+        raise error_from_response(response, request_id=request_id, errors=errors)
 
 
 # ---------------------------------------------------------------------------------------------
 # Job statuses
 
 
-def _url_list(value: Any, key: str) -> Tuple[str, ...]:
+def _url_list(value: Any, key: str) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
-    urls: List[str] = []
+    urls: list[str] = []
     for item in items:
         if isinstance(item, str):
             urls.append(item)
@@ -277,8 +254,8 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
         found = request_id
     if not isinstance(found, str) or not found:
         raise ProtocolError("status payload carries no request_id", request_id=request_id)
-    if not is_request_id(found):
-        # It would become a path of the next status URL ("../..", "a/b"): refuse it here.
+    if not is_path_id(found):
+        # It names the job in the next status URL: an empty or dot segment cannot.
         raise ProtocolError(f"status payload carries an unusable request id {found[:80]!r}")
     if request_id is not None and found != request_id:
         raise ProtocolError(f"asked about {request_id}, answer is about {found}", request_id=request_id)
@@ -294,9 +271,7 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
     except ValueError as exc:
         raise ProtocolError(f"malformed outputs: {exc}", request_id=found) from None
     status_url, cancel_url = get("status_url"), get("cancel_url")
-    # Every poll makes one: built without the frozen __init__'s per-field object.__setattr__.
-    status: JobStatus = object.__new__(JobStatus)
-    status.__dict__.update(
+    return JobStatus(
         state=state,
         request_id=found,
         payload=payload,
@@ -308,7 +283,6 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
         error=_optional_text(get("error")),
         expires_at=_optional_text(get("expires_at")),
     )
-    return status
 
 
 def _status_from_response(response: Response, what: str, request_id: Optional[str]) -> JobStatus:
@@ -339,9 +313,7 @@ def parse_status_response(response: Response, request_id: Optional[str] = None) 
 
 def parse_cancel_response(response: Response, request_id: Optional[str] = None) -> None:
     """Accept any 2xx (202 is documented). Raises NotCancellableError for 400, else typed errors."""
-    if response.status == 400 and "concurrent" not in _body_text(response).lower():
-        raise error_from_response(response, request_id=request_id, error_class=NotCancellableError)
-    _raise_for_status(response, request_id)
+    _raise_for_status(response, request_id, CANCEL_ERRORS)
 
 
 def parse_delete_response(response: Response, request_id: str) -> Deletion:
@@ -352,7 +324,7 @@ def parse_delete_response(response: Response, request_id: str) -> Deletion:
     return Deletion(request_id=found if isinstance(found, str) else request_id, payload=data)
 
 
-def _decimal(data: Dict[str, Any], key: str, response: Response) -> Decimal:
+def _decimal(data: dict[str, Any], key: str, response: Response) -> Decimal:
     value = data.get(key)
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         try:
@@ -362,7 +334,7 @@ def _decimal(data: Dict[str, Any], key: str, response: Response) -> Decimal:
         else:
             if number.is_finite():
                 return number
-    raise _protocol_error(response, f"estimate: {key!r} is not a decimal: {value!r}")
+    raise protocol_error(response, f"estimate: {key!r} is not a decimal: {value!r}")
 
 
 def parse_estimate_response(response: Response) -> Estimate:
@@ -378,10 +350,10 @@ def parse_estimate_response(response: Response) -> Estimate:
 # Uploads
 
 
-def _slot_url(data: Dict[str, Any], name: str, response: Response) -> str:
+def _slot_url(data: dict[str, Any], name: str, response: Response) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise _protocol_error(response, f"upload slot: {name} is not an http(s) URL")
+        raise protocol_error(response, f"upload slot: {name} is not an http(s) URL")
     return value
 
 
@@ -404,7 +376,7 @@ def parse_upload_slot_response(response: Response, content_type: str) -> UploadT
     if not isinstance(raw_headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()
     ):
-        raise _protocol_error(response, "upload slot: upload_headers is not a string mapping")
+        raise protocol_error(response, "upload slot: upload_headers is not a string mapping")
     headers = tuple(raw_headers.items())
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers += (("Content-Type", slot_type),)
@@ -415,11 +387,7 @@ def parse_upload_slot_response(response: Response, content_type: str) -> UploadT
 
 def parse_upload_put_response(response: Response) -> None:
     """Accept any 2xx from the storage host; 4xx is UploadRejectedError, 5xx ServerError."""
-    if 200 <= response.status < 300:
-        return
-    if 400 <= response.status < 500:
-        raise error_from_response(response, error_class=UploadRejectedError)
-    raise error_from_response(response)
+    _raise_for_status(response, errors=STORAGE_ERRORS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +401,7 @@ def raise_for_job_outcome(status: JobStatus) -> JobStatus:
         JobFailedError, JobNSFWError, JobCancelledError: carrying request id and payload.
         InvalidArgumentError: the job has not finished yet.
     """
-    common: Dict[str, Any] = {
+    common: dict[str, Any] = {
         "request_id": status.request_id,
         "status": status.state.value,
         "payload": status.payload,

@@ -9,13 +9,13 @@ from typing import Optional
 from ._errors import InvalidArgumentError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PollPolicy:
     """The schedule of status checks while waiting for a job.
 
     The n-th check (0-based) waits ``min(max_delay, initial_delay * multiplier**n)`` seconds,
     shortened by up to ``jitter`` of itself so that many clients do not poll in lock-step.
-    PROTOCOL.md 3.5 suggests 2 s growing by 1.5x; the default cap of 3 s (the docs say 10 s) keeps
+    The API's docs suggest 2 s growing by 1.5x up to 10 s; the default cap of 3 s keeps
     the delay between a job finishing and the client noticing under about 3 s, at roughly a sixth
     of the requests of the official SDK's fixed 0.5 s.
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import FrozenSet, Optional, Union
+from typing import Optional, Union
 
 from ._errors import InvalidArgumentError
 from ._http import FailureKind, Outcome, Response, TransportFailure
 from ._retry_after import retry_after_seconds
 
-RETRYABLE_STATUSES: FrozenSet[int] = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Retry:
     """Send the same request again after ``delay`` seconds."""
 
     delay: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GiveUp:
     """Do not repeat: ``reason`` says why (success, a final error, limits reached, unsafe)."""
 
@@ -30,7 +30,7 @@ class GiveUp:
 Decision = Union[Retry, GiveUp]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     """Decides whether a request is repeated after an outcome.
 
@@ -52,7 +52,7 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
     max_retry_after: float = 60.0
-    retry_statuses: FrozenSet[int] = RETRYABLE_STATUSES
+    retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def __post_init__(self) -> None:
         if not all(math.isfinite(n) for n in (self.backoff_base, self.backoff_cap, self.max_retry_after)):
@@ -80,8 +80,8 @@ class RetryPolicy:
         outcome: Outcome,
         *,
         repeatable: bool,
-        now: float,
         jitter: float,
+        now: Optional[float] = None,
         remaining: Optional[float] = None,
     ) -> Decision:
         """Decide what follows attempt number ``attempt`` (1-based) that ended with ``outcome``.
@@ -91,33 +91,35 @@ class RetryPolicy:
             outcome: what that attempt produced.
             repeatable: the request is safe to repeat even if the server may have acted on it
                 (GET, PUT, DELETE, cancel, or a submit carrying an Idempotency-Key). When False,
-                only failures that provably happened before the server acted are retried.
-            now: the current wall-clock time (Unix seconds), for Retry-After dates.
+                it is repeated only after a failure that left it unwritten, or after a 429 (a
+                refusal: nothing was created).
             jitter: a uniform random number in [0, 1), supplied by the caller.
+            now: the current wall-clock time (Unix seconds), for a Retry-After date when the
+                answer has no Date header; None when unknown (such a date is then ignored).
             remaining: seconds left before the caller's deadline, or None for no deadline.
         """
         if isinstance(outcome, Response) and outcome.status < 400:
-            return GiveUp("answered")
+            return GiveUp(reason="answered")
         if attempt >= self.max_attempts:
-            return GiveUp(f"{attempt} attempts made")
+            return GiveUp(reason=f"{attempt} attempts made")
         if isinstance(outcome, TransportFailure):
             if outcome.kind is FailureKind.TOO_LARGE:
-                return GiveUp("the answer is larger than the transport accepts")
-            if outcome.request_sent and not repeatable:
-                return GiveUp("the request may have been acted on and is not safe to repeat")
+                return GiveUp(reason="the answer is larger than the transport accepts")
+            if outcome.request_written and not repeatable:
+                return GiveUp(reason="the request may have been acted on and is not safe to repeat")
             delay = self.backoff(attempt, jitter)
         else:
             if outcome.status not in self.retry_statuses:
-                return GiveUp(f"HTTP {outcome.status} is final")
+                return GiveUp(reason=f"HTTP {outcome.status} is final")
             if not (repeatable or _rejected_before_acting(outcome)):
-                return GiveUp(f"HTTP {outcome.status} may hide an accepted request")
+                return GiveUp(reason=f"HTTP {outcome.status} may hide an accepted request")
             told = retry_after_seconds(outcome, now=now)
             if told is not None and told > self.max_retry_after:
-                return GiveUp(f"Retry-After {told:.0f}s exceeds {self.max_retry_after:.0f}s")
+                return GiveUp(reason=f"Retry-After {told:.0f}s exceeds {self.max_retry_after:.0f}s")
             delay = told if told is not None else self.backoff(attempt, jitter)
         if remaining is not None and delay >= remaining:
-            return GiveUp("the deadline would pass before the next attempt")
-        return Retry(delay)
+            return GiveUp(reason="the deadline would pass before the next attempt")
+        return Retry(delay=delay)
 
 
 def _rejected_before_acting(response: Response) -> bool:

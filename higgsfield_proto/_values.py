@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Optional
 
 
 class JobState(str, enum.Enum):
@@ -28,7 +29,7 @@ ARTIFACT_KEYS = ("zip", "mov", "jsx", "fbx", "ply")
 """Extra output keys some video and 3D models return next to ``video``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobStatus:
     """One answer about a job: its state, outputs when finished, and the raw payload.
 
@@ -42,10 +43,10 @@ class JobStatus:
     payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
     status_url: Optional[str] = None
     cancel_url: Optional[str] = None
-    images: Tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
     video: Optional[str] = None
     # hash=False: a dict is unhashable, and hashing a frozen status must not raise.
-    artifacts: Mapping[str, Tuple[str, ...]] = field(default_factory=dict, hash=False)
+    artifacts: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     error: Optional[str] = None
     expires_at: Optional[str] = None
 
@@ -55,11 +56,11 @@ class JobStatus:
         return self.state.is_terminal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FieldError:
     """One entry of a 422 field list: where (``loc``), what (``msg``) and the error ``type``."""
 
-    loc: Tuple[Any, ...]
+    loc: tuple[Any, ...]
     msg: str
     type: str = ""
 
@@ -68,7 +69,7 @@ class FieldError:
         return f"{where}: {self.msg}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UploadTarget:
     """A presigned upload slot: PUT the bytes to ``upload_url`` with exactly ``upload_headers``.
 
@@ -79,14 +80,14 @@ class UploadTarget:
     public_url: str
     upload_url: str
     content_type: str
-    upload_headers: Tuple[Tuple[str, str], ...]
+    upload_headers: tuple[tuple[str, str], ...]
 
     def __repr__(self) -> str:
         # The upload URL embeds a signature: it is a bearer secret for an hour.
         return f"UploadTarget(public_url={self.public_url!r}, content_type={self.content_type!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Estimate:
     """The price of a generation before submitting it, as exact decimals."""
 
@@ -95,7 +96,7 @@ class Estimate:
     payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Deletion:
     """The answer to deleting a finished request's data."""
 
@@ -103,7 +104,7 @@ class Deletion:
     payload: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEvent:
     """A delivered webhook: the job's final status, and the Standard Webhooks id and time if signed."""
 
@@ -112,15 +113,24 @@ class WebhookEvent:
     timestamp: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Enqueued:
     """Notify event: a submit was accepted under ``request_id``."""
 
     request_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatusUpdate:
     """Notify event: one status check answered ``status``."""
 
     status: JobStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Downloaded:
+    """A finished download: the URL asked for, the bytes the sink received, their content type."""
+
+    url: str
+    size: int
+    content_type: Optional[str] = None

@@ -4,7 +4,8 @@ The adapters live in submodules so that importing this package pulls in no HTTP 
 ``higgsfield_transports.requests.RequestsTransport`` (blocking, requests),
 ``higgsfield_transports.aiohttp.AiohttpTransport`` (asyncio, aiohttp) and
 ``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio). All three also
-stream response bodies to a callable (``stream``), which downloads use.
+stream response bodies to a callable (``stream``), which downloads use. Each sends a request
+once and reports the facts of a failure; the core decides whether to send it again.
 """
 
 from ._base import (

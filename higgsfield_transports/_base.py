@@ -1,8 +1,17 @@
-"""The transport interfaces and the warning raised for unverified TLS."""
+"""The transport interfaces and the warning raised for unverified TLS.
+
+A transport sends a request once and reports what happened: a ``Response``, or a
+``TransportFailure`` stating whether any byte of the request was written, whether the connection
+was a reused one and whether the answer had begun. It never repeats a request, never follows a
+redirect and adds no credentials of its own; the core's ``RetryPolicy`` decides from those facts.
+``timeout`` means the same on every transport: seconds for the answer to start and between
+reads; connecting has a limit of its own (``connect_timeout``).
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Optional, Protocol, runtime_checkable
 
 from higgsfield_proto._http import Outcome, Request, Response
 

@@ -4,43 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any, Iterator, Optional, Tuple, Union
+from collections.abc import Iterator
+from typing import Any, Optional, Union
 
 import aiohttp
 
-from higgsfield_proto._http import (
-    FailureKind,
-    Headers,
-    Outcome,
-    Request,
-    Response,
-    StreamedBody,
-    TransportFailure,
-)
+from higgsfield_proto._http import Headers, Outcome, Request
 
 from ._base import HeadCallback, Sink
-from ._common import (
+from ._bodies import AnswerReader, BodySource, StreamTarget, streaming
+from ._checks import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
     READ_CHUNK,
-    BodySource,
-    ProxyResolver,
-    StreamTarget,
     Verify,
     check_options,
     check_request,
     decode_headers,
-    describe,
-    response_too_large,
     ssl_context_for,
     without_framing,
 )
+from ._failures import Progress, Stage, failure_for
+from ._proxies import ProxyResolver
 
 __all__ = ["AiohttpTransport"]
 
 _SslArg = Union[ssl.SSLContext, bool]
-_QUICK_BODY = 2**20
 _NO_AUTO_HEADERS = ("Content-Type",)
 """Headers aiohttp must not add on its own."""
+
+
+class _NotResent(aiohttp.ClientError):
+    """Carries a failure past aiohttp's own resend of idempotent requests (see ``_send_once``)."""
+
+    def __init__(self, failure: BaseException) -> None:
+        super().__init__(failure)
+        self.failure = failure
+
+
+async def _send_once(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    # aiohttp sends an idempotent request once more when a kept-alive connection breaks: the
+    # transport decides nothing, so that failure leaves wrapped in an exception aiohttp does not
+    # resend on, and is unwrapped in _translate.
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        raise _NotResent(exc) from exc
 
 
 class _AsyncChunks:
@@ -84,22 +98,20 @@ class AiohttpTransport:
 
     The transport's own ``ClientSession`` is created lazily by the first ``send``, on the
     running loop, and the transport stays bound to that loop (see ``loop`` and ``is_usable``):
-    keep one transport per event loop. Redirects are never followed. Only ``request.headers``
-    decides ``Authorization``: session default headers, session ``auth``, credentials in the URL
-    and ~/.netrc are overridden or removed on every request. aiohttp adds its ``Host``,
-    ``User-Agent``, ``Accept`` and ``Accept-Encoding`` headers unless ``request.headers`` sets
-    them, and returns compressed responses decoded. On a reused keep-alive connection that the
-    server had closed, aiohttp itself re-sends a GET/HEAD/PUT/DELETE/OPTIONS request once.
+    keep one transport per event loop. It sends each request once: aiohttp's own resend of
+    idempotent requests on a broken keep-alive connection is turned off, and redirects are never
+    followed. Only ``request.headers`` decides ``Authorization``: session default headers,
+    session ``auth``, credentials in the URL and ~/.netrc are overridden or removed on every
+    request. aiohttp adds its ``Host``, ``User-Agent``, ``Accept`` and ``Accept-Encoding``
+    headers unless ``request.headers`` sets them, and returns compressed responses decoded. A
+    failure reports ``request_written=True`` once the connection was open (aiohttp cannot tell
+    how far the request got) and ``reused_connection=None``.
 
     Args:
         session: a session to send with; it stays the caller's (``aclose`` leaves it open) and
             keeps its own proxy-from-environment (``trust_env``), cookies and connector.
             Without one the transport makes its own, which ignores cookies.
-        timeout: seconds allowed for the response to start and between reads; None waits forever.
-            A quick exchange (``send`` of a request without a body or with a bytes body of at
-            most 1 MiB) gets the whole ``timeout`` for the exchange instead, as one timer:
-            aiohttp re-arms its per-read timer on every chunk received, which costs about a
-            twentieth of a small API call.
+        timeout: seconds allowed for the answer to start and between reads; None waits forever.
         connect_timeout: seconds allowed to open the TCP connection (and TLS handshake).
         verify: True (the system CA store; a session passed in keeps its connector's setting),
             a CA bundle path, an ``ssl.SSLContext``, or False (warns: no verification).
@@ -113,8 +125,8 @@ class AiohttpTransport:
         self,
         session: Optional[aiohttp.ClientSession] = None,
         *,
-        timeout: Optional[float] = 90.0,
-        connect_timeout: float = 10.0,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         verify: Verify = True,
         proxy: Optional[str] = None,
         trust_env: bool = True,
@@ -133,9 +145,6 @@ class AiohttpTransport:
         self._ssl: _SslArg = True if verify is True else ssl_context_for(verify)
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=connect_timeout, sock_read=timeout
-        )
-        self._quick_timeout = aiohttp.ClientTimeout(
-            total=timeout, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._timeout_seconds = timeout
         self._proxies = ProxyResolver(proxy, trust_env and self._owns_session)
@@ -170,7 +179,7 @@ class AiohttpTransport:
         return running is self._loop
 
     async def send(self, request: Request) -> Outcome:
-        """Send ``request`` and read the whole response.
+        """Send ``request`` once and read the whole response.
 
         Returns:
             The ``Response`` (3xx included: redirects are not followed), or a
@@ -184,7 +193,7 @@ class AiohttpTransport:
         return await self._send(request, None)
 
     async def stream(self, request: Request, sink: Sink, *, head: Optional[HeadCallback] = None) -> Outcome:
-        """Send ``request`` and hand a 2xx body to ``sink`` chunk by chunk.
+        """Send ``request`` once and hand a 2xx body to ``sink`` chunk by chunk.
 
         As ``send``, except that a 2xx answer's body goes to ``sink`` (after ``head`` got its
         status and headers) without a size limit, and the ``Response`` comes back with an empty
@@ -194,31 +203,28 @@ class AiohttpTransport:
             ValueError, RuntimeError: as ``send``.
             Exception: whatever ``sink`` or ``head`` raised.
         """
-        target = StreamTarget(sink, head)
-        try:
-            return target.checked(await self._send(request, target))
-        finally:
-            target.forget()
+        with streaming(sink, head) as target:
+            outcome: Outcome = target.checked(await self._send(request, target))
+            return outcome
 
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         origin, parts = check_request(request)
         session = self._session_for_running_loop()
-        source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
+        source = BodySource.of(request.body)
         headers: Headers = without_framing(request.headers)
-        middlewares: Optional[Tuple[aiohttp.ClientMiddlewareType, ...]] = None
+        middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = (_send_once,)
         if not self._owns_session or "@" in parts.netloc:
             # A caller's session may add Authorization (default headers, auth, ~/.netrc), and so
             # may credentials in the URL: a middleware puts the request's own value back. The
             # transport's own session adds none, so there the header goes out as it is.
             headers = tuple(pair for pair in headers if pair[0].lower() != "authorization")
-            middlewares = (_authorization_middleware(request.header("Authorization")),)
+            middlewares += (_authorization_middleware(request.header("Authorization")),)
         data: Any = request.body
-        quick = target is None and (data is None or (isinstance(data, bytes) and len(data) <= _QUICK_BODY))
         if source is not None:
             data = _AsyncChunks(source.chunks())
             if source.length is not None:
                 headers = (*headers, ("Content-Length", str(source.length)))
-        response_started = False
+        progress = Progress()
         try:
             response = await session.request(
                 request.method,
@@ -227,7 +233,7 @@ class AiohttpTransport:
                 data=data,
                 allow_redirects=False,
                 raise_for_status=False,
-                timeout=self._quick_timeout if quick else self._timeout,
+                timeout=self._timeout,
                 ssl=self._ssl,
                 proxy=self._proxies.proxy_for(origin),
                 # aiohttp would label every body application/octet-stream (the transport's own
@@ -235,10 +241,10 @@ class AiohttpTransport:
                 skip_auto_headers=None if self._owns_session else _NO_AUTO_HEADERS,
                 middlewares=middlewares,
             )
-            response_started = True
-            return await self._read(response, target)
+            progress.request_written = progress.response_started = True
+            return await self._read(response, target, progress)
         except Exception as exc:
-            return _translate(exc, source, response_started=response_started)
+            return _translate(exc, source, progress)
         finally:
             if source is not None:
                 source.close()
@@ -275,36 +281,22 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def _read(self, response: aiohttp.ClientResponse, target: Optional[StreamTarget]) -> Outcome:
-        limit = self._max_response_bytes
+    async def _read(
+        self, response: aiohttp.ClientResponse, target: Optional[StreamTarget], progress: Progress
+    ) -> Outcome:
         complete = False
         try:
-            if target is not None and target.wants(response.status):
-                headers = decode_headers(response.raw_headers)
-                target.begin(response.status, headers)
-                async for chunk in response.content.iter_chunked(READ_CHUNK):
-                    target.write(chunk)
-                complete = True
-                return Response(status=response.status, headers=headers)
-            length = response.content_length
-            if length is not None and length > limit:
-                return response_too_large(limit)  # refused before reading a byte of it
-            if length is not None and _identity(response):
-                # The declared length is the decoded length and within the limit: one read.
-                whole = await response.read()
-                complete = True
-                return Response(response.status, decode_headers(response.raw_headers), whole)
-            body = bytearray()
+            reader = AnswerReader(target, self._max_response_bytes, progress)
+            headers = decode_headers(response.raw_headers)
+            failure = reader.begin(response.status, headers, response.content_length)
+            if failure is not None:
+                return failure
             async for chunk in response.content.iter_chunked(READ_CHUNK):
-                body += chunk
-                if len(body) > limit:
-                    return response_too_large(limit)
+                failure = reader.add(chunk)
+                if failure is not None:
+                    return failure
             complete = True
-            return Response(
-                status=response.status,
-                headers=decode_headers(response.raw_headers),
-                body=bytes(body),
-            )
+            return reader.finish()
         finally:
             if complete:
                 response.release()
@@ -313,34 +305,40 @@ class AiohttpTransport:
                 response.close()
 
 
-def _identity(response: aiohttp.ClientResponse) -> bool:
-    """True when the body arrives as sent: no Content-Encoding (or only ``identity``)."""
-    encoding = response.headers.get(aiohttp.hdrs.CONTENT_ENCODING, "")
-    return not encoding or encoding.strip().lower() == "identity"
-
-
-def _translate(exc: Exception, source: Optional[BodySource], *, response_started: bool) -> TransportFailure:
+def _translate(exc: Exception, source: Optional[BodySource], progress: Progress) -> Outcome:
     """Map an exception from aiohttp to a ``TransportFailure``.
 
     Raises:
-        Exception: the ``StreamedBody`` source's own exception, when that is what failed.
+        Exception: the ``StreamedBody`` source's own exception, when that is what failed, or an
+            exception that is no network fault.
     """
     if source is not None:
         source.raise_if_failed()
-    detail = describe(exc)
+    if isinstance(exc, _NotResent):
+        exc = exc.failure  # type: ignore[assignment]
+    stage = _stage(exc)
+    if stage is None:
+        raise exc
+    if stage is Stage.EXCHANGE or stage is Stage.TIMEOUT:
+        # aiohttp cannot tell how far the request got once the connection was open.
+        progress.request_written = True
+    detail = None
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        detail = f"proxy answered {exc.status} to CONNECT"
+    unfinished = source is not None and not source.finished
+    return failure_for(exc, stage, progress, body_unfinished=unfinished, detail=detail)
+
+
+def _stage(exc: BaseException) -> Optional[Stage]:
     if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
-        return TransportFailure(kind=FailureKind.TLS, detail=detail, request_sent=False)
+        return Stage.TLS
     if isinstance(
         exc,
         (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError),
     ):
-        if isinstance(exc, aiohttp.ClientHttpProxyError):
-            detail = f"proxy answered {exc.status} to CONNECT"
-        return TransportFailure(kind=FailureKind.CONNECT, detail=detail, request_sent=False)
+        return Stage.CONNECT
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return TransportFailure(kind=FailureKind.TIMEOUT, detail="timed out", request_sent=True)
+        return Stage.TIMEOUT
     if isinstance(exc, (aiohttp.ClientError, OSError)):
-        unsent_body = source is not None and not source.finished and not response_started
-        kind = FailureKind.WRITE if unsent_body else FailureKind.READ
-        return TransportFailure(kind=kind, detail=detail, request_sent=True)
-    raise exc
+        return Stage.EXCHANGE
+    return None

@@ -6,38 +6,30 @@ import http.client
 import logging
 import os
 import ssl
-import urllib.request
+from collections.abc import Iterator
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
-from urllib.parse import urlsplit
+from typing import Any, Optional, Union
 
 import requests
 import requests.adapters
-import requests.utils
 import urllib3.exceptions
 
-from higgsfield_proto._http import (
-    FailureKind,
-    Outcome,
-    Request,
-    Response,
-    StreamedBody,
-    TransportFailure,
-)
+from higgsfield_proto._http import Outcome, Request
 
 from ._base import HeadCallback, Sink
-from ._common import (
+from ._bodies import AnswerReader, BodySource, StreamTarget, streaming
+from ._checks import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
     READ_CHUNK,
-    BodySource,
-    StreamTarget,
     Verify,
     check_options,
     check_request,
-    describe,
-    response_too_large,
     without_framing,
 )
+from ._failures import Progress, Stage, failure_for
+from ._proxies import ProxyResolver
 
 __all__ = ["RequestsTransport"]
 
@@ -94,7 +86,7 @@ class _ContextAdapter(requests.adapters.HTTPAdapter):
         self,
         request: requests.PreparedRequest,
         verify: Union[bool, str],
-        cert: Union[str, Tuple[str, str], None] = None,
+        cert: Union[str, tuple[str, str], None] = None,
     ) -> Any:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         pool_kwargs.pop("ca_certs", None)
@@ -127,17 +119,20 @@ class _SizedChunks:
 class RequestsTransport:
     """Sends requests with ``requests``; blocking.
 
-    Redirects are never followed. Session-level credentials of a session passed in
-    (``session.auth``, an ``Authorization`` default header, ~/.netrc) never reach a request:
-    only ``request.headers`` decide ``Authorization``. ``requests`` adds its default
-    ``User-Agent``, ``Accept``, ``Accept-Encoding`` and ``Connection`` headers unless
-    ``request.headers`` sets them; compressed responses are returned decoded.
+    It sends each request once: it never repeats one and never follows a redirect. Session-level
+    credentials of a session passed in (``session.auth``, an ``Authorization`` default header,
+    ~/.netrc) never reach a request: only ``request.headers`` decide ``Authorization``.
+    ``requests`` adds its default ``User-Agent``, ``Accept``, ``Accept-Encoding`` and
+    ``Connection`` headers unless ``request.headers`` sets them; compressed responses are
+    returned decoded. A failure reports ``request_written=True`` once the connection was open
+    (requests cannot tell how far the request got) and ``reused_connection=None``.
 
     Args:
         session: a session to send with; it stays the caller's (``close`` leaves it open) and
             keeps its own ``trust_env``, cookies, hooks and mounted adapters. Without one the
             transport makes its own, which ignores cookies.
-        timeout: seconds allowed for the response to start and between reads; None waits forever.
+        timeout: seconds allowed for the answer to start and between reads (and between writes
+            of the request); None waits forever.
         connect_timeout: seconds allowed to open the TCP connection (and TLS handshake).
         verify: True (requests' CA bundle; a session passed in keeps its own ``verify``), a CA
             bundle path, an ``ssl.SSLContext`` (only without a session passed in) or False
@@ -157,8 +152,8 @@ class RequestsTransport:
         self,
         session: Optional[requests.Session] = None,
         *,
-        timeout: Optional[float] = 90.0,
-        connect_timeout: float = 10.0,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         verify: Verify = True,
         proxy: Optional[str] = None,
         trust_env: bool = True,
@@ -179,37 +174,28 @@ class RequestsTransport:
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
-            session.trust_env = trust_env
+            # The transport resolves proxies itself (below) and never reads ~/.netrc.
+            session.trust_env = False
             # Blocks every cookie: the transport sends exactly what each request carries.
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             if isinstance(verify, ssl.SSLContext):
                 session.mount("https://", _ContextAdapter(verify))
         self._session = session
-        self._timeout: Tuple[float, Optional[float]] = (connect_timeout, timeout)
+        self._timeout: tuple[float, Optional[float]] = (connect_timeout, timeout)
         self._verify: Union[bool, str, None]
         if isinstance(verify, ssl.SSLContext):
             self._verify = True
         elif verify is True and not self._owns_session:
             self._verify = None  # the session's own setting
+        elif verify is True and trust_env:
+            # What requests would read on every request (merge_environment_settings), read once.
+            self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         else:
             self._verify = verify
-        self._proxies: Optional[Dict[str, str]] = (
-            {"http": proxy, "https": proxy} if proxy is not None else None
+        # A session passed in keeps its own proxy settings unless a proxy is given.
+        self._proxies: Optional[ProxyResolver] = (
+            ProxyResolver(proxy, trust_env) if self._owns_session or proxy is not None else None
         )
-        # For its own session the transport reads the environment here, once, as requests
-        # would on every request (merge_environment_settings), and turns trust_env off.
-        self._env_proxies: Dict[str, str] = {}
-        self._no_proxy: Optional[str] = None
-        self._bypass: Dict[Tuple[str, str], bool] = {}
-        if self._owns_session and trust_env:
-            session.trust_env = False
-            if proxy is None:
-                self._env_proxies = dict(urllib.request.getproxies_environment())
-                self._no_proxy = self._env_proxies.pop("no", None)
-            if self._verify is True:
-                self._verify = (
-                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-                )
         self._max_response_bytes = max_response_bytes
         self._closed = False
 
@@ -219,10 +205,12 @@ class RequestsTransport:
         return f"<RequestsTransport {owner}, timeout={self._timeout[1]!r}>"
 
     def send(self, request: Request, *, timeout: Optional[float] = None) -> Outcome:
-        """Send ``request`` and read the whole response.
+        """Send ``request`` once and read the whole response.
 
-        ``timeout`` (seconds), when given, shortens this exchange's connect and read timeouts,
-        e.g. to the time left before the caller's deadline.
+        Args:
+            request: what to send.
+            timeout: seconds left before the caller's deadline, if any: the connect and read
+                timeouts are shortened to it.
 
         Returns:
             The ``Response`` (3xx included: redirects are not followed), or a
@@ -243,7 +231,7 @@ class RequestsTransport:
         timeout: Optional[float] = None,
         head: Optional[HeadCallback] = None,
     ) -> Outcome:
-        """Send ``request`` and hand a 2xx body to ``sink`` chunk by chunk.
+        """Send ``request`` once and hand a 2xx body to ``sink`` chunk by chunk.
 
         As ``send``, except that a 2xx answer's body goes to ``sink`` (after ``head`` got its
         status and headers) without a size limit, and the ``Response`` comes back with an empty
@@ -253,29 +241,9 @@ class RequestsTransport:
             ValueError, RuntimeError: as ``send``.
             Exception: whatever ``sink`` or ``head`` raised.
         """
-        target = StreamTarget(sink, head)
-        try:
-            return target.checked(self._send(request, timeout, target))
-        finally:
-            target.forget()
-
-    def _send(
-        self, request: Request, timeout: Optional[float], target: Optional[StreamTarget]
-    ) -> Outcome:
-        check_request(request)
-        if self._closed:
-            raise RuntimeError("RequestsTransport is closed")
-        source = BodySource(request.body) if isinstance(request.body, StreamedBody) else None
-        headers: Dict[str, Optional[str]] = {}
-        for name, value in without_framing(request.headers):
-            headers[name] = f"{headers[name]}, {value}" if headers.get(name) else value
-        if request.header("Authorization") is None:
-            headers["Authorization"] = None  # removes a session default header
-        try:
-            return self._exchange(request, headers, source, self._limited(timeout), target)
-        finally:
-            if source is not None:
-                source.close()
+        with streaming(sink, head) as target:
+            outcome: Outcome = target.checked(self._send(request, timeout, target))
+            return outcome
 
     def close(self) -> None:
         """Close the transport; closes the session only if the transport created it."""
@@ -289,59 +257,52 @@ class RequestsTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _limited(self, timeout: Optional[float]) -> Tuple[float, Optional[float]]:
+    def _send(self, request: Request, timeout: Optional[float], target: Optional[StreamTarget]) -> Outcome:
+        origin, _ = check_request(request)
+        if self._closed:
+            raise RuntimeError("RequestsTransport is closed")
+        source = BodySource.of(request.body)
+        headers: dict[str, Optional[str]] = {}
+        for name, value in without_framing(request.headers):
+            headers[name] = f"{headers[name]}, {value}" if headers.get(name) else value
+        if request.header("Authorization") is None:
+            headers["Authorization"] = None  # removes a session default header
+        proxy = self._proxies.proxy_for(origin) if self._proxies is not None else None
+        progress = Progress()
+        try:
+            try:
+                response = self._session.request(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    data=self._data(request.body, source),
+                    auth=_no_auth,
+                    timeout=self._limited(timeout),
+                    verify=self._verify,
+                    proxies={origin.scheme: proxy} if proxy is not None else None,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except Exception as exc:
+                return _translate(exc, source, progress)
+            progress.request_written = progress.response_started = True
+            try:
+                return self._read(response, target, progress)
+            except Exception as exc:
+                return _translate(exc, source, progress)
+            finally:
+                # Returns a fully read connection to the pool; closes any other.
+                response.close()
+        finally:
+            if source is not None:
+                source.close()
+
+    def _limited(self, timeout: Optional[float]) -> tuple[float, Optional[float]]:
         if timeout is None:
             return self._timeout
         connect, read = self._timeout
         timeout = max(timeout, 0.001)
         return min(connect, timeout), timeout if read is None else min(read, timeout)
-
-    def _exchange(
-        self,
-        request: Request,
-        headers: Dict[str, Optional[str]],
-        source: Optional[BodySource],
-        timeout: Tuple[float, Optional[float]],
-        target: Optional[StreamTarget],
-    ) -> Outcome:
-        try:
-            response = self._session.request(
-                request.method,
-                request.url,
-                headers=headers,
-                data=self._data(request.body, source),
-                auth=_no_auth,
-                timeout=timeout,
-                verify=self._verify,
-                proxies=self._proxies_for(request.url),
-                allow_redirects=False,
-                stream=True,
-            )
-        except Exception as exc:
-            return _translate(exc, source, response_started=False)
-        try:
-            if target is not None and target.wants(response.status_code):
-                return _stream_into(response, target)
-            return self._read(response)
-        except Exception as exc:
-            return _translate(exc, source, response_started=True)
-        finally:
-            # Returns a fully read connection to the pool; closes any other.
-            response.close()
-
-    def _proxies_for(self, url: str) -> Optional[Dict[str, str]]:
-        if not self._env_proxies:
-            return self._proxies
-        # requests' own rule (get_environ_proxies), on the snapshot and cached per origin.
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        bypass = self._bypass.get(key)
-        if bypass is None:
-            bypass = requests.utils.should_bypass_proxies(url, no_proxy=self._no_proxy)
-            if len(self._bypass) >= 256:
-                self._bypass.clear()
-            self._bypass[key] = bypass
-        return None if bypass else self._env_proxies
 
     def _data(self, body: Any, source: Optional[BodySource]) -> Any:
         if source is None:
@@ -352,60 +313,58 @@ class RequestsTransport:
             return source.chunks()  # sent with Transfer-Encoding: chunked
         return _SizedChunks(source, source.length)
 
-    def _read(self, response: requests.Response) -> Outcome:
-        limit = self._max_response_bytes
+    def _read(
+        self, response: requests.Response, target: Optional[StreamTarget], progress: Progress
+    ) -> Outcome:
+        reader = AnswerReader(target, self._max_response_bytes, progress)
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return response_too_large(limit)  # refused before reading a byte of it
-        body = bytearray()
+        # urllib3's header dict keeps every line (duplicates too) with the name as first received.
+        headers = tuple((str(name), str(value)) for name, value in response.raw.headers.iteritems())
+        failure = reader.begin(response.status_code, headers, int(declared) if declared.isdigit() else None)
+        if failure is not None:
+            return failure
         for chunk in response.iter_content(READ_CHUNK):
-            body += chunk
-            if len(body) > limit:
-                return response_too_large(limit)
-        return Response(
-            status=response.status_code,
-            headers=_raw_headers(response.raw),
-            body=bytes(body),
-        )
+            failure = reader.add(chunk)
+            if failure is not None:
+                return failure
+        return reader.finish()
 
 
-def _stream_into(response: requests.Response, target: StreamTarget) -> Response:
-    headers = _raw_headers(response.raw)
-    target.begin(response.status_code, headers)
-    for chunk in response.iter_content(READ_CHUNK):
-        target.write(chunk)
-    return Response(status=response.status_code, headers=headers)
-
-
-def _raw_headers(raw: Any) -> Tuple[Tuple[str, str], ...]:
-    # urllib3's header dict keeps every line (duplicates too) with the name as first received.
-    return tuple((str(name), str(value)) for name, value in raw.headers.iteritems())
-
-
-def _translate(exc: Exception, source: Optional[BodySource], *, response_started: bool) -> TransportFailure:
+def _translate(exc: Exception, source: Optional[BodySource], progress: Progress) -> Outcome:
     """Map an exception from requests/urllib3 to a ``TransportFailure``.
 
     Raises:
-        Exception: the ``StreamedBody`` source's own exception, when that is what failed.
+        Exception: the ``StreamedBody`` source's own exception, when that is what failed, or an
+            exception that is no network fault.
     """
     if source is not None:
         source.raise_if_failed()
-    detail = describe(exc)
-    if isinstance(exc, requests.exceptions.SSLError) and not response_started:
-        return TransportFailure(kind=FailureKind.TLS, detail=detail, request_sent=False)
+    stage = _stage(exc, progress)
+    if stage is None:
+        raise exc
+    if stage is Stage.EXCHANGE or stage is Stage.TIMEOUT:
+        # requests cannot tell how far the request got once the connection was open.
+        progress.request_written = True
+    unfinished = source is not None and not source.finished
+    return failure_for(exc, stage, progress, body_unfinished=unfinished)
+
+
+def _stage(exc: Exception, progress: Progress) -> Optional[Stage]:
+    if isinstance(exc, requests.exceptions.SSLError) and not progress.response_started:
+        return Stage.TLS
     if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        return TransportFailure(kind=FailureKind.CONNECT, detail=detail, request_sent=False)
+        return Stage.CONNECT
     if isinstance(exc, requests.exceptions.Timeout) or _is_read_timeout(exc):
-        return TransportFailure(kind=FailureKind.TIMEOUT, detail=detail, request_sent=True)
+        return Stage.TIMEOUT
     if (
         isinstance(exc, requests.exceptions.ConnectionError)
-        and not response_started
+        and not progress.response_started
         and exc.args
         and isinstance(exc.args[0], urllib3.exceptions.MaxRetryError)
     ):
         # With retries off, urllib3 wraps only connection-stage errors in MaxRetryError;
         # a failure after the request went out is re-raised bare.
-        return TransportFailure(kind=FailureKind.CONNECT, detail=detail, request_sent=False)
+        return Stage.CONNECT
     if isinstance(
         exc,
         (
@@ -415,10 +374,8 @@ def _translate(exc: Exception, source: Optional[BodySource], *, response_started
             OSError,
         ),
     ):
-        unsent_body = source is not None and not source.finished and not response_started
-        kind = FailureKind.WRITE if unsent_body else FailureKind.READ
-        return TransportFailure(kind=kind, detail=detail, request_sent=True)
-    raise exc
+        return Stage.EXCHANGE
+    return None
 
 
 def _is_read_timeout(exc: BaseException) -> bool:

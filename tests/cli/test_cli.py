@@ -87,7 +87,7 @@ def test_submit_wait_download_as_json(run: Run, higgsfield_emulator: Emulator, t
     assert job.arguments == {"prompt": "overridden", "aspect_ratio": "1:1"}
     (url,) = [image["url"] for image in document["images"]]
     (file,) = document["files"]
-    assert Path(file) == folder / url.rsplit("/", 1)[1]
+    assert Path(file) == folder / f"{document['request_id']}-{url.rsplit('/', 1)[1]}"
     assert Path(file).read_bytes() == _stored(higgsfield_emulator, url)
     assert f"request {document['request_id']}" in ran.err
 
@@ -139,16 +139,34 @@ def test_wrong_or_missing_credentials_exit_3(
     monkeypatch.delenv("HF_KEY")
     ran = run("status", "some-id")
     assert ran.code == 3
-    assert "CredentialsMissedError" in ran.err
+    # Said in the command line's terms, not the library's (api_key=...).
+    assert "--api-key ID:SECRET" in ran.err
+    assert "HF_KEY" in ran.err
+    assert "api_key=" not in ran.err
+    ran = run("--json", "status", "some-id")
+    assert json.loads(ran.out)["error"]["type"] == "CredentialsMissedError"
 
 
-def test_a_network_failure_exits_8(run: Run) -> None:
+def test_a_network_failure_exits_8_naming_the_host_and_the_attempts(run: Run) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ran = run("--base-url", f"http://127.0.0.1:{port}", "--api-key", "a:b", "--retries", "0", "status", "x")
+    ran = run("--base-url", f"http://127.0.0.1:{port}", "--api-key", "a:b", "--retries", "1", "status", "x")
     assert ran.code == 8
     assert "TransportError" in ran.err
+    assert "reaching 127.0.0.1 after 2 attempts" in ran.err
+
+
+def test_plain_http_to_another_host_needs_allow_insecure_http(
+    run: Run, higgsfield_emulator: Emulator
+) -> None:
+    base = higgsfield_emulator.base_url.replace("127.0.0.1", "localhost.localdomain.invalid")
+    refused = run("--base-url", base, "status", "x")
+    assert refused.code == 2
+    assert "--allow-insecure-http" in refused.err
+    assert "allow_insecure_http=True" not in refused.err
+    allowed = run("--base-url", base, "--allow-insecure-http", "--retries", "0", "status", "x")
+    assert allowed.code == 8  # accepted, then the made-up host does not resolve
 
 
 def test_an_api_error_exits_1(run: Run, higgsfield_emulator: Emulator) -> None:
@@ -180,6 +198,51 @@ def test_download_saves_every_url(run: Run, higgsfield_emulator: Emulator, tmp_p
     assert "downloaded 2 file(s)" in ran.err  # stderr is no terminal: one final line, no bars
     higgsfield_emulator.expire(urls[0].rsplit("/", 2)[-2])
     assert run("download", urls[0], "--to", tmp_path).code == 1
+
+
+def test_two_jobs_outputs_named_alike_never_overwrite_one_another(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    urls = []
+    for _ in range(2):
+        higgsfield_emulator.script_next_job(queue_time=0.0, run_time=0.0)
+        urls += lines(run("submit", MODEL, "prompt=x", "--wait", *FAST).out)
+    assert urls[0].rsplit("/", 1)[1] == urls[1].rsplit("/", 1)[1] == "0.png"
+    ran = run("download", *urls, "--to", tmp_path)
+    assert ran.code == 0
+    saved = [Path(line) for line in lines(ran.out)]
+    assert [path.name for path in saved] == ["0.png", "0-2.png"]
+    assert [path.read_bytes() for path in saved] == [_stored(higgsfield_emulator, url) for url in urls]
+    assert "downloaded 2 file(s)" in ran.err
+    again = run("download", urls[1], "--to", tmp_path)
+    assert again.code == 1
+    assert "pass --overwrite" in again.err
+    assert (tmp_path / "0.png").read_bytes() == _stored(higgsfield_emulator, urls[0])
+    assert run("download", urls[1], "--to", tmp_path, "--overwrite").code == 0
+    assert (tmp_path / "0.png").read_bytes() == _stored(higgsfield_emulator, urls[1])
+
+
+def test_results_downloaded_into_one_folder_are_named_after_their_job(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    ids = []
+    for _ in range(2):
+        higgsfield_emulator.script_next_job(queue_time=0.0, run_time=0.0)
+        ran = run("--json", "submit", MODEL, "prompt=x", "--download", tmp_path, *FAST)
+        assert ran.code == 0, ran.err
+        ids.append(json.loads(ran.out)["request_id"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{rid}-0.png" for rid in ids)
+    again = run("result", ids[0], "--download", tmp_path, *FAST)
+    assert again.code == 1
+    assert "pass --overwrite" in again.err
+
+
+def test_timeout_makes_one_last_check_at_the_deadline(run: Run, higgsfield_emulator: Emulator) -> None:
+    higgsfield_emulator.script_next_job(queue_time=60.0)
+    # The first check would come after 2 s: past the deadline, so it is made at the deadline.
+    ran = run("submit", MODEL, "prompt=x", "--wait", "--timeout", "0.3")
+    assert ran.code == 7
+    assert "last status: queued" in ran.err
 
 
 def test_estimate_prints_the_price(run: Run, higgsfield_emulator: Emulator) -> None:

@@ -34,5 +34,5 @@ def test_the_live_demo_without_credentials_exits_3(
         monkeypatch.delenv(name, raising=False)
     ran = run("demo", "--live", "--output", tmp_path / "live")
     assert ran.code == 3
-    assert "CredentialsMissedError" in ran.err
+    assert "no Higgsfield credentials: pass --api-key" in ran.err
     assert "the Higgsfield API" in ran.err

@@ -68,18 +68,44 @@ def test_a_folder_destination_names_the_file_after_the_url(harness: Harness, tmp
     assert _leftovers(tmp_path) == []
 
 
-def test_a_file_destination_is_used_as_is_and_replaced(harness: Harness, tmp_path: Path) -> None:
+def test_an_existing_file_is_replaced_only_when_asked(harness: Harness, tmp_path: Path) -> None:
     url = _finished_image(harness)
     target = tmp_path / "picture.bin"
     target.write_bytes(b"old content")
 
-    async def scenario(client: Any) -> Path:
-        path: Path = await client.download(url, target)
+    async def refused(client: Any) -> None:
+        await client.download(url, target)
+
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        harness.run(refused)
+    assert target.read_bytes() == b"old content"
+
+    async def replaced(client: Any) -> Path:
+        path: Path = await client.download(url, target, overwrite=True)
         return path
 
-    assert harness.run(scenario) == target
+    assert harness.run(replaced) == target
     assert target.read_bytes() == _stored(harness, url)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.bin"]
+
+
+def test_two_jobs_outputs_into_one_folder_never_overwrite_each_other(
+    harness: Harness, tmp_path: Path
+) -> None:
+    # Both jobs' first image is named 0.png on the emulator: the second download must not
+    # silently replace the first.
+    first, second = _finished_image(harness), _finished_image(harness)
+    assert first.rsplit("/", 1)[1] == second.rsplit("/", 1)[1]
+
+    async def scenario(client: Any) -> Path:
+        path: Path = await client.download(first, tmp_path)
+        await client.download(second, tmp_path)
+        return path
+
+    with pytest.raises(FileExistsError):
+        harness.run(scenario)
+    (kept,) = tmp_path.iterdir()
+    assert kept.read_bytes() == _stored(harness, first)
 
 
 def test_a_new_folder_ending_with_a_separator_is_created(harness: Harness, tmp_path: Path) -> None:

@@ -60,3 +60,22 @@ def test_one_record_per_exchange_with_its_fields_and_no_secret(
         text = record.getMessage() + repr(vars(record))
         assert secret not in text
         assert signature not in text
+
+
+def test_each_poll_of_a_wait_is_a_first_attempt_and_only_a_repeat_counts_as_one(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="higgsfield_client")
+    emulator = harness.emulator
+    emulator.script_next_job(queue_time=0.2, run_time=0.2)
+
+    async def scenario(client: Any) -> None:
+        await client.subscribe(MODEL, {"prompt": "a slow harbour"})
+        emulator.script_fault("status", "503")
+        await client.status(emulator.jobs()[-1].request_id)
+
+    harness.run(scenario)
+    polls = [r.attempt for r in _records(caplog, "higgsfield_client") if r.http_url.endswith("/status")]
+    assert len(polls) >= 4  # several polls while the job was queued and running
+    # Every poll is a new exchange (attempt 1); the one status check answered 503 was repeated.
+    assert polls == [1] * (len(polls) - 1) + [2]

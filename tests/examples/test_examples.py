@@ -13,7 +13,21 @@ import aiohttp
 import pytest
 
 from higgsfield_client.testing import Emulator
-from higgsfield_proto import WebhookEvent, sign_webhook
+from higgsfield_proto import (
+    ApiConfig,
+    Credentials,
+    FailureKind,
+    FlowEnv,
+    ProtocolError,
+    Request,
+    StreamedBody,
+    TransportFailure,
+    WebhookEvent,
+    sign_webhook,
+    status_flow,
+    submit_flow,
+    upload_flow,
+)
 
 from .conftest import EXAMPLES, load, main_of
 
@@ -26,7 +40,14 @@ def _saved(folder: Path) -> List[Path]:
 
 
 def test_every_example_has_a_test() -> None:
-    tested = {"sync_quickstart", "asyncio_quickstart", "trio_quickstart", "batch", "webhook_receiver"}
+    tested = {
+        "sync_quickstart",
+        "asyncio_quickstart",
+        "trio_quickstart",
+        "batch",
+        "webhook_receiver",
+        "urllib_adapter",
+    }
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -115,3 +136,66 @@ def test_the_webhook_receiver_refuses_a_bad_signature() -> None:
     statuses, queued = asyncio.run(deliver())
     assert statuses == [401, 204, 204]
     assert queued == 1
+
+
+# -- the urllib adapter of the protocol-core page ------------------------------------------------
+
+
+def _adapter_config(emulator: Emulator) -> ApiConfig:
+    return ApiConfig(credentials=Credentials.from_string(emulator.api_key), base_url=emulator.base_url)
+
+
+def test_the_urllib_adapter_generates_and_downloads(
+    higgsfield_emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_of("urllib_adapter")()
+    (job,) = higgsfield_emulator.jobs()
+    out = capsys.readouterr().out
+    stored = higgsfield_emulator.storage_dir / "outputs" / job.request_id / "0.png"
+    assert f"{job.request_id}: {stored.stat().st_size} bytes in " in out
+    saved = Path(out.rsplit(" bytes in ", 1)[1].strip())
+    try:
+        assert saved.read_bytes() == stored.read_bytes()
+    finally:
+        saved.unlink()
+    (download,) = [entry for entry in higgsfield_emulator.journal if entry.route == "output"]
+    assert "authorization" not in download.headers
+
+
+def test_the_urllib_adapter_never_follows_a_redirect_to_another_host(higgsfield_emulator: Emulator) -> None:
+    example = load("urllib_adapter")
+    config = _adapter_config(higgsfield_emulator)
+    job = example["run"](submit_flow(config, example["MODEL"], {"prompt": "p"}, FlowEnv()))
+    higgsfield_emulator.clear_journal()
+    higgsfield_emulator.script_fault("status", "redirect_offhost")
+    with pytest.raises(ProtocolError, match="another host"):
+        example["run"](status_flow(config, job.request_id, FlowEnv()))
+    # The redirect named this very emulator under another host name: had urllib followed it,
+    # a second status request (with the credentials) would be in the journal.
+    assert [entry.route for entry in higgsfield_emulator.journal] == ["status"]
+
+
+def test_the_urllib_adapter_streams_an_upload_with_its_length_and_no_credentials(
+    higgsfield_emulator: Emulator,
+) -> None:
+    example = load("urllib_adapter")
+    payload = b"\x89PNG" + bytes(range(256)) * 300
+    body = StreamedBody(open=lambda: iter([payload[:1000], payload[1000:]]), length=len(payload))
+    target = example["run"](upload_flow(_adapter_config(higgsfield_emulator), "image/png", body, FlowEnv()))
+    (put,) = [entry for entry in higgsfield_emulator.journal if entry.route == "put"]
+    assert put.headers["content-length"] == str(len(payload))
+    assert "authorization" not in put.headers
+    stored = higgsfield_emulator.storage_dir / "uploads" / target.public_url.rsplit("/", 1)[1]
+    assert stored.read_bytes() == payload
+
+
+def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    example = load("urllib_adapter")
+    outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
+    assert isinstance(outcome, TransportFailure)
+    assert (outcome.kind, outcome.request_written) == (FailureKind.CONNECT, False)

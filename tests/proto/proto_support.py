@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from higgsfield_proto import (
+    Ask,
     Effect,
     Flow,
     Notify,
-    Outcome,
+    Now,
     Request,
     Response,
     Send,
     Sleep,
+    StreamedOutcome,
+    StreamedSend,
 )
 
 KEY_ID = "kid-7f3a91"
@@ -67,24 +70,29 @@ def json_response(status: int, payload: Any, headers: Sequence[Tuple[str, str]] 
 class Slow:
     """A scripted outcome that takes ``seconds`` of (fake) time to arrive."""
 
-    outcome: Outcome
+    outcome: StreamedOutcome
     seconds: float
 
 
-Scripted = Union[Outcome, Slow, Callable[[Request], Outcome]]
+Scripted = Union[StreamedOutcome, Slow, Callable[[Request], StreamedOutcome]]
 T = TypeVar("T")
+WALL_OFFSET = 1_750_000_000.0
+"""The fake Unix time at the fake monotonic time 0."""
 
 
 @dataclass
 class ScriptedRunner:
-    """Drives a flow: answers each Send with the next scripted outcome, advances a fake monotonic
-    clock on Sleep (answering with the time after waking), answers Notify with None, and records
-    every effect with the clock reading when it was yielded."""
+    """Drives a flow: answers each Send and StreamedSend with the next scripted outcome, advances
+    a fake monotonic clock on Sleep (answering with the time after waking), answers Now with that
+    clock (or with ``wall_offset`` added, for the wall clock), Notify with None and Ask with the
+    next of ``answers``; records every effect with the clock reading when it was yielded."""
 
     script: List[Scripted]
     now: float = 0.0
+    wall_offset: float = WALL_OFFSET
+    answers: List[Any] = field(default_factory=list)
     effects: List[Tuple[float, Effect]] = field(default_factory=list)
-    outcomes: List[Outcome] = field(default_factory=list)
+    outcomes: List[StreamedOutcome] = field(default_factory=list)
 
     def run(self, flow: Flow[T]) -> T:
         try:
@@ -92,13 +100,18 @@ class ScriptedRunner:
             while True:
                 self.effects.append((self.now, effect))
                 reply: Any
-                if isinstance(effect, Send):
+                if isinstance(effect, (Send, StreamedSend)):
                     reply = self._answer(effect.request)
                     self.outcomes.append(reply)
                 elif isinstance(effect, Sleep):
                     assert effect.seconds >= 0, effect
                     self.now += effect.seconds
                     reply = self.now
+                elif isinstance(effect, Now):
+                    reply = self.now + self.wall_offset if effect.wall else self.now
+                elif isinstance(effect, Ask):
+                    assert self.answers, f"unexpected question: {effect.question!r}"
+                    reply = self.answers.pop(0)
                 else:
                     assert isinstance(effect, Notify), effect
                     reply = None
@@ -108,7 +121,7 @@ class ScriptedRunner:
         finally:
             flow.close()
 
-    def _answer(self, request: Request) -> Outcome:
+    def _answer(self, request: Request) -> StreamedOutcome:
         assert self.script, f"unexpected extra Send: {request!r}"
         item = self.script.pop(0)
         if isinstance(item, Slow):
@@ -121,8 +134,8 @@ class ScriptedRunner:
     # -- views of the record --------------------------------------------------------------------
 
     @property
-    def sends(self) -> List[Send]:
-        return [effect for _, effect in self.effects if isinstance(effect, Send)]
+    def sends(self) -> List[Union[Send, StreamedSend]]:
+        return [effect for _, effect in self.effects if isinstance(effect, (Send, StreamedSend))]
 
     @property
     def sleeps(self) -> List[float]:
@@ -133,28 +146,33 @@ class ScriptedRunner:
         return [effect.event for _, effect in self.effects if isinstance(effect, Notify)]
 
     def kinds(self) -> List[str]:
-        """The effects as a compact trace: 'send:GET', 'sleep', 'notify:StatusUpdate'."""
+        """The effects as a compact trace: 'send:GET', 'sleep', 'notify:StatusUpdate', 'ask'
+        (clock readings are left out: they change nothing)."""
         trace = []
         for _, effect in self.effects:
-            if isinstance(effect, Send):
+            if isinstance(effect, (Send, StreamedSend)):
                 trace.append(f"send:{effect.request.method}")
             elif isinstance(effect, Sleep):
                 trace.append("sleep")
-            else:
+            elif isinstance(effect, Notify):
                 trace.append(f"notify:{type(effect.event).__name__}")
+            elif isinstance(effect, Ask):
+                trace.append("ask")
         return trace
 
 
-def run_flow(flow: Flow[T], script: List[Scripted], *, start: float = 0.0) -> Tuple[T, ScriptedRunner]:
-    runner = ScriptedRunner(list(script), now=start)
+def run_flow(
+    flow: Flow[T], script: List[Scripted], *, start: float = 0.0, wall_offset: float = WALL_OFFSET
+) -> Tuple[T, ScriptedRunner]:
+    runner = ScriptedRunner(list(script), now=start, wall_offset=wall_offset)
     return runner.run(flow), runner
 
 
 def expect_error(
-    flow: Flow[Any], script: List[Scripted], *, start: float = 0.0
+    flow: Flow[Any], script: List[Scripted], *, start: float = 0.0, wall_offset: float = WALL_OFFSET
 ) -> Tuple[BaseException, ScriptedRunner]:
     """Run ``flow`` and return the exception it ended with (fails if it returned)."""
-    runner = ScriptedRunner(list(script), now=start)
+    runner = ScriptedRunner(list(script), now=start, wall_offset=wall_offset)
     try:
         value = runner.run(flow)
     except Exception as exc:

@@ -10,13 +10,19 @@ import pytest
 from proto_support import CORRELATION_ID, REQUEST_ID, json_response
 
 from higgsfield_proto import (
+    CANCEL_ERRORS,
+    FILE_ERRORS,
+    STORAGE_ERRORS,
     APIError,
     AuthenticationError,
+    BodyRule,
     ConcurrencyLimitError,
+    ErrorTable,
     FieldError,
     HiggsfieldError,
     InsufficientCreditsError,
     ModelUnavailableError,
+    NotCancellableError,
     NotFoundError,
     PermissionDeniedError,
     ProtocolError,
@@ -50,7 +56,8 @@ PYDANTIC_422 = {
         (402, {"detail": "Payment required"}, InsufficientCreditsError),
         (403, {"detail": "Not enough credits"}, InsufficientCreditsError),
         (403, {"detail": "Insufficient CREDITS to run this model"}, InsufficientCreditsError),
-        (403, {"detail": "agent_api_access_denied"}, PermissionDeniedError),
+        # The generation API documents 403 as insufficient credits, whatever the body says.
+        (403, {"detail": "Forbidden"}, InsufficientCreditsError),
         (404, {"detail": "Model not found"}, NotFoundError),
         (409, {"detail": "session_busy"}, APIError),
         (422, PYDANTIC_422, ValidationError),
@@ -90,7 +97,7 @@ def test_each_status_maps_to_its_class(status: int, body: dict[str, Any], cls: t
     [
         (400, CONCURRENCY, ConcurrencyLimitError),
         (403, "Not enough credits", InsufficientCreditsError),
-        (403, "Forbidden", PermissionDeniedError),
+        (403, "Forbidden", InsufficientCreditsError),
         (429, "Too many requests", RateLimitError),
     ],
 )
@@ -264,10 +271,35 @@ def test_a_non_error_status_gives_a_protocol_error() -> None:
     assert error.request_id == REQUEST_ID
 
 
-def test_forced_error_class_keeps_every_field() -> None:
-    error = error_from_response(json_response(403, {"detail": "credit"}), error_class=UploadRejectedError)
-    assert type(error) is UploadRejectedError
-    assert error.status_code == 403
+@pytest.mark.parametrize(
+    ("table", "status", "cls"),
+    [
+        (STORAGE_ERRORS, 403, UploadRejectedError),
+        (STORAGE_ERRORS, 400, UploadRejectedError),
+        (STORAGE_ERRORS, 503, ServerError),
+        (CANCEL_ERRORS, 400, NotCancellableError),
+        (FILE_ERRORS, 404, NotFoundError),
+        (FILE_ERRORS, 403, APIError),
+        (ErrorTable(by_status={403: PermissionDeniedError}), 403, PermissionDeniedError),
+    ],
+)
+def test_an_endpoint_family_table_decides_the_class_and_every_field_is_kept(
+    table: ErrorTable, status: int, cls: type[APIError]
+) -> None:
+    error = error_from_response(json_response(status, {"detail": "credit"}), errors=table)
+    assert type(error) is cls
+    assert (error.status_code, error.detail, error.correlation_id) == (status, "credit", CORRELATION_ID)
+
+
+def test_a_body_rule_wins_over_the_status_and_is_case_blind() -> None:
+    table = ErrorTable(
+        by_status={400: ValidationError},
+        rules=(BodyRule(status=400, text="concurrent", error=ConcurrencyLimitError),),
+    )
+    assert table.error_class(400, "Maximum number of CONCURRENT requests") is ConcurrencyLimitError
+    assert table.error_class(400, "prompt too long") is ValidationError
+    assert table.error_class(409, "concurrent") is APIError
+    assert table.error_class(502, "") is ServerError
 
 
 def test_every_error_is_a_higgsfield_error() -> None:

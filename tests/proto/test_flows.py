@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from proto_support import (
+    BASE_URL,
     ESTIMATE,
     KEY_ID,
     REQUEST_ID,
@@ -39,6 +41,7 @@ from higgsfield_proto import (
     JobState,
     NetworkTimeoutError,
     NotCancellableError,
+    Now,
     PollPolicy,
     RateLimitError,
     Response,
@@ -79,11 +82,8 @@ def _env(
     cap: float = 3.0,
     retry: RetryPolicy | None = None,
     jitter: float = 1.0,
-    wall_offset: float = 0.0,
 ) -> FlowEnv:
     return FlowEnv(
-        start=START,
-        wall_offset=wall_offset,
         jitter=lambda: jitter,
         retry=retry or RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_cap=4.0),
         poll=PollPolicy(
@@ -93,7 +93,7 @@ def _env(
 
 
 def run_flow(flow: Flow[T], script: list[Any]) -> tuple[T, ScriptedRunner]:
-    """Run ``flow`` on a fake clock that starts where the flow's env says it does."""
+    """Run ``flow`` on a fake clock that starts at ``START``."""
     return _run_flow(flow, script, start=START)
 
 
@@ -106,7 +106,7 @@ def _status(state: str, **extra: Any) -> Response:
 
 
 def _failure(kind: FailureKind = FailureKind.CONNECT, *, sent: bool = False) -> TransportFailure:
-    return TransportFailure(kind=kind, detail="boom", request_sent=sent)
+    return TransportFailure(kind=kind, detail="boom", request_written=sent)
 
 
 # -- single-request flows ----------------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_wait_without_deadline_raises_transport_errors(config: ApiConfig) -> Non
     assert isinstance(error, NetworkTimeoutError)
     assert isinstance(error, TransportError)
     assert error.kind == "timeout"
-    assert error.request_sent is True
+    assert error.request_written is True
     assert len(runner.sends) == 3
 
 
@@ -327,9 +327,8 @@ def test_wait_error_answers_propagate(config: ApiConfig) -> None:
 
 def test_wait_times_out_with_the_request_id_and_never_sleeps_past_the_deadline(config: ApiConfig) -> None:
     env = _env(timeout=5.0, initial=2.0, multiplier=1.0, cap=2.0)
-    error, runner = expect_error(
-        wait_flow(config, REQUEST_ID, env), [_status("queued"), _status("in_progress")]
-    )
+    script = [_status("queued"), _status("in_progress"), _status("in_progress")]
+    error, runner = expect_error(wait_flow(config, REQUEST_ID, env), script)
     assert isinstance(error, WaitTimeoutError)
     assert isinstance(error, TimeoutError)
     assert error.request_id == REQUEST_ID
@@ -337,7 +336,27 @@ def test_wait_times_out_with_the_request_id_and_never_sleeps_past_the_deadline(c
     assert error.cancelled is False
     assert runner.sleeps == [2.0, 2.0, 1.0]
     assert runner.now == START + 5.0
-    assert [s.request.method for s in runner.sends] == ["GET", "GET"]
+    # One last check at the deadline, sent once and bounded by the transport's own timeout.
+    sends = [(when, effect.timeout) for when, effect in runner.effects if isinstance(effect, Send)]
+    assert sends == [(START + 2.0, 3.0), (START + 4.0, 1.0), (START + 5.0, None)]
+
+
+def test_a_job_that_finished_by_the_deadline_is_returned_by_the_last_check(config: ApiConfig) -> None:
+    env = _env(timeout=5.0, initial=2.0, multiplier=1.0, cap=2.0)
+    script = [_status("queued"), _status("in_progress"), _status("completed")]
+    status, runner = run_flow(wait_flow(config, REQUEST_ID, env), script)
+    assert status.state is JobState.COMPLETED
+    assert runner.now == START + 5.0
+    assert runner.kinds()[-3:] == ["sleep", "send:GET", "notify:StatusUpdate"]
+
+
+@pytest.mark.parametrize("answer", [_failure(FailureKind.TIMEOUT, sent=True), Response(status=503)])
+def test_a_failed_last_check_leaves_the_last_status_seen(config: ApiConfig, answer: Any) -> None:
+    env = _env(timeout=3.0, initial=2.0, multiplier=1.0, cap=2.0)
+    error, runner = expect_error(wait_flow(config, REQUEST_ID, env), [_status("in_progress"), answer])
+    assert isinstance(error, WaitTimeoutError)
+    assert error.last_status == "in_progress"
+    assert len(runner.sends) == 2  # the last check is never repeated
 
 
 def test_wait_send_timeout_is_the_time_left_before_the_deadline(config: ApiConfig) -> None:
@@ -351,34 +370,35 @@ def test_wait_send_timeout_is_the_time_left_before_the_deadline(config: ApiConfi
 def test_cancel_on_timeout_cancels_a_job_that_is_still_queued(config: ApiConfig) -> None:
     env = _env(timeout=3.0, initial=2.0, multiplier=1.0, cap=2.0)
     flow = wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True)
-    error, runner = expect_error(flow, [_status("queued"), Response(status=202)])
+    error, runner = expect_error(flow, [_status("queued"), _status("queued"), Response(status=202)])
     assert isinstance(error, WaitTimeoutError)
     assert error.cancelled is True
     assert error.last_status == "queued"
     assert "canceled" in str(error)
     cancel = runner.sends[-1]
     assert cancel.request == build_cancel_request(config, REQUEST_ID)
-    assert runner.kinds()[-2:] == ["sleep", "send:POST"]
+    assert runner.kinds()[-4:] == ["sleep", "send:GET", "notify:StatusUpdate", "send:POST"]
 
 
 def test_cancel_on_timeout_leaves_a_running_job_alone(config: ApiConfig) -> None:
     env = _env(timeout=3.0, initial=2.0, multiplier=1.0, cap=2.0)
     flow = wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True)
-    error, runner = expect_error(flow, [_status("in_progress")])
+    error, runner = expect_error(flow, [_status("queued"), _status("in_progress")])
     assert isinstance(error, WaitTimeoutError)
     assert error.cancelled is False
-    assert [s.request.method for s in runner.sends] == ["GET"]
+    assert error.last_status == "in_progress"
+    assert [s.request.method for s in runner.sends] == ["GET", "GET"]
 
 
 def test_cancel_on_timeout_before_any_status_was_seen(config: ApiConfig) -> None:
     env = _env(timeout=1.0, initial=2.0)
     error, runner = expect_error(
-        wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True), [Response(status=202)]
+        wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True), [_failure(), Response(status=202)]
     )
     assert isinstance(error, WaitTimeoutError)
     assert error.cancelled
     assert error.last_status is None
-    assert runner.kinds() == ["sleep", "send:POST"]
+    assert runner.kinds() == ["sleep", "send:GET", "send:POST"]
     assert runner.sleeps == [1.0]
 
 
@@ -388,11 +408,12 @@ def test_cancel_on_timeout_before_any_status_was_seen(config: ApiConfig) -> None
 )
 def test_a_failed_cancel_on_timeout_is_reported_in_the_timeout_error(config: ApiConfig, answer: Any) -> None:
     env = _env(timeout=1.0, initial=2.0)
-    error, runner = expect_error(wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True), [answer])
+    flow = wait_flow(config, REQUEST_ID, env, cancel_on_timeout=True)
+    error, runner = expect_error(flow, [_failure(), answer])
     assert isinstance(error, WaitTimeoutError)
     assert error.cancelled is False
     assert "canceling it failed" in str(error)
-    assert len(runner.sends) == 1
+    assert len(runner.sends) == 2
 
 
 def test_a_status_check_cut_short_by_the_deadline_is_a_wait_timeout(config: ApiConfig) -> None:
@@ -402,7 +423,7 @@ def test_a_status_check_cut_short_by_the_deadline_is_a_wait_timeout(config: ApiC
     error, runner = expect_error(wait_flow(config, REQUEST_ID, env), script)
     assert isinstance(error, WaitTimeoutError)
     assert error.last_status == "queued"
-    assert runner.sleeps == [2.0, 2.0, 0.0]  # the flow reads the clock instead of guessing
+    assert runner.sleeps == [2.0, 2.0]  # the flow reads the clock (Now) instead of guessing
     assert runner.now == START + 10.0
 
 
@@ -411,7 +432,7 @@ def test_a_network_failure_well_before_the_deadline_is_a_transport_error(config:
     error, runner = expect_error(wait_flow(config, REQUEST_ID, env), [_failure(), _failure()])
     assert type(error) is TransportError
     assert error.kind == "connect"
-    assert runner.sleeps == [2.0, 0.0, 0.5, 0.0]  # each failure reads the clock first
+    assert runner.sleeps == [2.0, 0.5]
 
 
 # -- subscribe ---------------------------------------------------------------------------------
@@ -424,7 +445,7 @@ def test_subscribe_submits_notifies_enqueued_then_polls(config: ApiConfig) -> No
     assert (
         runner.kinds() == ["send:POST", "notify:Enqueued"] + ["sleep", "send:GET", "notify:StatusUpdate"] * 3
     )
-    assert runner.notified[0] == Enqueued(REQUEST_ID)
+    assert runner.notified[0] == Enqueued(request_id=REQUEST_ID)
     assert all(s.request == build_status_request(config, REQUEST_ID) for s in runner.sends[1:])
 
 
@@ -441,16 +462,18 @@ def test_subscribe_deadline_covers_submit_and_wait(config: ApiConfig) -> None:
         Response(status=429, headers=(("Retry-After", "1"),)),
         json_response(200, SUBMITTED),
         _status("queued"),
+        _status("queued"),
         Response(status=202),
     ]
     error, runner = expect_error(subscribe_flow(config, MODEL, ARGS, env, cancel_on_timeout=True), script)
     assert isinstance(error, WaitTimeoutError)
     assert error.cancelled
-    assert runner.sleeps == [0.0, 1.0, 2.0, 2.0]  # reads the clock after the 429
+    assert runner.sleeps == [1.0, 2.0, 2.0]
     assert runner.now == START + 5.0
     sends = [(when, effect.timeout) for when, effect in runner.effects if isinstance(effect, Send)]
     assert sends[:3] == [(START, 5.0), (START + 1.0, 4.0), (START + 3.0, 2.0)]
-    assert sends[3] == (START + 5.0, None)  # the cancel after the deadline: transport timeout only
+    # The last check and the cancel after the deadline: the transport's own timeout only.
+    assert sends[3:] == [(START + 5.0, None), (START + 5.0, None)]
 
 
 def test_subscribe_error_on_submit_does_not_poll(config: ApiConfig) -> None:
@@ -522,16 +545,14 @@ def test_429_retry_after_is_honoured_then_the_limit_is_raised(config: ApiConfig)
 def test_retry_after_http_date_uses_the_wall_clock_offset(config: ApiConfig) -> None:
     wall = datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc).timestamp()
     answer = Response(status=503, headers=(("Retry-After", "Wed, 21 Oct 2015 07:28:07 GMT"),))
-    env = _env(wall_offset=wall - START)
-    _, runner = run_flow(status_flow(config, REQUEST_ID, env), [answer, _status("queued")])
+    flow = status_flow(config, REQUEST_ID, _env())
+    _, runner = _run_flow(flow, [answer, _status("queued")], start=START, wall_offset=wall - START)
     assert runner.sleeps == [7.0]
 
 
 def test_backoff_uses_the_jitter_source(config: ApiConfig) -> None:
     draws = iter([0.25, 0.5, 0.0])
-    env = FlowEnv(
-        start=0.0, jitter=lambda: next(draws), retry=RetryPolicy(backoff_base=4.0, backoff_cap=100.0)
-    )
+    env = FlowEnv(jitter=lambda: next(draws), retry=RetryPolicy(backoff_base=4.0, backoff_cap=100.0))
     _, runner = run_flow(
         status_flow(config, REQUEST_ID, env), [Response(status=500), Response(status=500), _status("queued")]
     )
@@ -554,7 +575,7 @@ def test_exhausted_transport_failures_become_transport_errors(
     error, runner = expect_error(status_flow(config, REQUEST_ID, _env()), [_failure(kind)] * 3)
     assert type(error) is cls
     assert error.kind == kind.value
-    assert error.request_sent is False
+    assert error.request_written is False
     assert "boom" in str(error)
     assert kind.value in str(error)
     # An answer over the size limit would not shrink on a repeat: it is final at once.
@@ -567,7 +588,7 @@ def test_transport_error_message_without_detail(config: ApiConfig) -> None:
     error, _ = expect_error(
         status_flow(config, REQUEST_ID, env), [TransportFailure(kind=FailureKind.CONNECT)]
     )
-    assert str(error) == "network failure (connect)"
+    assert str(error) == f"network failure reaching {urlsplit(BASE_URL).hostname} after 1 attempt (connect)"
 
 
 def test_default_env_is_usable(config: ApiConfig) -> None:
@@ -596,3 +617,14 @@ def test_flows_ask_nothing_until_started(config: ApiConfig) -> None:
 def test_payload_is_the_decoded_json(config: ApiConfig) -> None:
     status, _ = run_flow(status_flow(config, REQUEST_ID, _env()), [_status("queued", extra="x")])
     assert json.loads(json.dumps(dict(status.payload))) == state_payload("queued", extra="x")
+
+
+def test_a_deadline_starts_when_the_runner_says_not_at_zero(config: ApiConfig) -> None:
+    # On a machine up for months the monotonic clock reads far more than any timeout: a flow
+    # that assumed it started at 0 would time out at once, after billing a submit.
+    env = FlowEnv(poll=PollPolicy(timeout=600.0))
+    script = [json_response(200, SUBMITTED), _status("queued"), _status("completed")]
+    status, runner = _run_flow(subscribe_flow(config, MODEL, ARGS, env), script, start=9_000_000.0)
+    assert status.state is JobState.COMPLETED
+    assert isinstance(runner.effects[0][1], Now)  # the first thing a deadline-bearing flow does
+    assert runner.sends[0].timeout == 600.0

@@ -141,13 +141,13 @@ def _decide(
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 301, 304])
 def test_an_answer_below_400_is_never_retried(status: int) -> None:
-    assert _decide(RetryPolicy(), _response(status)) == GiveUp("answered")
+    assert _decide(RetryPolicy(), _response(status)) == GiveUp(reason="answered")
 
 
 @pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
 def test_retryable_statuses_are_retried_with_backoff(status: int) -> None:
     assert frozenset({408, 429, 500, 502, 503, 504}) == RETRYABLE_STATUSES
-    assert _decide(RetryPolicy(backoff_base=0.5), _response(status), attempt=2) == Retry(1.0)
+    assert _decide(RetryPolicy(backoff_base=0.5), _response(status), attempt=2) == Retry(delay=1.0)
 
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 422, 423, 501])
@@ -165,8 +165,8 @@ def test_custom_retry_statuses() -> None:
 
 @pytest.mark.parametrize("kind", [kind for kind in FailureKind if kind is not FailureKind.TOO_LARGE])
 def test_transport_failures_are_retried(kind: FailureKind) -> None:
-    failure = TransportFailure(kind=kind, detail="x", request_sent=True)
-    assert _decide(RetryPolicy(backoff_base=0.5), failure, attempt=3) == Retry(2.0)
+    failure = TransportFailure(kind=kind, detail="x", request_written=True)
+    assert _decide(RetryPolicy(backoff_base=0.5), failure, attempt=3) == Retry(delay=2.0)
 
 
 def test_max_attempts_counts_the_first_attempt() -> None:
@@ -174,14 +174,14 @@ def test_max_attempts_counts_the_first_attempt() -> None:
     failure = TransportFailure(kind=FailureKind.CONNECT)
     assert isinstance(_decide(policy, failure, attempt=1), Retry)
     assert isinstance(_decide(policy, failure, attempt=2), Retry)
-    assert _decide(policy, failure, attempt=3) == GiveUp("3 attempts made")
+    assert _decide(policy, failure, attempt=3) == GiveUp(reason="3 attempts made")
     assert isinstance(_decide(RetryPolicy.never(), _response(503)), GiveUp)
 
 
 def test_non_repeatable_request_is_retried_only_when_provably_not_acted_on() -> None:
     policy = RetryPolicy()
-    before = TransportFailure(kind=FailureKind.CONNECT, request_sent=False)
-    after = TransportFailure(kind=FailureKind.READ, request_sent=True)
+    before = TransportFailure(kind=FailureKind.CONNECT, request_written=False)
+    after = TransportFailure(kind=FailureKind.READ, request_written=True)
     assert isinstance(_decide(policy, before, repeatable=False), Retry)
     assert isinstance(_decide(policy, after, repeatable=False), GiveUp)
     assert isinstance(_decide(policy, after, repeatable=True), Retry)
@@ -202,13 +202,13 @@ def test_non_repeatable_request_is_retried_only_when_provably_not_acted_on() -> 
 )
 def test_retry_after_replaces_the_backoff(headers: tuple[tuple[str, str], ...], delay: float) -> None:
     policy = RetryPolicy(backoff_cap=1.0)
-    assert _decide(policy, _response(429, *headers), repeatable=False) == Retry(delay)
-    assert _decide(policy, _response(503, *headers)) == Retry(delay)
+    assert _decide(policy, _response(429, *headers), repeatable=False) == Retry(delay=delay)
+    assert _decide(policy, _response(503, *headers)) == Retry(delay=delay)
 
 
 def test_retry_after_beyond_max_retry_after_gives_up() -> None:
     policy = RetryPolicy(max_retry_after=60.0)
-    assert _decide(policy, _response(429, ("Retry-After", "60"))) == Retry(60.0)
+    assert _decide(policy, _response(429, ("Retry-After", "60"))) == Retry(delay=60.0)
     decision = _decide(policy, _response(429, ("Retry-After", "61")))
     assert isinstance(decision, GiveUp)
     assert "Retry-After" in decision.reason
@@ -217,10 +217,10 @@ def test_retry_after_beyond_max_retry_after_gives_up() -> None:
 def test_retry_never_waits_past_the_deadline() -> None:
     policy = RetryPolicy(backoff_base=4.0)
     failure = TransportFailure(kind=FailureKind.TIMEOUT)
-    assert _decide(policy, failure, remaining=4.5) == Retry(4.0)
+    assert _decide(policy, failure, remaining=4.5) == Retry(delay=4.0)
     assert isinstance(_decide(policy, failure, remaining=4.0), GiveUp)
     assert isinstance(_decide(policy, _response(429, ("Retry-After", "10")), remaining=9.0), GiveUp)
-    assert _decide(policy, _response(429, ("Retry-After", "10")), remaining=10.5) == Retry(10.0)
+    assert _decide(policy, _response(429, ("Retry-After", "10")), remaining=10.5) == Retry(delay=10.0)
 
 
 @pytest.mark.parametrize(

@@ -57,14 +57,14 @@ for name in names:
     importlib.import_module("higgsfield_proto." + name)
 
 # Use the package too: nothing may be imported lazily or read a clock at call time.
-config = hp.ApiConfig(credentials=hp.Credentials("id", "secret"))
-env = hp.FlowEnv(start=0.0, poll=hp.PollPolicy(timeout=30.0))
+config = hp.ApiConfig(credentials=hp.Credentials(key_id="id", secret="secret"))
+env = hp.FlowEnv(poll=hp.PollPolicy(timeout=30.0))
 flow = hp.subscribe_flow(config, "higgsfield-ai/soul/standard", {"prompt": "p"}, env, idempotency_key="k")
 answers = [
     hp.Response(status=429, headers=(("Retry-After", "Wed, 21 Oct 2015 07:28:01 GMT"),
                                      ("Date", "Wed, 21 Oct 2015 07:28:00 GMT"))),
     hp.Response(status=200, body=b'{"status": "queued", "request_id": "r1"}'),
-    hp.TransportFailure(kind=hp.FailureKind.READ, request_sent=True),
+    hp.TransportFailure(kind=hp.FailureKind.READ, request_written=True),
     hp.Response(status=200, body=b'{"status": "completed", "request_id": "r1", "images": ["u"]}'),
 ]
 now, effect = 0.0, next(flow)
@@ -75,6 +75,8 @@ try:
         elif isinstance(effect, hp.Sleep):
             now += effect.seconds
             reply = now
+        elif isinstance(effect, hp.Now):
+            reply = now + 1445412480.0 if effect.wall else now
         else:
             reply = None
         effect = flow.send(reply)
@@ -89,10 +91,7 @@ assert event.status.error == "x"
 hp.error_from_response(hp.Response(status=502, body=b"<html>"), now=0.0)
 
 new = sorted({m.split(".")[0] for m in set(sys.modules) - before})
-if hasattr(sys, "stdlib_module_names"):
-    stdlib = sorted(sys.stdlib_module_names)
-else:  # Python 3.9: with -S nothing outside the standard library (and the core) can be imported
-    stdlib = [name for name in new if name != "higgsfield_proto"]
+stdlib = sorted(sys.stdlib_module_names)
 print(json.dumps({"new": new, "stdlib": stdlib}))
 """
 

@@ -8,6 +8,7 @@ import inspect
 import pytest
 from proto_support import KEY_ID, SECRET
 
+import higgsfield_proto as hp
 from higgsfield_proto import (
     DEFAULT_BASE_URL,
     USER_AGENT,
@@ -15,13 +16,11 @@ from higgsfield_proto import (
     Credentials,
     CredentialsMissedError,
     FieldError,
-    FlowEnv,
     HiggsfieldError,
     InvalidArgumentError,
     JobState,
     Request,
     Response,
-    Send,
     StreamedBody,
     UploadTarget,
     job_status_from_payload,
@@ -238,35 +237,28 @@ def test_statuses_with_artifacts_are_hashable() -> None:
     assert hash(status) == hash(job_status_from_payload(dict(status.payload)))
 
 
-# -- hand-written initializers of the hot value types --------------------------------------------
+# -- the shape of every value type ---------------------------------------------------------------
 
-_HOT_VALUES = [Request, Response, Send, FlowEnv]
-
-
-@pytest.mark.parametrize("cls", _HOT_VALUES, ids=lambda cls: cls.__name__)
-def test_hand_written_init_takes_the_declared_fields_in_order_with_their_defaults(cls: type) -> None:
-    declared = [
-        (f.name, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
-        for f in dataclasses.fields(cls)
-    ]
-    parameters = list(inspect.signature(cls).parameters.values())
-    assert [(p.name, p.default) for p in parameters] == declared
+_VALUE_TYPES = sorted(
+    (value for value in vars(hp).values() if isinstance(value, type) and dataclasses.is_dataclass(value)),
+    key=lambda cls: cls.__name__,
+)
 
 
-@pytest.mark.parametrize("cls", _HOT_VALUES, ids=lambda cls: cls.__name__)
-@pytest.mark.parametrize("by_keyword", [False, True])
-def test_hand_written_init_sets_every_field_and_keeps_the_dataclass_behaviour(
-    cls: type, by_keyword: bool
+def test_the_core_exports_its_value_types() -> None:
+    names = {cls.__name__ for cls in _VALUE_TYPES}
+    assert {"Request", "Response", "Send", "FlowEnv", "JobStatus", "RetryPolicy", "Endpoint"} <= names
+
+
+@pytest.mark.parametrize("cls", _VALUE_TYPES, ids=lambda cls: cls.__name__)
+def test_every_value_type_is_a_frozen_slotted_keyword_only_dataclass_with_the_generated_init(
+    cls: type,
 ) -> None:
-    names = [f.name for f in dataclasses.fields(cls)]
-    values = [object() for _ in names]
-    made = cls(**dict(zip(names, values))) if by_keyword else cls(*values)
-    assert vars(made) == dict(zip(names, values))
-    twin = cls(*values)
-    assert made == twin
-    assert hash(made) == hash(twin)
-    replaced = dataclasses.replace(made, **{names[0]: "other"})
-    assert getattr(replaced, names[0]) == "other"
-    assert [getattr(replaced, name) for name in names[1:]] == values[1:]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        setattr(made, names[0], "changed")
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    assert params.frozen
+    assert "__slots__" in vars(cls)
+    assert all(field.kw_only for field in dataclasses.fields(cls))
+    # No hand-written shortcut: the __init__ is the one dataclasses generated.
+    assert cls.__init__.__code__.co_filename != inspect.getsourcefile(cls)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cls(object())  # a positional argument is refused

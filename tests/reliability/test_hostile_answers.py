@@ -50,8 +50,8 @@ CASES: Dict[str, Any] = {
     "submit-without-request-id": ({"submit": Answer.json({"status": "queued"})}, ProtocolError, "request_id"),
     "submit-request-id-a-number": (
         {"submit": Answer.json({"status": "queued", "request_id": 12345})}, ProtocolError, "request_id"),
-    "submit-request-id-a-path": (
-        {"submit": Answer.json({"status": "queued", "request_id": "../../files/x"})}, ProtocolError, "id"),
+    "submit-request-id-a-dot-segment": (
+        {"submit": Answer.json({"status": "queued", "request_id": ".."})}, ProtocolError, "id"),
     "submit-request-id-infinite": (
         {"submit": Answer(200, b'{"status": "queued", "request_id": 1e999}')}, ProtocolError, "request_id"),
     "submit-a-list": ({"submit": Answer.json([SUBMITTED])}, ProtocolError, "JSON list"),

@@ -173,7 +173,7 @@ def test_a_persistent_drop_ends_in_a_transport_error(transport: str, emulator_wi
         error = harness_for(transport, emu).run(scenario, retry=retry)
         dropped = entries(emu, "status")
     assert error.kind == "read"
-    assert error.request_sent is True
+    assert error.request_written is True
     # Three attempts (a transport may re-send once on a connection it found dead).
     assert 3 <= len(dropped) <= 6
     assert all(entry.fault == "drop" for entry in dropped)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import ssl
 import threading
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar
@@ -185,6 +186,7 @@ class RawServer:
     def __init__(self) -> None:
         self.accepted = 0
         self.live = 0
+        self.received: Counter[str] = Counter()  # requests read to their end, by target
         self.url = ""
         self._server: Optional[asyncio.AbstractServer] = None
         self._writers: List[asyncio.StreamWriter] = []
@@ -217,6 +219,7 @@ class RawServer:
                     return  # closes while the client may still be sending its body
                 if await self._read_request(reader, connection, stop_at_head=False) is None:
                     return
+                self.received[target] += 1
                 served += 1
                 if not await self._answer(reader, target, served, number, connection, writer):
                     return
@@ -254,7 +257,7 @@ class RawServer:
         writer: asyncio.StreamWriter,
     ) -> bool:
         """Answer one request; False closes the connection."""
-        if target == "/drop" or (target == "/reuse-drop" and served > 1):
+        if target in ("/drop", "/requests/drop/status") or (target == "/reuse-drop" and served > 1):
             return False
         if target == "/truncated":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"t" * 10)

@@ -1,10 +1,9 @@
-"""The h11 transport's own behaviour, under asyncio and under trio: its framing, its one retry
-on a dead keep-alive connection, its per-host connection limit, its proxy checks."""
+"""The h11 transport's own behaviour, under asyncio and under trio: its framing, its per-host
+connection limit, its proxy checks, and idle connections found dead before use."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Dict, Iterator
 
 import anyio
@@ -28,38 +27,6 @@ async def test_post_without_body_sends_content_length_zero(make: Make, servers: 
     assert echo["headers"][1:] == [["Content-Length", "0"]]
 
 
-async def test_dead_keep_alive_connection_is_retried_once_on_a_new_one(make: Make, servers: Servers) -> None:
-    # /reuse-drop answers the first request on a connection and drops the connection, without
-    # a byte of answer, on the second: what a server closing an idle connection looks like.
-    opened = 0
-
-    def body() -> Iterator[bytes]:
-        nonlocal opened
-        opened += 1
-        yield b"payload"
-
-    request = request_with(servers.raw.url + "/reuse-drop", "POST", (), StreamedBody(open=body, length=7))
-    driver = make()
-    accepted = servers.raw.accepted
-    first = answer(await driver.send(request))
-    second = answer(await driver.send(request))
-    assert first["served"] == second["served"] == 1
-    assert second["connection"] == first["connection"] + 1
-    assert servers.raw.accepted == accepted + 2
-    assert opened == 3  # the retry re-opened the body
-
-
-async def test_dead_connection_is_retried_only_once(make: Make, servers: Servers) -> None:
-    # A fresh connection that dies is never retried: /drop answers no request at all.
-    driver = make()
-    answer(await driver.send(request_with(servers.raw.url + "/ok")))
-    accepted = servers.raw.accepted
-    outcome = await driver.send(request_with(servers.raw.url + "/drop"))
-    assert isinstance(outcome, TransportFailure)
-    assert outcome.kind is FailureKind.READ
-    assert servers.raw.accepted == accepted + 1  # reused connection, then one new one
-
-
 @pytest.mark.parametrize(("limit", "connections"), [(1, 1), (2, 2)])
 async def test_connections_per_host_are_limited(
     make: Make, servers: Servers, limit: int, connections: int
@@ -71,13 +38,11 @@ async def test_connections_per_host_are_limited(
         outcome = await driver.send(request_with(servers.web.http_url + "/slow?delay=0.3"))
         peers.append(answer(outcome)["peer"])
 
-    started = time.monotonic()
     async with anyio.create_task_group() as group:
         group.start_soon(one)
         group.start_soon(one)
-    elapsed = time.monotonic() - started
+    # Two slow answers at once need two connections; with one allowed, the second waits for it.
     assert len(set(peers)) == connections
-    assert (elapsed >= 0.55) is (limit == 1)
 
 
 async def test_non_http_proxy_from_the_environment_is_a_connect_failure(
@@ -87,7 +52,7 @@ async def test_non_http_proxy_from_the_environment_is_a_connect_failure(
     outcome = await make().send(request_with(servers.web.http_url + "/echo"))
     assert isinstance(outcome, TransportFailure)
     assert outcome.kind is FailureKind.CONNECT
-    assert outcome.request_sent is False
+    assert outcome.request_written is False
 
 
 async def test_idle_connection_closed_by_the_server_is_not_even_tried(make: Make, servers: Servers) -> None:

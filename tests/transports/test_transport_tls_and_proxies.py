@@ -38,7 +38,7 @@ async def test_untrusted_certificate_is_a_tls_failure(make: Make, servers: Serve
     outcome = await make().send(request_with(servers.web.https_url + "/echo"))
     assert isinstance(outcome, TransportFailure), outcome
     assert outcome.kind is FailureKind.TLS
-    assert outcome.request_sent is False
+    assert outcome.request_written is False
     assert "certificate" in outcome.detail.lower()
 
 
@@ -47,7 +47,7 @@ async def test_tls_to_a_plain_http_port_is_a_tls_failure(make: Make, servers: Se
     outcome = await make(verify=servers.ca_path).send(request_with(https_to_plain))
     assert isinstance(outcome, TransportFailure), outcome
     assert outcome.kind is FailureKind.TLS
-    assert outcome.request_sent is False
+    assert outcome.request_written is False
 
 
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")  # urllib3's own, per request
@@ -150,4 +150,4 @@ async def test_unreachable_proxy_is_a_connect_failure(make: Make, closed_port: i
     outcome = await driver.send(request_with("http://example.invalid/echo"))
     assert isinstance(outcome, TransportFailure), outcome
     assert outcome.kind is FailureKind.CONNECT
-    assert outcome.request_sent is False
+    assert outcome.request_written is False

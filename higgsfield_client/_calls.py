@@ -1,0 +1,295 @@
+"""Every public operation of the generation API, written once as a ``Call`` for either runner.
+
+The sync and async clients repeat signatures and docstrings only: each of their methods builds
+the same ``Call`` here and runs it. What happens around a flow - final statuses kept, status
+events filtered, failed jobs raised, uploads typed, downloads named - happens here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+from higgsfield_proto import (
+    Deletion,
+    Downloaded,
+    Enqueued,
+    Estimate,
+    JobStatus,
+    StatusUpdate,
+    UploadTarget,
+    build_download_request,
+    cancel_flow,
+    delete_flow,
+    download_flow,
+    estimate_flow,
+    raise_for_job_outcome,
+    status_flow,
+    submit_flow,
+    subscribe_flow,
+    upload_flow,
+    wait_flow,
+)
+from higgsfield_proto._endpoints import CANCEL, STATUS
+
+from ._download import Destination, DownloadSink, output_file_names, refuse_existing, resolve_destination
+from ._runner import Call, EventHandler
+from ._settings import Settings, new_idempotency_key
+from ._statuses import JobResult, Status, status_from_job
+from ._uploads import (
+    Progress,
+    UploadData,
+    body_from_data,
+    body_from_path,
+    guess_content_type,
+    image_to_bytes,
+)
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def _public_url(target: UploadTarget) -> str:
+    return target.public_url
+
+
+def _result(job: JobStatus) -> JobResult:
+    return JobResult(raise_for_job_outcome(job))
+
+
+def event_handler(
+    on_enqueue: Optional[Callable[[str], Any]], on_queue_update: Optional[Callable[[Status], Any]]
+) -> EventHandler:
+    """Route a flow's Notify events to the official callbacks; returns what they return."""
+
+    def handle(event: object) -> Any:
+        if isinstance(event, Enqueued) and on_enqueue is not None:
+            return on_enqueue(event.request_id)
+        if isinstance(event, StatusUpdate) and on_queue_update is not None:
+            return on_queue_update(status_from_job(event.status))
+        return None
+
+    return handle
+
+
+class Job:
+    """What a request controller knows of one job: its id, and its final status once seen.
+
+    Both controllers delegate here, so that a final status is kept, and status events are
+    turned into status objects, in one place.
+    """
+
+    def __init__(self, request_id: str, calls: Calls) -> None:
+        self.request_id = request_id
+        self.final: Optional[JobStatus] = None
+        self._calls = calls
+
+    @property
+    def status_url(self) -> str:
+        """The job's status URL on the client's base URL (the id percent-encoded)."""
+        return STATUS.url(self._calls.settings.config, request_id=self.request_id)
+
+    @property
+    def cancel_url(self) -> str:
+        """The job's cancel URL on the client's base URL (the id percent-encoded)."""
+        return CANCEL.url(self._calls.settings.config, request_id=self.request_id)
+
+    def updates(self, *, timeout: Optional[float], delay: Optional[float]) -> Call[JobStatus, JobStatus]:
+        """The wait whose status events ``observe`` turns into the statuses to yield."""
+        flow = wait_flow(
+            self._calls.settings.config,
+            self.request_id,
+            self._calls.settings.env(timeout=timeout, delay=delay),
+            check_first=True,
+        )
+        return Call(flow=flow)
+
+    def observe(self, event: object) -> Optional[Status]:
+        """The status object of a status event (kept if final), or None for any other event."""
+        if not isinstance(event, StatusUpdate):
+            return None
+        if event.status.is_terminal:
+            self.final = event.status
+        return status_from_job(event.status)
+
+    def known_result(self) -> Optional[JobResult]:
+        """The result, if the final status was seen already (raises for failed jobs)."""
+        return None if self.final is None else _result(self.final)
+
+    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+        flow = wait_flow(
+            self._calls.settings.config,
+            self.request_id,
+            self._calls.settings.env(timeout=timeout),
+            cancel_on_timeout=cancel_on_timeout,
+            check_first=True,
+        )
+        return Call(flow=flow, finish=self._keep)
+
+    def _keep(self, job: JobStatus) -> JobResult:
+        self.final = job
+        return _result(job)
+
+    def cancel(self) -> Call[None, None]:
+        """Cancel the job while it is queued."""
+        return self._calls.cancel(self.request_id)
+
+
+class Calls:
+    """Builds the ``Call`` of every public operation from a client's settings.
+
+    Nothing here performs I/O: a runner runs what these methods return.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def job(self, request_id: str) -> Job:
+        """The state a controller of ``request_id`` keeps."""
+        return Job(request_id, self)
+
+    def submit(
+        self,
+        model: str,
+        arguments: Mapping[str, Any],
+        *,
+        webhook_url: Optional[str],
+        idempotency_key: Optional[str],
+        expires_after: Optional[int],
+    ) -> Call[JobStatus, str]:
+        """Submit a job; the call returns its request id."""
+        flow = submit_flow(
+            self.settings.config,
+            model,
+            arguments,
+            self.settings.env(),
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key or new_idempotency_key(),
+            expires_after=expires_after,
+        )
+        return Call(flow=flow, finish=_request_id)
+
+    def subscribe(
+        self,
+        model: str,
+        arguments: Mapping[str, Any],
+        *,
+        on_enqueue: Optional[Callable[[str], Any]],
+        on_queue_update: Optional[Callable[[Status], Any]],
+        webhook_url: Optional[str],
+        idempotency_key: Optional[str],
+        expires_after: Optional[int],
+        timeout: Optional[float],
+        cancel_on_timeout: bool,
+    ) -> Call[JobStatus, JobResult]:
+        """Submit, wait and return the result (raising for failed, NSFW or canceled jobs)."""
+        flow = subscribe_flow(
+            self.settings.config,
+            model,
+            arguments,
+            self.settings.env(timeout=timeout),
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key or new_idempotency_key(),
+            expires_after=expires_after,
+            cancel_on_timeout=cancel_on_timeout,
+        )
+        return Call(flow=flow, finish=_result, on_event=event_handler(on_enqueue, on_queue_update))
+
+    def status(self, request_id: str) -> Call[JobStatus, Status]:
+        """Check a job's state once."""
+        flow = status_flow(self.settings.config, request_id, self.settings.env())
+        return Call(flow=flow, finish=status_from_job)
+
+    def cancel(self, request_id: str) -> Call[None, None]:
+        """Cancel a queued job."""
+        return Call(flow=cancel_flow(self.settings.config, request_id, self.settings.env()))
+
+    def upload(
+        self, data: UploadData, content_type: str, progress: Optional[Progress]
+    ) -> Call[UploadTarget, str]:
+        """Upload bytes, text or a binary file object; the call returns the public URL."""
+        body = body_from_data(data, progress)
+        flow = upload_flow(self.settings.config, content_type, body, self.settings.env())
+        return Call(flow=flow, finish=_public_url)
+
+    def upload_file(
+        self,
+        path: Union[str, os.PathLike[str]],
+        content_type: Optional[str],
+        progress: Optional[Progress],
+    ) -> Call[UploadTarget, str]:
+        """Upload a file streamed from disk; the call returns the public URL."""
+        content_type = content_type or guess_content_type(path)
+        body = body_from_path(path, progress)
+        flow = upload_flow(self.settings.config, content_type, body, self.settings.env())
+        return Call(flow=flow, finish=_public_url)
+
+    def upload_image(
+        self, image: Image.Image, format: str, progress: Optional[Progress]
+    ) -> Call[UploadTarget, str]:
+        """Encode a Pillow image and upload it; the call returns the public URL."""
+        data, content_type = image_to_bytes(image, format)
+        return self.upload(data, content_type, progress)
+
+    def estimate(self, model: str, arguments: Mapping[str, Any]) -> Call[Estimate, Estimate]:
+        """Price a generation without submitting it."""
+        return Call(flow=estimate_flow(self.settings.config, model, arguments, self.settings.env()))
+
+    def delete(self, request_id: str) -> Call[Deletion, Deletion]:
+        """Delete a finished job's data."""
+        return Call(flow=delete_flow(self.settings.config, request_id, self.settings.env()))
+
+    def download(
+        self,
+        url: str,
+        destination: Destination,
+        *,
+        progress: Optional[Progress],
+        overwrite: bool,
+    ) -> Call[Downloaded, Path]:
+        """Download ``url`` to ``destination``; the call returns the file's path.
+
+        Raises:
+            InvalidArgumentError: ``url`` is not an http(s) URL.
+            FileExistsError: the file exists and ``overwrite`` is off (checked before and after).
+        """
+        build_download_request(url)  # refuses a bad URL before a folder is made for it
+        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
+        target = resolve_destination(url, destination)
+        if not overwrite:
+            refuse_existing(target)
+        sink = DownloadSink(target, progress, overwrite=overwrite)
+        return Call(flow=flow, finish=sink.commit, sink=sink)
+
+    def download_outputs(
+        self, result: JobResult, folder: Destination, *, overwrite: bool
+    ) -> list[Call[Downloaded, Path]]:
+        """One download per output of ``result`` into ``folder``, named ``<request id>-<name>``.
+
+        Raises:
+            FileExistsError: a file exists and ``overwrite`` is off (checked for all first).
+        """
+        directory = Path(folder)
+        directory.mkdir(parents=True, exist_ok=True)
+        urls = output_urls(result)
+        targets = [directory / name for name in output_file_names(result.request_id, urls)]
+        if not overwrite:
+            for target in targets:
+                refuse_existing(target)
+        return [
+            self.download(url, target, progress=None, overwrite=overwrite)
+            for url, target in zip(urls, targets, strict=True)
+        ]
+
+
+def output_urls(result: JobResult) -> list[str]:
+    """Every output URL of a result: images, the video, then any artifacts."""
+    urls = list(result.images) + ([result.video] if result.video else [])
+    return urls + [url for group in result.artifacts.values() for url in group]
+
+
+def _request_id(job: JobStatus) -> str:
+    return job.request_id
