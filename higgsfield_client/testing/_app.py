@@ -13,7 +13,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -38,7 +38,6 @@ _CORRELATION_ID: Any = _RequestKey("correlation_id", str) if _RequestKey else "c
 _BODY_LENGTH: Any = _RequestKey("body_length", int) if _RequestKey else "body_length"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_API_ROUTES = frozenset({"submit", "status", "cancel", "delete", "upload-url", "estimate"})
 _FAULTABLE_ROUTES = frozenset(FAULT_ROUTES + SCRIPT_ONLY_ROUTES)
 _CHUNK = 256 * 1024
 _HTML_502 = (
@@ -173,23 +172,48 @@ class Api:
         self._connections_seen = 0
         self._idempotency: Dict[str, Tuple[str, Dict[str, Any]]] = {}
         self._rendering: Dict[Path, asyncio.Future[None]] = {}
+        self._public_routes: Set[web.AbstractRoute] = set()
 
     def make_app(self) -> web.Application:
-        """The aiohttp application; specific routes come before the catch-all model route."""
+        """The aiohttp application; specific routes come before the catch-all model route.
+
+        Every route requires credentials unless `_add_route` registered it with ``public=True``.
+        """
         app = web.Application(middlewares=[self._middleware])
         app.on_response_prepare.append(self._add_correlation_id)
-        add = app.router.add_route
-        get = app.router.add_get  # GET routes answer HEAD too
-        get("/requests/{request_id}/status", self.status, name="status")
-        add("POST", "/requests/{request_id}/cancel", self.cancel, name="cancel")
-        add("DELETE", "/requests/{request_id}", self.delete, name="delete")
-        add("POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
-        add("POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
-        add("PUT", "/storage/{slot_id}", self.put, name="put")
-        get("/uploads/{name}", self.public_file, name="upload")
-        get("/outputs/{request_id}/{name}", self.output, name="output")
-        add("POST", "/{model_id:.+}", self.submit, name="submit")
+        add = self._add_route
+        add(app, "GET", "/requests/{request_id}/status", self.status, name="status")
+        add(app, "POST", "/requests/{request_id}/cancel", self.cancel, name="cancel")
+        add(app, "DELETE", "/requests/{request_id}", self.delete, name="delete")
+        add(app, "POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
+        add(app, "POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
+        # The storage host and the CDN: reached by presigned or public URLs, never with credentials.
+        add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
+        add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)
+        add(app, "GET", "/outputs/{request_id}/{name}", self.output, name="output", public=True)
+        add(app, "POST", "/{model_id:.+}", self.submit, name="submit")
         return app
+
+    def _add_route(
+        self,
+        app: web.Application,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        name: str,
+        public: bool = False,
+    ) -> None:
+        """Register ``handler`` for ``method`` on ``path`` (a GET answers HEAD too).
+
+        The route requires credentials unless ``public`` is true. Routes registered any other
+        way, and requests that match no route, require them as well.
+        """
+        resource = app.router.add_resource(path, name=name)
+        for verb in (method, "HEAD") if method == "GET" else (method,):
+            route = resource.add_route(verb, handler)
+            if public:
+                self._public_routes.add(route)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -225,7 +249,8 @@ class Api:
                         request.transport.abort()
                     return web.Response(status=499)
                 return response
-            if route in _API_ROUTES and not self._authorized(request):
+            public = request.match_info.route in self._public_routes
+            if not public and not self._authorized(request):
                 response = _detail(401, "Invalid credentials")
                 return response
             try:
