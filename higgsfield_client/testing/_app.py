@@ -544,7 +544,10 @@ class Api:
     # -- storage host and outputs -------------------------------------------------------------
 
     async def put(self, request: web.Request) -> web.StreamResponse:
-        """PUT /storage/{slot}: the presigned upload, streamed to disk in chunks."""
+        """PUT /storage/{slot}: the presigned upload, streamed to disk in chunks.
+
+        A refused PUT (see `UploadStore.check_put`) is read to its end and stores nothing.
+        """
         try:
             slot = self.uploads.check_put(
                 request.match_info["slot_id"],
@@ -554,7 +557,7 @@ class Api:
             )
         except PutRejected as exc:
             await self._drain(request)
-            return _s3_error(403, exc.code, exc.message)
+            return _s3_error(exc.status, exc.code, exc.message)
         slot.path.parent.mkdir(parents=True, exist_ok=True)
         # A private partial file per PUT: concurrent PUTs to one slot must not interleave.
         partial = slot.path.with_name(f"{slot.path.name}.{uuid.uuid4().hex}.part")
