@@ -150,7 +150,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
-    from .testing._cli import add_arguments as add_emulator_arguments
+    from .testing import _cli as emulator_cli
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -197,9 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     estimate = add("estimate", "price a generation without submitting it")
     _model_arguments(estimate)
 
-    # The emulator has options of its own (its --api-key is the key it accepts).
-    emulator = add("emulator", "run a local emulator of the API in the foreground", parents=[])
-    add_emulator_arguments(emulator)
+    # The emulator has options and help of its own (its --api-key is the key it accepts).
+    emulator = sub.add_parser(
+        "emulator",
+        help="run a local emulator of the API in the foreground",
+        description=emulator_cli.DESCRIPTION,
+        epilog=emulator_cli.EPILOG,
+        formatter_class=formatter,
+    )
+    emulator_cli.add_arguments(emulator)
 
     demo = add("demo", "a tour of the SDK against the embedded emulator (or the real API)")
     demo.add_argument("--live", action="store_true", help="use the real API with your credentials")

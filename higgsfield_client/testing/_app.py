@@ -13,7 +13,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -31,14 +31,9 @@ from ._media import (
     write_file,
 )
 from ._uploads import SUPPORTED_CONTENT_TYPES, PutRejected, UploadStore
-
-# Typed request-storage keys where aiohttp has them (3.14+); plain strings before that.
-_RequestKey: Any = getattr(web, "RequestKey", None)
-_CORRELATION_ID: Any = _RequestKey("correlation_id", str) if _RequestKey else "correlation_id"
-_BODY_LENGTH: Any = _RequestKey("body_length", int) if _RequestKey else "body_length"
+from ._wire import BODY_LENGTH, CORRELATION_ID, detail, loc_error, parse_object, read_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_API_ROUTES = frozenset({"submit", "status", "cancel", "delete", "upload-url", "estimate"})
 _FAULTABLE_ROUTES = frozenset(FAULT_ROUTES + SCRIPT_ONLY_ROUTES)
 _CHUNK = 256 * 1024
 _HTML_502 = (
@@ -103,31 +98,12 @@ def _output_names(info: JobInfo) -> List[str]:
     return [f"{index}.{extension}" for index in range(info.batch_size)]
 
 
-def _detail(status: int, detail: Any, headers: Optional[Dict[str, str]] = None) -> web.Response:
-    return web.json_response({"detail": detail}, status=status, headers=headers)
-
-
 def _s3_error(status: int, code: str, message: str) -> web.Response:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
     )
     return web.Response(status=status, text=body, content_type="application/xml")
-
-
-def _loc_error(kind: str, loc: List[Any], msg: str, value: Any) -> Dict[str, Any]:
-    return {"type": kind, "loc": loc, "msg": msg, "input": value}
-
-
-def _parse_object(raw: bytes) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
-    """Decode a JSON object body; on failure return pydantic-style errors instead."""
-    try:
-        value = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        return None, [_loc_error("json_invalid", ["body", 0], "JSON decode error", str(exc))]
-    if not isinstance(value, dict):
-        return None, [_loc_error("dict_type", ["body"], "Input should be a valid dictionary", value)]
-    return value, []
 
 
 class Api:
@@ -173,28 +149,53 @@ class Api:
         self._connections_seen = 0
         self._idempotency: Dict[str, Tuple[str, Dict[str, Any]]] = {}
         self._rendering: Dict[Path, asyncio.Future[None]] = {}
+        self._public_routes: Set[web.AbstractRoute] = set()
 
     def make_app(self) -> web.Application:
-        """The aiohttp application; specific routes come before the catch-all model route."""
+        """The aiohttp application; specific routes come before the catch-all model route.
+
+        Every route requires credentials unless `_add_route` registered it with ``public=True``.
+        """
         app = web.Application(middlewares=[self._middleware])
         app.on_response_prepare.append(self._add_correlation_id)
-        add = app.router.add_route
-        get = app.router.add_get  # GET routes answer HEAD too
-        get("/requests/{request_id}/status", self.status, name="status")
-        add("POST", "/requests/{request_id}/cancel", self.cancel, name="cancel")
-        add("DELETE", "/requests/{request_id}", self.delete, name="delete")
-        add("POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
-        add("POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
-        add("PUT", "/storage/{slot_id}", self.put, name="put")
-        get("/uploads/{name}", self.public_file, name="upload")
-        get("/outputs/{request_id}/{name}", self.output, name="output")
-        add("POST", "/{model_id:.+}", self.submit, name="submit")
+        add = self._add_route
+        add(app, "GET", "/requests/{request_id}/status", self.status, name="status")
+        add(app, "POST", "/requests/{request_id}/cancel", self.cancel, name="cancel")
+        add(app, "DELETE", "/requests/{request_id}", self.delete, name="delete")
+        add(app, "POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
+        add(app, "POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
+        # The storage host and the CDN: reached by presigned or public URLs, never with credentials.
+        add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
+        add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)
+        add(app, "GET", "/outputs/{request_id}/{name}", self.output, name="output", public=True)
+        add(app, "POST", "/{model_id:.+}", self.submit, name="submit")
         return app
+
+    def _add_route(
+        self,
+        app: web.Application,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        name: str,
+        public: bool = False,
+    ) -> None:
+        """Register ``handler`` for ``method`` on ``path`` (a GET answers HEAD too).
+
+        The route requires credentials unless ``public`` is true. Routes registered any other
+        way, and requests that match no route, require them as well.
+        """
+        resource = app.router.add_resource(path, name=name)
+        for verb in (method, "HEAD") if method == "GET" else (method,):
+            route = resource.add_route(verb, handler)
+            if public:
+                self._public_routes.add(route)
 
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _add_correlation_id(self, request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["X-Correlation-ID"] = request.get(_CORRELATION_ID) or str(uuid.uuid4())
+        response.headers["X-Correlation-ID"] = request.get(CORRELATION_ID) or str(uuid.uuid4())
 
     def _connection_id(self, request: web.Request) -> int:
         transport = request.transport
@@ -209,8 +210,8 @@ class Api:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = getattr(request.match_info.route, "name", None) or "unknown"
-        request[_CORRELATION_ID] = str(uuid.uuid4())
-        request[_BODY_LENGTH] = 0
+        request[CORRELATION_ID] = str(uuid.uuid4())
+        request[BODY_LENGTH] = 0
         arrived = time.time()
         connection_id = self._connection_id(request)
         fault = self.faults.pick(route) if route in _FAULTABLE_ROUTES else None
@@ -225,14 +226,15 @@ class Api:
                         request.transport.abort()
                     return web.Response(status=499)
                 return response
-            if route in _API_ROUTES and not self._authorized(request):
-                response = _detail(401, "Invalid credentials")
+            public = request.match_info.route in self._public_routes
+            if not public and not self._authorized(request):
+                response = detail(401, "Invalid credentials")
                 return response
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
                 kept = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
-                response = _detail(exc.status, exc.reason, headers=kept)
+                response = detail(exc.status, exc.reason, headers=kept)
             if fault == "slow":
                 await asyncio.sleep(self.settings.slow_seconds)
             elif fault == "truncate":
@@ -257,12 +259,12 @@ class Api:
                 path=request.path,
                 query=request.query,
                 headers=request.headers,
-                body_length=request[_BODY_LENGTH],
+                body_length=request[BODY_LENGTH],
                 route=route,
                 status=None if response is None else response.status,
                 fault=fault,
                 connection_id=connection_id,
-                correlation_id=request[_CORRELATION_ID],
+                correlation_id=request[CORRELATION_ID],
                 time=arrived,
             )
         )
@@ -280,15 +282,10 @@ class Api:
             return False
         return hmac.compare_digest(f"{key_id}:{secret}".encode(), expected)
 
-    async def _body(self, request: web.Request) -> bytes:
-        raw = await request.read()
-        request[_BODY_LENGTH] = len(raw)
-        return raw
-
     async def _drain(self, request: web.Request) -> None:
         # Read the body in chunks, never whole: a faulted PUT may carry a large upload.
         async for chunk in request.content.iter_chunked(_CHUNK):
-            request[_BODY_LENGTH] += len(chunk)
+            request[BODY_LENGTH] += len(chunk)
 
     def _fault_response(
         self, request: web.Request, route: str, fault: str
@@ -297,10 +294,10 @@ class Api:
         if fault == "429":
             if route == "submit":
                 return web.json_response(self._queue_full_body(), status=429, headers=retry)
-            return _detail(429, "Too Many Requests", headers=retry)
+            return detail(429, "Too Many Requests", headers=retry)
         if fault in _FAULT_STATUS:
             status, reason = _FAULT_STATUS[fault]
-            return _detail(status, reason)
+            return detail(status, reason)
         if fault == "html":
             return web.Response(status=502, text=_HTML_502, content_type="text/html")
         if fault == "redirect_samehost":
@@ -340,11 +337,11 @@ class Api:
         model_id = request.match_info["model_id"]
         model = self.catalog.get(model_id)
         if model is None:
-            return _detail(404, f"Model '{model_id}' not found")
-        body, errors = _parse_object(await self._body(request))
+            return detail(404, f"Model '{model_id}' not found")
+        body, errors = parse_object(await read_body(request))
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (1 <= len(key) <= 255 and all("!" <= c <= "~" for c in key)):
-            errors.append(_loc_error(
+            errors.append(loc_error(
                 "string_pattern_mismatch", ["header", "idempotency-key"],
                 "Idempotency-Key must be 1 to 255 visible ASCII characters without whitespace",
                 key,
@@ -353,14 +350,14 @@ class Api:
         errors.extend(expiry_errors)
         webhook = request.query.get("hf_webhook")
         if webhook is not None and not _is_http_url(webhook):
-            errors.append(_loc_error(
+            errors.append(loc_error(
                 "url_scheme", ["query", "hf_webhook"], "URL scheme should be 'http' or 'https'",
                 webhook,
             ))
         if body is not None:
             errors.extend(validate_arguments(model, body))
         if errors or body is None:
-            return _detail(422, errors)
+            return detail(422, errors)
         fingerprint = json.dumps(
             [request.path, body, webhook, request.headers.get("Hf-Expires-After")],
             sort_keys=True,
@@ -369,7 +366,7 @@ class Api:
         if key is not None and key in self._idempotency:
             original_fingerprint, answer = self._idempotency[key]
             if original_fingerprint != fingerprint:
-                return _detail(422, "Idempotency-Key reused with different parameters")
+                return detail(422, "Idempotency-Key reused with different parameters")
             return web.json_response(answer)
         script = self._take_script()
         job = self._new_job(model, body, expires_after, webhook, key, script)
@@ -400,15 +397,15 @@ class Api:
         loc = ["header", "hf-expires-after"]
         if not _DIGITS.fullmatch(raw):
             msg = "Input should be a valid integer, unable to parse string as an integer"
-            return retention, [_loc_error("int_parsing", loc, msg, raw)]
+            return retention, [loc_error("int_parsing", loc, msg, raw)]
         value = int(raw)
         if value < 3600:
-            item = _loc_error("greater_than_equal", loc,
+            item = loc_error("greater_than_equal", loc,
                               "Input should be greater than or equal to 3600", raw)
             item["ctx"] = {"ge": 3600}
             return retention, [item]
         if value > retention:
-            item = _loc_error("less_than_equal", loc,
+            item = loc_error("less_than_equal", loc,
                               f"Input should be less than or equal to {retention}", raw)
             item["ctx"] = {"le": retention}
             return retention, [item]
@@ -460,17 +457,17 @@ class Api:
         """GET /requests/{id}/status."""
         info = self.book.peek(request.match_info["request_id"], time.monotonic())
         if info is None:
-            return _detail(404, "Request not found")
+            return detail(404, "Request not found")
         return web.json_response(status_payload(info, self.settings.base_url))
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
         """POST /requests/{id}/cancel: 202 while queued, 400 once started or finished."""
-        await self._body(request)
+        await read_body(request)
         result = self.book.cancel(request.match_info["request_id"], time.monotonic())
         if result == "missing":
-            return _detail(404, "Request not found")
+            return detail(404, "Request not found")
         if result == "started":
-            return _detail(400, "Request is already being processed and can no longer be canceled")
+            return detail(400, "Request is already being processed and can no longer be canceled")
         return web.Response(status=202)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -478,28 +475,28 @@ class Api:
         request_id = request.match_info["request_id"]
         result = self.book.delete(request_id, time.monotonic())
         if result == "missing":
-            return _detail(404, "Request not found")
+            return detail(404, "Request not found")
         if result == "unfinished":
-            return _detail(400, "Request is not finished; cancel it or wait for it to finish")
+            return detail(400, "Request is not finished; cancel it or wait for it to finish")
         shutil.rmtree(self.outputs / request_id, ignore_errors=True)
         return web.json_response({"request_id": request_id, "deleted": True})
 
     async def upload_url(self, request: web.Request) -> web.StreamResponse:
         """POST /files/generate-upload-url: open a presigned upload slot."""
-        body, errors = _parse_object(await self._body(request))
+        body, errors = parse_object(await read_body(request))
         if body is not None:
             content_type = body.get("content_type")
             if "content_type" not in body:
-                errors.append(_loc_error("missing", ["body", "content_type"], "Field required",
+                errors.append(loc_error("missing", ["body", "content_type"], "Field required",
                                          body))
             elif content_type not in SUPPORTED_CONTENT_TYPES:
                 expected = ", ".join(repr(ct) for ct in SUPPORTED_CONTENT_TYPES)
-                item = _loc_error("literal_error", ["body", "content_type"],
+                item = loc_error("literal_error", ["body", "content_type"],
                                   f"Input should be {expected}", content_type)
                 item["ctx"] = {"expected": expected}
                 errors.append(item)
         if errors or body is None:
-            return _detail(422, errors)
+            return detail(422, errors)
         slot = self.uploads.create(body["content_type"], time.monotonic())
         return web.json_response(self.uploads.answer(slot, self.settings.base_url))
 
@@ -508,18 +505,21 @@ class Api:
         model_id = request.match_info["model_id"]
         model = self.catalog.get(model_id)
         if model is None:
-            return _detail(404, f"Model '{model_id}' not found")
-        body, errors = _parse_object(await self._body(request))
+            return detail(404, f"Model '{model_id}' not found")
+        body, errors = parse_object(await read_body(request))
         if body is not None:
             errors.extend(validate_arguments(model, body))
         if errors or body is None:
-            return _detail(422, errors)
+            return detail(422, errors)
         return web.json_response(estimate(model, body))
 
     # -- storage host and outputs -------------------------------------------------------------
 
     async def put(self, request: web.Request) -> web.StreamResponse:
-        """PUT /storage/{slot}: the presigned upload, streamed to disk in chunks."""
+        """PUT /storage/{slot}: the presigned upload, streamed to disk in chunks.
+
+        A refused PUT (see `UploadStore.check_put`) is read to its end and stores nothing.
+        """
         try:
             slot = self.uploads.check_put(
                 request.match_info["slot_id"],
@@ -529,7 +529,7 @@ class Api:
             )
         except PutRejected as exc:
             await self._drain(request)
-            return _s3_error(403, exc.code, exc.message)
+            return _s3_error(exc.status, exc.code, exc.message)
         slot.path.parent.mkdir(parents=True, exist_ok=True)
         # A private partial file per PUT: concurrent PUTs to one slot must not interleave.
         partial = slot.path.with_name(f"{slot.path.name}.{uuid.uuid4().hex}.part")
@@ -542,7 +542,7 @@ class Api:
                     sink.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
-                    request[_BODY_LENGTH] = size
+                    request[BODY_LENGTH] = size
             partial.replace(slot.path)
         finally:
             partial.unlink(missing_ok=True)

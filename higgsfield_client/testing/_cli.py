@@ -9,11 +9,40 @@ import threading
 from types import FrameType
 from typing import List, Optional, Sequence
 
+DESCRIPTION = """\
+Run a local emulator of the Higgsfield API in the foreground: a real HTTP server on
+--host:--port that queues and runs jobs on short timings, serves presigned uploads and
+generated outputs as files, delivers webhooks and injects faults on demand. It prints how
+to connect, then serves until Ctrl-C (or SIGTERM)."""
+
+EPILOG = """\
+connecting a client:
+  At start the emulator prints two lines to paste into the shell that runs your code:
+    export HF_KEY=emu-...:...                        the key it accepts (--api-key)
+    export HIGGSFIELD_BASE_URL=http://127.0.0.1:8000  where it listens
+  This SDK and the higgsfield command read both variables; with curl, send
+  "Authorization: Key $HF_KEY". Every API route needs the key; the presigned
+  upload URL and the file URLs (/uploads/..., /outputs/...) do not.
+
+jobs:
+  A submit stays queued for --queue-time seconds, in_progress for --run-time seconds,
+  then ends completed; a prompt containing [fail] or [nsfw] ends failed or nsfw.
+  At most --concurrency-limit jobs run at once; the others wait in the queue, and
+  past --queue-limit queued outputs a submit gets 429 account_queue_full.
+
+examples:
+  %(prog)s --port 8000
+  %(prog)s --port 0 --fault-rate 0.1 --seed 7   # 1 answer in 10 faulty
+  %(prog)s --queue-time 2 --run-time 10 --webhook-secret whsec_c2VjcmV0"""
+
 
 def build_parser(prog: str = "python -m higgsfield_client.testing") -> argparse.ArgumentParser:
-    """The emulator's argument parser (reusable as a subcommand's)."""
+    """The emulator's argument parser, with the same help as ``higgsfield emulator``."""
     parser = argparse.ArgumentParser(
-        prog=prog, description="Run a local emulator of the Higgsfield API."
+        prog=prog,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     return parser
@@ -21,18 +50,60 @@ def build_parser(prog: str = "python -m higgsfield_client.testing") -> argparse.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser``."""
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
-    parser.add_argument("--queue-time", type=float, default=0.2, help="seconds queued")
-    parser.add_argument("--run-time", type=float, default=0.5, help="seconds in progress")
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of faulty answers")
-    parser.add_argument("--seed", type=int, default=None, help="seed for faults and timings")
-    parser.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks")
-    parser.add_argument("--api-key", default=None, help="id:secret to accept (random if absent)")
-    parser.add_argument("--concurrency-limit", type=int, default=50)
-    parser.add_argument("--queue-limit", type=int, default=10_000)
     parser.add_argument(
-        "--journal-limit", type=int, default=10_000, help="requests kept in the journal"
+        "--host", default="127.0.0.1", metavar="ADDRESS",
+        help="interface to listen on; keep it on loopback (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, metavar="PORT",
+        help="TCP port; 0 picks a free one, shown in the printed URL (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--queue-time", type=float, default=0.2, metavar="SECONDS",
+        help="seconds each job stays queued before it may start, longer while "
+        "--concurrency-limit jobs are running; varies by +/-10%% per job (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--run-time", type=float, default=0.5, metavar="SECONDS",
+        help="seconds each job stays in_progress before its final state; varies by +/-10%% "
+        "per job (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, metavar="SHARE",
+        help="share of API and upload PUT requests, from 0.0 to 1.0, answered with a random "
+        "fault instead: 429 with Retry-After, 500, 502, 503, 504, an HTML error page, a "
+        "dropped connection, a slow answer or a truncated body; file downloads are spared "
+        "(default: %(default)s, no faults)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="N",
+        help="seed for the fault draws and the timing variation, so that a run can be "
+        "repeated exactly (default: none, a different sequence each run)",
+    )
+    parser.add_argument(
+        "--webhook-secret", default=None, metavar="whsec_...",
+        help="Standard Webhooks secret (whsec_ and base64) to sign webhook deliveries with "
+        "webhook-id, webhook-timestamp and webhook-signature headers (default: none, "
+        "deliveries are unsigned)",
+    )
+    parser.add_argument(
+        "--api-key", default=None, metavar="ID:SECRET",
+        help="the key_id:key_secret key to accept (default: a random key, printed at start)",
+    )
+    parser.add_argument(
+        "--concurrency-limit", type=int, default=50, metavar="JOBS",
+        help="jobs in progress at once; later jobs stay queued until one finishes "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--queue-limit", type=int, default=10_000, metavar="OUTPUTS",
+        help="queued outputs (a batch counts each image) beyond which a submit gets 429 "
+        "account_queue_full (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
+        help="newest requests kept in the in-memory request journal, which bounds its memory; "
+        "0 keeps none (default: %(default)s)",
     )
 
 

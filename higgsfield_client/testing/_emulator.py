@@ -41,6 +41,11 @@ class Emulator:
     computed from timestamps (see ``_jobs``): a job waits at least ``queue_time``, longer while
     ``concurrency_limit`` jobs are running, then runs ``run_time``.
 
+    Every route requires ``api_key`` (``Authorization: Key id:secret``, or the legacy
+    ``hf-api-key`` and ``hf-secret`` pair) and answers 401 ``{"detail": "Invalid credentials"}``
+    without it, except the storage and CDN URLs: the presigned upload PUT, uploaded files and
+    outputs. A request that matches no route needs credentials too before it learns 404 or 405.
+
     Faults (``fault_rate`` or `script_fault`) hit the API routes and the storage PUT; output
     downloads ("output") get only the faults scripted for them by name, and uploaded-file
     downloads none. They are decided before credentials are checked, as a

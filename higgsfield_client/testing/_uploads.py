@@ -44,12 +44,14 @@ class UploadSlot:
 
 
 class PutRejected(Exception):
-    """The storage host refuses a PUT; ``code`` and ``message`` go into its S3-style XML body."""
+    """The storage host refuses a PUT with ``status``; ``code`` and ``message`` go into its
+    S3-style XML body."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int = 403) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status
 
 
 class UploadStore:
@@ -134,10 +136,15 @@ class UploadStore:
         """Apply the storage host's rules to a PUT and return its slot.
 
         Raises:
-            PutRejected: credentials were sent, the signature or slot is unknown, the slot
-                expired, the Content-Type differs from the slot's, or a slot header is missing
-                or altered.
+            PutRejected: 411 when there is no Content-Length (a chunked body: storage behind
+                presigned URLs needs the length up front); 403 when credentials were sent,
+                the signature or slot is unknown, the slot expired, the Content-Type differs
+                from the slot's, or a slot header is missing or altered.
         """
+        if "content-length" not in headers:
+            raise PutRejected(
+                "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+            )
         if any(name in headers for name in _CREDENTIAL_HEADERS):
             raise PutRejected(
                 "InvalidArgument",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+import string
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import requests
@@ -55,37 +56,113 @@ def test_legacy_header_pair_is_accepted(emu: Emulator) -> None:
     assert response.status_code == 200
 
 
+# The routes that must answer without credentials: the presigned upload URL and the public files.
+PUBLIC_ROUTES = {
+    ("PUT", "/storage/{slot_id}"),
+    ("GET", "/uploads/{name}"),
+    ("HEAD", "/uploads/{name}"),
+    ("GET", "/outputs/{request_id}/{name}"),
+    ("HEAD", "/outputs/{request_id}/{name}"),
+}
+# A plausible value for each path parameter; a route with a new parameter must add it here.
+PATH_VALUES = {
+    "request_id": "0b6f3c52-8d1e-4f7a-9c2b-5e4d3a2f1b0c",
+    "model_id": SOUL,
+    "slot_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "name": "0.png",
+}
+
+
+def registered_routes(emu: Emulator) -> List[Tuple[str, str, str, str]]:
+    """(method, path template, route name, URL with plausible values) of every route served.
+
+    Read from the router of the app the emulator is serving, so a route added later is walked too.
+    """
+    runner = emu._runner  # the live app: a route registered any way at all shows up here
+    assert runner is not None
+    routes = []
+    for route in runner.app.router.routes():
+        resource = route.resource
+        assert resource is not None
+        assert route.name is not None
+        template = resource.canonical
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+        missing = set(names) - set(PATH_VALUES)
+        assert not missing, f"add plausible values for {sorted(missing)} of {template}"
+        path = resource.url_for(**{name: PATH_VALUES[name] for name in names})
+        routes.append((route.method, template, route.name, f"{emu.base_url}{path}"))
+    return routes
+
+
 @pytest.mark.parametrize(
     "headers",
     [
         {},
         {"Authorization": "Key wrong:credentials"},
+        {"Authorization": "Key {key_id}:wrong"},
         {"Authorization": "Bearer {key}"},
         {"Authorization": "Key {key_id}"},
-        {"hf-api-key": "{key_id}"},
+        {"hf-api-key": "wrong", "hf-secret": "wrong"},
         {"hf-api-key": "{key_id}", "hf-secret": "nope"},
+        {"hf-api-key": "{key_id}"},
     ],
-    ids=["none", "wrong", "bearer", "id-only", "legacy-id-only", "legacy-wrong-secret"],
+    ids=[
+        "none", "wrong-key", "wrong-secret", "bearer", "id-only",
+        "legacy-wrong", "legacy-wrong-secret", "legacy-id-only",
+    ],
 )
-def test_missing_or_wrong_credentials_get_401_on_every_api_route(
+def test_every_registered_route_needs_credentials_except_the_file_urls(
     emu: Emulator, headers: Dict[str, str]
 ) -> None:
     key_id = emu.api_key.split(":")[0]
     sent = {name: value.format(key=emu.api_key, key_id=key_id) for name, value in headers.items()}
-    base = emu.base_url
-    calls = [
-        ("POST", f"{base}/{SOUL}", {"prompt": "x"}),
-        ("GET", f"{base}/requests/00000000-0000-4000-8000-000000000000/status", None),
-        ("POST", f"{base}/requests/00000000-0000-4000-8000-000000000000/cancel", None),
-        ("DELETE", f"{base}/requests/00000000-0000-4000-8000-000000000000", None),
-        ("POST", f"{base}/files/generate-upload-url", {"content_type": "image/png"}),
-        ("POST", f"{base}/estimate/{SOUL}", {"prompt": "x"}),
-    ]
-    for method, url, body in calls:
-        response = requests.request(method, url, json=body, headers=sent, timeout=10)
-        assert response.status_code == 401, (method, url)
-        assert response.json() == {"detail": "Invalid credentials"}
+    routes = registered_routes(emu)
+    served = {(method, template) for method, template, _, _ in routes}
+    assert served >= PUBLIC_ROUTES
+    assert len(routes) > len(PUBLIC_ROUTES)
+    for method, template, name, url in routes:
+        response = requests.request(
+            method,
+            url,
+            headers=sent,
+            json={"prompt": "a lake at dawn"} if method == "POST" else None,
+            data=b"abc" if method == "PUT" else None,
+            timeout=10,
+        )
+        # The plausible values reached the route being walked, not a neighbour.
+        assert emu.journal[-1].route == name, (method, template, emu.journal[-1].route)
+        if (method, template) in PUBLIC_ROUTES:
+            assert response.status_code != 401, (method, template, response.text)
+        else:
+            assert response.status_code == 401, (method, template, response.status_code)
+            if method != "HEAD":
+                assert response.json() == {"detail": "Invalid credentials"}
     assert emu.jobs() == []
+    assert emu.uploads == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nonexistent"),
+        ("GET", "/"),
+        ("PATCH", "/requests/x/status"),
+        ("OPTIONS", "/files/generate-upload-url"),
+        ("DELETE", "/storage/abc"),
+        ("POST", "/uploads/x.png"),
+        ("GET", "/outputs/a/b/c"),
+    ],
+)
+def test_unmatched_paths_and_methods_need_credentials_before_not_found(
+    emu: Emulator, http: requests.Session, method: str, path: str
+) -> None:
+    anonymous = requests.request(method, f"{emu.base_url}{path}", timeout=10)
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"detail": "Invalid credentials"}
+    assert "Allow" not in anonymous.headers
+    known = http.request(method, f"{emu.base_url}{path}", timeout=10)
+    assert known.status_code in (404, 405)
+    assert "detail" in known.json()
 
 
 def test_unknown_model_is_404(emu: Emulator, http: requests.Session) -> None:

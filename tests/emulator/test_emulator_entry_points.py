@@ -1,4 +1,5 @@
-"""The command line (``python -m higgsfield_client.testing``) and the pytest fixture."""
+"""The command line (``python -m higgsfield_client.testing``, ``higgsfield emulator``) and the
+pytest fixture."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 import requests
 
+from higgsfield_client._cli import main as higgsfield
 from higgsfield_client.testing import Emulator
+from higgsfield_client.testing._cli import build_parser
 
 
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
@@ -47,6 +50,56 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# Each option of ``higgsfield emulator`` with words of its meaning (units, default) its help shows.
+OPTION_MEANINGS = {
+    "--host": ["interface to listen on", "default: 127.0.0.1"],
+    "--port": ["TCP port", "0 picks a free one", "default: 8000"],
+    "--queue-time": ["SECONDS", "seconds each job stays queued", "default: 0.2"],
+    "--run-time": ["SECONDS", "seconds each job stays in_progress", "default: 0.5"],
+    "--fault-rate": ["from 0.0 to 1.0", "answered with a random fault", "default: 0.0"],
+    "--seed": ["seed for the fault draws and the timing variation", "default: none"],
+    "--webhook-secret": ["whsec_", "to sign webhook deliveries", "unsigned"],
+    "--api-key": ["the key_id:key_secret key to accept", "default: a random key"],
+    "--concurrency-limit": ["jobs in progress at once", "default: 50"],
+    "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],
+    "--journal-limit": ["newest requests kept in the in-memory request journal", "default: 10000"],
+}
+
+
+def _option_entries(help_text: str) -> Dict[str, str]:
+    """The help entry of each option, its wrapped lines joined by single spaces."""
+    entries: Dict[str, List[str]] = {}
+    current: List[str] = []
+    section = help_text.split("\noptions:\n", 1)[1].split("\n\n", 1)[0]
+    for line in section.splitlines():
+        if line.startswith("  -"):
+            current = entries.setdefault(line.split()[0].rstrip(","), [])
+        current.append(line)
+    return {option: " ".join(" ".join(lines).split()) for option, lines in entries.items()}
+
+
+def test_emulator_help_explains_each_option_and_how_to_connect(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert higgsfield(["emulator", "--help"]) == 0
+    text = capsys.readouterr().out
+    entries = _option_entries(text)
+    assert set(entries) == {"-h", *OPTION_MEANINGS}
+    for option, phrases in OPTION_MEANINGS.items():
+        for phrase in phrases:
+            assert phrase in entries[option], (option, phrase, entries[option])
+    assert "Run a local emulator of the Higgsfield API" in text
+    assert "export HF_KEY=" in text
+    assert "export HIGGSFIELD_BASE_URL=" in text
+    assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
+    # Not the main command's epilog: no other command's examples, no exit code table.
+    for other in ("submit", "status", "result", "cancel", "upload", "download", "estimate", "demo"):
+        assert f"higgsfield {other}" not in text
+    assert "exit codes:" not in text
+    # ``python -m higgsfield_client.testing --help`` says the same.
+    assert build_parser("higgsfield emulator").format_help() == text
 
 
 def test_fixture_points_the_environment_at_a_running_emulator(

@@ -54,6 +54,15 @@ def test_429_fault_carries_retry_after(http: requests.Session) -> None:
         assert emulator.jobs() == []
 
 
+def test_faults_are_decided_before_credentials(emu: Emulator) -> None:
+    # As a proxy in front of the API would: the fault answers even a request without credentials.
+    emu.script_fault("status", "503")
+    url = STATUS_URL.format(base=emu.base_url, rid="0b6f3c52-8d1e-4f7a-9c2b-5e4d3a2f1b0c")
+    assert requests.get(url, timeout=10).status_code == 503
+    assert requests.get(url, timeout=10).status_code == 401
+    assert [entry.fault for entry in emu.journal] == ["503", None]
+
+
 def test_html_fault_is_a_502_html_page(emu: Emulator, http: requests.Session) -> None:
     emu.script_fault("upload-url", "html")
     response = http.post(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any, Dict
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -113,17 +115,53 @@ def test_expired_slot_is_rejected() -> None:
         assert "expired" in response.text
 
 
-def test_chunked_upload_is_accepted(emu: Emulator, http: requests.Session) -> None:
+def test_chunked_upload_is_refused_with_411_and_stores_nothing(
+    emu: Emulator, http: requests.Session
+) -> None:
     slot = _slot(http, emu)
     parts = [b"a" * 1000, b"b" * 5000, b"c"]
+    # requests sends a generator body with Transfer-Encoding: chunked and no Content-Length.
     response = requests.put(
         slot["upload_url"], data=iter(parts), headers=slot["upload_headers"], timeout=10
     )
-    assert response.status_code == 200
+    assert response.status_code == 411
+    assert response.headers["Content-Type"].startswith("application/xml")
+    assert "<Code>MissingContentLength</Code>" in response.text
     journal_put = [e for e in emu.journal if e.route == "put"][-1]
     assert journal_put.headers.get("Transfer-Encoding") == "chunked"
-    assert journal_put.body_length == 6001
+    assert "Content-Length" not in journal_put.headers
+    assert journal_put.status == 411
+    assert journal_put.body_length == 6001  # read to its end, then dropped
+    assert emu.uploads == []
+    assert requests.get(slot["public_url"], timeout=10).status_code == 404
+    # The slot is still open for a PUT that states its length.
+    retry = requests.put(
+        slot["upload_url"], data=b"".join(parts), headers=slot["upload_headers"], timeout=10
+    )
+    assert retry.status_code == 200
     assert requests.get(slot["public_url"], timeout=10).content == b"".join(parts)
+
+
+def test_raw_chunked_put_gets_411_length_required(
+    emu: Emulator, http: requests.Session
+) -> None:
+    slot = _slot(http, emu)
+    target = urlsplit(slot["upload_url"])
+    assert target.hostname is not None
+    assert target.port is not None
+    lines = [f"PUT {target.path}?{target.query} HTTP/1.1", f"Host: {target.netloc}"]
+    lines += [f"{name}: {value}" for name, value in slot["upload_headers"].items()]
+    lines += ["Transfer-Encoding: chunked", "Connection: close"]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    with socket.create_connection((target.hostname, target.port), timeout=10) as sock:
+        sock.sendall(head + b"3\r\nabc\r\n0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 411 Length Required"
+    assert b"<Code>MissingContentLength</Code>" in rest
+    assert emu.uploads == []
 
 
 def test_big_upload_is_streamed_to_disk_and_served_back(
