@@ -19,8 +19,7 @@ async def generate() -> None:
         async for status in controller.poll_request_status():
             print(f"  {status.state}")
         result = await controller.get()  # raises JobFailedError, JobNSFWError... if it did not complete
-        for url in result.images:
-            path = await client.download(url, "outputs/")
+        for path in await client.download_outputs(result, "outputs/"):  # named <request id>-<name>
             print(f"saved {path}")
 
 

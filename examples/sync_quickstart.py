@@ -25,8 +25,8 @@ def main() -> None:
         on_enqueue=lambda request_id: print(f"submitted {request_id}"),
         on_queue_update=show,
     )
-    for url in result.images:
-        path = higgsfield_client.download(url, "outputs/")  # a folder: the file is named after the URL
+    # Every output, named <request id>-<name>: jobs never overwrite each other's files.
+    for path in higgsfield_client.download_outputs(result, "outputs/"):
         print(f"saved {path}")
 
 

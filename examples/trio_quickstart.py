@@ -20,8 +20,7 @@ async def generate() -> None:
         on_queue_update=lambda status: print(f"  {status.state}"),
     )
     print(f"request {result.request_id} completed")
-    for url in result.images:
-        path = await higgsfield_client.download_async(url, "outputs/")
+    for path in await higgsfield_client.download_outputs_async(result, "outputs/"):
         print(f"saved {path}")
 
 

@@ -21,7 +21,7 @@ Progress = Callable[[int, Optional[int]], object]
 """Called as ``progress(bytes_sent, total_bytes)`` while an upload body is being sent."""
 UploadData = Union[bytes, bytearray, memoryview, str, IO[bytes]]
 
-# The content types the API accepts (PROTOCOL.md 5.1), by file extension.
+# The content types the API accepts for uploads, by file extension.
 _TYPES_BY_EXTENSION = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",

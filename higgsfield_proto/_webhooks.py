@@ -70,7 +70,7 @@ def verify_webhook(
     now: float,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> WebhookEvent:
-    """Check a signed delivery (PROTOCOL.md 7.4) and read it.
+    """Check a signed delivery (Standard Webhooks, as the API signs them) and read it.
 
     Args:
         secret: the account's ``whsec_...`` secret.

@@ -1,6 +1,6 @@
 """A local emulator of the Higgsfield API for tests and demos, and its pytest fixture.
 
-``with Emulator() as emu:`` serves the API of PROTOCOL.md on a loopback port; see `Emulator`.
+``with Emulator() as emu:`` serves the Higgsfield API on a loopback port; see `Emulator`.
 The names are loaded on first use, so importing this package (the pytest plugin does, in every
 test run) does not import aiohttp.
 """

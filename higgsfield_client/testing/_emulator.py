@@ -32,7 +32,7 @@ _START_TIMEOUT = 30.0
 
 
 class Emulator:
-    """A faithful local emulator of the Higgsfield generation API (see PROTOCOL.md).
+    """A faithful local emulator of the Higgsfield generation API (see "The API on the wire").
 
     ``with Emulator() as emu:`` serves on a free loopback port until the block ends; point a
     client at ``emu.base_url`` with ``emu.api_key``. Jobs go queued -> in_progress -> a final
@@ -58,7 +58,7 @@ class Emulator:
     work: a submit has created its job (and recorded its Idempotency-Key), so the client sees an
     ambiguous failure that only an idempotent retry resolves safely.
 
-    Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; PROTOCOL.md leaves
+    Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; the API's documents leave
     ``canceled`` open, and the emulator sends nothing for it.
 
     Args:
@@ -89,7 +89,7 @@ class Emulator:
         timing_jitter: each job's queue and run time is scaled by a random factor within
             1 +/- this fraction.
         retention: the account's data retention in seconds (the ``Hf-Expires-After`` maximum).
-        models: the model catalog; the PROTOCOL.md section 10 models if None.
+        models: the model catalog; a set of documented models if None.
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
 
     Raises:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-# The types PROTOCOL.md 5.1 lists, with the file extension the public URL gets.
+# The upload content types the API accepts, with the file extension the public URL gets.
 SUPPORTED_CONTENT_TYPES: Dict[str, str] = {
     "image/jpeg": "jpeg",
     "image/jpg": "jpg",

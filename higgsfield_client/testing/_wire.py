@@ -19,7 +19,7 @@ def detail(status: int, message: Any, headers: Optional[Dict[str, str]] = None) 
 
 
 def loc_error(kind: str, loc: List[Any], msg: str, value: Any) -> Dict[str, Any]:
-    """One pydantic v2-style validation error item (PROTOCOL.md section 6.1)."""
+    """One pydantic v2-style validation error item, as the API answers a 422."""
     return {"type": kind, "loc": loc, "msg": msg, "input": value}
 
 

@@ -46,3 +46,13 @@ def test_the_included_examples_exist() -> None:
         "examples/webhook_receiver.py",
         "examples/batch.py",
     }
+
+
+def test_the_docs_and_the_public_docstrings_stand_on_their_own() -> None:
+    # The repository holds no PROTOCOL.md: a page or an API reference entry citing it would send
+    # readers to a document they cannot open.
+    sources = [*(ROOT / "docs").rglob("*.md"), ROOT / "README.md", ROOT / "CHANGELOG.md"]
+    for package in ("higgsfield_proto", "higgsfield_transports", "higgsfield_client"):
+        sources += (ROOT / package).rglob("*.py")
+    citing = [str(path.relative_to(ROOT)) for path in sources if "PROTOCOL.md" in path.read_text()]
+    assert citing == []

@@ -63,7 +63,8 @@ def test_a_quickstart_generates_and_downloads_an_image(
     (job,) = higgsfield_emulator.jobs()
     assert job.status == "completed"
     (saved,) = _saved(in_tmp_path)
-    stored = higgsfield_emulator.storage_dir / "outputs" / job.request_id / saved.name
+    assert saved.name == f"{job.request_id}-0.png"  # named after its job: none overwrites another
+    stored = higgsfield_emulator.storage_dir / "outputs" / job.request_id / "0.png"
     assert saved.read_bytes() == stored.read_bytes()
     assert f"saved {Path('outputs') / saved.name}" in out
     assert "completed" in out
