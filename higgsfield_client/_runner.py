@@ -67,7 +67,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Call(Generic[T, R]):
     """One operation ready to run.
 
@@ -88,14 +88,13 @@ class Call(Generic[T, R]):
 
 
 def _log(effect: Union[Send, StreamedSend], outcome: StreamedOutcome, duration: float) -> None:
-    """One debug record per HTTP exchange, never with secrets (no headers, no query).
+    """One debug record per HTTP exchange, never with secrets (no headers, no query); the caller
+    checks that the logger is enabled for DEBUG.
 
     Besides the message, each record carries the fields as attributes for structured handlers:
     ``http_method``, ``http_url``, ``http_status`` (None for a network failure), ``failure``
     (the failure kind, or None), ``attempt``, ``correlation_id`` and ``duration`` (seconds).
     """
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
     request = effect.request
     parts = urlsplit(request.url)
     where = f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -185,7 +184,8 @@ def _send_sync(effect: Union[Send, StreamedSend], transport: SyncTransport, sink
             outcome = transport.send(effect.request, timeout=effect.timeout)
             attempt.whole(outcome)
         answer = attempt.answer(outcome)
-    _log(effect, answer, time.perf_counter() - started)
+    if logger.isEnabledFor(logging.DEBUG):
+        _log(effect, answer, time.perf_counter() - started)
     return answer
 
 
@@ -264,15 +264,19 @@ async def _send_async(
     effect: Union[Send, StreamedSend], transport: AsyncTransport, sink: Optional[Sink]
 ) -> StreamedOutcome:
     started = time.perf_counter()
-    if effect.timeout is None:
-        answer = await _exchange_async(effect, transport, sink)
-    else:
+    answer: StreamedOutcome
+    if effect.timeout is not None:
         import anyio
 
         answer = TransportFailure(kind=FailureKind.TIMEOUT, detail="deadline reached", request_written=True)
         with anyio.move_on_after(effect.timeout):
             answer = await _exchange_async(effect, transport, sink)
-    _log(effect, answer, time.perf_counter() - started)
+    elif isinstance(effect, Send):
+        answer = await transport.send(effect.request)  # the usual case, without a detour
+    else:
+        answer = await _stream_async(effect, transport, sink)
+    if logger.isEnabledFor(logging.DEBUG):
+        _log(effect, answer, time.perf_counter() - started)
     return answer
 
 
@@ -281,6 +285,12 @@ async def _exchange_async(
 ) -> StreamedOutcome:
     if isinstance(effect, Send):
         return await transport.send(effect.request)
+    return await _stream_async(effect, transport, sink)
+
+
+async def _stream_async(
+    effect: StreamedSend, transport: AsyncTransport, sink: Optional[Sink]
+) -> StreamedOutcome:
     attempt = _Attempt(sink)
     stream = getattr(transport, "stream", None)
     if stream is not None:
@@ -302,12 +312,8 @@ async def _answer_async(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> 
     return await anyio.to_thread.run_sync(on_ask, effect.question)
 
 
-async def _perform(
-    effect: Effect, call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
-) -> Any:
-    """Perform any effect but Notify under the running async library; return its answer."""
-    if isinstance(effect, (Send, StreamedSend)):
-        return await _send_async(effect, transport, call.sink)
+async def _perform(effect: Effect, call: Call[Any, Any], clock: Callable[[], float]) -> Any:
+    """Perform a Sleep, Now or Ask under the running async library; return its answer."""
     if isinstance(effect, Sleep):
         import anyio
 
@@ -334,8 +340,10 @@ async def _drive_async(
             if isinstance(effect, Notify):
                 yield effect.event
                 answer = None
+            elif isinstance(effect, (Send, StreamedSend)):
+                answer = await _send_async(effect, transport, call.sink)
             else:
-                answer = await _perform(effect, call, transport, clock)
+                answer = await _perform(effect, call, clock)
     finally:
         flow.close()
 
@@ -362,14 +370,16 @@ async def run_async(call: Call[Any, R], transport: AsyncTransport, clock: Callab
                 effect = flow.send(answer)
             except StopIteration as stop:
                 return call.finish(stop.value)
-            if isinstance(effect, Notify):
+            if isinstance(effect, (Send, StreamedSend)):
+                answer = await _send_async(effect, transport, call.sink)
+            elif isinstance(effect, Notify):
                 answer = None
                 if call.on_event is not None:
                     returned = call.on_event(effect.event)
                     if inspect.isawaitable(returned):
                         await returned
             else:
-                answer = await _perform(effect, call, transport, clock)
+                answer = await _perform(effect, call, clock)
     finally:
         flow.close()
         if call.sink is not None:

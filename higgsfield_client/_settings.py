@@ -102,6 +102,10 @@ class Settings:
     allow_insecure_http: bool = False
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
+    _env: FlowEnv = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._env = FlowEnv(retry=self.retry, poll=self.poll, jitter=_jitter_source.random)
 
     @property
     def config(self) -> ApiConfig:
@@ -127,6 +131,8 @@ class Settings:
             timeout: the overall deadline of a waiting call, replacing the poll policy's.
             delay: a fixed poll interval (the official ``poll_request_status(delay=...)``).
         """
+        if timeout is None and delay is None:
+            return self._env  # most calls: the client's own policies
         poll = self.poll
         if delay is not None:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)

@@ -103,6 +103,7 @@ class ApiConfig:
     root: str = field(init=False, repr=False, compare=False)
     """The base URL without a trailing slash."""
     _headers: Headers = field(init=False, repr=False, compare=False)
+    _json_headers: Headers = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -127,6 +128,7 @@ class ApiConfig:
         object.__setattr__(self, "root", self.base_url.rstrip("/"))
         headers = (("Authorization", self.credentials.authorization), ("User-Agent", self.user_agent))
         object.__setattr__(self, "_headers", headers)
+        object.__setattr__(self, "_json_headers", (*headers, ("Content-Type", "application/json")))
 
     def url(self, path: str) -> str:
         """Join ``path`` (no leading slash, already percent-encoded) onto the base URL."""
@@ -146,6 +148,4 @@ class ApiConfig:
             json_body: add ``Content-Type: application/json`` (the official SDK sends it on every
                 API request, bodiless ones included).
         """
-        if json_body:
-            return (*self._headers, ("Content-Type", "application/json"))
-        return self._headers
+        return self._json_headers if json_body else self._headers

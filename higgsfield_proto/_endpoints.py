@@ -8,10 +8,12 @@ and 409 differently, so no status is read the same way everywhere.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Formatter
+from typing import Optional
 from urllib.parse import quote
 
 from ._config import ApiConfig
@@ -104,12 +106,7 @@ FILE_ERRORS = ErrorTable(by_status={404: NotFoundError, 429: RateLimitError})
 def is_path_id(value: object) -> bool:
     """True when ``value`` can name a job or session in a URL path once percent-encoded: a
     printable string of 1 to 200 characters, not a dot segment."""
-    return (
-        isinstance(value, str)
-        and len(value) <= _MAX_ID
-        and _PRINTABLE.fullmatch(value) is not None
-        and value not in (".", "..")
-    )
+    return isinstance(value, str) and _encoded(value) is not None
 
 
 def path_id(value: object, what: str) -> str:
@@ -118,9 +115,19 @@ def path_id(value: object, what: str) -> str:
     Raises:
         InvalidArgumentError: ``is_path_id(value)`` is false.
     """
-    if not is_path_id(value):
+    encoded = _encoded(value) if isinstance(value, str) else None
+    if encoded is None:
         raise InvalidArgumentError(f"invalid {what} {value!r}")
-    return quote(str(value), safe="")
+    return encoded
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded(value: str) -> Optional[str]:
+    # Every poll of a wait names the same id, in its URL and in its answer: each id is checked
+    # and encoded once.
+    if len(value) > _MAX_ID or not _PRINTABLE.fullmatch(value) or value in (".", ".."):
+        return None
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,10 +156,12 @@ class Endpoint:
     json_body: bool = True
     verbatim: tuple[str, ...] = ()
     ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _id_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = tuple(name for _, name, _, _ in Formatter().parse(self.path) if name)
         object.__setattr__(self, "ids", names)
+        object.__setattr__(self, "_id_set", frozenset(names))
 
     def url(self, config: ApiConfig, **ids: str) -> str:
         """The absolute URL with each id percent-encoded.
@@ -160,13 +169,12 @@ class Endpoint:
         Raises:
             InvalidArgumentError: an id is missing or unusable.
         """
-        if set(ids) != set(self.ids):
+        if ids.keys() != self._id_set:
             raise InvalidArgumentError(f"{self.name} needs {', '.join(self.ids)}")
-        encoded = {
-            name: value if name in self.verbatim else path_id(value, name.replace("_", " "))
-            for name, value in ids.items()
-        }
-        return config.url(self.path.format(**encoded))
+        for name, value in ids.items():
+            if name not in self.verbatim:
+                ids[name] = path_id(value, name)
+        return f"{config.root}/{self.path.format_map(ids)}"
 
     def request(
         self,
@@ -189,11 +197,9 @@ class Endpoint:
         url = self.url(config, **ids)
         if query:
             url = f"{url}?{query}"
+        api_headers = config.api_headers(json_body=self.json_body)
         return Request(
-            method=self.method,
-            url=url,
-            headers=config.api_headers(json_body=self.json_body) + headers,
-            body=body,
+            method=self.method, url=url, headers=api_headers + headers if headers else api_headers, body=body
         )
 
 

@@ -86,13 +86,15 @@ def submit_flow(
 def _status(
     config: ApiConfig, request_id: str, env: FlowEnv, deadline: Optional[Deadline]
 ) -> Flow[JobStatus]:
-    response = yield from call(STATUS, build_status_request(config, request_id), env, deadline)
-    return parse_status_response(response, request_id)
+    request = build_status_request(config, request_id)
+    answer = yield from exchange(request, env, deadline, repeatable=STATUS.repeatable)
+    assert isinstance(answer, Response), "a Send is answered with a Response"
+    return parse_status_response(answer, request_id)
 
 
 def status_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[JobStatus]:
     """Check a job's state once (repeated on failures as ``env.retry`` decides)."""
-    return (yield from _status(config, request_id, env, None))
+    return _status(config, request_id, env, None)
 
 
 def cancel_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[None]:

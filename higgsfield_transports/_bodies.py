@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Generator, Iterator
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from higgsfield_proto._http import FailureKind, Headers, Response, StreamedBody, TransportFailure
 
@@ -143,14 +143,15 @@ class AnswerReader:
     of at most ``limit`` bytes.
 
     ``begin`` and ``add`` return a ``TOO_LARGE`` failure when the answer is over the limit (an
-    announced Content-Length is refused before a byte of the body is read).
+    announced Content-Length is refused before a byte of the body is read). ``streaming`` tells,
+    after ``begin``, that the body goes to the stream target.
     """
 
     def __init__(self, target: Optional[StreamTarget], limit: int, progress: Progress) -> None:
         self._target = target
         self._limit = limit
         self._progress = progress
-        self._streaming = False
+        self.streaming = False
         self._body = bytearray()
         self.status = 0
         self.headers: Headers = ()
@@ -159,14 +160,14 @@ class AnswerReader:
         """Take the answer's head; ``declared`` is its Content-Length, if it gave one."""
         self.status, self.headers = status, headers
         if self._target is not None and 200 <= status < 300:
-            self._streaming = True
+            self.streaming = True
             self._target.begin(status, headers)
             return None
         return self._too_large() if declared is not None and declared > self._limit else None
 
     def add(self, chunk: bytes) -> Optional[TransportFailure]:
         """Take one chunk of the body."""
-        if self._streaming:
+        if self.streaming:
             assert self._target is not None
             self._target.write(chunk)
             return None
@@ -176,6 +177,12 @@ class AnswerReader:
     def finish(self) -> Response:
         """The answer, once its body has ended (empty when it was streamed)."""
         return Response(status=self.status, headers=self.headers, body=bytes(self._body))
+
+    def whole(self, body: bytes) -> Union[Response, TransportFailure]:
+        """The answer, its body read in one piece (not streamed): no copy is made of it."""
+        if len(body) > self._limit:
+            return self._too_large()
+        return Response(status=self.status, headers=self.headers, body=body)
 
     def _too_large(self) -> TransportFailure:
         return self._progress.failure(

@@ -116,7 +116,22 @@ def check_request(request: Request) -> tuple[Origin, SplitResult]:
         raise ValueError("the request URL must be ASCII without spaces (percent-encode it)")
     parts = urlsplit(url)
     origin = _origin(parts.scheme, parts.netloc)
-    for name, value in request.headers:
+    try:
+        _checked_headers(request.headers)
+    except TypeError:  # pairs that are no tuples cannot be remembered: checked every time
+        _check_headers(request.headers)
+    return origin, parts
+
+
+# A client sends the same few header sets again and again: each is checked once (an invalid one
+# raises each time: lru_cache keeps no exceptions).
+@functools.lru_cache(maxsize=256)
+def _checked_headers(headers: Headers) -> None:
+    _check_headers(headers)
+
+
+def _check_headers(headers: Headers) -> None:
+    for name, value in headers:
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid header name {name!r}")
         if value.isascii() and value.isprintable():
@@ -127,7 +142,6 @@ def check_request(request: Request) -> tuple[Origin, SplitResult]:
             value.encode("latin-1")
         except UnicodeEncodeError:
             raise ValueError(f"the value of header {name!r} is not Latin-1 text") from None
-    return origin, parts
 
 
 @functools.lru_cache(maxsize=256)
@@ -147,7 +161,10 @@ def _origin(scheme: str, netloc: str) -> Origin:
 
 def without_framing(headers: Headers) -> Headers:
     """``headers`` minus Content-Length and Transfer-Encoding: the transport frames the body."""
-    return tuple(pair for pair in headers if pair[0].lower() not in _FRAMING_HEADERS)
+    for name, _ in headers:
+        if name.lower() in _FRAMING_HEADERS:
+            return tuple(pair for pair in headers if pair[0].lower() not in _FRAMING_HEADERS)
+    return headers  # the usual case: nothing to drop
 
 
 def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
