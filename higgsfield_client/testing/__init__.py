@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
+    from ._agent import AGENT_OUTCOMES, AgentSessionInfo
     from ._catalog import DEFAULT_MODELS, Arg, ModelSpec
     from ._emulator import Emulator
     from ._faults import FAULT_KINDS, FAULT_ROUTES
@@ -23,6 +24,8 @@ __all__ = [
     "Emulator",
     "JournalEntry",
     "JobInfo",
+    "AgentSessionInfo",
+    "AGENT_OUTCOMES",
     "WebhookDelivery",
     "WebhookAttempt",
     "ModelSpec",
@@ -38,6 +41,8 @@ _HOMES = {
     "Emulator": "_emulator",
     "JournalEntry": "_journal",
     "JobInfo": "_jobs",
+    "AgentSessionInfo": "_agent",
+    "AGENT_OUTCOMES": "_agent",
     "WebhookDelivery": "_webhooks",
     "WebhookAttempt": "_webhooks",
     "ModelSpec": "_catalog",
