@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
     from ._agent import AGENT_OUTCOMES, AgentSessionInfo
+    from ._agent_media import AGENT_MEDIA_TYPES
     from ._catalog import DEFAULT_MODELS, Arg, ModelSpec
     from ._emulator import Emulator
     from ._faults import FAULT_KINDS, FAULT_ROUTES
@@ -26,6 +27,7 @@ __all__ = [
     "JobInfo",
     "AgentSessionInfo",
     "AGENT_OUTCOMES",
+    "AGENT_MEDIA_TYPES",
     "WebhookDelivery",
     "WebhookAttempt",
     "ModelSpec",
@@ -43,6 +45,7 @@ _HOMES = {
     "JobInfo": "_jobs",
     "AgentSessionInfo": "_agent",
     "AGENT_OUTCOMES": "_agent",
+    "AGENT_MEDIA_TYPES": "_agent_media",
     "WebhookDelivery": "_webhooks",
     "WebhookAttempt": "_webhooks",
     "ModelSpec": "_catalog",

@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from aiohttp import web
 
 from ._agent import MAX_CONTENT, AgentBook, AgentRefused
+from ._agent_media import AGENT_MEDIA_TYPES, MediaBook
 from ._wire import detail, loc_error, parse_object, read_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -16,14 +17,18 @@ BASE = "/v1/agent"
 
 
 class AgentRoutes:
-    """The Agent API's handlers over an `AgentBook`; `routes` lists them for registration.
+    """The Agent API's handlers over an `AgentBook` and a `MediaBook`; `routes` lists them.
+
+    ``base_url`` is the emulator's root URL, for the media slots' upload and public URLs.
 
     Every route answers 403 ``{"detail": "agent_api_access_denied"}`` while the book's account
     has no agent access (credentials are checked before, by the app).
     """
 
-    def __init__(self, book: AgentBook) -> None:
+    def __init__(self, book: AgentBook, media: MediaBook, base_url: str) -> None:
         self.book = book
+        self.media = media
+        self.base_url = base_url
 
     def routes(self) -> List[Tuple[str, str, Handler, str]]:
         """(method, path, handler, route name) of each Agent API route."""
@@ -33,6 +38,9 @@ class AgentRoutes:
             ("POST", f"{session}/messages", self.send_message, "agent-message"),
             ("GET", f"{session}/messages", self.list_messages, "agent-messages"),
             ("POST", f"{session}/interrupt", self.interrupt, "agent-interrupt"),
+            ("POST", f"{BASE}/media", self.media_slot, "agent-media"),
+            ("POST", f"{BASE}/media/{{media_id}}/confirm", self.media_confirm,
+             "agent-media-confirm"),
         ]
         return [(method, path, self._guarded(handler), name) for method, path, handler, name in table]
 
@@ -87,6 +95,33 @@ class AgentRoutes:
         self.book.interrupt(request.match_info["session_id"], time.monotonic())
         return web.Response(status=202)
 
+    async def media_slot(self, request: web.Request) -> web.StreamResponse:
+        """POST /v1/agent/media: ``{"extension", "type"}`` opens a presigned upload slot (201)."""
+        body, errors = parse_object(await read_body(request))
+        if body is not None:
+            errors.extend(_type_errors(body))
+            errors.extend(_extension_errors(body))
+        if errors or body is None:
+            return detail(422, errors)
+        extension = body["extension"]
+        try:
+            slot = self.media.create(body["type"], extension, time.monotonic(), self.base_url)
+        except ValueError as exc:
+            item = loc_error("value_error", ["body", "extension"], f"Value error, {exc}", extension)
+            return detail(422, [item])
+        return web.json_response(slot, status=201)
+
+    async def media_confirm(self, request: web.Request) -> web.StreamResponse:
+        """POST /v1/agent/media/{id}/confirm: ``{"type"}``; "uploaded" once the PUT stored it."""
+        body, errors = parse_object(await read_body(request))
+        if body is not None:
+            errors.extend(_type_errors(body))
+        if errors or body is None:
+            return detail(422, errors)
+        media_id = request.match_info["media_id"]
+        status = self.media.confirm(media_id, body["type"])
+        return web.json_response({"id": media_id, "status": status})
+
 
 def _content_errors(body: Dict[str, Any]) -> List[Dict[str, Any]]:
     loc = ["body", "content"]
@@ -104,4 +139,26 @@ def _content_errors(body: Dict[str, Any]) -> List[Dict[str, Any]]:
                          f"String should have at most {MAX_CONTENT} characters", content)
         item["ctx"] = {"max_length": MAX_CONTENT}
         return [item]
+    return []
+
+
+def _type_errors(body: Dict[str, Any]) -> List[Dict[str, Any]]:
+    loc = ["body", "type"]
+    if "type" not in body:
+        return [loc_error("missing", loc, "Field required", body)]
+    if not isinstance(body["type"], str) or body["type"] not in AGENT_MEDIA_TYPES:
+        expected = "'image', 'video', 'audio' or 'file'"
+        item = loc_error("literal_error", loc, f"Input should be {expected}", body["type"])
+        item["ctx"] = {"expected": expected}
+        return [item]
+    return []
+
+
+def _extension_errors(body: Dict[str, Any]) -> List[Dict[str, Any]]:
+    loc = ["body", "extension"]
+    if "extension" not in body:
+        return [loc_error("missing", loc, "Field required", body)]
+    extension = body["extension"]
+    if not isinstance(extension, str):
+        return [loc_error("string_type", loc, "Input should be a valid string", extension)]
     return []

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Deque, Iterable, List, Optional, Tuple, Type, Union
 
 from ._agent import AgentBook, AgentScript, AgentSessionInfo
+from ._agent_media import MediaBook
 from ._catalog import DEFAULT_MODELS, ModelSpec
 from ._faults import FaultPlan
 from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
@@ -177,6 +178,7 @@ class Emulator:
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
         self._agent = AgentBook(agent_turn_time, agent_answer_lag, agent_access, agent_credits)
+        self._media = MediaBook(self._uploads)
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -283,8 +285,8 @@ class Emulator:
         )
         api = Api(
             settings, self._catalog, self._book, self._uploads, self._faults, self._journal,
-            AgentRoutes(self._agent), storage / "outputs", self._take_script, self._give_back, self._timings,
-            self._arm_timer,
+            AgentRoutes(self._agent, self._media, self._base_url), storage / "outputs",
+            self._take_script, self._give_back, self._timings, self._arm_timer,
         )
         runner = web.AppRunner(
             api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
@@ -436,7 +438,7 @@ class Emulator:
 
     @property
     def uploads(self) -> List[Tuple[str, int]]:
-        """(file name, size in bytes) of each completed upload."""
+        """(file name, size in bytes) of each completed upload, Agent API media included."""
         return self._uploads.uploads()
 
     def job(self, request_id: str) -> JobInfo:
@@ -493,8 +495,9 @@ class Emulator:
         """Answer the next ``count`` requests of ``route`` with the fault ``kind``.
 
         Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
-        "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", or "*" for any
-        of them; and "output" (the generated files), which "*" does not include.
+        "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
+        "agent-media-confirm", or "*" for any of them; and "output" (the generated files),
+        which "*" does not include.
         Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
         "redirect_samehost", "redirect_offhost". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.

@@ -16,7 +16,8 @@ FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
 AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
 FAULT_ROUTES = (
     "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
-    "agent-sessions", "agent-message", "agent-messages", "agent-interrupt",
+    "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
+    "agent-media-confirm",
 )
 # Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads.
 SCRIPT_ONLY_ROUTES = ("output",)

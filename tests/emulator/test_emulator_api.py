@@ -71,6 +71,7 @@ PATH_VALUES = {
     "slot_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     "name": "0.png",
     "session_id": "50eeb94c-c396-439d-b504-aee2147b7ec0",
+    "media_id": "m1.jpeg",
 }
 
 
