@@ -210,6 +210,18 @@ def _assistant_message(row_id: str, parts: List[Dict[str, Any]]) -> Dict[str, An
     return {"id": row_id, "role": "assistant", "parts": parts}
 
 
+def _parts(turn: _Turn) -> List[Dict[str, Any]]:
+    """The assistant's parts for a finished turn: a failure has no reasoning part."""
+    parts: List[Dict[str, Any]] = [{"type": "step-start"}]
+    if turn.outcome != "failed":
+        reasoning = f"The user wrote: {turn.content[:200]}"
+        parts.append({"type": "reasoning", "text": reasoning, "state": "done"})
+    parts.append({"type": "text", "text": turn.text})
+    if turn.asset_urls:
+        parts.append({"type": "text", "text": "\n".join(turn.asset_urls)})
+    return parts
+
+
 class AgentBook:
     """The agent sessions of the emulated account, its scripted turns and its account state.
 
@@ -385,17 +397,8 @@ class AgentBook:
             return
         session.turn = None
         row_id = str(uuid.uuid4())
-        step: List[Dict[str, Any]] = [{"type": "step-start"}]
-        thought = {"type": "reasoning", "text": f"The user wrote: {turn.content[:200]}",
-                   "state": "done"}
-        if turn.outcome == "failed":
-            parts = [*step, {"type": "text", "text": turn.text}]
-        else:
-            parts = [*step, thought, {"type": "text", "text": turn.text}]
-        if turn.asset_urls:
-            parts.append({"type": "text", "text": "\n".join(turn.asset_urls)})
         status = "processing" if turn.outcome == "question" else turn.outcome
-        message = _assistant_message(row_id, parts)
+        message = _assistant_message(row_id, _parts(turn))
         row = _Row(row_id, "assistant", status, message, session.stamp(turn.ends))
         session.add(row)
         if turn.outcome == "question":

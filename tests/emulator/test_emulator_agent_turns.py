@@ -124,6 +124,7 @@ def test_scripted_failure_is_an_assistant_row_with_status_failed(
     assert state["status"] == "idle"
     (row,) = state["messages"]
     assert row["status"] == "failed"
+    assert [part["type"] for part in row["message"]["parts"]] == ["step-start", "text"]
     assert texts(row) == ["the tool crashed"]
     user = read(http, emu, session_id)["messages"][0]
     assert (user["status"], user["llm_cost_usd"]) == ("failed", "0.2626")
