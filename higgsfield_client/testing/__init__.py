@@ -11,6 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
+    from ._agent import AGENT_OUTCOMES, AgentSessionInfo
+    from ._agent_media import AGENT_MEDIA_TYPES
     from ._catalog import DEFAULT_MODELS, Arg, ModelSpec
     from ._emulator import Emulator
     from ._faults import FAULT_KINDS, FAULT_ROUTES
@@ -23,6 +25,9 @@ __all__ = [
     "Emulator",
     "JournalEntry",
     "JobInfo",
+    "AgentSessionInfo",
+    "AGENT_OUTCOMES",
+    "AGENT_MEDIA_TYPES",
     "WebhookDelivery",
     "WebhookAttempt",
     "ModelSpec",
@@ -38,6 +43,9 @@ _HOMES = {
     "Emulator": "_emulator",
     "JournalEntry": "_journal",
     "JobInfo": "_jobs",
+    "AgentSessionInfo": "_agent",
+    "AGENT_OUTCOMES": "_agent",
+    "AGENT_MEDIA_TYPES": "_agent_media",
     "WebhookDelivery": "_webhooks",
     "WebhookAttempt": "_webhooks",
     "ModelSpec": "_catalog",

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ._agent_routes import AgentRoutes
 from ._catalog import ModelSpec, batch_size, estimate, validate_arguments
 from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
 from ._jobs import Job, JobBook, JobInfo, JobScript, QueueFull
@@ -113,6 +114,7 @@ class Api:
         settings: fixed settings.
         catalog: the models by id.
         book, uploads, faults, journal: the emulator's components.
+        agent: the Agent API's routes (PROTOCOL.md 8.4).
         outputs: directory where generated output files are written.
         take_script: returns the scripted outcome for the next accepted job, if any;
             ``give_back`` returns it when the submit was then refused.
@@ -128,6 +130,7 @@ class Api:
         uploads: UploadStore,
         faults: FaultPlan,
         journal: Journal,
+        agent: AgentRoutes,
         outputs: Path,
         take_script: Callable[[], Optional[JobScript]],
         give_back: Callable[[JobScript], None],
@@ -140,6 +143,7 @@ class Api:
         self.uploads = uploads
         self.faults = faults
         self.journal = journal
+        self.agent = agent
         self.outputs = outputs
         self._take_script = take_script
         self._give_back = give_back
@@ -164,6 +168,8 @@ class Api:
         add(app, "DELETE", "/requests/{request_id}", self.delete, name="delete")
         add(app, "POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
         add(app, "POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
+        for method, path, handler, name in self.agent.routes():
+            add(app, method, path, handler, name=name)
         # The storage host and the CDN: reached by presigned or public URLs, never with credentials.
         add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
         add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)

@@ -30,6 +30,13 @@ jobs:
   At most --concurrency-limit jobs run at once; the others wait in the queue, and
   past --queue-limit queued outputs a submit gets 429 account_queue_full.
 
+agent API:
+  Under /v1/agent, with the same key. A message's turn runs --agent-turn-time
+  seconds, then answers "Echo: <message>"; a message containing [fail] fails,
+  [question] asks a question (the session awaits input; the next message answers
+  it, and reads awaiting_input for --agent-answer-lag more seconds), [hang] runs
+  until interrupted.
+
 examples:
   %(prog)s --port 8000
   %(prog)s --port 0 --fault-rate 0.1 --seed 7   # 1 answer in 10 faulty
@@ -101,6 +108,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "account_queue_full (default: %(default)s)",
     )
     parser.add_argument(
+        "--agent-turn-time", type=float, default=0.2, metavar="SECONDS",
+        help="seconds an Agent API turn stays processing before the agent answers "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--agent-answer-lag", type=float, default=0.0, metavar="SECONDS",
+        help="seconds an answer to an agent's question still reads awaiting_input before its "
+        "turn turns processing, as a stale poll would (default: %(default)s)",
+    )
+    parser.add_argument(
         "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
         help="newest requests kept in the in-memory request journal, which bounds its memory; "
         "0 keeps none (default: %(default)s)",
@@ -123,6 +140,8 @@ def run(options: argparse.Namespace) -> int:
         concurrency_limit=options.concurrency_limit,
         queue_limit=options.queue_limit,
         journal_limit=options.journal_limit,
+        agent_turn_time=options.agent_turn_time,
+        agent_answer_lag=options.agent_answer_lag,
     )
     stopping = threading.Event()
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Deque, Iterable, List, Optional, Tuple, Type, Union
 
+from ._agent import AgentBook, AgentScript, AgentSessionInfo
+from ._agent_media import MediaBook
 from ._catalog import DEFAULT_MODELS, ModelSpec
 from ._faults import FaultPlan
 from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
@@ -61,6 +63,12 @@ class Emulator:
     Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; the API's documents leave
     ``canceled`` open, and the emulator sends nothing for it.
 
+    The Agent API (PROTOCOL.md 8.4) is served under ``{base_url}/v1/agent`` with the same
+    credentials. A message's turn runs ``agent_turn_time`` and answers ``Echo: <content>``, unless
+    `script_agent_turn` or a marker in the content (``[fail]``, ``[question]``, ``[hang]``) says
+    otherwise; `agent_sessions` shows each session's rows. The choices made where the protocol is
+    silent are listed in ``_agent`` and in the testing guide.
+
     Args:
         host: interface to bind; keep it on loopback.
         port: port to bind; 0 picks a free one.
@@ -91,9 +99,18 @@ class Emulator:
         retention: the account's data retention in seconds (the ``Hf-Expires-After`` maximum).
         models: the model catalog; a set of documented models if None.
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
+        agent_turn_time: seconds an unscripted Agent API turn runs; can be changed later.
+        agent_answer_lag: seconds the answer to an agent's question still reads
+            ``awaiting_input`` before its turn turns ``processing`` (the stale poll of
+            PROTOCOL.md 8.4.2), unless the question's script says otherwise.
+        agent_access: the account may use the Agent API; False answers 403
+            ``agent_api_access_denied`` on every agent route. Can be changed later.
+        agent_credits: the account has credits; False answers 402 ``insufficient_credits`` to
+            agent messages. Can be changed later.
 
     Raises:
-        ValueError: an argument is out of range (fault rate, limits, webhook secret, style).
+        ValueError: an argument is out of range (fault rate, limits, webhook secret, style,
+            agent times).
     """
 
     def __init__(
@@ -124,6 +141,10 @@ class Emulator:
         retention: int = 604_800,
         models: Optional[Iterable[ModelSpec]] = None,
         journal_limit: Optional[int] = 100_000,
+        agent_turn_time: float = 0.2,
+        agent_answer_lag: float = 0.0,
+        agent_access: bool = True,
+        agent_credits: bool = True,
     ) -> None:
         if not 0.0 <= timing_jitter < 1.0:
             raise ValueError("timing_jitter must be at least 0.0 and below 1.0")
@@ -156,6 +177,8 @@ class Emulator:
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
+        self._agent = AgentBook(agent_turn_time, agent_answer_lag, agent_access, agent_credits)
+        self._media = MediaBook(self._uploads)
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -235,6 +258,7 @@ class Emulator:
     async def _open(self) -> None:
         from aiohttp import web
 
+        from ._agent_routes import AgentRoutes
         from ._app import Api, Settings
 
         storage = self._storage_arg or Path(tempfile.mkdtemp(prefix="higgsfield-emulator-"))
@@ -261,8 +285,8 @@ class Emulator:
         )
         api = Api(
             settings, self._catalog, self._book, self._uploads, self._faults, self._journal,
-            storage / "outputs", self._take_script, self._give_back, self._timings,
-            self._arm_timer,
+            AgentRoutes(self._agent, self._media, self._base_url), storage / "outputs",
+            self._take_script, self._give_back, self._timings, self._arm_timer,
         )
         runner = web.AppRunner(
             api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
@@ -414,7 +438,7 @@ class Emulator:
 
     @property
     def uploads(self) -> List[Tuple[str, int]]:
-        """(file name, size in bytes) of each completed upload."""
+        """(file name, size in bytes) of each completed upload, Agent API media included."""
         return self._uploads.uploads()
 
     def job(self, request_id: str) -> JobInfo:
@@ -470,8 +494,10 @@ class Emulator:
     def script_fault(self, route: str, kind: str, count: int = 1) -> None:
         """Answer the next ``count`` requests of ``route`` with the fault ``kind``.
 
-        Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate", or "*"
-        for any of them; and "output" (the generated files), which "*" does not include.
+        Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
+        "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
+        "agent-media-confirm", or "*" for any of them; and "output" (the generated files),
+        which "*" does not include.
         Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
         "redirect_samehost", "redirect_offhost". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
@@ -484,3 +510,101 @@ class Emulator:
     def clear_faults(self) -> None:
         """Drop scripted faults not yet used (``fault_rate`` is unchanged)."""
         self._faults.clear()
+
+    # -- the Agent API --------------------------------------------------------------------------
+
+    @property
+    def agent_turn_time(self) -> float:
+        """Seconds an unscripted agent turn runs (turns already started keep their timing)."""
+        return self._agent.turn_time
+
+    @agent_turn_time.setter
+    def agent_turn_time(self, value: float) -> None:
+        self._agent.turn_time = value
+
+    @property
+    def agent_access(self) -> bool:
+        """False makes every agent route answer 403 ``agent_api_access_denied``."""
+        return self._agent.access
+
+    @agent_access.setter
+    def agent_access(self, value: bool) -> None:
+        self._agent.access = value
+
+    @property
+    def agent_credits(self) -> bool:
+        """False makes agent messages answer 402 ``insufficient_credits`` (nothing is created)."""
+        return self._agent.credits
+
+    @agent_credits.setter
+    def agent_credits(self, value: bool) -> None:
+        self._agent.credits = value
+
+    def script_agent_turn(
+        self,
+        outcome: str = "completed",
+        *,
+        text: Optional[str] = None,
+        asset_urls: Iterable[str] = (),
+        turn_time: Optional[float] = None,
+        llm_cost_usd: Optional[str] = None,
+        answer_lag: Optional[float] = None,
+    ) -> None:
+        """Decide the next agent turn: what the next accepted user message gets.
+
+        Scripts queue up, first in first out, across sessions; each accepted message takes one,
+        an answer to a question included, so a question flow is scripted as a question followed
+        by the turn that answers it. A script beats the content's markers (``[fail]``,
+        ``[question]``, ``[hang]``); a message without a script gets the default turn (``Echo:
+        <content>`` after ``agent_turn_time``).
+
+        Args:
+            outcome: "completed" (an assistant row with the reply), "failed" (an assistant row
+                with status failed and ``text`` as its error), "question" (the session turns
+                ``awaiting_input``; the question is an assistant row with status processing)
+                or "hang" (processing until interrupted or terminated).
+            text: the reply, the error text or the question; a default derived from the content
+                when None.
+            asset_urls: URLs added to a completed reply, one per line, in a text part of their
+                own (e.g. an uploaded file's or a finished job's output URL, which the emulator
+                serves).
+            turn_time: seconds the turn runs; ``agent_turn_time`` when None.
+            llm_cost_usd: the decimal string the user row carries once settled ("0.0010" when
+                None).
+            answer_lag: for a question, seconds its answer still reads ``awaiting_input``, with
+                nothing after the answer, before its turn turns ``processing``;
+                ``agent_answer_lag`` when None.
+
+        Raises:
+            ValueError: an unknown outcome, a negative time, a cost that is not a decimal string,
+                or a field the outcome does not use.
+        """
+        self._agent.script(AgentScript(
+            outcome, text, tuple(asset_urls), turn_time, llm_cost_usd, answer_lag
+        ))
+
+    def terminate_agent_session(self, session_id: str) -> None:
+        """Make an agent session ``terminated``, stopping its turn as an interrupt would.
+
+        Its messages then answer 409 ``session_terminated``; reading it still works.
+
+        Raises:
+            KeyError: no agent session has this id.
+        """
+        if not self._agent.terminate(session_id, time.monotonic()):
+            raise KeyError(session_id)
+
+    def agent_session(self, session_id: str) -> AgentSessionInfo:
+        """A snapshot of one agent session in its current state.
+
+        Raises:
+            KeyError: no agent session has this id.
+        """
+        info = self._agent.info(session_id, time.monotonic())
+        if info is None:
+            raise KeyError(session_id)
+        return info
+
+    def agent_sessions(self) -> List[AgentSessionInfo]:
+        """Snapshots of every agent session, in creation order."""
+        return self._agent.infos(time.monotonic())

@@ -14,7 +14,11 @@ SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost")
 FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
 # Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
 AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
-FAULT_ROUTES = ("submit", "status", "cancel", "delete", "upload-url", "put", "estimate")
+FAULT_ROUTES = (
+    "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
+    "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
+    "agent-media-confirm",
+)
 # Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads.
 SCRIPT_ONLY_ROUTES = ("output",)
 ANY_ROUTE = "*"

@@ -17,8 +17,10 @@ class JournalEntry:
 
     ``headers`` is case-insensitive (``entry.headers["authorization"]``); ``query`` maps each query
     parameter to its value(s). ``route`` names the route ("submit", "status", "cancel", "delete",
-    "upload-url", "estimate", "put", "upload", "output", or "unknown"). ``status`` is the HTTP status
-    answered, or None when the connection was dropped without an answer. ``fault`` is the injected
+    "upload-url", "estimate", "put", "upload", "output", the Agent API's "agent-sessions",
+    "agent-message", "agent-messages", "agent-interrupt", "agent-media", "agent-media-confirm",
+    or "unknown"). ``status`` is the HTTP status answered, or None when the connection was
+    dropped without an answer. ``fault`` is the injected
     fault kind, if any. ``connection_id`` numbers the TCP connection the request came on, so tests
     can see connection reuse. ``time`` is the wall-clock arrival time (``time.time()``).
     """

@@ -83,22 +83,33 @@ class UploadStore:
     def _sign(self, *parts: str) -> str:
         return hmac.new(self._key, "\n".join(parts).encode(), hashlib.sha256).hexdigest()
 
-    def create(self, content_type: str, now: float) -> UploadSlot:
-        """Open a slot for ``content_type`` (a key of `SUPPORTED_CONTENT_TYPES`)."""
+    def create(
+        self, content_type: str, now: float, *, extension: Optional[str] = None, signed: bool = True
+    ) -> UploadSlot:
+        """Open a slot for ``content_type``.
+
+        Args:
+            content_type: the type the PUT must send; a key of `SUPPORTED_CONTENT_TYPES` unless
+                ``extension`` is given.
+            now: the monotonic time, for the slot's expiry.
+            extension: the public file name's extension; by default the content type's.
+            signed: False opens a slot whose only header is Content-Type, whatever ``style``
+                says (the Agent API's media slots, whose PUT sends nothing else).
+        """
         slot_id = uuid.uuid4().hex
-        style = self.style
-        signed = {
+        style = self.style if signed else "normal"
+        extra = {
             "x-amz-tagging": "retention=temporary",
             "x-amz-meta-signature": self._sign("meta", slot_id, content_type)[:32],
         }
         headers: Dict[str, str] = {}
         if style in ("normal", "lowercase"):
             headers["Content-Type"] = content_type
-        if style in ("normal", "lowercase", "no_content_type"):
-            headers.update(signed)
+        if signed and style in ("normal", "lowercase", "no_content_type"):
+            headers.update(extra)
         if style == "lowercase":
             headers = {name.lower(): value for name, value in headers.items()}
-        name = f"{slot_id}.{SUPPORTED_CONTENT_TYPES[content_type]}"
+        name = f"{slot_id}.{extension or SUPPORTED_CONTENT_TYPES[content_type]}"
         slot = UploadSlot(
             slot_id=slot_id,
             content_type=content_type,
@@ -114,16 +125,24 @@ class UploadStore:
             self._by_name[name] = slot
         return slot
 
+    def upload_url(self, slot: UploadSlot, base_url: str) -> str:
+        """The presigned URL the bytes of ``slot`` are PUT to (no credentials needed)."""
+        signed = ";".join(sorted(name.lower() for name in slot.headers)) or "host"
+        return (
+            f"{base_url}/storage/{slot.slot_id}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Expires={int(self.ttl)}&X-Amz-SignedHeaders={signed}"
+            f"&X-Amz-Signature={slot.signature}"
+        )
+
+    def public_url(self, slot: UploadSlot, base_url: str) -> str:
+        """The public URL that serves the bytes of ``slot`` once its PUT completed."""
+        return f"{base_url}/uploads/{slot.file_name}"
+
     def answer(self, slot: UploadSlot, base_url: str) -> Dict[str, Any]:
         """The generate-upload-url response body for ``slot``."""
-        signed = ";".join(sorted(name.lower() for name in slot.headers)) or "host"
         body: Dict[str, Any] = {
-            "public_url": f"{base_url}/uploads/{slot.file_name}",
-            "upload_url": (
-                f"{base_url}/storage/{slot.slot_id}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                f"&X-Amz-Expires={int(self.ttl)}&X-Amz-SignedHeaders={signed}"
-                f"&X-Amz-Signature={slot.signature}"
-            ),
+            "public_url": self.public_url(slot, base_url),
+            "upload_url": self.upload_url(slot, base_url),
             "content_type": slot.content_type,
         }
         if slot.style != "missing":

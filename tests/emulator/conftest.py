@@ -12,7 +12,9 @@ from higgsfield_client.testing import Emulator
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    with Emulator(queue_time=0.05, run_time=0.1, seed=7, slow_seconds=0.3) as emulator:
+    with Emulator(
+        queue_time=0.05, run_time=0.1, seed=7, slow_seconds=0.3, agent_turn_time=0.05
+    ) as emulator:
         yield emulator
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Iterable, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 
 import requests
 
@@ -52,3 +52,79 @@ def wait_status(
         return payload if payload["status"] in targets else None
 
     return wait_until(probe)
+
+
+# -- the Agent API ------------------------------------------------------------------------------
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+ISO_Z = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+
+
+def agent_url(emu: Emulator, path: str) -> str:
+    """The URL of an Agent API path such as ``/sessions``."""
+    return f"{emu.base_url}/v1/agent{path}"
+
+
+def open_session(http: requests.Session, emu: Emulator) -> str:
+    """Create an agent session; return its id."""
+    response = http.post(agent_url(emu, "/sessions"), json={"config": {}}, timeout=10)
+    assert response.status_code == 201, response.text
+    session_id: str = response.json()["session_id"]
+    return session_id
+
+
+def send(http: requests.Session, emu: Emulator, session_id: str, content: Any) -> requests.Response:
+    """POST a message to a session (any JSON ``content``, to test validation too)."""
+    return http.post(
+        agent_url(emu, f"/sessions/{session_id}/messages"), json={"content": content}, timeout=10
+    )
+
+
+def accepted(http: requests.Session, emu: Emulator, session_id: str, content: str) -> str:
+    """Send a message that must be accepted; return its message id."""
+    response = send(http, emu, session_id, content)
+    assert response.status_code == 202, response.text
+    message_id: str = response.json()["message_id"]
+    return message_id
+
+
+def read(
+    http: requests.Session, emu: Emulator, session_id: str, after: Optional[str] = None
+) -> Dict[str, Any]:
+    """GET a session's status and rows (those after ``after`` when given)."""
+    params = {"after": after} if after is not None else None
+    response = http.get(
+        agent_url(emu, f"/sessions/{session_id}/messages"), params=params, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    state: Dict[str, Any] = response.json()
+    return state
+
+
+def wait_state(
+    http: requests.Session,
+    emu: Emulator,
+    session_id: str,
+    until: Callable[[Dict[str, Any]], bool],
+    after: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Poll a session until ``until(state)`` holds (bounded); return that state."""
+
+    def probe() -> Optional[Dict[str, Any]]:
+        state = read(http, emu, session_id, after)
+        return state if until(state) else None
+
+    return wait_until(probe)
+
+
+def ended(state: Dict[str, Any]) -> bool:
+    """True when the state lists a completed or failed assistant row."""
+    return any(
+        row["role"] == "assistant" and row["status"] in ("completed", "failed")
+        for row in state["messages"]
+    )
+
+
+def texts(row: Dict[str, Any]) -> List[str]:
+    """The text parts of an assistant row, in order."""
+    return [part["text"] for part in row["message"]["parts"] if part["type"] == "text"]

@@ -70,6 +70,8 @@ PATH_VALUES = {
     "model_id": SOUL,
     "slot_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     "name": "0.png",
+    "session_id": "50eeb94c-c396-439d-b504-aee2147b7ec0",
+    "media_id": "m1.jpeg",
 }
 
 
@@ -139,6 +141,7 @@ def test_every_registered_route_needs_credentials_except_the_file_urls(
                 assert response.json() == {"detail": "Invalid credentials"}
     assert emu.jobs() == []
     assert emu.uploads == []
+    assert emu.agent_sessions() == []
 
 
 @pytest.mark.parametrize(

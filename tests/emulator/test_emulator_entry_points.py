@@ -22,7 +22,7 @@ from higgsfield_client.testing._cli import build_parser
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
-         "--queue-time", "0", "--run-time", "0"],
+         "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -44,6 +44,15 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
             timeout=10,
         )
         assert response.status_code == 200
+        # With --agent-turn-time 0 a turn has ended by the first read after its message.
+        agent = f"{base}/v1/agent/sessions"
+        auth = {"Authorization": f"Key {key}"}
+        session_id = requests.post(agent, headers=auth, timeout=10).json()["session_id"]
+        requests.post(f"{agent}/{session_id}/messages", json={"content": "hi"}, headers=auth,
+                      timeout=10)
+        state = requests.get(f"{agent}/{session_id}/messages", headers=auth, timeout=10).json()
+        assert state["status"] == "idle"
+        assert state["messages"][-1]["message"]["parts"][-1]["text"] == "Echo: hi"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
@@ -65,6 +74,8 @@ OPTION_MEANINGS = {
     "--concurrency-limit": ["jobs in progress at once", "default: 50"],
     "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],
     "--journal-limit": ["newest requests kept in the in-memory request journal", "default: 10000"],
+    "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
+    "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
 }
 
 
@@ -94,6 +105,7 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
     assert "export HF_KEY=" in text
     assert "export HIGGSFIELD_BASE_URL=" in text
     assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
+    assert "Under /v1/agent, with the same key." in text
     # Not the main command's epilog: no other command's examples, no exit code table.
     for other in ("submit", "status", "result", "cancel", "upload", "download", "estimate", "demo"):
         assert f"higgsfield {other}" not in text
