@@ -287,7 +287,9 @@ def run_turn_flow(
     """Send ``content`` and wait for the turn to end (see the module docstring).
 
     Args:
-        config, session_id, content: where and what.
+        config: where and who.
+        session_id: the session.
+        content: the message, 1 to 20,000 characters.
         env: the retry policy and the poll schedule (``env.poll``; its timeout is not used).
         timeout: seconds for the whole turn, from before the message is sent.
         answering: questions are answered with ``Ask`` (else they end the turn).
