@@ -15,6 +15,7 @@ from higgsfield_proto import (
     MediaSlot,
     SessionState,
     TurnResult,
+    TurnUpdate,
     create_session_flow,
     interrupt_flow,
     media_upload_flow,
@@ -33,6 +34,18 @@ MediaData = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
 QuestionHandler = Callable[[str], Any]
 """``on_question(question_text)`` returns the answer's text (a coroutine function may, in async
 code)."""
+UpdateHandler = Callable[[SessionState], Any]
+"""``on_update(state)`` sees each poll of a turn: the session's status and the new rows."""
+
+
+def _updates(on_update: Optional[UpdateHandler]) -> Optional[Callable[[object], Any]]:
+    if on_update is None:
+        return None
+
+    def handle(event: object) -> Any:
+        return on_update(event.state) if isinstance(event, TurnUpdate) else None
+
+    return handle
 
 
 def _media_url(slot: MediaSlot) -> str:
@@ -85,6 +98,7 @@ class AgentCalls:
         content: str,
         *,
         on_question: Optional[QuestionHandler],
+        on_update: Optional[UpdateHandler],
         timeout: float,
         raise_on_failure: bool,
         blocking: bool,
@@ -108,7 +122,7 @@ class AgentCalls:
             answering=on_question is not None,
             raise_on_failure=raise_on_failure,
         )
-        return Call(flow=flow, on_ask=on_question)
+        return Call(flow=flow, on_ask=on_question, on_event=_updates(on_update))
 
     def wait(
         self,
@@ -116,6 +130,7 @@ class AgentCalls:
         message_id: str,
         *,
         on_question: Optional[QuestionHandler],
+        on_update: Optional[UpdateHandler],
         timeout: float,
         raise_on_failure: bool,
         blocking: bool,
@@ -131,7 +146,7 @@ class AgentCalls:
             answering=on_question is not None,
             raise_on_failure=raise_on_failure,
         )
-        return Call(flow=flow, on_ask=on_question)
+        return Call(flow=flow, on_ask=on_question, on_event=_updates(on_update))
 
     def upload(
         self, data: MediaData, extension: str, type: str, progress: Optional[Progress]

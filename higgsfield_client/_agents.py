@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from higgsfield_proto import AgentSession, SessionState, TurnResult
 
-from ._agent_calls import AgentCalls, MediaData, QuestionHandler
+from ._agent_calls import AgentCalls, MediaData, QuestionHandler, UpdateHandler
 from ._uploads import Progress
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class SyncSessions:
         timeout: float = DEFAULT_TURN_TIMEOUT,
         *,
         raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
     ) -> TurnResult:
         """Send ``content`` and wait for the turn to end; returns how it ended.
 
@@ -81,6 +82,7 @@ class SyncSessions:
             timeout: seconds for the whole turn, from before the message is sent.
             raise_on_failure: raise ``AgentTurnFailedError`` for a failed turn instead of
                 returning it (the official client returns it).
+            on_update: called with the ``SessionState`` of each poll (a live status line).
 
         Raises:
             InvalidArgumentError: ``timeout`` is not positive, bad content, or a coroutine
@@ -94,6 +96,7 @@ class SyncSessions:
             session_id,
             content,
             on_question=on_question,
+            on_update=on_update,
             timeout=timeout,
             raise_on_failure=raise_on_failure,
             blocking=True,
@@ -108,6 +111,7 @@ class SyncSessions:
         timeout: float = DEFAULT_TURN_TIMEOUT,
         *,
         raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
     ) -> TurnResult:
         """Wait for the turn of a message already sent, as ``run`` does after sending it.
 
@@ -117,6 +121,7 @@ class SyncSessions:
             session_id,
             message_id,
             on_question=on_question,
+            on_update=on_update,
             timeout=timeout,
             raise_on_failure=raise_on_failure,
             blocking=True,
@@ -190,6 +195,7 @@ class AsyncSessions:
         timeout: float = DEFAULT_TURN_TIMEOUT,
         *,
         raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
     ) -> TurnResult:
         """Send ``content`` and wait for the turn to end (see ``SyncSessions.run``).
 
@@ -201,6 +207,7 @@ class AsyncSessions:
             session_id,
             content,
             on_question=on_question,
+            on_update=on_update,
             timeout=timeout,
             raise_on_failure=raise_on_failure,
             blocking=False,
@@ -215,12 +222,14 @@ class AsyncSessions:
         timeout: float = DEFAULT_TURN_TIMEOUT,
         *,
         raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
     ) -> TurnResult:
         """Wait for the turn of a message already sent (see ``SyncSessions.wait``)."""
         call = self._calls.wait(
             session_id,
             message_id,
             on_question=on_question,
+            on_update=on_update,
             timeout=timeout,
             raise_on_failure=raise_on_failure,
             blocking=False,
