@@ -57,7 +57,6 @@ from ._agent import (
 )
 from ._config import ApiConfig
 from ._effects import Ask, Flow, Notify, Sleep
-from ._endpoints import Endpoint
 from ._errors import (
     AgentTimeoutError,
     AgentTurnFailedError,
@@ -67,7 +66,8 @@ from ._errors import (
     TransportError,
 )
 from ._exchange import Deadline, FlowEnv, exchange, send_once, start_deadline
-from ._http import Body, Request, Response
+from ._flows import call
+from ._http import Body, Response
 from ._parse import parse_upload_put_response
 from ._poll import PollPolicy
 
@@ -75,26 +75,18 @@ _WAITING = (TransportError, ServerError, RateLimitError)
 """What a poll during a turn may meet and poll through: the turn goes on server-side."""
 
 
-def _call(
-    endpoint: Endpoint, request: Request, env: FlowEnv, deadline: Optional[Deadline] = None
-) -> Flow[Response]:
-    answer = yield from exchange(request, env, deadline, repeatable=endpoint.repeatable)
-    assert isinstance(answer, Response), "a Send is answered with a Response"
-    return answer
-
-
 def create_session_flow(
     config: ApiConfig, env: FlowEnv, agent_config: Optional[Mapping[str, Any]] = None
 ) -> Flow[AgentSession]:
     """Open a session. Sent again only if it never left (a repeat could open a second one)."""
-    response = yield from _call(SESSIONS, build_session_request(config, agent_config), env)
+    response = yield from call(SESSIONS, build_session_request(config, agent_config), env)
     return parse_session_response(response)
 
 
 def send_message_flow(config: ApiConfig, session_id: str, content: str, env: FlowEnv) -> Flow[str]:
     """Send a message (a turn); returns its id. Sent again only if it never left: a repeated
     message is a second, billed turn."""
-    response = yield from _call(MESSAGE, build_message_request(config, session_id, content), env)
+    response = yield from call(MESSAGE, build_message_request(config, session_id, content), env)
     return parse_message_response(response)
 
 
@@ -102,13 +94,13 @@ def messages_flow(
     config: ApiConfig, session_id: str, env: FlowEnv, after: Optional[str] = None
 ) -> Flow[SessionState]:
     """Read the session's status and its rows (after the message ``after``, if given)."""
-    response = yield from _call(MESSAGES, build_messages_request(config, session_id, after), env)
+    response = yield from call(MESSAGES, build_messages_request(config, session_id, after), env)
     return parse_messages_response(response)
 
 
 def interrupt_flow(config: ApiConfig, session_id: str, env: FlowEnv) -> Flow[None]:
     """Stop the session's running turn."""
-    response = yield from _call(INTERRUPT, build_interrupt_request(config, session_id), env)
+    response = yield from call(INTERRUPT, build_interrupt_request(config, session_id), env)
     parse_interrupt_response(response)
 
 
@@ -121,12 +113,12 @@ def media_upload_flow(
     The PUT carries the slot's ``upload_headers`` (else its Content-Type) and is repeated, from
     the start of a ``StreamedBody``, as any upload is.
     """
-    response = yield from _call(MEDIA, build_media_request(config, extension, type), env)
+    response = yield from call(MEDIA, build_media_request(config, extension, type), env)
     slot = parse_media_response(response)
     put = yield from exchange(build_media_put_request(slot, body), env, repeatable=True)
     assert isinstance(put, Response), "a Send is answered with a Response"
     parse_upload_put_response(put)
-    confirmed = yield from _call(MEDIA_CONFIRM, build_media_confirm_request(config, slot), env)
+    confirmed = yield from call(MEDIA_CONFIRM, build_media_confirm_request(config, slot), env)
     parse_media_confirm_response(confirmed)
     return slot
 
@@ -187,7 +179,7 @@ def _poll(
             return None
     else:
         try:
-            response = yield from _call(MESSAGES, request, env, deadline)
+            response = yield from call(MESSAGES, request, env, deadline)
         except _WAITING:
             return None
     try:
@@ -247,7 +239,7 @@ def _answer(
 ) -> Flow[str]:
     if not isinstance(reply, str):
         raise InvalidArgumentError(f"on_question must return the answer as text, got {type(reply).__name__}")
-    response = yield from _call(MESSAGE, build_message_request(config, session_id, reply), env, deadline)
+    response = yield from call(MESSAGE, build_message_request(config, session_id, reply), env, deadline)
     return parse_message_response(response)
 
 
@@ -303,7 +295,7 @@ def run_turn_flow(
     """
     check_content(content)
     deadline = yield from _start(timeout)
-    response = yield from _call(MESSAGE, build_message_request(config, session_id, content), env, deadline)
+    response = yield from call(MESSAGE, build_message_request(config, session_id, content), env, deadline)
     message_id = parse_message_response(response)
     result = yield from _await_turn(
         config, session_id, message_id, env, deadline, answering=answering, check_first=False
