@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Iterator
 from typing import Any, Optional, Union
+from urllib.parse import SplitResult
 
 import aiohttp
 
@@ -18,6 +20,7 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
+    Origin,
     Verify,
     check_options,
     check_request,
@@ -105,7 +108,9 @@ class AiohttpTransport:
     request. aiohttp adds its ``Host``, ``User-Agent``, ``Accept`` and ``Accept-Encoding``
     headers unless ``request.headers`` sets them, and returns compressed responses decoded. A
     failure reports ``request_written=True`` once the connection was open (aiohttp cannot tell
-    how far the request got) and ``reused_connection=None``.
+    how far the request got) and ``reused_connection=None``. At most as many sends are in
+    progress at once as the session's connector has connections (its ``limit``); the others wait
+    their turn in the transport.
 
     Args:
         session: a session to send with; it stays the caller's (``aclose`` leaves it open) and
@@ -152,6 +157,8 @@ class AiohttpTransport:
         # Per-request middlewares (they replace a session's own): _send_once keeps aiohttp from
         # resending a request by itself, unless the session's own switch is off already.
         self._middlewares: Optional[tuple[aiohttp.ClientMiddlewareType, ...]] = (_send_once,)
+        # Sends in progress at once, up to the connector's limit of connections (see _send).
+        self._slots: Union[asyncio.Semaphore, contextlib.nullcontext[None], None] = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -213,6 +220,21 @@ class AiohttpTransport:
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         origin, parts = check_request(request)
         session = self._session_for_running_loop()
+        assert self._slots is not None
+        # A send the connector has no connection for yet waits here, not inside aiohttp: the
+        # same wait, without the request state aiohttp builds first (a few KiB per waiting
+        # send, with thousands of jobs in flight).
+        async with self._slots:
+            return await self._exchange(session, request, origin, parts, target)
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        request: Request,
+        origin: Origin,
+        parts: SplitResult,
+        target: Optional[StreamTarget],
+    ) -> Outcome:
         source = BodySource.of(request.body)
         headers: Headers = without_framing(request.headers)
         middlewares = self._middlewares
@@ -289,6 +311,9 @@ class AiohttpTransport:
                 session._retry_connection = False
                 self._middlewares = None
             self._session = session
+        if self._slots is None:
+            limit = self._session.connector.limit if self._session.connector is not None else 0
+            self._slots = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
         return self._session
 
     async def _read(

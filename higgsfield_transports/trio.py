@@ -186,11 +186,11 @@ class TrioTransport:
         if isinstance(route, TransportFailure):
             return route
         slot = pool.slot(route.key)
-        try:
+        if slot.value:
             # A free slot is taken without a trip through the scheduler (what anyio >= 4.5 calls
             # fast_acquire; the I/O that follows checks for cancellation); a full route waits.
             slot.acquire_nowait()
-        except anyio.WouldBlock:
+        else:
             await slot.acquire()
         try:
             connection = await pool.take(route.key)
