@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections.abc import Iterator
 from typing import Any, Optional, Union
-from urllib.parse import SplitResult
 
 import aiohttp
 
@@ -20,7 +18,6 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
-    Origin,
     Verify,
     check_options,
     check_request,
@@ -158,7 +155,7 @@ class AiohttpTransport:
         # resending a request by itself, unless the session's own switch is off already.
         self._middlewares: Optional[tuple[aiohttp.ClientMiddlewareType, ...]] = (_send_once,)
         # Sends in progress at once, up to the connector's limit of connections (see _send).
-        self._slots: Union[asyncio.Semaphore, contextlib.nullcontext[None], None] = None
+        self._slots: Optional[asyncio.Semaphore] = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -220,21 +217,6 @@ class AiohttpTransport:
     async def _send(self, request: Request, target: Optional[StreamTarget]) -> Outcome:
         origin, parts = check_request(request)
         session = self._session_for_running_loop()
-        assert self._slots is not None
-        # A send the connector has no connection for yet waits here, not inside aiohttp: the
-        # same wait, without the request state aiohttp builds first (a few KiB per waiting
-        # send, with thousands of jobs in flight).
-        async with self._slots:
-            return await self._exchange(session, request, origin, parts, target)
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        request: Request,
-        origin: Origin,
-        parts: SplitResult,
-        target: Optional[StreamTarget],
-    ) -> Outcome:
         source = BodySource.of(request.body)
         headers: Headers = without_framing(request.headers)
         middlewares = self._middlewares
@@ -250,6 +232,12 @@ class AiohttpTransport:
             if source.length is not None:
                 headers = (*headers, ("Content-Length", str(source.length)))
         progress = Progress()
+        slots = self._slots
+        if slots is not None:
+            # A send the connector has no connection for yet waits here, not inside aiohttp:
+            # the same wait, without the request state aiohttp builds first (a few KiB per
+            # waiting send, with thousands of jobs in flight).
+            await slots.acquire()
         try:
             response = await session.request(
                 request.method,
@@ -271,6 +259,8 @@ class AiohttpTransport:
         except Exception as exc:
             return _translate(exc, source, progress)
         finally:
+            if slots is not None:
+                slots.release()
             if source is not None:
                 source.close()
 
@@ -294,7 +284,8 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("AiohttpTransport is closed")
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        first = self._loop is None
+        if first:
             self._loop = loop
         elif self._loop is not loop:
             raise RuntimeError("AiohttpTransport is bound to another event loop; use one transport per loop")
@@ -311,9 +302,9 @@ class AiohttpTransport:
                 session._retry_connection = False
                 self._middlewares = None
             self._session = session
-        if self._slots is None:
+        if first:
             limit = self._session.connector.limit if self._session.connector is not None else 0
-            self._slots = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
+            self._slots = asyncio.Semaphore(limit) if limit else None
         return self._session
 
     async def _read(
