@@ -245,6 +245,8 @@ class Api:
                 await asyncio.sleep(self.settings.slow_seconds)
             elif fault == "truncate":
                 response = await self._truncate(request, response)
+            elif fault == "stall":
+                response = await self._stall(request, response)
             return response
         finally:
             if self.journal.enabled:
@@ -315,19 +317,23 @@ class Api:
         return None
 
     async def _truncate(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        body = response.body if isinstance(response, web.Response) else b""
-        data = body if isinstance(body, bytes) else b""
-        damaged = web.StreamResponse(status=response.status)
-        for name, value in response.headers.items():
-            if name.lower() != "content-length":
-                damaged.headers.add(name, value)
         # Promise more bytes than are sent, then close: the client sees a short body.
-        damaged.content_length = len(data) + 16
+        data, damaged = _restream(response, extra_length=16)
         await damaged.prepare(request)
         await damaged.write(data[: len(data) // 2])
         if request.transport is not None:
             request.transport.close()
         return damaged
+
+    async def _stall(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        # The whole length is promised; half is sent, then nothing for slow_seconds, then the rest.
+        data, stalled = _restream(response)
+        await stalled.prepare(request)
+        await stalled.write(data[: len(data) // 2])
+        await asyncio.sleep(self.settings.slow_seconds)
+        await stalled.write(data[len(data) // 2 :])
+        await stalled.write_eof()
+        return stalled
 
     def _queue_full_body(self) -> Dict[str, Any]:
         return {
@@ -598,6 +604,19 @@ class Api:
             self._rendering[path] = pending
             pending.add_done_callback(lambda _: self._rendering.pop(path, None))
         await asyncio.shield(pending)
+
+
+def _restream(response: web.StreamResponse, extra_length: int = 0) -> Tuple[bytes, web.StreamResponse]:
+    """The body of ``response`` and a streamed answer with its status and headers, whose
+    Content-Length is the body's plus ``extra_length``."""
+    body = response.body if isinstance(response, web.Response) else b""
+    data = body if isinstance(body, bytes) else b""
+    copy = web.StreamResponse(status=response.status)
+    for name, value in response.headers.items():
+        if name.lower() != "content-length":
+            copy.headers.add(name, value)
+    copy.content_length = len(data) + extra_length
+    return data, copy
 
 
 def _is_http_url(value: str) -> bool:

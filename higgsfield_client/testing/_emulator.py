@@ -60,7 +60,9 @@ class Emulator:
     created, canceled, deleted or stored. "slow" (answer after ``slow_seconds``) and "truncate"
     (a Content-Length longer than the body sent, then close) happen *after* the route did its
     work: a submit has created its job (and recorded its Idempotency-Key), so the client sees an
-    ambiguous failure that only an idempotent retry resolves safely.
+    ambiguous failure that only an idempotent retry resolves safely. The scripted-only "stall"
+    sends the answer's headers and half its body, pauses ``slow_seconds``, then sends the rest
+    (a download caught in the middle).
 
     Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; the API's documents leave
     ``canceled`` open, and the emulator sends nothing for it.
@@ -526,7 +528,7 @@ class Emulator:
         "agent-media-confirm", or "*" for any of them; and "output" (the generated files),
         which "*" does not include.
         Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
-        "redirect_samehost", "redirect_offhost". Scripted faults are used before
+        "redirect_samehost", "redirect_offhost", "stall". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
 
         Raises:

@@ -10,10 +10,11 @@ from typing import Deque, Dict, Optional
 # Kinds that ``fault_rate`` draws from, in a fixed order so that a seed gives the same sequence.
 RATE_KINDS = ("429", "500", "502", "503", "504", "html", "drop", "slow", "truncate")
 # Scripted only: they test redirect handling, which random injection would only make noisy.
-SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost")
+# "stall" too: it holds a connection for ``slow_seconds`` in the middle of a body.
+SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost", "stall")
 FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
 # Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
-AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
+AFTER_HANDLER_KINDS = frozenset({"slow", "truncate", "stall"})
 FAULT_ROUTES = (
     "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
     "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
