@@ -10,7 +10,7 @@ Session status: ``terminated`` once terminated; ``awaiting_input`` while a quest
 answer, and still (stale) until ``starts`` of the answer's turn; ``processing`` from ``starts``
 until the turn ends or is interrupted; ``idle`` otherwise.
 
-Rows, where PROTOCOL.md 8.4 leaves the choice open:
+Rows, where the Agent API's documents leave the choice open:
 
 - While a turn runs, only its user row (``processing``, ``llm_cost_usd`` null) is listed: the
   assistant row appears when the turn ends, as in the official SDK's fixtures (a poll during a turn

@@ -1,4 +1,4 @@
-"""The emulator's Agent API routes (PROTOCOL.md 8.4), registered by ``_app`` under ``/v1/agent``."""
+"""The emulator's Agent API routes, registered by ``_app`` under ``/v1/agent``."""
 
 from __future__ import annotations
 

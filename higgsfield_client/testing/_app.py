@@ -114,7 +114,7 @@ class Api:
         settings: fixed settings.
         catalog: the models by id.
         book, uploads, faults, journal: the emulator's components.
-        agent: the Agent API's routes (PROTOCOL.md 8.4).
+        agent: the Agent API's routes.
         outputs: directory where generated output files are written.
         take_script: returns the scripted outcome for the next accepted job, if any;
             ``give_back`` returns it when the submit was then refused.

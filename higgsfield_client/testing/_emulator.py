@@ -63,7 +63,7 @@ class Emulator:
     Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; the API's documents leave
     ``canceled`` open, and the emulator sends nothing for it.
 
-    The Agent API (PROTOCOL.md 8.4) is served under ``{base_url}/v1/agent`` with the same
+    The Agent API is served under ``{base_url}/v1/agent`` with the same
     credentials. A message's turn runs ``agent_turn_time`` and answers ``Echo: <content>``, unless
     `script_agent_turn` or a marker in the content (``[fail]``, ``[question]``, ``[hang]``) says
     otherwise; `agent_sessions` shows each session's rows. The choices made where the protocol is
@@ -101,8 +101,9 @@ class Emulator:
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
         agent_turn_time: seconds an unscripted Agent API turn runs; can be changed later.
         agent_answer_lag: seconds the answer to an agent's question still reads
-            ``awaiting_input`` before its turn turns ``processing`` (the stale poll of
-            PROTOCOL.md 8.4.2), unless the question's script says otherwise.
+            ``awaiting_input`` before its turn turns ``processing`` (a stale poll: a client
+            that takes it for a new question answers twice), unless the question's script says
+            otherwise.
         agent_access: the account may use the Agent API; False answers 403
             ``agent_api_access_denied`` on every agent route. Can be changed later.
         agent_credits: the account has credits; False answers 402 ``insufficient_credits`` to
