@@ -49,7 +49,7 @@ DEFAULT_COST = "0.0010"
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentScript:
     """A scripted turn for the next user message that starts one (see `Emulator.script_agent_turn`).
 
@@ -81,7 +81,7 @@ class AgentScript:
             raise ValueError(f"llm_cost_usd must be a decimal string, not {self.llm_cost_usd!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSessionInfo:
     """A snapshot of one agent session, for tests.
 
@@ -140,7 +140,7 @@ class _Row:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Turn:
     """A turn in progress: its user row, what it will answer, and when."""
 
@@ -155,7 +155,7 @@ class _Turn:
     ends: Optional[float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Parked:
     """A question waiting for its answer."""
 
@@ -376,7 +376,7 @@ class AgentBook:
         # A script wins over the content's markers; its unset fields take the defaults.
         if script is None:
             outcome = next((o for marker, o in MARKERS if marker in content), "completed")
-            script = AgentScript(outcome)
+            script = AgentScript(outcome=outcome)
         outcome = script.outcome
         turn_time = self.turn_time if script.turn_time is None else script.turn_time
         return _Turn(
@@ -402,7 +402,9 @@ class AgentBook:
         row = _Row(row_id, "assistant", status, message, session.stamp(turn.ends))
         session.add(row)
         if turn.outcome == "question":
-            session.parked = _Parked(turn.user, row, turn.cost, turn.answer_lag)
+            session.parked = _Parked(
+                user=turn.user, question=row, cost=turn.cost, answer_lag=turn.answer_lag
+            )
         else:
             turn.user.settle(turn.outcome, turn.cost)
 

@@ -581,7 +581,12 @@ class Emulator:
                 or a field the outcome does not use.
         """
         self._agent.script(AgentScript(
-            outcome, text, tuple(asset_urls), turn_time, llm_cost_usd, answer_lag
+            outcome=outcome,
+            text=text,
+            asset_urls=tuple(asset_urls),
+            turn_time=turn_time,
+            llm_cost_usd=llm_cost_usd,
+            answer_lag=answer_lag,
         ))
 
     def terminate_agent_session(self, session_id: str) -> None:
