@@ -157,10 +157,12 @@ class _Turn:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Parked:
-    """A question waiting for its answer."""
+    """A question waiting for its answer: the message it asks about, and the question's text."""
 
     user: _Row
     question: _Row
+    content: str
+    text: str
     cost: str
     answer_lag: float
 
@@ -298,7 +300,7 @@ class AgentBook:
             user = _Row(str(uuid.uuid4()), "user", "processing", {"type": "text", "text": content},
                         session.stamp(now))
             session.add(user)
-            session.turn = self._turn(user, content, script, now + lag)
+            session.turn = self._turn(user, content, script, now + lag, parked)
             return user.message_id
 
     def messages(
@@ -371,9 +373,15 @@ class AgentBook:
         return session
 
     def _turn(
-        self, user: _Row, content: str, script: Optional[AgentScript], starts: float
+        self,
+        user: _Row,
+        content: str,
+        script: Optional[AgentScript],
+        starts: float,
+        answered: Optional[_Parked],
     ) -> _Turn:
-        # A script wins over the content's markers; its unset fields take the defaults.
+        # A script wins over the content's markers; its unset fields take the defaults. An answer
+        # (``answered`` is the question it answers) gets a default text that quotes the reply.
         if script is None:
             outcome = next((o for marker, o in MARKERS if marker in content), "completed")
             script = AgentScript(outcome=outcome)
@@ -383,7 +391,7 @@ class AgentBook:
             user=user,
             content=content,
             outcome=outcome,
-            text=_default_text(outcome, content) if script.text is None else script.text,
+            text=_default_text(outcome, content, answered) if script.text is None else script.text,
             asset_urls=script.asset_urls,
             cost=DEFAULT_COST if script.llm_cost_usd is None else script.llm_cost_usd,
             answer_lag=self.answer_lag if script.answer_lag is None else script.answer_lag,
@@ -403,7 +411,12 @@ class AgentBook:
         session.add(row)
         if turn.outcome == "question":
             session.parked = _Parked(
-                user=turn.user, question=row, cost=turn.cost, answer_lag=turn.answer_lag
+                user=turn.user,
+                question=row,
+                content=turn.content,
+                text=turn.text,
+                cost=turn.cost,
+                answer_lag=turn.answer_lag,
             )
         else:
             turn.user.settle(turn.outcome, turn.cost)
@@ -418,10 +431,12 @@ class AgentBook:
             session.parked = None
 
 
-def _default_text(outcome: str, content: str) -> str:
+def _default_text(outcome: str, content: str, answered: Optional[_Parked]) -> str:
     if outcome == "failed":
         marked = "[fail]" in content
         return "Agent turn failed" + (": the message asked for a failure ([fail])" if marked else "")
     if outcome == "question":
         return f"Which style do you want for: {content}?"
+    if answered is not None:
+        return f"Echo: {content} (your answer to: {answered.text})"
     return f"Echo: {content}"

@@ -34,8 +34,8 @@ agent API:
   Under /v1/agent, with the same key. A message's turn runs --agent-turn-time
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
   [question] asks a question (the session awaits input; the next message answers
-  it, and reads awaiting_input for --agent-answer-lag more seconds), [hang] runs
-  until interrupted.
+  it, reads awaiting_input for --agent-answer-lag more seconds, and gets an echo
+  that quotes the question), [hang] runs until interrupted.
 
 examples:
   %(prog)s --port 8000

@@ -170,6 +170,32 @@ def test_question_parks_the_turn_until_the_answer_and_the_answer_completes_it(
     ]
 
 
+def test_the_default_answer_to_a_question_quotes_the_reply_and_the_question(
+    emu: Emulator, http: requests.Session
+) -> None:
+    session_id = open_session(http, emu)
+    asked = accepted(http, emu, session_id, "a poster [question]")
+    parked = wait_state(http, emu, session_id, lambda s: s["status"] == "awaiting_input",
+                        after=asked)
+    (question,) = texts(parked["messages"][0])
+    assert question == "Which style do you want for: a poster [question]?"
+    answered = accepted(http, emu, session_id, "flat pastel colours")
+    (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
+    assert reply["status"] == "completed"
+    assert texts(reply) == [f"Echo: flat pastel colours (your answer to: {question})"]
+    # A scripted question is quoted as scripted; the next question gets its own answer.
+    emu.script_agent_turn("question", text="Which size?")
+    asked = accepted(http, emu, session_id, "another one")
+    wait_state(http, emu, session_id, lambda s: s["status"] == "awaiting_input", after=asked)
+    answered = accepted(http, emu, session_id, "A4")
+    (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
+    assert texts(reply) == ["Echo: A4 (your answer to: Which size?)"]
+    # A message that answers nothing is echoed plainly.
+    plain = accepted(http, emu, session_id, "thanks")
+    (reply,) = wait_state(http, emu, session_id, ended, after=plain)["messages"]
+    assert texts(reply) == ["Echo: thanks"]
+
+
 def test_an_answer_reads_awaiting_input_with_nothing_after_it_during_the_lag(
     emu: Emulator, http: requests.Session
 ) -> None:
