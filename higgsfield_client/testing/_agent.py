@@ -42,8 +42,12 @@ from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 AGENT_OUTCOMES = ("completed", "failed", "question", "hang")
-# Content markers for unscripted turns, checked in this order (the first one found wins).
-MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))
+# Content markers for unscripted turns. The outcome markers are checked in this order (the first
+# one found wins); "[long]" combines with any of them.
+OUTCOME_MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))
+LONG_MARKER = "[long]"
+# A "[long]" turn runs this many times the turn time unless the long turn time is set.
+LONG_TURN_FACTOR = 10
 MAX_CONTENT = 20_000
 DEFAULT_COST = "0.0010"
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -232,16 +236,28 @@ class AgentBook:
 
     Args:
         turn_time: seconds an unscripted turn runs.
+        long_turn_time: seconds an unscripted ``[long]`` turn runs; None follows ``turn_time``
+            (`LONG_TURN_FACTOR` times it).
         answer_lag: seconds an answer's turn still reads ``awaiting_input`` when the question's
             script does not say.
         access: the account may use the Agent API (else every route answers 403).
         credits: the account has credits (else a message gets 402).
     """
 
-    def __init__(self, turn_time: float, answer_lag: float, access: bool, credits: bool) -> None:
+    def __init__(
+        self,
+        turn_time: float,
+        long_turn_time: Optional[float],
+        answer_lag: float,
+        access: bool,
+        credits: bool,
+    ) -> None:
         if answer_lag < 0:
             raise ValueError("agent_answer_lag must not be negative")
         self.turn_time = turn_time
+        self._long_turn_time: Optional[float] = None
+        if long_turn_time is not None:
+            self.long_turn_time = long_turn_time
         self.answer_lag = answer_lag
         self.access = access
         self.credits = credits
@@ -259,6 +275,20 @@ class AgentBook:
         if value < 0:
             raise ValueError("agent_turn_time must not be negative")
         self._turn_time = value
+
+    @property
+    def long_turn_time(self) -> float:
+        """Seconds an unscripted ``[long]`` turn runs: as set, else `LONG_TURN_FACTOR` times
+        `turn_time`. Turns already accepted keep their timing."""
+        if self._long_turn_time is None:
+            return LONG_TURN_FACTOR * self._turn_time
+        return self._long_turn_time
+
+    @long_turn_time.setter
+    def long_turn_time(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("agent_long_turn_time must not be negative")
+        self._long_turn_time = value
 
     def script(self, script: AgentScript) -> None:
         """Queue ``script`` for the next user message that starts a turn (first in, first out)."""
@@ -383,8 +413,7 @@ class AgentBook:
         # A script wins over the content's markers; its unset fields take the defaults. An answer
         # (``answered`` is the question it answers) gets a default text that quotes the reply.
         if script is None:
-            outcome = next((o for marker, o in MARKERS if marker in content), "completed")
-            script = AgentScript(outcome=outcome)
+            script = self._marked(content)
         outcome = script.outcome
         turn_time = self.turn_time if script.turn_time is None else script.turn_time
         return _Turn(
@@ -398,6 +427,12 @@ class AgentBook:
             starts=starts,
             ends=None if outcome == "hang" else starts + turn_time,
         )
+
+    def _marked(self, content: str) -> AgentScript:
+        """The script an unscripted message's markers make."""
+        outcome = next((o for marker, o in OUTCOME_MARKERS if marker in content), "completed")
+        long = LONG_MARKER in content and outcome != "hang"
+        return AgentScript(outcome=outcome, turn_time=self.long_turn_time if long else None)
 
     def _advance(self, session: _Session, now: float) -> None:
         turn = session.turn

@@ -35,7 +35,8 @@ agent API:
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
   [question] asks a question (the session awaits input; the next message answers
   it, reads awaiting_input for --agent-answer-lag more seconds, and gets an echo
-  that quotes the question), [hang] runs until interrupted.
+  that quotes the question), [hang] runs until interrupted, and [long] runs
+  --agent-long-turn-time seconds instead.
 
 examples:
   %(prog)s --port 8000
@@ -113,6 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--agent-long-turn-time", type=float, default=None, metavar="SECONDS",
+        help="seconds an Agent API turn runs when its message contains [long] (default: ten "
+        "times --agent-turn-time)",
+    )
+    parser.add_argument(
         "--agent-answer-lag", type=float, default=0.0, metavar="SECONDS",
         help="seconds an answer to an agent's question still reads awaiting_input before its "
         "turn turns processing, as a stale poll would (default: %(default)s)",
@@ -141,6 +147,7 @@ def run(options: argparse.Namespace) -> int:
         queue_limit=options.queue_limit,
         journal_limit=options.journal_limit,
         agent_turn_time=options.agent_turn_time,
+        agent_long_turn_time=options.agent_long_turn_time,
         agent_answer_lag=options.agent_answer_lag,
     )
     stopping = threading.Event()

@@ -66,9 +66,9 @@ class Emulator:
     The Agent API is served under ``{base_url}/v1/agent`` with the same credentials. A message's
     turn runs ``agent_turn_time`` and answers ``Echo: <content>`` (the answer to a question:
     ``Echo: <reply> (your answer to: <question>)``), unless `script_agent_turn` or a marker in the
-    content (``[fail]``, ``[question]``, ``[hang]``) says otherwise; `agent_sessions` shows each
-    session's rows. The choices made where the protocol is silent are listed in ``_agent`` and in
-    the testing guide.
+    content (``[fail]``, ``[question]``, ``[hang]``; ``[long]`` runs ``agent_long_turn_time``)
+    says otherwise; `agent_sessions` shows each session's rows. The choices made where the
+    protocol is silent are listed in ``_agent`` and in the testing guide.
 
     Args:
         host: interface to bind; keep it on loopback.
@@ -101,6 +101,8 @@ class Emulator:
         models: the model catalog; a set of documented models if None.
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
         agent_turn_time: seconds an unscripted Agent API turn runs; can be changed later.
+        agent_long_turn_time: seconds an unscripted turn runs when its message contains
+            ``[long]``; None makes it ten times ``agent_turn_time``. Can be changed later.
         agent_answer_lag: seconds the answer to an agent's question still reads
             ``awaiting_input`` before its turn turns ``processing`` (a stale poll: a client
             that takes it for a new question answers twice), unless the question's script says
@@ -144,6 +146,7 @@ class Emulator:
         models: Optional[Iterable[ModelSpec]] = None,
         journal_limit: Optional[int] = 100_000,
         agent_turn_time: float = 0.2,
+        agent_long_turn_time: Optional[float] = None,
         agent_answer_lag: float = 0.0,
         agent_access: bool = True,
         agent_credits: bool = True,
@@ -179,7 +182,9 @@ class Emulator:
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
-        self._agent = AgentBook(agent_turn_time, agent_answer_lag, agent_access, agent_credits)
+        self._agent = AgentBook(
+            agent_turn_time, agent_long_turn_time, agent_answer_lag, agent_access, agent_credits
+        )
         self._media = MediaBook(self._uploads)
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -525,6 +530,15 @@ class Emulator:
         self._agent.turn_time = value
 
     @property
+    def agent_long_turn_time(self) -> float:
+        """Seconds a ``[long]`` agent turn runs: as set, else ten times `agent_turn_time`."""
+        return self._agent.long_turn_time
+
+    @agent_long_turn_time.setter
+    def agent_long_turn_time(self, value: float) -> None:
+        self._agent.long_turn_time = value
+
+    @property
     def agent_access(self) -> bool:
         """False makes every agent route answer 403 ``agent_api_access_denied``."""
         return self._agent.access
@@ -554,11 +568,11 @@ class Emulator:
     ) -> None:
         """Decide the next agent turn: what the next accepted user message gets.
 
-        Scripts queue up, first in first out, across sessions; each accepted message takes one,
-        an answer to a question included, so a question flow is scripted as a question followed
-        by the turn that answers it. A script beats the content's markers (``[fail]``,
-        ``[question]``, ``[hang]``); a message without a script gets the default turn (``Echo:
-        <content>`` after ``agent_turn_time``).
+        Scripts queue up, first in first out, across sessions; each accepted message takes
+        one, an answer to a question included, so a question flow is scripted as a question
+        followed by the turn that answers it. A script beats the content's markers
+        (``[fail]``, ``[question]``, ``[hang]``, ``[long]``); a message without a script gets
+        the default turn (``Echo: <content>`` after ``agent_turn_time``).
 
         Args:
             outcome: "completed" (an assistant row with the reply), "failed" (an assistant row

@@ -269,6 +269,45 @@ def test_hang_marker_runs_until_interrupted(emu: Emulator, http: requests.Sessio
     assert emu.agent_session(session_id).status == "idle"
 
 
+def test_long_marker_outlasts_a_default_turn_sent_after_it(
+    emu: Emulator, http: requests.Session
+) -> None:
+    assert emu.agent_long_turn_time == 10 * emu.agent_turn_time  # follows agent_turn_time
+    emu.agent_long_turn_time = 600
+    slow_session, quick_session = open_session(http, emu), open_session(http, emu)
+    slow = accepted(http, emu, slow_session, "a film [long]")
+    quick = accepted(http, emu, quick_session, "a still")
+    # The default turn, accepted later, has ended: the long one is still running.
+    wait_state(http, emu, quick_session, ended, after=quick)
+    assert read(http, emu, slow_session, after=slow) == {"status": "processing", "messages": []}
+    (user,) = emu.agent_session(slow_session).messages
+    assert (user["message_id"], user["status"]) == (slow, "processing")
+    assert _interrupt(http, emu, slow_session).status_code == 202
+
+
+def test_long_marker_turn_runs_the_long_turn_time_and_completes(
+    http: requests.Session,
+) -> None:
+    # The reverse timing: a [long] turn ends first when the long turn time is the shorter one.
+    with Emulator(agent_turn_time=600, agent_long_turn_time=0.05) as emulator:
+        http.headers["Authorization"] = f"Key {emulator.api_key}"
+        assert emulator.agent_long_turn_time == 0.05
+        plain_session, long_session = open_session(http, emulator), open_session(http, emulator)
+        plain = accepted(http, emulator, plain_session, "a still")
+        slow = accepted(http, emulator, long_session, "a film [long]")
+        state = wait_state(http, emulator, long_session, ended, after=slow)
+        assert state["status"] == "idle"
+        (row,) = state["messages"]
+        assert (row["status"], texts(row)) == ("completed", ["Echo: a film [long]"])
+        assert read(http, emulator, plain_session, after=plain)["status"] == "processing"
+        # A script beats the marker: this [long] message runs the script's time.
+        emulator.script_agent_turn("completed", text="scripted", turn_time=0)
+        emulator.agent_long_turn_time = 600
+        scripted = accepted(http, emulator, long_session, "again [long]")
+        (row,) = wait_state(http, emulator, long_session, ended, after=scripted)["messages"]
+        assert texts(row) == ["scripted"]
+
+
 def test_scripts_are_first_in_first_out_and_beat_the_markers(
     emu: Emulator, http: requests.Session
 ) -> None:
@@ -335,3 +374,7 @@ def test_agent_turn_time_changes_at_runtime_for_new_turns(
         emu.agent_turn_time = -1
     with pytest.raises(ValueError, match="negative"):
         Emulator(agent_answer_lag=-1)
+    with pytest.raises(ValueError, match="negative"):
+        emu.agent_long_turn_time = -1
+    with pytest.raises(ValueError, match="negative"):
+        Emulator(agent_long_turn_time=-1)
