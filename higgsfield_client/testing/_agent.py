@@ -26,6 +26,9 @@ Rows, where the Agent API's documents leave the choice open:
 - An interrupt (and `AgentBook.terminate`) adds no assistant row: the running turn's user row
   settles ``failed`` with its cost; a parked question settles ``failed`` with the user row it
   answers. An idle session then has no row left ``processing``.
+- An answer's images (``[image]``, or ``images`` in a script) are named when the turn is accepted
+  and exist from the moment its assistant row does: their URLs answer 404 before, and always for
+  a turn stopped before its answer. They are rendered on their first download.
 - ``created_at`` is UTC with second precision (``2026-09-01T00:00:00Z``, the fixtures' form); rows
   are listed in the order they were added.
 """
@@ -43,9 +46,12 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 AGENT_OUTCOMES = ("completed", "failed", "question", "hang")
 # Content markers for unscripted turns. The outcome markers are checked in this order (the first
-# one found wins); "[long]" combines with any of them.
+# one found wins); "[long]" and "[image]" combine with any of them.
 OUTCOME_MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))
 LONG_MARKER = "[long]"
+IMAGE_MARKER = "[image]"
+# Where the images of agent answers are served, under the emulator's root URL (no credentials).
+IMAGE_PATH = "/agent-outputs"
 # A "[long]" turn runs this many times the turn time unless the long turn time is set.
 LONG_TURN_FACTOR = 10
 MAX_CONTENT = 20_000
@@ -58,9 +64,9 @@ class AgentScript:
     """A scripted turn for the next user message that starts one (see `Emulator.script_agent_turn`).
 
     Raises:
-        ValueError: an unknown outcome, a negative time, a cost that is not a decimal string, or a
-            field its outcome does not use (``asset_urls`` outside "completed", ``answer_lag``
-            outside "question", ``text`` for "hang").
+        ValueError: an unknown outcome, a negative time or image count, a cost that is not a
+            decimal string, or a field its outcome does not use (``asset_urls`` and ``images``
+            outside "completed", ``answer_lag`` outside "question", ``text`` for "hang").
     """
 
     outcome: str
@@ -69,6 +75,7 @@ class AgentScript:
     turn_time: Optional[float] = None
     llm_cost_usd: Optional[str] = None
     answer_lag: Optional[float] = None
+    images: int = 0
 
     def __post_init__(self) -> None:
         if self.outcome not in AGENT_OUTCOMES:
@@ -79,6 +86,8 @@ class AgentScript:
             raise ValueError("answer_lag is a question's, and must not be negative")
         if self.asset_urls and self.outcome != "completed":
             raise ValueError("asset_urls belong to a completed turn")
+        if self.images < 0 or (self.images and self.outcome != "completed"):
+            raise ValueError("images belong to a completed turn, and must not be negative")
         if self.text is not None and self.outcome == "hang":
             raise ValueError("a hanging turn has no text")
         if self.llm_cost_usd is not None and not _DECIMAL.fullmatch(self.llm_cost_usd):
@@ -153,6 +162,8 @@ class _Turn:
     outcome: str
     text: str
     asset_urls: Tuple[str, ...]
+    images: Tuple[str, ...]  # the file names of the images the answer links
+    image_base: str  # their URLs' prefix
     cost: str
     answer_lag: float  # for a question: how long the answer's turn still reads awaiting_input
     starts: float
@@ -223,8 +234,9 @@ def _parts(turn: _Turn) -> List[Dict[str, Any]]:
         reasoning = f"The user wrote: {turn.content[:200]}"
         parts.append({"type": "reasoning", "text": reasoning, "state": "done"})
     parts.append({"type": "text", "text": turn.text})
-    if turn.asset_urls:
-        parts.append({"type": "text", "text": "\n".join(turn.asset_urls)})
+    urls = [*turn.asset_urls, *(f"{turn.image_base}/{name}" for name in turn.images)]
+    if urls:
+        parts.append({"type": "text", "text": "\n".join(urls)})
     return parts
 
 
@@ -263,6 +275,10 @@ class AgentBook:
         self.credits = credits
         self._sessions: Dict[str, _Session] = {}
         self._scripts: Deque[AgentScript] = deque()
+        # Answer images by file name: the session whose turn links it, and, once that turn
+        # completed, the label drawn on it.
+        self._image_sessions: Dict[str, _Session] = {}
+        self._image_labels: Dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -302,8 +318,10 @@ class AgentBook:
             self._sessions[session.session_id] = session
         return session.session_id
 
-    def send(self, session_id: str, content: str, now: float) -> str:
+    def send(self, session_id: str, content: str, now: float, base_url: str) -> str:
         """Accept a user message (a new turn, or the answer to a question); returns its id.
+
+        ``base_url`` is the emulator's root URL, for the URLs of the images the answer links.
 
         Raises:
             AgentRefused: 404 unknown session; 409 ``session_terminated``, or ``session_busy``
@@ -330,7 +348,11 @@ class AgentBook:
             user = _Row(str(uuid.uuid4()), "user", "processing", {"type": "text", "text": content},
                         session.stamp(now))
             session.add(user)
-            session.turn = self._turn(user, content, script, now + lag, parked)
+            session.turn = turn = self._turn(
+                user, content, script, now + lag, parked, base_url + IMAGE_PATH
+            )
+            for name in turn.images:
+                self._image_sessions[name] = session
             return user.message_id
 
     def messages(
@@ -350,6 +372,16 @@ class AgentBook:
                     raise AgentRefused(404, "Message not found")
                 rows = rows[position + 1:]
             return session.status(now), [row.wire() for row in rows]
+
+    def image(self, name: str, now: float) -> Optional[str]:
+        """The label of the answer image ``name`` once the turn that links it completed, else
+        None (unknown, its turn still running, or stopped before its answer)."""
+        with self._lock:
+            session = self._image_sessions.get(name)
+            if session is None:
+                return None
+            self._advance(session, now)
+            return self._image_labels.get(name)
 
     def interrupt(self, session_id: str, now: float) -> None:
         """Stop the running or parked turn, if any; the session goes back to ``idle``.
@@ -409,11 +441,12 @@ class AgentBook:
         script: Optional[AgentScript],
         starts: float,
         answered: Optional[_Parked],
+        image_base: str,
     ) -> _Turn:
         # A script wins over the content's markers; its unset fields take the defaults. An answer
         # (``answered`` is the question it answers) gets a default text that quotes the reply.
         if script is None:
-            script = self._marked(content)
+            script = self._marked(content, answered)
         outcome = script.outcome
         turn_time = self.turn_time if script.turn_time is None else script.turn_time
         return _Turn(
@@ -422,17 +455,28 @@ class AgentBook:
             outcome=outcome,
             text=_default_text(outcome, content, answered) if script.text is None else script.text,
             asset_urls=script.asset_urls,
+            images=tuple(f"{uuid.uuid4().hex}.png" for _ in range(script.images)),
+            image_base=image_base,
             cost=DEFAULT_COST if script.llm_cost_usd is None else script.llm_cost_usd,
             answer_lag=self.answer_lag if script.answer_lag is None else script.answer_lag,
             starts=starts,
             ends=None if outcome == "hang" else starts + turn_time,
         )
 
-    def _marked(self, content: str) -> AgentScript:
-        """The script an unscripted message's markers make."""
+    def _marked(self, content: str, answered: Optional[_Parked]) -> AgentScript:
+        """The script an unscripted message's markers make.
+
+        An answer links an image when the message the question asked about wanted one.
+        """
         outcome = next((o for marker, o in OUTCOME_MARKERS if marker in content), "completed")
         long = LONG_MARKER in content and outcome != "hang"
-        return AgentScript(outcome=outcome, turn_time=self.long_turn_time if long else None)
+        asked = content if answered is None else f"{answered.content} {content}"
+        image = IMAGE_MARKER in asked and outcome == "completed"
+        return AgentScript(
+            outcome=outcome,
+            turn_time=self.long_turn_time if long else None,
+            images=1 if image else 0,
+        )
 
     def _advance(self, session: _Session, now: float) -> None:
         turn = session.turn
@@ -444,6 +488,8 @@ class AgentBook:
         message = _assistant_message(row_id, _parts(turn))
         row = _Row(row_id, "assistant", status, message, session.stamp(turn.ends))
         session.add(row)
+        for number, name in enumerate(turn.images, 1):
+            self._image_labels[name] = f"agent #{number}: {turn.content}"
         if turn.outcome == "question":
             session.parked = _Parked(
                 user=turn.user,

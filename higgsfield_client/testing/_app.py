@@ -154,8 +154,8 @@ class Api:
         add(app, "DELETE", "/requests/{request_id}", self.delete, name="delete")
         add(app, "POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
         add(app, "POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
-        for method, path, handler, name in self.agent.routes():
-            add(app, method, path, handler, name=name)
+        for method, path, handler, name, public in self.agent.routes():
+            add(app, method, path, handler, name=name, public=public)
         # The storage host and the CDN: reached by presigned or public URLs, never with credentials.
         add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
         add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)

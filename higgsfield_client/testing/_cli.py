@@ -22,7 +22,8 @@ connecting a client:
     export HIGGSFIELD_BASE_URL=http://127.0.0.1:8000  where it listens
   This SDK and the higgsfield command read both variables; with curl, send
   "Authorization: Key $HF_KEY". Every API route needs the key; the presigned
-  upload URL and the file URLs (/uploads/..., /outputs/...) do not.
+  upload URL and the file URLs (/uploads/..., /outputs/..., /agent-outputs/...)
+  do not.
 
 jobs:
   A submit stays queued for --queue-time seconds, in_progress for --run-time seconds,
@@ -35,8 +36,9 @@ agent API:
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
   [question] asks a question (the session awaits input; the next message answers
   it, reads awaiting_input for --agent-answer-lag more seconds, and gets an echo
-  that quotes the question), [hang] runs until interrupted, and [long] runs
-  --agent-long-turn-time seconds instead.
+  that quotes the question), [hang] runs until interrupted, [long] runs
+  --agent-long-turn-time seconds instead, and [image] links a generated PNG
+  the emulator serves (/agent-outputs/..., no key needed).
 
 examples:
   %(prog)s --port 8000

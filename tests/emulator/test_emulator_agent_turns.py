@@ -351,13 +351,17 @@ def test_a_scripted_turn_time_keeps_the_turn_processing(
         ("completed", {"answer_lag": 1.0}),
         ("question", {"answer_lag": -1.0}),
         ("failed", {"asset_urls": ["https://cdn.test/a.png"]}),
+        ("question", {"images": 1}),
+        ("completed", {"images": -1}),
         ("hang", {"text": "never shown"}),
     ],
 )
 def test_script_agent_turn_refuses_a_script_it_cannot_play(
     emu: Emulator, outcome: str, options: Dict[str, Any]
 ) -> None:
-    with pytest.raises(ValueError, match=r"outcome|negative|decimal|question|asset_urls|text"):
+    with pytest.raises(
+        ValueError, match=r"outcome|negative|decimal|question|asset_urls|images|text"
+    ):
         emu.script_agent_turn(outcome, **options)
 
 
