@@ -160,6 +160,7 @@ class _Turn:
     user: _Row
     content: str
     outcome: str
+    reasoning: str
     text: str
     asset_urls: Tuple[str, ...]
     images: Tuple[str, ...]  # the file names of the images the answer links
@@ -231,8 +232,7 @@ def _parts(turn: _Turn) -> List[Dict[str, Any]]:
     """The assistant's parts for a finished turn: a failure has no reasoning part."""
     parts: List[Dict[str, Any]] = [{"type": "step-start"}]
     if turn.outcome != "failed":
-        reasoning = f"The user wrote: {turn.content[:200]}"
-        parts.append({"type": "reasoning", "text": reasoning, "state": "done"})
+        parts.append({"type": "reasoning", "text": turn.reasoning, "state": "done"})
     parts.append({"type": "text", "text": turn.text})
     urls = [*turn.asset_urls, *(f"{turn.image_base}/{name}" for name in turn.images)]
     if urls:
@@ -444,7 +444,8 @@ class AgentBook:
         image_base: str,
     ) -> _Turn:
         # A script wins over the content's markers; its unset fields take the defaults. An answer
-        # (``answered`` is the question it answers) gets a default text that quotes the reply.
+        # (``answered`` is the question it answers) is echoed like any message; its reasoning
+        # part quotes the reply and the question.
         if script is None:
             script = self._marked(content, answered)
         outcome = script.outcome
@@ -453,7 +454,8 @@ class AgentBook:
             user=user,
             content=content,
             outcome=outcome,
-            text=_default_text(outcome, content, answered) if script.text is None else script.text,
+            reasoning=_reasoning(content, answered),
+            text=_default_text(outcome, content) if script.text is None else script.text,
             asset_urls=script.asset_urls,
             images=tuple(f"{uuid.uuid4().hex}.png" for _ in range(script.images)),
             image_base=image_base,
@@ -512,12 +514,16 @@ class AgentBook:
             session.parked = None
 
 
-def _default_text(outcome: str, content: str, answered: Optional[_Parked]) -> str:
+def _reasoning(content: str, answered: Optional[_Parked]) -> str:
+    if answered is None:
+        return f"The user wrote: {content[:200]}"
+    return f"The user answered {content[:200]!r} to: {answered.text[:200]}"
+
+
+def _default_text(outcome: str, content: str) -> str:
     if outcome == "failed":
         marked = "[fail]" in content
         return "Agent turn failed" + (": the message asked for a failure ([fail])" if marked else "")
     if outcome == "question":
         return f"Which style do you want for: {content}?"
-    if answered is not None:
-        return f"Echo: {content} (your answer to: {answered.text})"
     return f"Echo: {content}"

@@ -35,10 +35,10 @@ agent API:
   Under /v1/agent, with the same key. A message's turn runs --agent-turn-time
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
   [question] asks a question (the session awaits input; the next message answers
-  it, reads awaiting_input for --agent-answer-lag more seconds, and gets an echo
-  that quotes the question), [hang] runs until interrupted, [long] runs
-  --agent-long-turn-time seconds instead, and [image] links a generated PNG
-  the emulator serves (/agent-outputs/..., no key needed).
+  it, reads awaiting_input for --agent-answer-lag more seconds, and is echoed),
+  [hang] runs until interrupted, [long] runs --agent-long-turn-time seconds
+  instead, and [image] links a generated PNG the emulator serves
+  (/agent-outputs/..., no key needed).
 
 examples:
   %(prog)s --port 8000

@@ -65,12 +65,11 @@ class Emulator:
     ``canceled`` open, and the emulator sends nothing for it.
 
     The Agent API is served under ``{base_url}/v1/agent`` with the same credentials. A message's
-    turn runs ``agent_turn_time`` and answers ``Echo: <content>`` (the answer to a question:
-    ``Echo: <reply> (your answer to: <question>)``), unless `script_agent_turn` or a marker in the
-    content (``[fail]``, ``[question]``, ``[hang]``; ``[long]`` runs ``agent_long_turn_time``,
-    ``[image]`` links a generated PNG) says otherwise; `agent_sessions` shows each session's rows.
-    The choices made where the protocol is silent are listed in ``_agent`` and in the testing
-    guide.
+    turn runs ``agent_turn_time`` and answers ``Echo: <content>`` (an answer to a question too),
+    unless `script_agent_turn` or a marker in the content (``[fail]``, ``[question]``, ``[hang]``;
+    ``[long]`` runs ``agent_long_turn_time``, ``[image]`` links a generated PNG) says otherwise;
+    `agent_sessions` shows each session's rows. The choices made where the protocol is silent are
+    listed in ``_agent`` and in the testing guide.
 
     Args:
         host: interface to bind; keep it on loopback.

@@ -96,7 +96,8 @@ def test_an_answer_to_a_question_about_an_image_links_one(
     answered = accepted(http, emu, session_id, "blue")
     (row,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
     reply, url = texts(row)
-    assert reply == f"Echo: blue (your answer to: {question})"
+    assert reply == "Echo: blue"
+    assert question in row["message"]["parts"][1]["text"]  # the reasoning part
     assert re.fullmatch(_image_url(emu), url)
     _png(url)
 

@@ -170,7 +170,13 @@ def test_question_parks_the_turn_until_the_answer_and_the_answer_completes_it(
     ]
 
 
-def test_the_default_answer_to_a_question_quotes_the_reply_and_the_question(
+def _reasoning(row: Dict[str, Any]) -> str:
+    (part,) = [part for part in row["message"]["parts"] if part["type"] == "reasoning"]
+    text: str = part["text"]
+    return text
+
+
+def test_the_default_answer_to_a_question_echoes_the_reply_and_reasons_on_the_question(
     emu: Emulator, http: requests.Session
 ) -> None:
     session_id = open_session(http, emu)
@@ -182,18 +188,21 @@ def test_the_default_answer_to_a_question_quotes_the_reply_and_the_question(
     answered = accepted(http, emu, session_id, "flat pastel colours")
     (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
     assert reply["status"] == "completed"
-    assert texts(reply) == [f"Echo: flat pastel colours (your answer to: {question})"]
+    assert texts(reply) == ["Echo: flat pastel colours"]
+    assert _reasoning(reply) == f"The user answered 'flat pastel colours' to: {question}"
     # A scripted question is quoted as scripted; the next question gets its own answer.
     emu.script_agent_turn("question", text="Which size?")
     asked = accepted(http, emu, session_id, "another one")
     wait_state(http, emu, session_id, lambda s: s["status"] == "awaiting_input", after=asked)
     answered = accepted(http, emu, session_id, "A4")
     (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
-    assert texts(reply) == ["Echo: A4 (your answer to: Which size?)"]
-    # A message that answers nothing is echoed plainly.
+    assert texts(reply) == ["Echo: A4"]
+    assert _reasoning(reply) == "The user answered 'A4' to: Which size?"
+    # A message that answers nothing is reasoned on plainly.
     plain = accepted(http, emu, session_id, "thanks")
     (reply,) = wait_state(http, emu, session_id, ended, after=plain)["messages"]
     assert texts(reply) == ["Echo: thanks"]
+    assert _reasoning(reply) == "The user wrote: thanks"
 
 
 def test_an_answer_reads_awaiting_input_with_nothing_after_it_during_the_lag(
