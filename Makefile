@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck pytest docs bench soak clean
+.PHONY: demo test test-pythons lint typecheck pytest docs dist wheel-check bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client
+	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py
 
 # coverage starts before pytest so that modules imported by the pytest11 plugin are measured too.
 pytest: $(STAMP)
@@ -35,6 +35,21 @@ pytest: $(STAMP)
 	$(BIN)/coverage report --skip-covered
 
 test: lint typecheck pytest docs
+
+# mypy, pytest and wheel-check under the oldest and the newest supported Python found on this
+# machine, each in a fresh venv (.venv-pythons/X.Y); see .ci/test-pythons.
+test-pythons:
+	bash .ci/test-pythons
+
+# The sdist and, built from it in isolation, the wheel: what a release would publish.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+
+# The wheel as users get it (.ci/check_wheel.py): its py.typed markers, entry points and
+# metadata; then, installed into a clean venv of $(PYTHON), `higgsfield demo` and the pytest plugin.
+wheel-check: dist
+	$(PYTHON) .ci/check_wheel.py dist
 
 # The documentation site, built offline; any warning (a broken link, a bad docstring) fails it.
 docs: $(STAMP)
@@ -51,4 +66,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage demo-output
+	rm -rf $(VENV) .venv-pythons dist .mypy_cache .ruff_cache .pytest_cache .coverage demo-output

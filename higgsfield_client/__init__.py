@@ -2,13 +2,22 @@
 
 Submit image and video jobs, follow them, fetch results, cancel, upload inputs; from plain Python
 (``SyncClient`` and the module-level functions), asyncio or trio (``AsyncClient`` and the
-``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors.
+``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors. ``client.agents`` is the
+Agent API.
 """
 
 from typing import TYPE_CHECKING
 
 from higgsfield_proto import DEFAULT_BASE_URL as BASE_URL
 from higgsfield_proto import (
+    AgentAccessDeniedError,
+    AgentBackendError,
+    AgentError,
+    AgentInsufficientCreditsError,
+    AgentMessage,
+    AgentSession,
+    AgentTimeoutError,
+    AgentTurnFailedError,
     APIError,
     AuthenticationError,
     ConcurrencyLimitError,
@@ -22,6 +31,7 @@ from higgsfield_proto import (
     JobError,
     JobFailedError,
     JobNSFWError,
+    MessageStatus,
     ModelUnavailableError,
     NetworkTimeoutError,
     NotCancellableError,
@@ -32,7 +42,11 @@ from higgsfield_proto import (
     RateLimitError,
     RetryPolicy,
     ServerError,
+    SessionBusyError,
+    SessionState,
+    SessionStatus,
     TransportError,
+    TurnResult,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -103,6 +117,14 @@ __all__ = [
     "DONE_STATUSES",
     "NSFW",
     "APIError",
+    "AgentAccessDeniedError",
+    "AgentBackendError",
+    "AgentError",
+    "AgentInsufficientCreditsError",
+    "AgentMessage",
+    "AgentSession",
+    "AgentTimeoutError",
+    "AgentTurnFailedError",
     "AsyncClient",
     "AsyncRequestController",
     "AuthenticationError",
@@ -123,6 +145,7 @@ __all__ = [
     "JobFailedError",
     "JobNSFWError",
     "JobResult",
+    "MessageStatus",
     "ModelUnavailableError",
     "NetworkTimeoutError",
     "NotCancellableError",
@@ -134,10 +157,14 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "SessionBusyError",
+    "SessionState",
+    "SessionStatus",
     "Status",
     "SyncClient",
     "SyncRequestController",
     "TransportError",
+    "TurnResult",
     "UnknownStatusError",
     "UploadRejectedError",
     "ValidationError",

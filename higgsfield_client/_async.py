@@ -6,6 +6,7 @@ signatures and docstrings are written here (see ``_sync`` for the full docstring
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._agents import AsyncAgents
 from ._calls import Calls
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import Destination
@@ -142,6 +144,14 @@ class AsyncClient:
     def base_url(self) -> str:
         """The API root this client talks to."""
         return self._calls.settings.base_url
+
+    @functools.cached_property
+    def agents(self) -> AsyncAgents:
+        """The Agent API: ``agents.sessions`` and ``agents.media``.
+
+        Made on first access, which looks the credentials up (CredentialsMissedError).
+        """
+        return AsyncAgents(self)
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()

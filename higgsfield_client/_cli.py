@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
 
 from higgsfield_proto import (
+    AgentAccessDeniedError,
+    AgentTimeoutError,
+    AgentTurnFailedError,
     AuthenticationError,
     CredentialsMissedError,
     HiggsfieldError,
@@ -24,6 +27,7 @@ from higgsfield_proto import (
 )
 
 from . import _cli_commands as commands
+from ._cli_agent import add_agent_parser, run_agent
 from ._cli_commands import Console, UsageError, WaitInterrupted
 from ._cli_output import write_json
 from ._sync import SyncClient
@@ -42,6 +46,9 @@ EXIT_INTERRUPTED = 130
 # Most specific first: the first matching class decides.
 _EXIT_CODES = (
     (AuthenticationError, EXIT_AUTHENTICATION),
+    (AgentAccessDeniedError, EXIT_AUTHENTICATION),
+    (AgentTurnFailedError, EXIT_FAILED),
+    (AgentTimeoutError, EXIT_TIMEOUT),
     (CredentialsMissedError, EXIT_AUTHENTICATION),
     (JobFailedError, EXIT_FAILED),
     (JobNSFWError, EXIT_NSFW),
@@ -60,6 +67,7 @@ examples:
   higgsfield upload photo.jpg                   # prints the public URL
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
   higgsfield emulator --port 8000               # a local API for tests
   higgsfield demo                               # a tour against the embedded emulator
 
@@ -78,6 +86,7 @@ exit codes:
 
 Command = Callable[[SyncClient, argparse.Namespace, Console], int]
 _API_COMMANDS: Dict[str, Command] = {
+    "agent": run_agent,
     "submit": commands.submit,
     "status": commands.status,
     "result": commands.result,
@@ -196,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     estimate = add("estimate", "price a generation without submitting it")
     _model_arguments(estimate)
+
+    add_agent_parser(add, common)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(

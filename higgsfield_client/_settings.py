@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from higgsfield_proto import (
     DEFAULT_BASE_URL,
+    TURN_POLL,
     USER_AGENT,
     ApiConfig,
     Credentials,
@@ -28,7 +29,8 @@ DEFAULT_TIMEOUT = 90.0
 """Seconds for an answer to start and between reads (the official SDK's default)."""
 
 Verify = Union[bool, str, "ssl.SSLContext"]
-_jitter_source = random.Random()
+jitter = random.Random().random
+"""The jitter source of every flow: uniform in [0, 1)."""
 
 
 class Default(enum.Enum):
@@ -92,12 +94,17 @@ class TransportOptions:
 
 @dataclass(eq=False)
 class Settings:
-    """A client's options. Credentials are looked up on first use, as the official SDK does."""
+    """A client's options. Credentials are looked up on first use, as the official SDK does.
+
+    ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
+    (the same policy when the caller gave one, else the official turn schedule).
+    """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
     api_key: Optional[str] = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll: PollPolicy = field(default_factory=PollPolicy)
+    turn_poll: PollPolicy = TURN_POLL
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
     user_agent: str = USER_AGENT
@@ -105,7 +112,7 @@ class Settings:
     _env: FlowEnv = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._env = FlowEnv(retry=self.retry, poll=self.poll, jitter=_jitter_source.random)
+        self._env = FlowEnv(retry=self.retry, poll=self.poll, jitter=jitter)
 
     @property
     def config(self) -> ApiConfig:
@@ -138,7 +145,7 @@ class Settings:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:
             poll = replace(poll, timeout=timeout)
-        return FlowEnv(retry=self.retry, poll=poll, jitter=_jitter_source.random)
+        return FlowEnv(retry=self.retry, poll=poll, jitter=jitter)
 
 
 def client_settings(
@@ -163,6 +170,7 @@ def client_settings(
         api_key=api_key,
         retry=retry or RetryPolicy(),
         poll=poll or PollPolicy(),
+        turn_poll=poll or TURN_POLL,
         transport=TransportOptions.resolve(transport=transport, timeout=timeout, verify=verify, proxy=proxy),
         allow_insecure_http=allow_insecure_http,
     )

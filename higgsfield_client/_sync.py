@@ -6,6 +6,7 @@ written here (the async twins are in ``_async``).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._agents import SyncAgents
 from ._calls import Calls
 from ._connections import make_sync_transport
 from ._download import Destination
@@ -147,6 +149,14 @@ class SyncClient:
     def base_url(self) -> str:
         """The API root this client talks to."""
         return self._calls.settings.base_url
+
+    @functools.cached_property
+    def agents(self) -> SyncAgents:
+        """The Agent API: ``agents.sessions`` and ``agents.media``.
+
+        Made on first access, which looks the credentials up (CredentialsMissedError).
+        """
+        return SyncAgents(self)
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:

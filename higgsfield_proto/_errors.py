@@ -279,3 +279,60 @@ class WaitTimeoutError(HiggsfieldError, TimeoutError):
 class WebhookVerificationError(HiggsfieldError):
     """A webhook delivery's signature, timestamp or headers did not verify."""
 
+
+
+class AgentError(HiggsfieldError):
+    """An error of the Agent API (the official SDK's root name for them).
+
+    ``status_code`` is the HTTP status, or None for an error that is no answer (a timeout). The
+    errors of an answer are also ``APIError``s, whose ``status_code`` is always set: mypy cannot
+    tell that the two declarations agree for them (hence the ignores below).
+    """
+
+    def __init__(self, message: str, status_code: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AgentAccessDeniedError(PermissionDeniedError, AgentError):  # type: ignore[misc]
+    """403 from the Agent API: the account has no access to it (the server's detail is kept)."""
+
+
+class AgentInsufficientCreditsError(InsufficientCreditsError, AgentError):  # type: ignore[misc]
+    """402 from the Agent API: the account cannot pay for the turn.
+
+    ``except InsufficientCreditsError`` and ``except AgentError`` both catch it.
+    """
+
+
+class SessionBusyError(APIError, AgentError):  # type: ignore[misc]
+    """409 from the Agent API: a turn is already running in the session (the losing message was
+    not charged)."""
+
+
+class AgentBackendError(ServerError, AgentError):  # type: ignore[misc]
+    """5xx from the Agent API: the agent backend is unavailable."""
+
+
+class AgentTimeoutError(AgentError, TimeoutError):
+    """A turn did not finish in time; it keeps running server-side.
+
+    ``session_id`` and ``message_id`` (the last message sent) resume the wait with
+    ``sessions.wait(session_id, message_id)``.
+    """
+
+    def __init__(self, message: str, *, session_id: str, message_id: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.message_id = message_id
+
+
+class AgentTurnFailedError(AgentError):
+    """A turn ended ``failed`` and the caller asked for failures to be raised.
+
+    ``result`` is the ``TurnResult``; its ``text`` is the failure the agent gave.
+    """
+
+    def __init__(self, message: str, *, result: Any) -> None:
+        super().__init__(message)
+        self.result = result

@@ -246,9 +246,13 @@ class RequestsTransport:
             return outcome
 
     def close(self) -> None:
-        """Close the transport; closes the session only if the transport created it."""
+        """Close the transport; closes the session and its connections only if the transport
+        made them."""
         self._closed = True
         if self._owns_session:
+            for adapter in self._session.adapters.values():
+                if isinstance(adapter, requests.adapters.HTTPAdapter):
+                    _close_pools(adapter)
             self._session.close()
 
     def __enter__(self) -> RequestsTransport:
@@ -328,6 +332,18 @@ class RequestsTransport:
             if failure is not None:
                 return failure
         return reader.finish()
+
+
+def _close_pools(adapter: requests.adapters.HTTPAdapter) -> None:
+    # Session.close() only drops urllib3's pools, and urllib3 2 closes a pool's connections when
+    # the pool is garbage collected: a reference cycle can put that off (on Python 3.12+ the
+    # traceback of a timed-out read is one, and it holds the pool). The pool container refuses
+    # iteration; it lists its keys.
+    for manager in (adapter.poolmanager, *adapter.proxy_manager.values()):
+        for key in manager.pools.keys():  # noqa: SIM118
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pool.close()
 
 
 def _translate(exc: Exception, source: Optional[BodySource], progress: Progress) -> Outcome:

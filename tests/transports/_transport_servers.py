@@ -189,7 +189,7 @@ class RawServer:
         self.received: Counter[str] = Counter()  # requests read to their end, by target
         self.url = ""
         self._server: Optional[asyncio.AbstractServer] = None
-        self._writers: List[asyncio.StreamWriter] = []
+        self._serving: Dict[asyncio.StreamWriter, asyncio.Task[None]] = {}  # open connections
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -199,14 +199,22 @@ class RawServer:
     async def stop(self) -> None:
         assert self._server is not None
         self._server.close()
-        for writer in self._writers:
-            writer.close()
+        await self.drop_connections()
         await self._server.wait_closed()
+
+    async def drop_connections(self) -> None:
+        """Close every connection still open; returns once their handlers have ended."""
+        serving = list(self._serving.items())
+        for writer, _ in serving:
+            writer.close()
+        await asyncio.gather(*(task for _, task in serving), return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         self.live += 1
-        self._writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving[writer] = task
         number = self.accepted
         connection = h11.Connection(h11.SERVER)
         served = 0
@@ -228,6 +236,7 @@ class RawServer:
             return
         finally:
             self.live -= 1
+            del self._serving[writer]
             writer.close()
 
     async def _read_request(

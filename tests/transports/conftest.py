@@ -52,18 +52,24 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, servers: Servers) -> None:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, servers: Servers) -> Iterator[None]:
     # Proxies, CA bundles and netrc from the developer's shell must not steer the tests.
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     servers.proxy.seen.clear()
-    # Tests count the raw server's open connections: start from none. The previous test closed
-    # its transports; the server may take a moment to see the last of them go.
+    yield
+    # Tests count the raw server's open connections, so each must leave none: by now the test's
+    # transports are closed (this fixture is torn down after `make`), and the server may take a
+    # moment to see the last of them go. A leak fails the test that leaked; the server then
+    # drops what is left, so that the next test starts from none.
     deadline = time.monotonic() + 3
-    while servers.raw.live:
-        assert time.monotonic() < deadline, "a previous test left connections open"
+    while servers.raw.live and time.monotonic() < deadline:
         time.sleep(0.01)
+    left = servers.raw.live
+    if left:
+        servers.run(servers.raw.drop_connections)
+        pytest.fail(f"the test left {left} connection(s) to the raw server open", pytrace=False)
 
 
 @pytest.fixture(params=FLAVORS)

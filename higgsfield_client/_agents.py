@@ -1,0 +1,261 @@
+"""``client.agents``: the Agent API, a drop-in for the official ``client.agents`` and better.
+
+The sync and async classes repeat signatures and docstrings only: each method builds its ``Call``
+in ``_agent_calls`` and runs it on the client's transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from higgsfield_proto import AgentSession, SessionState, TurnResult
+
+from ._agent_calls import AgentCalls, MediaData, QuestionHandler, UpdateHandler
+from ._uploads import Progress
+
+if TYPE_CHECKING:
+    from ._async import AsyncClient
+    from ._sync import SyncClient
+
+DEFAULT_TURN_TIMEOUT = 1800.0
+"""Seconds a turn may take in ``run`` and ``wait`` (the official default)."""
+
+
+class SyncSessions:
+    """Agent sessions from plain Python: ``client.agents.sessions``."""
+
+    def __init__(self, client: SyncClient, calls: AgentCalls) -> None:
+        self._client = client
+        self._calls = calls
+
+    def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
+        """Open a session; a missing or empty ``config`` is sent as ``{}``.
+
+        Not sent again after a failure that may have reached the API (a repeat could open a
+        second session).
+        """
+        return self._client._run(self._calls.create(config))
+
+    def send(self, session_id: str, content: str) -> str:
+        """Send a message (1 to 20,000 characters, checked before sending); returns its id.
+
+        Sent again only when the network failed before a byte of it left: a repeated message is
+        a second, billed turn.
+        """
+        return self._client._run(self._calls.send(session_id, content))
+
+    def messages(self, session_id: str, after: Optional[str] = None) -> SessionState:
+        """The session's status and its rows, all of them or those after the message ``after``.
+
+        An unknown session status is kept as its string rather than refused.
+        """
+        return self._client._run(self._calls.messages(session_id, after))
+
+    def interrupt(self, session_id: str) -> None:
+        """Stop the session's running turn (a ``run`` waiting for it then ends, ``idle``)."""
+        self._client._run(self._calls.interrupt(session_id))
+
+    def run(
+        self,
+        session_id: str,
+        content: str,
+        on_question: Optional[QuestionHandler] = None,
+        timeout: float = DEFAULT_TURN_TIMEOUT,
+        *,
+        raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
+    ) -> TurnResult:
+        """Send ``content`` and wait for the turn to end; returns how it ended.
+
+        The turn ends with the latest terminal answer row (``completed`` or ``failed``), or when
+        the session goes back to ``idle`` or ``terminated`` without one (an interrupt). A
+        question (``awaiting_input``) is handed to ``on_question(text)``, whose answer is sent
+        (once per question); without ``on_question`` it ends the turn as ``awaiting_input``.
+        Network failures, 429 and 5xx while waiting are polled through. The result carries the
+        turn's cost when the API gives it.
+
+        Args:
+            session_id: the session.
+            content: the message, 1 to 20,000 characters.
+            on_question: answers the agent's questions (a plain function here).
+            timeout: seconds for the whole turn, from before the message is sent.
+            raise_on_failure: raise ``AgentTurnFailedError`` for a failed turn instead of
+                returning it (the official client returns it).
+            on_update: called with the ``SessionState`` of each poll (a live status line).
+
+        Raises:
+            InvalidArgumentError: ``timeout`` is not positive, bad content, or a coroutine
+                function as ``on_question``: nothing is sent.
+            AgentTimeoutError: the turn did not end in time; it keeps running, and its
+                ``session_id`` and ``message_id`` resume the wait with ``wait``.
+            SessionBusyError, AgentAccessDeniedError, InsufficientCreditsError, ...: the API
+                refused the message.
+        """
+        call = self._calls.run(
+            session_id,
+            content,
+            on_question=on_question,
+            on_update=on_update,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            blocking=True,
+        )
+        return self._client._run(call)
+
+    def wait(
+        self,
+        session_id: str,
+        message_id: str,
+        on_question: Optional[QuestionHandler] = None,
+        timeout: float = DEFAULT_TURN_TIMEOUT,
+        *,
+        raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
+    ) -> TurnResult:
+        """Wait for the turn of a message already sent, as ``run`` does after sending it.
+
+        ``message_id`` is the last message of the turn (``AgentTimeoutError.message_id``).
+        """
+        call = self._calls.wait(
+            session_id,
+            message_id,
+            on_question=on_question,
+            on_update=on_update,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            blocking=True,
+        )
+        return self._client._run(call)
+
+
+class SyncMedia:
+    """Media for agent messages from plain Python: ``client.agents.media``."""
+
+    def __init__(self, client: SyncClient, calls: AgentCalls) -> None:
+        self._client = client
+        self._calls = calls
+
+    def upload(
+        self, data: MediaData, extension: str, type: str = "image", *, progress: Optional[Progress] = None
+    ) -> str:
+        """Upload media and return the URL to put into a message's text.
+
+        Args:
+            data: bytes, a path (``str`` or ``pathlib.Path``, streamed from disk) or a binary
+                file object (streamed).
+            extension: the file extension (``jpeg``, ``png``, ``mp4``...).
+            type: ``image``, ``video``, ``audio`` or ``file``.
+            progress: called as ``progress(bytes_sent, total_bytes)`` during the PUT.
+
+        The PUT carries the slot's headers and no credentials; no error message holds the
+        signed upload URL.
+        """
+        return self._client._run(self._calls.upload(data, extension, type, progress))
+
+
+class SyncAgents:
+    """``client.agents``: ``sessions`` and ``media``."""
+
+    def __init__(self, client: SyncClient) -> None:
+        client._calls.settings.config  # noqa: B018 - the official property looks credentials up
+        calls = AgentCalls(client._calls.settings)
+        self.sessions = SyncSessions(client, calls)
+        self.media = SyncMedia(client, calls)
+
+
+class AsyncSessions:
+    """Agent sessions under asyncio or trio: ``client.agents.sessions`` (see ``SyncSessions``)."""
+
+    def __init__(self, client: AsyncClient, calls: AgentCalls) -> None:
+        self._client = client
+        self._calls = calls
+
+    async def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
+        """Open a session (see ``SyncSessions.create``)."""
+        return await self._client._run(self._calls.create(config))
+
+    async def send(self, session_id: str, content: str) -> str:
+        """Send a message; returns its id (see ``SyncSessions.send``)."""
+        return await self._client._run(self._calls.send(session_id, content))
+
+    async def messages(self, session_id: str, after: Optional[str] = None) -> SessionState:
+        """The session's status and rows (see ``SyncSessions.messages``)."""
+        return await self._client._run(self._calls.messages(session_id, after))
+
+    async def interrupt(self, session_id: str) -> None:
+        """Stop the session's running turn."""
+        await self._client._run(self._calls.interrupt(session_id))
+
+    async def run(
+        self,
+        session_id: str,
+        content: str,
+        on_question: Optional[QuestionHandler] = None,
+        timeout: float = DEFAULT_TURN_TIMEOUT,
+        *,
+        raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
+    ) -> TurnResult:
+        """Send ``content`` and wait for the turn to end (see ``SyncSessions.run``).
+
+        ``on_question`` may be a plain function or a coroutine function. A coroutine function is
+        awaited; a plain one runs in a worker thread (``anyio.to_thread``), so that a blocking
+        answer (``input()``, a database) never blocks the event loop.
+        """
+        call = self._calls.run(
+            session_id,
+            content,
+            on_question=on_question,
+            on_update=on_update,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            blocking=False,
+        )
+        return await self._client._run(call)
+
+    async def wait(
+        self,
+        session_id: str,
+        message_id: str,
+        on_question: Optional[QuestionHandler] = None,
+        timeout: float = DEFAULT_TURN_TIMEOUT,
+        *,
+        raise_on_failure: bool = False,
+        on_update: Optional[UpdateHandler] = None,
+    ) -> TurnResult:
+        """Wait for the turn of a message already sent (see ``SyncSessions.wait``)."""
+        call = self._calls.wait(
+            session_id,
+            message_id,
+            on_question=on_question,
+            on_update=on_update,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            blocking=False,
+        )
+        return await self._client._run(call)
+
+
+class AsyncMedia:
+    """Media for agent messages under asyncio or trio (see ``SyncMedia``)."""
+
+    def __init__(self, client: AsyncClient, calls: AgentCalls) -> None:
+        self._client = client
+        self._calls = calls
+
+    async def upload(
+        self, data: MediaData, extension: str, type: str = "image", *, progress: Optional[Progress] = None
+    ) -> str:
+        """Upload media and return the URL to put into a message (see ``SyncMedia.upload``)."""
+        return await self._client._run(self._calls.upload(data, extension, type, progress))
+
+
+class AsyncAgents:
+    """``client.agents`` of an ``AsyncClient``: ``sessions`` and ``media``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        client._calls.settings.config  # noqa: B018 - the official property looks credentials up
+        calls = AgentCalls(client._calls.settings)
+        self.sessions = AsyncSessions(client, calls)
+        self.media = AsyncMedia(client, calls)
