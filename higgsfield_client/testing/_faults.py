@@ -20,8 +20,9 @@ FAULT_ROUTES = (
     "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
     "agent-media-confirm",
 )
-# Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads.
-SCRIPT_ONLY_ROUTES = ("output",)
+# Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads
+# (the generated files, and the images agent answers link).
+SCRIPT_ONLY_ROUTES = ("output", "agent-output")
 ANY_ROUTE = "*"
 
 
@@ -30,7 +31,7 @@ class FaultPlan:
 
     Scripted faults for the request's route are used first (FIFO), then those scripted for any
     route (``"*"``), then one draw of the seeded generator against ``rate``. A script-only route
-    (``"output"``) gets only the faults scripted for it by name.
+    (``"output"``, ``"agent-output"``) gets only the faults scripted for it by name.
     """
 
     def __init__(self, rate: float, seed: Optional[int]) -> None:
