@@ -187,18 +187,14 @@ class Journal:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA busy_timeout = 10000")
         try:
             if not read_only:
-                self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                )
             version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.DatabaseError as exc:
             self._db.close()
@@ -384,6 +380,28 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _create(path: Path) -> None:
+    """Make an empty journal at ``path`` whole, then move it in: a reader never sees it half made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    db = sqlite3.connect(draft, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
+        db.executescript(_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    finally:
+        db.close()
+    try:
+        os.link(draft, path)  # fails if another process made the journal meanwhile: keep theirs
+    except FileExistsError:
+        pass
+    except OSError:  # pragma: no cover - a file system without hard links
+        if not path.exists():
+            os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def process_alive(pid: int) -> bool:
