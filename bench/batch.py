@@ -149,29 +149,29 @@ class MemoryJournal:
             )
         return [self._records[item.id] for _, item in items]
 
-    def _set(self, item_id: str, **changes: Any) -> Any:
-        record = dataclasses.replace(self._records[item_id], updated=time.time(), **changes)
-        self._records[item_id] = record
-        return record
+    def _set(self, record: Any, **changes: Any) -> Any:
+        new = dataclasses.replace(record, updated=time.time(), **changes)
+        self._records[new.id] = new
+        return new
 
-    def commit_key(self, item_id: str, key: str) -> Any:
-        attempts = self._records[item_id].attempts + 1
-        return self._set(item_id, state=self._states[1], idempotency_key=key, attempts=attempts)
+    def commit_key(self, record: Any, key: str) -> Any:
+        state = self._states[1]
+        return self._set(record, state=state, idempotency_key=key, attempts=record.attempts + 1)
 
-    def submitted(self, item_id: str, request_id: str) -> Any:
-        return self._set(item_id, state=self._states[2], request_id=request_id)
+    def submitted(self, record: Any, request_id: str) -> Any:
+        return self._set(record, state=self._states[2], request_id=request_id)
 
-    def completed(self, item_id: str, urls: Sequence[str]) -> Any:
-        return self._set(item_id, state="completed", urls=tuple(urls), finished=time.time())
+    def completed(self, record: Any, urls: Sequence[str]) -> Any:
+        return self._set(record, state="completed", urls=tuple(urls), finished=time.time())
 
-    def downloaded(self, item_id: str, paths: Sequence[str]) -> Any:
-        return self._set(item_id, paths=tuple(paths))
+    def downloaded(self, record: Any, paths: Sequence[str]) -> Any:
+        return self._set(record, paths=tuple(paths))
 
-    def ended(self, item_id: str, state: str, error: Optional[str]) -> Any:
-        return self._set(item_id, state=state, error=error, finished=time.time())
+    def ended(self, record: Any, state: str, error: Optional[str]) -> Any:
+        return self._set(record, state=state, error=error, finished=time.time())
 
-    def note_error(self, item_id: str, error: str) -> Any:
-        return self._set(item_id, error=error)
+    def note_error(self, record: Any, error: str) -> Any:
+        return self._set(record, error=error)
 
     def records(self, run: Optional[int] = None) -> List[Any]:
         return sorted(self._records.values(), key=lambda record: record.position)

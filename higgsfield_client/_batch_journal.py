@@ -25,7 +25,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -110,6 +110,15 @@ class Record:
     created: float
     updated: float
     finished: Optional[float]
+
+    @classmethod
+    def pending(cls, item: BatchItem, position: int, run: int, now: float) -> Record:
+        """The record of an item new to the journal."""
+        return cls(
+            id=item.id, position=position, run=run, model=item.model, digest=item.digest,
+            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), error=None,
+            attempts=0, created=now, updated=now, finished=None,
+        )
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Record:
@@ -253,19 +262,20 @@ class Journal:
         records = []
         with self._transaction():
             for position, item in items:
+                inserted = self._db.execute(
+                    "INSERT OR IGNORE INTO items (id, position, run, model, digest, state, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (item.id, position, run, item.model, item.digest, PENDING, now, now),
+                )
+                if inserted.rowcount == 1:
+                    records.append(Record.pending(item, position, run, now))
+                    continue
                 row = self._db.execute("SELECT * FROM items WHERE id = ?", (item.id,)).fetchone()
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO items (id, position, run, model, digest, state, created, updated)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (item.id, position, run, item.model, item.digest, PENDING, now, now),
-                    )
-                else:
-                    _check_same(Record.from_row(row), item, position, run)
-                    self._db.execute(
-                        "UPDATE items SET position = ?, run = ? WHERE id = ?", (position, run, item.id)
-                    )
-                records.append(self._record(item.id))
+                known = Record.from_row(row)
+                _check_same(known, item, position, run)
+                moved = (position, run, known.id)
+                self._db.execute("UPDATE items SET position = ?, run = ? WHERE id = ?", moved)
+                records.append(replace(known, position=position, run=run))
         return records
 
     def check(self, items: Iterable[BatchItem]) -> None:
@@ -284,36 +294,43 @@ class Journal:
                 if row is not None:
                     _check_same(Record.from_row(row), item, position, run=0)
 
-    def commit_key(self, item_id: str, key: str) -> Record:
+    # Each step below is one UPDATE statement, a transaction of its own, committed before the
+    # step it records is taken. It takes the item's current record and returns the new one.
+
+    def commit_key(self, record: Record, key: str) -> Record:
         """Record a new Idempotency-Key for the item's next submit (one more attempt)."""
-        return self._update(
-            item_id,
-            "state = ?, idempotency_key = ?, request_id = NULL, urls = '[]', paths = '[]', error = NULL,"
-            " finished = NULL, attempts = attempts + 1",
-            (SUBMITTING, key),
+        return self._write(
+            record,
+            state=SUBMITTING,
+            idempotency_key=key,
+            request_id=None,
+            urls=(),
+            paths=(),
+            error=None,
+            finished=None,
+            attempts=record.attempts + 1,
         )
 
-    def submitted(self, item_id: str, request_id: str) -> Record:
+    def submitted(self, record: Record, request_id: str) -> Record:
         """Record the request id the submit was answered with."""
-        return self._update(item_id, "state = ?, request_id = ?, error = NULL", (SUBMITTED, request_id))
+        return self._write(record, state=SUBMITTED, request_id=request_id, error=None)
 
-    def completed(self, item_id: str, urls: Sequence[str]) -> Record:
+    def completed(self, record: Record, urls: Sequence[str]) -> Record:
         """Record a completed job and its output URLs."""
-        values = (COMPLETED, json.dumps(list(urls)), time.time())
-        return self._update(item_id, "state = ?, urls = ?, error = NULL, finished = ?", values)
+        return self._write(record, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time())
 
-    def downloaded(self, item_id: str, paths: Sequence[str]) -> Record:
+    def downloaded(self, record: Record, paths: Sequence[str]) -> Record:
         """Record the outputs on disk so far."""
-        return self._update(item_id, "paths = ?", (json.dumps(list(paths)),))
+        return self._write(record, paths=tuple(paths))
 
-    def ended(self, item_id: str, state: str, error: Optional[str]) -> Record:
+    def ended(self, record: Record, state: str, error: Optional[str]) -> Record:
         """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
         assert state in ENDED_WITHOUT_OUTPUT
-        return self._update(item_id, "state = ?, error = ?, finished = ?", (state, error, time.time()))
+        return self._write(record, state=state, error=error, finished=time.time())
 
-    def note_error(self, item_id: str, error: str) -> Record:
+    def note_error(self, record: Record, error: str) -> Record:
         """Record what stopped an unfinished item (its state is kept for the next run)."""
-        return self._update(item_id, "error = ?", (error,))
+        return self._write(record, error=error)
 
     def records(self, run: Optional[int] = None) -> list[Record]:
         """Every record, or those of run ``run``, in input order."""
@@ -353,16 +370,14 @@ class Journal:
 
     # -- inside --------------------------------------------------------------------------------
 
-    def _record(self, item_id: str) -> Record:
-        return Record.from_row(self._db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
-
-    def _update(self, item_id: str, assignments: str, values: Iterable[Any]) -> Record:
-        with self._transaction():
-            self._db.execute(
-                f"UPDATE items SET {assignments}, updated = ? WHERE id = ?",
-                (*values, time.time(), item_id),
-            )
-            return self._record(item_id)
+    def _write(self, record: Record, **changes: Any) -> Record:
+        new = replace(record, updated=time.time(), **changes)
+        changed = [*changes, "updated"]
+        # The column names are this module's own keyword arguments, never outside text.
+        assignments = ", ".join(f"{name} = ?" for name in changed)
+        values = [_column(getattr(new, name)) for name in changed]
+        self._db.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*values, new.id))
+        return new
 
     def _transaction(self, *, write: bool = True) -> _Transaction:
         return _Transaction(self._db, write)
@@ -380,6 +395,11 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _column(value: Any) -> Any:
+    """A record's value as its column holds it (tuples of URLs and paths as JSON arrays)."""
+    return json.dumps(value) if isinstance(value, tuple) else value
 
 
 def _create(path: Path) -> None:

@@ -360,7 +360,7 @@ class BatchRunner:
         if record.state == PENDING or (record.state in ENDED_WITHOUT_OUTPUT and self._retry_failed):
             if self._stopping:
                 return record
-            record = journal.commit_key(item.id, self._new_key())  # before anything is sent
+            record = journal.commit_key(record, self._new_key())  # before anything is sent
         if record.state == SUBMITTING:
             record = await self._submit(item, record, slot)
         if record.state == SUBMITTED:
@@ -368,14 +368,14 @@ class BatchRunner:
             try:
                 end = await self._work.wait(record.request_id)
             except WaitTimeoutError as exc:
-                return journal.note_error(item.id, f"{exc}; run the batch again to keep waiting")
+                return journal.note_error(record, f"{exc}; run the batch again to keep waiting")
             except NotFoundError as exc:
-                return journal.ended(item.id, FAILED, f"the API no longer knows the job: {exc}")
+                return journal.ended(record, FAILED, f"the API no longer knows the job: {exc}")
             except HiggsfieldError as exc:
-                return journal.note_error(item.id, _describe(exc))
+                return journal.note_error(record, _describe(exc))
             if end.state == COMPLETED:
-                return journal.completed(item.id, end.urls)
-            return journal.ended(item.id, end.state, end.error)
+                return journal.completed(record, end.urls)
+            return journal.ended(record, end.state, end.error)
         return record
 
     async def _submit(self, item: BatchItem, record: Record, slot: list[bool]) -> Record:
@@ -400,12 +400,12 @@ class BatchRunner:
                 if isinstance(exc, FATAL_SUBMIT_ERRORS):
                     self._fatal = self._fatal or exc
                     self._stopping = True
-                    return journal.note_error(item.id, _describe(exc))
+                    return journal.note_error(record, _describe(exc))
                 if is_refusal(exc):
-                    return journal.ended(item.id, REJECTED, _describe(exc))
-                return journal.note_error(item.id, _describe(exc))
+                    return journal.ended(record, REJECTED, _describe(exc))
+                return journal.note_error(record, _describe(exc))
             self._window.accepted()
-            return journal.submitted(item.id, request_id)
+            return journal.submitted(record, request_id)
 
     async def _fetch_outputs(self, record: Record) -> Record:
         folder = self._out / record.id
@@ -425,9 +425,9 @@ class BatchRunner:
                 except FileExistsError:
                     pass
                 except (HiggsfieldError, OSError) as exc:
-                    return self._journal.note_error(record.id, f"download of {name}: {_describe(exc)}")
+                    return self._journal.note_error(record, f"download of {name}: {_describe(exc)}")
             paths.append(relative)
-            record = self._journal.downloaded(record.id, paths)
+            record = self._journal.downloaded(record, paths)
         return record
 
     # -- counting ------------------------------------------------------------------------------

@@ -33,14 +33,16 @@ def test_an_item_moves_through_its_states_and_every_step_survives_a_reopen(tmp_p
     run = journal.start_run()
     (record,) = journal.register([(1, _item("a"))], run)
     assert (record.state, record.attempts, record.idempotency_key) == (PENDING, 0, None)
-    assert journal.commit_key("a", "key-1").state == SUBMITTING
-    journal.submitted("a", "req-1")
-    journal.completed("a", ["https://cdn/0.png", "https://cdn/1.png"])
-    journal.downloaded("a", ["a/0.png"])
+    record = journal.commit_key(record, "key-1")
+    assert record.state == SUBMITTING
+    record = journal.submitted(record, "req-1")
+    record = journal.completed(record, ["https://cdn/0.png", "https://cdn/1.png"])
+    written = journal.downloaded(record, ["a/0.png"])
     journal.close()  # no explicit commit: each step was committed when it was written
 
     reopened = Journal(path)
     (record,) = reopened.records()
+    assert record == written  # what a step returns is what it wrote
     assert record.state == COMPLETED
     assert (record.idempotency_key, record.request_id, record.attempts) == ("key-1", "req-1", 1)
     assert record.urls == ("https://cdn/0.png", "https://cdn/1.png")
@@ -60,12 +62,13 @@ def test_the_journal_is_in_wal_mode(tmp_path: Path) -> None:
 def test_a_new_key_for_a_failed_item_clears_its_old_job(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = journal.start_run()
-    journal.register([(1, _item("a"))], run)
-    journal.commit_key("a", "key-1")
-    journal.submitted("a", "req-1")
-    assert journal.ended("a", FAILED, "boom").state == FAILED
-    again = journal.commit_key("a", "key-2")
+    (record,) = journal.register([(1, _item("a"))], run)
+    record = journal.submitted(journal.commit_key(record, "key-1"), "req-1")
+    failed = journal.ended(record, FAILED, "boom")
+    assert failed.state == FAILED
+    again = journal.commit_key(failed, "key-2")
     assert (again.state, again.request_id, again.error, again.attempts) == (SUBMITTING, None, None, 2)
+    assert journal.records() == [again]
 
 
 def test_an_id_seen_with_other_content_is_a_conflict_and_nothing_of_its_chunk_is_kept(tmp_path: Path) -> None:
@@ -98,10 +101,9 @@ def test_the_summary_is_read_while_another_connection_holds_a_write(tmp_path: Pa
     path = tmp_path / "j.sqlite3"
     writer = Journal(path)
     run = writer.start_run()
-    writer.register([(n, _item(f"i{n}")) for n in range(1, 4)], run)
-    writer.commit_key("i1", "k")
-    writer.submitted("i1", "r")
-    writer.note_error("i2", "TransportError: refused")
+    first, second, _ = writer.register([(n, _item(f"i{n}")) for n in range(1, 4)], run)
+    writer.submitted(writer.commit_key(first, "k"), "r")
+    writer.note_error(second, "TransportError: refused")
     writer._db.execute("BEGIN IMMEDIATE")  # a batch in the middle of a write
     writer._db.execute("UPDATE items SET state = 'failed'")
     summary = journal_summary(path)
