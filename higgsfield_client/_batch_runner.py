@@ -22,22 +22,28 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import anyio
 
-from higgsfield_proto import HiggsfieldError, NotFoundError, Retrying, WaitTimeoutError
+from higgsfield_proto import HiggsfieldError, Retrying
 
 from ._batch_items import BatchInputError, BatchItem
 from ._batch_journal import (
     COMPLETED,
     ENDED_WITHOUT_OUTPUT,
-    FAILED,
     PENDING,
-    REJECTED,
     SUBMITTED,
     SUBMITTING,
     Journal,
     Record,
 )
-from ._batch_window import Window
-from ._batch_work import FATAL_SUBMIT_ERRORS, ItemWork, is_capacity_answer, is_refusal, part_files
+from ._batch_work import (
+    FATAL_SUBMIT_ERRORS,
+    UNFINISHED,
+    Gate,
+    ItemWork,
+    JobEnd,
+    describe,
+    part_files,
+    submit_failure,
+)
 from ._download import file_name_from_url, unique_names
 
 if TYPE_CHECKING:
@@ -46,8 +52,6 @@ if TYPE_CHECKING:
     from ._async import AsyncClient
 
 _REGISTER_CHUNK = 256
-# How often a waiting feeder looks at the stop flag (stop() may come from another thread).
-_STOP_CHECK = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,10 +203,9 @@ class BatchRunner:
         self._retry_failed = retry_failed
         self._new_key = new_key
         self._work = ItemWork(client, job_timeout=job_timeout, on_retry=self._count_retry)
-        self._window = Window(concurrency)
-        self._downloads = anyio.CapacityLimiter(concurrency)
-        self._changed = anyio.Event()
         self._stopping = False
+        self._gate = Gate(self._work, concurrency, lambda: self._stopping)
+        self._downloads = anyio.CapacityLimiter(concurrency)
         self._fatal: Optional[BaseException] = None
         self._input_error: Optional[BaseException] = None
         self._started = time.monotonic()
@@ -212,7 +215,6 @@ class BatchRunner:
         self._counts = {"completed": 0, "failed": 0, "unfinished": 0, "resumed": 0, "finished_now": 0}
         self._in_flight = 0
         self._retries = 0
-        self._capacity_waits = 0
         self.run_number: Optional[int] = None
 
     # -- public --------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ class BatchRunner:
             in_flight=self._in_flight,
             resumed=self._counts["resumed"],
             retries=self._retries,
-            capacity_waits=self._capacity_waits,
+            capacity_waits=self._gate.capacity_waits,
             elapsed=elapsed,
             rate=rate,
             eta=eta,
@@ -301,7 +303,7 @@ class BatchRunner:
                         await results.send(done)
                         continue
                     needs_slot = record.state != COMPLETED
-                    if needs_slot and not await self._take_slot():
+                    if needs_slot and not await self._gate.enter():
                         return
                     self._in_flight += 1
                     group.start_soon(self._run_item, item, record, needs_slot, results.clone())
@@ -317,23 +319,6 @@ class BatchRunner:
             return not self._download or len(record.paths) >= len(record.urls)
         return False
 
-    async def _take_slot(self) -> bool:
-        """Wait for a place in the window; False if the batch stops meanwhile."""
-        while not self._stopping:
-            wait = self._window.wait_before_next(anyio.current_time())
-            if wait is None:
-                self._window.start()
-                return True
-            changed = self._changed
-            with anyio.move_on_after(min(wait or _STOP_CHECK, _STOP_CHECK)):
-                await changed.wait()
-        return False
-
-    def _leave_window(self) -> None:
-        self._window.end()
-        self._changed.set()
-        self._changed = anyio.Event()
-
     # -- one item ------------------------------------------------------------------------------
 
     async def _run_item(
@@ -345,7 +330,7 @@ class BatchRunner:
                 record = await self._through_the_api(item, record, slot)
             finally:
                 if slot[0]:
-                    self._leave_window()
+                    self._gate.leave()
             if record.state == COMPLETED and self._download:
                 async with self._downloads:
                     record = await self._fetch_outputs(record)
@@ -365,47 +350,31 @@ class BatchRunner:
             record = await self._submit(item, record, slot)
         if record.state == SUBMITTED:
             assert record.request_id is not None
-            try:
-                end = await self._work.wait(record.request_id)
-            except WaitTimeoutError as exc:
-                return journal.note_error(record, f"{exc}; run the batch again to keep waiting")
-            except NotFoundError as exc:
-                return journal.ended(record, FAILED, f"the API no longer knows the job: {exc}")
-            except HiggsfieldError as exc:
-                return journal.note_error(record, _describe(exc))
-            if end.state == COMPLETED:
-                return journal.completed(record, end.urls)
-            return journal.ended(record, end.state, end.error)
+            return self._end(record, await self._work.settle(record.request_id))
         return record
 
+    def _end(self, record: Record, end: JobEnd) -> Record:
+        """Record where the item's job stands."""
+        if end.state == COMPLETED:
+            return self._journal.completed(record, end.urls)
+        if end.state == UNFINISHED:
+            return self._journal.note_error(record, end.error or UNFINISHED)
+        return self._journal.ended(record, end.state, end.error)
+
     async def _submit(self, item: BatchItem, record: Record, slot: list[bool]) -> Record:
-        journal = self._journal
         assert record.idempotency_key is not None
-        while True:
-            if self._stopping:
-                return record  # the key stays committed: the next run submits with it
-            sent_after = self._window.cuts
-            try:
-                request_id = await self._work.submit(item.model, dict(item.arguments), record.idempotency_key)
-            except HiggsfieldError as exc:
-                if is_capacity_answer(exc):
-                    self._capacity_waits += 1
-                    retry_after = getattr(exc, "retry_after", None)
-                    self._window.capacity_reached(anyio.current_time(), retry_after, sent_after)
-                    self._leave_window()
-                    slot[0] = await self._take_slot()
-                    if not slot[0]:
-                        return record
-                    continue
-                if isinstance(exc, FATAL_SUBMIT_ERRORS):
-                    self._fatal = self._fatal or exc
-                    self._stopping = True
-                    return journal.note_error(record, _describe(exc))
-                if is_refusal(exc):
-                    return journal.ended(record, REJECTED, _describe(exc))
-                return journal.note_error(record, _describe(exc))
-            self._window.accepted()
-            return journal.submitted(record, request_id)
+        try:
+            request_id = await self._gate.submit(item.model, dict(item.arguments), record.idempotency_key)
+        except FATAL_SUBMIT_ERRORS as exc:
+            self._fatal = self._fatal or exc
+            self._stopping = True
+            return self._journal.note_error(record, describe(exc))
+        except HiggsfieldError as exc:
+            return self._end(record, submit_failure(exc))
+        if request_id is None:
+            slot[0] = False  # stopped: the key stays committed, and the next run submits with it
+            return record
+        return self._journal.submitted(record, request_id)
 
     async def _fetch_outputs(self, record: Record) -> Record:
         folder = self._out / record.id
@@ -425,7 +394,7 @@ class BatchRunner:
                 except FileExistsError:
                     pass
                 except (HiggsfieldError, OSError) as exc:
-                    return self._journal.note_error(record, f"download of {name}: {_describe(exc)}")
+                    return self._journal.note_error(record, f"download of {name}: {describe(exc)}")
             paths.append(relative)
             record = self._journal.downloaded(record, paths)
         return record
@@ -442,7 +411,3 @@ class BatchRunner:
 
     def _count_retry(self, event: Retrying) -> None:
         self._retries += 1
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"

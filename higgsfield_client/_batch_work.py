@@ -1,8 +1,9 @@
 """One batch item's work against the API: submit with a given key, wait, download an output.
 
-Both the journaled batch runner and the Ray callable do an item's work through ``ItemWork``;
-they differ only in where they keep what happened. A capacity answer to a submit is not retried
-here: it is raised to the caller, whose window decides when the item tries again.
+Both the journaled batch runner and the Ray callable do an item's work through ``ItemWork`` and
+admit items through a ``Gate``; they differ only in where they keep what happened. A capacity
+answer to a submit is not retried by the client: the gate's window decides when the item tries
+again, with the same key.
 """
 
 from __future__ import annotations
@@ -12,20 +13,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+import anyio
+
 from higgsfield_proto import (
     APIError,
     AuthenticationError,
     FlowEnv,
+    HiggsfieldError,
     InsufficientCreditsError,
     JobState,
     JobStatus,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     Retrying,
+    WaitTimeoutError,
     submit_flow,
     wait_flow,
 )
 
+from ._batch_window import Window
 from ._calls import output_urls
 from ._runner import Call, Sink
 from ._statuses import JobResult
@@ -35,12 +42,17 @@ if TYPE_CHECKING:
 
 # Errors that every other submit of the batch would meet too: the batch stops submitting.
 FATAL_SUBMIT_ERRORS = (AuthenticationError, InsufficientCreditsError, PermissionDeniedError)
+# The state of an item this run gave up on for now; a later run goes on with it.
+UNFINISHED = "unfinished"
+# How often an item waiting for a place looks at the stop flag (stop() may come from another thread).
+_STOP_CHECK = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobEnd:
-    """How a job ended: its state (``completed``, ``failed``, ``nsfw``, ``canceled``), its output
-    URLs when completed, and the failure text otherwise."""
+    """Where an item's job stands: its state (``completed``, ``failed``, ``nsfw``, ``canceled``;
+    ``rejected`` when the API refused its submit; ``unfinished`` when this run gave up on it and
+    a later one may go on), its output URLs when completed, and the failure text otherwise."""
 
     state: str
     urls: tuple[str, ...] = ()
@@ -61,6 +73,17 @@ def job_end(job: JobStatus) -> JobEnd:
 def is_capacity_answer(error: BaseException) -> bool:
     """True for a 429 or the older 400 "concurrent requests": the account is full for now."""
     return isinstance(error, RateLimitError)
+
+
+def describe(error: BaseException) -> str:
+    """An error as an item's failure text: its type and message."""
+    return f"{type(error).__name__}: {error}"
+
+
+def submit_failure(error: HiggsfieldError) -> JobEnd:
+    """Where a submit that failed for good (not for capacity, nor for the account) leaves its
+    item: ``rejected`` when the API refused the item itself, else ``unfinished``."""
+    return JobEnd(state="rejected" if is_refusal(error) else UNFINISHED, error=describe(error))
 
 
 def is_refusal(error: BaseException) -> bool:
@@ -133,6 +156,18 @@ class ItemWork:
         job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
         return job_end(job)
 
+    async def settle(self, request_id: str) -> JobEnd:
+        """``wait``, with its failures as ends: ``unfinished`` when the wait timed out or failed
+        for good (a later run waits again), ``failed`` when the API no longer knows the job."""
+        try:
+            return await self.wait(request_id)
+        except WaitTimeoutError as exc:
+            return JobEnd(state=UNFINISHED, error=f"{exc}; run the batch again to keep waiting")
+        except NotFoundError as exc:
+            return JobEnd(state="failed", error=f"the API no longer knows the job: {exc}")
+        except HiggsfieldError as exc:
+            return JobEnd(state=UNFINISHED, error=describe(exc))
+
     async def download(self, url: str, target: Path) -> Path:
         """Download ``url`` to ``target`` through a part file; never replaces a file.
 
@@ -149,6 +184,81 @@ class ItemWork:
         call = self.client._calls.stream(url, sink, finish)
         call.on_event = self._observe
         return await self.client._run(call)
+
+
+def _never() -> bool:
+    return False
+
+
+class Gate:
+    """Admits a batch's items into a ``Window`` and submits them, waiting out capacity answers.
+
+    Create it in the event loop that uses it.
+
+    Args:
+        work: does the submits.
+        ceiling: the most items in flight at once.
+        stopping: True once the batch submits nothing more; looked at while waiting.
+
+    Attributes:
+        window: the window's arithmetic.
+        capacity_waits: submits the API answered "full", each followed by a pause.
+    """
+
+    def __init__(self, work: ItemWork, ceiling: int, stopping: Callable[[], bool] = _never) -> None:
+        self.window = Window(ceiling)
+        self.capacity_waits = 0
+        self._work = work
+        self._stopping = stopping
+        self._changed = anyio.Event()
+
+    async def enter(self) -> bool:
+        """Wait for a place in the window; False if the batch stops first."""
+        while not self._stopping():
+            wait = self.window.wait_before_next(anyio.current_time())
+            if wait is None:
+                self.window.start()
+                return True
+            changed = self._changed
+            with anyio.move_on_after(min(wait or _STOP_CHECK, _STOP_CHECK)):
+                await changed.wait()
+        return False
+
+    def leave(self) -> None:
+        """Give a place back."""
+        self.window.end()
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def submit(self, model: str, arguments: dict[str, Any], key: str) -> Optional[str]:
+        """Submit with ``key`` from a place the caller holds. A capacity answer gives the place
+        up, waits for another and submits again with the same key.
+
+        Returns:
+            The request id; None if the batch stopped first (the place is then given up).
+
+        Raises:
+            HiggsfieldClientError: any other failure, typed (the place is still held).
+        """
+        while True:
+            if self._stopping():
+                self.leave()
+                return None
+            sent_after = self.window.cuts
+            try:
+                request_id = await self._work.submit(model, arguments, key)
+            except HiggsfieldError as exc:
+                if not is_capacity_answer(exc):
+                    raise
+                self.capacity_waits += 1
+                retry_after = getattr(exc, "retry_after", None)
+                self.window.capacity_reached(anyio.current_time(), retry_after, sent_after)
+                self.leave()
+                if not await self.enter():
+                    return None
+                continue
+            self.window.accepted()
+            return request_id
 
 
 def part_files(folder: Path, names: Sequence[str]) -> list[Path]:

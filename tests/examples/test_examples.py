@@ -11,6 +11,7 @@ from typing import Any, List
 
 import aiohttp
 import pytest
+from batch.ray_support import ray_process_state
 
 from higgsfield_client import PollPolicy
 from higgsfield_client.testing import Emulator
@@ -47,6 +48,7 @@ def test_every_example_has_a_test() -> None:
         "trio_quickstart",
         "batch",
         "batch_trio",
+        "batch_ray",
         "webhook_receiver",
         "urllib_adapter",
         "agent_asyncio",
@@ -99,6 +101,23 @@ def test_the_trio_batch_reads_a_generator_and_reports_its_counts(
     assert sorted(line.split()[1] for line in out[:-1]) == sorted(f"city-{n}:" for n in range(1, 9))
     assert len(list((in_tmp_path / "postcards-trio").glob("city-*/0.png"))) == 8
     assert len(higgsfield_emulator.jobs()) == 8
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
+def test_the_ray_example_writes_each_postcard_through_two_actors(
+    higgsfield_emulator: Emulator, in_tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load("batch_ray")
+    higgsfield_emulator.script_next_job("failed", error="one of them fails")
+    with ray_process_state():  # the workers poll on the client's own schedule: about 2 s
+        example["main"]()
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(example["ROWS"]) == len(higgsfield_emulator.jobs())
+    assert sum(line.startswith("failed") for line in out) == 1
+    assert sum(line.startswith("completed") for line in out) == len(example["ROWS"]) - 1
+    written = sorted(path.relative_to(in_tmp_path).as_posix() for path in in_tmp_path.rglob("*.*"))
+    finished = [line.split()[1].rstrip(":") for line in out if line.startswith("completed")]
+    assert written == sorted(f"postcards-ray/{name}/0.png" for name in finished)
 
 
 def test_the_batch_file_of_the_docs_runs_from_the_command_line(
