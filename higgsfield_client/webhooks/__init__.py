@@ -1,0 +1,25 @@
+"""Receiving the API's webhooks in web apps.
+
+- ``WebhookReceiver(secret, handler)``: verifies each delivery (Standard Webhooks signatures,
+  several secrets during a rotation), drops duplicates, calls ``handler`` once per event, and
+  returns the HTTP answer to give (``WebhookReply``); ``handle`` for sync code,
+  ``handle_async`` under asyncio or trio.
+- Duplicate stores: ``MemoryStore`` (the default), ``SQLiteStore`` (worker processes of one
+  machine), or your own ``WebhookStore``.
+- ``verify_webhook``: the core's check with the wall clock read for you.
+"""
+
+from ._receiver import DEFAULT_MAX_BODY, Handler, WebhookReceiver, WebhookReply, verify_webhook
+from ._stores import Claim, MemoryStore, SQLiteStore, WebhookStore
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "Claim",
+    "Handler",
+    "MemoryStore",
+    "SQLiteStore",
+    "WebhookReceiver",
+    "WebhookReply",
+    "WebhookStore",
+    "verify_webhook",
+]
