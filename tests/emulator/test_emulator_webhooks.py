@@ -179,3 +179,118 @@ def test_invalid_webhook_urls_are_422(emu: Emulator, http: requests.Session, url
 def test_malformed_secret_is_refused(secret: str) -> None:
     with pytest.raises(ValueError, match="webhook_secret"):
         Emulator(webhook_secret=secret)
+
+
+# -- scripted delivery faults and the journal ---------------------------------------------------
+
+
+def test_each_delivery_attempt_is_a_journal_entry(receiver_factory: Any) -> None:
+    receiver = receiver_factory(failures=1)
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
+                  webhook_retry_delay=0.05) as emu:
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    assert [(entry.method, entry.status, entry.fault) for entry in entries] == [
+        ("POST", 500, None), ("POST", 204, None)
+    ]
+    for entry, (headers, body) in zip(entries, receiver.deliveries(), strict=True):
+        assert entry.path == "/hook"
+        assert entry.query["tenant"] == "1"
+        assert entry.headers["webhook-id"] == record.webhook_id
+        assert entry.headers["Webhook-Signature"] == headers["webhook-signature"]
+        assert entry.body_length == len(body)
+        assert entry.time == pytest.approx(time.time(), abs=60)
+    assert [attempt.time for attempt in record.attempts] == [entry.time for entry in entries]
+
+
+def test_a_duplicate_fault_sends_the_event_again_after_its_2xx(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET) as emu:
+        emu.script_fault("webhook", "duplicate")
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if len(d.attempts) == 2), None))
+        faults = [entry.fault for entry in emu.journal if entry.route == "webhook"]
+        _run(emu, receiver, "the next event is not duplicated")
+        wait_until(lambda: len(receiver.deliveries()) == 3 or None)
+    assert record.fault == "duplicate"
+    assert record.delivered
+    assert record.finished
+    assert [(a.status, a.fault) for a in record.attempts] == [(204, None), (204, "duplicate")]
+    assert faults == [None, "duplicate"]
+    first, second, third = receiver.deliveries()
+    assert first[0]["webhook-id"] == second[0]["webhook-id"] == record.webhook_id
+    assert first[1] == second[1]
+    assert verify(SECRET, *first)
+    assert verify(SECRET, *second)
+    assert third[0]["webhook-id"] != record.webhook_id
+
+
+def test_an_out_of_order_fault_holds_the_event_until_the_next_one_went_out(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET, slow_seconds=60) as emu:
+        emu.script_fault("webhook", "out_of_order")
+        first_id, _ = _run(emu, receiver, "finishes first")
+        wait_until(lambda: emu.webhook_deliveries or None)
+        # The first job is finished and its event held back; the second overtakes it.
+        second_id, _ = _run(emu, receiver, "finishes second")
+        wait_until(lambda: len(receiver.deliveries()) == 2 or None)
+        held, overtaking = emu.webhook_deliveries
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    order = [json.loads(body)["request_id"] for _, body in receiver.deliveries()]
+    assert order == [second_id, first_id]
+    assert (held.request_id, held.fault) == (first_id, "out_of_order")
+    assert [a.fault for a in held.attempts] == ["out_of_order"]
+    assert overtaking.fault is None
+    assert [entry.fault for entry in entries] == [None, "out_of_order"]
+    assert all(verify(SECRET, headers, body) for headers, body in receiver.deliveries())
+
+
+def test_an_event_held_out_of_order_goes_out_alone_after_slow_seconds(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, slow_seconds=0.2) as emu:
+        emu.script_fault("webhook", "out_of_order")
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+    assert record.delivered
+    assert len(receiver.deliveries()) == 1
+
+
+def test_a_drop_fault_loses_the_event(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET) as emu:
+        emu.script_fault("webhook", "drop")
+        dropped_id, _ = _run(emu, receiver)
+        kept_id, _ = _run(emu, receiver)
+        wait_until(lambda: receiver.deliveries() or None)
+        dropped, kept = emu.webhook_deliveries
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    assert (dropped.request_id, dropped.fault, dropped.attempts) == (dropped_id, "drop", ())
+    assert dropped.finished
+    assert not dropped.delivered
+    assert kept.request_id == kept_id
+    assert kept.delivered
+    assert [json.loads(body)["request_id"] for _, body in receiver.deliveries()] == [kept_id]
+    assert len(entries) == 1
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"), [("webhook", "500"), ("webhook", "slow"), ("status", "duplicate")]
+)
+def test_webhook_fault_kinds_belong_to_the_webhook_route(route: str, kind: str) -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        Emulator().script_fault(route, kind)
+
+
+def test_random_and_any_route_faults_never_touch_webhooks(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05) as emu, _session(emu) as http:
+        rid = submit(http, emu, params={"hf_webhook": receiver.url}).json()["request_id"]
+        emu.fault_rate = 1.0
+        emu.script_fault("*", "drop")
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        emu.fault_rate = 0.0
+        emu.clear_faults()
+    assert record.request_id == rid
+    assert record.delivered
+    assert record.fault is None
