@@ -4,13 +4,18 @@
   several secrets during a rotation), drops duplicates, calls ``handler`` once per event, and
   returns the HTTP answer to give (``WebhookReply``); ``handle`` for sync code,
   ``handle_async`` under asyncio or trio.
+- ``asgi_app`` (FastAPI, Starlette), ``wsgi_app`` (Flask, Django) and ``aiohttp_handler``
+  serve a receiver without pulling a web framework into this package's dependencies.
 - Duplicate stores: ``MemoryStore`` (the default), ``SQLiteStore`` (worker processes of one
   machine), or your own ``WebhookStore``.
 - ``verify_webhook``: the core's check with the wall clock read for you.
 """
 
+from ._aiohttp import aiohttp_handler
+from ._asgi import asgi_app
 from ._receiver import DEFAULT_MAX_BODY, Handler, WebhookReceiver, WebhookReply, verify_webhook
 from ._stores import Claim, MemoryStore, SQLiteStore, WebhookStore
+from ._wsgi import wsgi_app
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -21,5 +26,8 @@ __all__ = [
     "WebhookReceiver",
     "WebhookReply",
     "WebhookStore",
+    "aiohttp_handler",
+    "asgi_app",
     "verify_webhook",
+    "wsgi_app",
 ]
