@@ -18,6 +18,7 @@ from higgsfield_proto import (
     Enqueued,
     Estimate,
     JobStatus,
+    PollPolicy,
     StatusUpdate,
     UploadTarget,
     build_download_request,
@@ -118,18 +119,26 @@ class Job:
         """The result, if the final status was seen already (raises for failed jobs)."""
         return None if self.final is None else _result(self.final)
 
-    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
-        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+    def result(
+        self, *, timeout: Optional[float], cancel_on_timeout: bool, poll: Optional[PollPolicy] = None
+    ) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (raising for failed jobs).
+
+        With ``poll`` (a webhook waiter's fallback) the first check waits its initial delay;
+        otherwise it is made at once.
+        """
         flow = wait_flow(
             self._calls.settings.config,
             self.request_id,
-            self._calls.settings.env(timeout=timeout),
+            self._calls.settings.env(timeout=timeout, poll=poll),
             cancel_on_timeout=cancel_on_timeout,
-            check_first=True,
+            check_first=poll is None,
         )
-        return Call(flow=flow, finish=self._keep)
+        return Call(flow=flow, finish=self.keep)
 
-    def _keep(self, job: JobStatus) -> JobResult:
+    def keep(self, job: JobStatus) -> JobResult:
+        """Keep ``job``, a final status however learnt, and return its result (raising for
+        failed jobs)."""
         self.final = job
         return _result(job)
 
