@@ -189,3 +189,16 @@ def test_a_pickled_result_leaves_its_client_behind_and_uses_the_default_one(
         stored = emulator.storage_dir / "outputs" / result.request_id / "0.png"
         assert saved.read_bytes() == stored.read_bytes()
         assert copy.images[0].read() == saved.read_bytes()
+
+
+def test_jupyter_shows_a_result_inline_and_prints_it_in_one_line() -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    result = _hand_made(["https://cdn.example/req-1/0.png"])
+    shown, _ = DisplayFormatter().format(result)
+    assert set(shown) == {"text/plain", "text/html"}
+    assert shown["text/plain"] == repr(result)
+    assert '<img src="https://cdn.example/req-1/0.png"' in shown["text/html"]
+    image, _ = DisplayFormatter().format(result.images[0])
+    assert image["text/plain"] == "'https://cdn.example/req-1/0.png'"
+    assert image["text/html"].startswith('<img src="https://cdn.example/req-1/0.png"')

@@ -21,10 +21,13 @@ SECRET = "whsec_" + base64.b64encode(b"emulator-test-key-0123456789abcd").decode
 
 
 class Receiver:
-    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries."""
+    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries, and
+    the first ``stalls`` only after ``stall`` seconds."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, stalls: int = 0, stall: float = 0.0) -> None:
         self.failures = failures
+        self.stalls = stalls
+        self.stall = stall
         self.received: List[Tuple[Dict[str, str], bytes]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -35,6 +38,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.received.append((dict(self.headers.items()), body))
                     fail = len(receiver.received) <= receiver.failures
+                    stall = len(receiver.received) <= receiver.stalls
+                if stall:
+                    time.sleep(receiver.stall)
                 self.send_response(500 if fail else 204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -57,8 +63,8 @@ class Receiver:
 def receiver_factory() -> Iterator[Any]:
     made: List[Receiver] = []
 
-    def make(failures: int = 0) -> Receiver:
-        receiver = Receiver(failures)
+    def make(failures: int = 0, stalls: int = 0, stall: float = 0.0) -> Receiver:
+        receiver = Receiver(failures, stalls, stall)
         receiver.thread.start()
         made.append(receiver)
         return receiver
@@ -116,6 +122,20 @@ def test_signed_delivery_of_a_completed_job_is_retried_until_2xx(receiver_factor
         assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
         assert json.loads(body) == status
     assert not verify(SECRET, got[0][0], got[0][1] + b" ")
+
+
+def test_a_delivery_that_times_out_is_retried(receiver_factory: Any) -> None:
+    receiver = receiver_factory(stalls=1, stall=1.0)
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
+                  webhook_retry_delay=0.05, webhook_timeout=0.2) as emu:
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+    first, second = record.attempts
+    assert first.status is None
+    assert first.error is not None
+    assert "Timeout" in first.error
+    assert second.status == 204
+    assert record.delivered
 
 
 @pytest.mark.parametrize(("prompt", "status"), [("[fail]", "failed"), ("[nsfw]", "nsfw")])
