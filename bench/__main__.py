@@ -11,6 +11,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
   import         target 6: import time of higgsfield_client vs the official package
   connections    connection reuse: TCP connections a client opens while polling
   emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
+  batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
 
 Not in the default run, named explicitly:
 
@@ -46,6 +47,7 @@ SUITES: Dict[str, str] = {
     "import": "imports",
     "connections": "connections",
     "emulator_rate": "emulator_suite",
+    "batch": "batch",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import (
     Deletion,
@@ -43,7 +43,7 @@ from ._download import (
     refuse_existing,
     resolve_destination,
 )
-from ._runner import Call, EventHandler
+from ._runner import Call, EventHandler, Sink
 from ._settings import Settings, new_idempotency_key
 from ._statuses import JobResult, Status, status_from_job
 from ._uploads import (
@@ -57,6 +57,8 @@ from ._uploads import (
 
 if TYPE_CHECKING:
     from PIL import Image
+
+R = TypeVar("R")
 
 
 def _public_url(target: UploadTarget) -> str:
@@ -277,12 +279,21 @@ class Calls:
             FileExistsError: the file exists and ``overwrite`` is off (checked before and after).
         """
         build_download_request(url)  # refuses a bad URL before a folder is made for it
-        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
         target = resolve_destination(url, destination)
         if not overwrite:
             refuse_existing(target)
         sink = DownloadSink(target, progress, overwrite=overwrite)
-        return Call(flow=flow, finish=sink.commit, sink=sink)
+        return self.stream(url, sink, sink.commit)
+
+    def stream(self, url: str, sink: Sink, finish: Callable[[Downloaded], R]) -> Call[Downloaded, R]:
+        """Stream ``url``'s body into ``sink`` (restarted on each attempt); the call returns
+        ``finish(Downloaded)``.
+
+        Raises:
+            InvalidArgumentError: ``url`` is not an http(s) URL.
+        """
+        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
+        return Call(flow=flow, finish=finish, sink=sink)
 
     def read(self, url: str, *, max_size: Optional[int]) -> Call[Downloaded, bytes]:
         """Download ``url`` into memory; the call returns its bytes.
@@ -291,9 +302,8 @@ class Calls:
             InvalidArgumentError: ``url`` is not an http(s) URL.
             DownloadError: the body is over ``max_size`` (or incomplete, as for ``download``).
         """
-        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
         sink = MemorySink(url, max_size)
-        return Call(flow=flow, finish=sink.value, sink=sink)
+        return self.stream(url, sink, sink.value)
 
     def download_outputs(
         self, result: JobResult, folder: Destination, *, overwrite: bool

@@ -27,8 +27,10 @@ from higgsfield_proto import (
 )
 
 from . import _cli_commands as commands
+from ._async import AsyncClient
 from ._cli_agent import add_agent_parser, run_agent
-from ._cli_commands import Console, UsageError, WaitInterrupted
+from ._cli_batch import add_batch_parser, run_batch_command
+from ._cli_commands import Console, UsageError, WaitInterrupted, positive_seconds
 from ._cli_output import write_json
 from ._sync import SyncClient
 
@@ -68,6 +70,7 @@ examples:
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
   higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
+  higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
   higgsfield emulator --port 8000               # a local API for tests
   higgsfield demo                               # a tour against the embedded emulator
 
@@ -95,13 +98,6 @@ _API_COMMANDS: Dict[str, Command] = {
     "download": commands.download,
     "estimate": commands.estimate,
 }
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -136,10 +132,12 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
 
 
 def _waiting_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=_positive, metavar="SECONDS", help="give up waiting after this")
+    parser.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="give up waiting after this"
+    )
     parser.add_argument(
         "--poll-interval",
-        type=_positive,
+        type=positive_seconds,
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
@@ -207,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(estimate)
 
     add_agent_parser(add, common)
+    add_batch_parser(add)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -232,19 +231,19 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _client(options: argparse.Namespace) -> SyncClient:
+def _client_options(options: argparse.Namespace) -> Dict[str, Any]:
     retry = RetryPolicy(max_attempts=options.retries + 1) if options.retries is not None else None
     poll = None
     interval = getattr(options, "poll_interval", None)
     if interval is not None:
         poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
-    return SyncClient(
-        base_url=options.base_url,
-        api_key=options.api_key,
-        retry=retry,
-        poll=poll,
-        allow_insecure_http=options.allow_insecure_http,
-    )
+    return {
+        "base_url": options.base_url,
+        "api_key": options.api_key,
+        "retry": retry,
+        "poll": poll,
+        "allow_insecure_http": options.allow_insecure_http,
+    }
 
 
 def _message(error: BaseException) -> str:
@@ -302,7 +301,9 @@ def _run(options: argparse.Namespace, console: Console) -> int:
             base_url=options.base_url,
             api_key=options.api_key,
         )
-    with _client(options) as client:
+    if options.command == "batch":
+        return run_batch_command(options, console, AsyncClient(**_client_options(options)))
+    with SyncClient(**_client_options(options)) as client:
         return _API_COMMANDS[options.command](client, options, console)
 
 

@@ -55,6 +55,14 @@ class Console:
         self.err.flush()
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
 def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
     """Model arguments from a JSON object file (``-`` for stdin) and ``KEY=VALUE`` pairs.
 

@@ -10,17 +10,19 @@ from typing import Deque, Dict, Optional
 # Kinds that ``fault_rate`` draws from, in a fixed order so that a seed gives the same sequence.
 RATE_KINDS = ("429", "500", "502", "503", "504", "html", "drop", "slow", "truncate")
 # Scripted only: they test redirect handling, which random injection would only make noisy.
-SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost")
+# "stall" too: it holds a connection for ``slow_seconds`` in the middle of a body.
+SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost", "stall")
 FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
 # Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
-AFTER_HANDLER_KINDS = frozenset({"slow", "truncate"})
+AFTER_HANDLER_KINDS = frozenset({"slow", "truncate", "stall"})
 FAULT_ROUTES = (
     "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
     "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
     "agent-media-confirm",
 )
-# Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads.
-SCRIPT_ONLY_ROUTES = ("output",)
+# Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads
+# (the generated files, and the images agent answers link).
+SCRIPT_ONLY_ROUTES = ("output", "agent-output")
 ANY_ROUTE = "*"
 # The deliveries the emulator makes, with faults of their own; scripted by name only.
 WEBHOOK_ROUTE = "webhook"
@@ -32,8 +34,8 @@ class FaultPlan:
 
     Scripted faults for the request's route are used first (FIFO), then those scripted for any
     route (``"*"``), then one draw of the seeded generator against ``rate``. A script-only route
-    (``"output"``, and ``"webhook"`` for the deliveries the emulator makes) gets only the faults
-    scripted for it by name.
+    (``"output"``, ``"agent-output"``, and ``"webhook"`` for the deliveries the emulator makes)
+    gets only the faults scripted for it by name.
     """
 
     def __init__(self, rate: float, seed: Optional[int]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
 import struct
 from pathlib import Path
-from typing import Any, Mapping, Tuple
+from typing import Any, Callable, Dict, Mapping, Tuple
 
 # Keep outputs small by default so that tests which download them stay fast.
 SMALL_LONG_SIDE = 256
@@ -84,6 +85,37 @@ def write_file(path: Path, data: bytes) -> None:
     partial = path.with_name(path.name + ".part")
     partial.write_bytes(data)
     partial.replace(path)
+
+
+class Renderings:
+    """Files made on their first request, then served from the file store.
+
+    Rendering and file work run in a thread; concurrent first requests for one path share one
+    rendering. Use it on one event loop.
+    """
+
+    def __init__(self) -> None:
+        self._pending: Dict[Path, asyncio.Future[None]] = {}
+
+    async def read(self, path: Path, render: Callable[[], bytes]) -> bytes:
+        """The bytes of ``path``, written from ``render()`` first if the file does not exist.
+
+        Raises:
+            RuntimeError: ``render`` needs Pillow, which is not installed.
+        """
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(path)
+        if pending is None:
+            pending = loop.run_in_executor(None, _make_once, path, render)
+            self._pending[path] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(path, None))
+        await asyncio.shield(pending)
+        return await loop.run_in_executor(None, path.read_bytes)
+
+
+def _make_once(path: Path, render: Callable[[], bytes]) -> None:
+    if not path.exists():
+        write_file(path, render())
 
 
 def _box(kind: bytes, payload: bytes) -> bytes:
