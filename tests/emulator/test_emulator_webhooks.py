@@ -204,6 +204,12 @@ def test_malformed_secret_is_refused(secret: str) -> None:
 # -- scripted delivery faults and the journal ---------------------------------------------------
 
 
+def _all_finished(emu: Emulator, count: int) -> Optional[List[Any]]:
+    """The ``count`` deliveries, once each is finished, else None."""
+    deliveries = emu.webhook_deliveries
+    return deliveries if len(deliveries) == count and all(d.finished for d in deliveries) else None
+
+
 def test_each_delivery_attempt_is_a_journal_entry(receiver_factory: Any) -> None:
     receiver = receiver_factory(failures=1)
     with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
@@ -254,8 +260,8 @@ def test_an_out_of_order_fault_holds_the_event_until_the_next_one_went_out(recei
         wait_until(lambda: emu.webhook_deliveries or None)
         # The first job is finished and its event held back; the second overtakes it.
         second_id, _ = _run(emu, receiver, "finishes second")
-        wait_until(lambda: len(receiver.deliveries()) == 2 or None)
-        held, overtaking = emu.webhook_deliveries
+        # Recorded once the receiver's answer is back, which may be just after it got the POST.
+        held, overtaking = wait_until(lambda: _all_finished(emu, 2))
         entries = [entry for entry in emu.journal if entry.route == "webhook"]
     order = [json.loads(body)["request_id"] for _, body in receiver.deliveries()]
     assert order == [second_id, first_id]
@@ -282,8 +288,7 @@ def test_a_drop_fault_loses_the_event(receiver_factory: Any) -> None:
         emu.script_fault("webhook", "drop")
         dropped_id, _ = _run(emu, receiver)
         kept_id, _ = _run(emu, receiver)
-        wait_until(lambda: receiver.deliveries() or None)
-        dropped, kept = emu.webhook_deliveries
+        dropped, kept = wait_until(lambda: _all_finished(emu, 2))
         entries = [entry for entry in emu.journal if entry.route == "webhook"]
     assert (dropped.request_id, dropped.fault, dropped.attempts) == (dropped_id, "drop", ())
     assert dropped.finished
