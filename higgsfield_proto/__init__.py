@@ -157,7 +157,7 @@ from ._values import (
     UploadTarget,
     WebhookEvent,
 )
-from ._webhooks import parse_webhook, sign_webhook, verify_webhook
+from ._webhooks import WebhookSecrets, parse_webhook, sign_webhook, verify_webhook
 
 __all__ = [
     "AGENT_ERRORS",
@@ -255,6 +255,7 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "WebhookEvent",
+    "WebhookSecrets",
     "WebhookVerificationError",
     "agent_message_from_row",
     "assess_turn",

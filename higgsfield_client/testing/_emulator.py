@@ -92,7 +92,8 @@ class Emulator:
         webhook_retry_delay: first retry delay; doubles up to ``webhook_retry_max_delay``.
         webhook_retry_max_delay: the longest delay between two attempts.
         webhook_timeout: seconds a webhook receiver has to answer one attempt.
-        slow_seconds: delay of the "slow" fault.
+        slow_seconds: delay of the "slow" fault, and the longest a webhook event scripted
+            "out_of_order" is held back.
         ssl_context: serve HTTPS with this server context; ``base_url`` then names ``localhost``.
         storage_dir: where uploads and outputs (agent answer images included) go; a temporary
             directory (removed on stop) if None.
@@ -184,6 +185,9 @@ class Emulator:
             first_delay=webhook_retry_delay,
             max_delay=webhook_retry_max_delay,
             timeout=webhook_timeout,
+            hold=slow_seconds,
+            faults=self._faults,
+            journal=self._journal,
         )
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
@@ -475,7 +479,9 @@ class Emulator:
 
     @property
     def webhook_deliveries(self) -> List[WebhookDelivery]:
-        """Webhook events sent or being sent, with their attempts (a snapshot)."""
+        """Webhook events sent or being sent, with their attempts and scripted fault (a snapshot).
+
+        Each attempt is also in the journal, as an entry of route "webhook"."""
         return self._webhooks.deliveries()
 
     @property
@@ -544,8 +550,15 @@ class Emulator:
         "redirect_samehost", "redirect_offhost", "stall". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
 
+        The route "webhook" scripts the next webhook events instead, with kinds of its own:
+        "drop" (the event is never sent, as a lost delivery), "duplicate" (sent once more right
+        after its 2xx, same ``webhook-id``, signed anew) and "out_of_order" (held back until
+        the next event's first attempt was answered, or ``slow_seconds``, so that a later
+        event arrives first). Neither "*" nor ``fault_rate`` touches webhooks.
+
         Raises:
-            ValueError: unknown route or kind, or ``count`` below 1.
+            ValueError: unknown route or kind (or a kind of the other family), or ``count``
+                below 1.
         """
         self._faults.script(route, kind, count)
 

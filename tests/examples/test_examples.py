@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from pathlib import Path
-from typing import Any, List
+from typing import List
 
-import aiohttp
 import pytest
 from batch.ray_support import ray_process_state
 
@@ -24,8 +22,6 @@ from higgsfield_proto import (
     Request,
     StreamedBody,
     TransportFailure,
-    WebhookEvent,
-    sign_webhook,
     status_flow,
     submit_flow,
     upload_flow,
@@ -51,6 +47,9 @@ def test_every_example_has_a_test() -> None:
         "batch_ray",
         "webhook_receiver",
         "urllib_adapter",
+        # Served by real servers in tests/webhooks/test_served_receivers.py, webhook_receiver too.
+        "webhooks_fastapi",
+        "webhooks_flask",
         "agent_asyncio",
         "agent_trio",
     }
@@ -152,37 +151,7 @@ def test_the_webhook_receiver_gets_a_verified_event(
         time.sleep(0.02)
     (delivery,) = higgsfield_emulator.webhook_deliveries
     assert delivery.request_id == job.request_id
-    assert any(attempt.status == 204 for attempt in delivery.attempts)
-
-
-def test_the_webhook_receiver_refuses_a_bad_signature() -> None:
-    example = load("webhook_receiver")
-    body = json.dumps({"status": "completed", "request_id": "r1", "images": [{"url": "https://x/y.png"}]})
-
-    async def deliver() -> List[Any]:
-        events: asyncio.Queue[WebhookEvent] = asyncio.Queue()
-        runner = aiohttp.web.AppRunner(example["make_app"](SECRET, events))
-        await runner.setup()
-        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}{example['PATH']}"
-        now = int(time.time())
-        good = {"webhook-id": "msg_1", "webhook-timestamp": str(now)}
-        good["webhook-signature"] = sign_webhook(SECRET, "msg_1", now, body.encode())
-        forged = dict(good, **{"webhook-signature": "v1," + base64.b64encode(b"x" * 32).decode()})
-        statuses = []
-        try:
-            async with aiohttp.ClientSession() as session:
-                for headers in (forged, good, good):  # the repeated delivery is acknowledged once more
-                    async with session.post(url, data=body, headers=headers) as answer:
-                        statuses.append(answer.status)
-        finally:
-            await runner.cleanup()
-        return [statuses, events.qsize()]
-
-    statuses, queued = asyncio.run(deliver())
-    assert statuses == [401, 204, 204]
-    assert queued == 1
+    assert any(attempt.status == 200 for attempt in delivery.attempts)
 
 
 # -- the urllib adapter of the protocol-core page ------------------------------------------------
