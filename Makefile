@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[pillow,trio]'
+	$(BIN)/python -m pip install --quiet -e '.[pillow,trio,video]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
