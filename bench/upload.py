@@ -26,6 +26,7 @@ from ._harness import (
     Context,
     EmulatorProcess,
     Figure,
+    RssSampler,
     check,
     failure,
     median,
@@ -116,7 +117,8 @@ def _figures(
                 f"{MEMORY_TARGET // MIB} MiB), raw {raw_growth / MIB:.1f} MiB{versus}"
             ),
             met=check(growth, at_most=MEMORY_TARGET),
-            data={"ours": growth, "raw": raw_growth, "official": theirs},
+            data={"ours": growth, "raw": raw_growth, "official": theirs,
+                  "ours_samples": runs["ours"][0].get("rss_samples")},
         )),
         report(Figure(
             name=f"upload/{transport}/throughput",
@@ -162,18 +164,20 @@ def _timed_upload(upload: Any, warm: Any, big: Any) -> Dict[str, Any]:
     upload(warm)
     baseline = reset_peak_rss()
     started = time.perf_counter()
-    upload(big)
+    with RssSampler(baseline) as rss:
+        upload(big)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline}
+    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline, "rss_samples": rss.samples}
 
 
 async def _timed_upload_async(upload: Any, warm: Any, big: Any) -> Dict[str, Any]:
     await upload(warm)
     baseline = reset_peak_rss()
     started = time.perf_counter()
-    await upload(big)
+    with RssSampler(baseline) as rss:
+        await upload(big)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline}
+    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline, "rss_samples": rss.samples}
 
 
 def _requests(p: Dict[str, Any]) -> Dict[str, Any]:
