@@ -9,7 +9,7 @@ Into ``docs/pictures/`` (or the folder given):
   video is the emulator's real MP4 when PyAV is installed, as in the dev extras).
 
 ``tests/docs/test_pictures.py`` makes them again into a temporary folder and compares each SVG's
-text, with what changes from run to run masked (`masked_lines`), to the committed one: a change
+text, with what changes from run to run masked (`masked_text`), to the committed one: a change
 to what the command line prints fails the test until ``make pictures`` is run.
 """
 
@@ -30,7 +30,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 PICTURES = ROOT / "docs" / "pictures"
-WIDTH = 120
+WIDTH = 100
 BATCH_PROMPTS = [
     "a lighthouse at dusk",
     "a red fox in the snow",
@@ -80,6 +80,15 @@ def masked_lines(lines: Sequence[str]) -> List[str]:
         if line.strip():
             kept.append(line.strip())
     return kept
+
+
+def masked_text(svg: str) -> str:
+    """The text of a recording as one line, without what changes from run to run.
+
+    Lines are joined: a long line wraps where its words fall, and a time one digit longer moves
+    a word to the next line without changing what the picture says.
+    """
+    return " ".join(masked_lines(svg_lines(svg)))
 
 
 def _svg_format() -> str:
