@@ -12,7 +12,9 @@ Baselines, in the same run:
   request included. Raw and ours run back to back, 5 pairs (1 under --quick), in alternating
   order; the figure is the median of the pair ratios (target >= 0.8x raw);
 - memory: peak RSS growth <= 50 MiB; the official SDK's ``upload_file`` (sync and async; it reads
-  the whole file into memory) is measured the same way for comparison.
+  the whole file into memory) is measured the same way for comparison. A thread also samples the
+  RSS every 50 ms during the big upload (``rss_samples``), for the memory chart of
+  ``bench/_charts.py``.
 """
 
 from __future__ import annotations
