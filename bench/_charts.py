@@ -31,9 +31,9 @@ def _caption(record: Record) -> str:
     return f"{record.get('command', 'python -m bench')}{quick}, {date}\n{record.get('machine', '')}"
 
 
-def _canvas(width: float, height: float, columns: int = 1) -> Any:
+def _canvas(width: float, height: float, rows: int = 1) -> Any:
     canvas = Canvas(figsize=(width, height), layout="constrained")
-    axes = canvas.subplots(1, columns, sharey=True, squeeze=False)[0]
+    axes = canvas.subplots(rows, 1, sharey=True, squeeze=False)[:, 0]
     for each in axes:
         each.spines[["top", "right"]].set_visible(False)
         each.grid(axis="y", alpha=0.3)
@@ -73,13 +73,14 @@ def _legend_below(axes: Any, columns: int = 1) -> None:
 
 def status_cpu(data: Data, record: Record, into: Path) -> Optional[Path]:
     """Client CPU per ``status()`` call: ours against the raw libraries (measured in pairs in one
-    process) and, on the right, ours against the official client (pairs of processes)."""
+    process) and, below, ours against the official client (pairs of processes)."""
     transports = ["requests", "aiohttp", "trio"]
     raw = [data.get(f"status/{name}") for name in transports]
     official = [data.get(f"official/{name}") for name in transports]
     if not any(raw) and not any(official):
         return None
-    canvas, (left, right) = _canvas(10, 4.2, columns=2)
+    # One above the other, so that each is as wide as the page.
+    canvas, (left, right) = _canvas(7, 7.6, rows=2)
     groups = ["requests (sync)", "aiohttp (asyncio)", "trio"]
 
     def micro(figure: Optional[Dict[str, Any]], key: str) -> Optional[float]:
@@ -93,7 +94,8 @@ def status_cpu(data: Data, record: Record, into: Path) -> Optional[Path]:
     ])
     left.set_title("against the raw HTTP libraries", fontsize=10)
     left.margins(y=0.12)
-    left.set_ylabel("client CPU per status() call (µs)")
+    left.set_ylabel("client CPU per call (µs)")
+    right.set_ylabel("client CPU per call (µs)")
     _bars(right, groups, [
         ("ours", OURS, [micro(f, "ours_cpu") for f in official]),
         ("official higgsfield-client 0.2.0", OFFICIAL, [micro(f, "official_cpu") for f in official]),
