@@ -331,6 +331,9 @@ class BatchRunner:
             finally:
                 if slot[0]:
                     self._gate.leave()
+            if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
+                self._in_flight -= 1
+                return
             if record.state == COMPLETED and self._download:
                 async with self._downloads:
                     record = await self._fetch_outputs(record)

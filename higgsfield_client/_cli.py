@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, TextIO
 
 from higgsfield_proto import (
     AgentAccessDeniedError,
@@ -30,9 +30,12 @@ from . import _cli_commands as commands
 from ._async import AsyncClient
 from ._cli_agent import add_agent_parser, run_agent
 from ._cli_batch import add_batch_parser, run_batch_command
-from ._cli_commands import Console, UsageError, WaitInterrupted, positive_seconds
-from ._cli_output import write_json
+from ._cli_commands import UsageError, WaitInterrupted, positive_seconds
+from ._cli_output import Console, terminal, write_json
 from ._sync import SyncClient
+
+if TYPE_CHECKING:
+    from rich.console import Console as Screen
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -295,9 +298,9 @@ def _run(options: argparse.Namespace, console: Console) -> int:
         from ._demo import run_demo
 
         return run_demo(
+            console,
             live=options.live,
             output=options.output,
-            stream=console.err,
             base_url=options.base_url,
             api_key=options.api_key,
         )
@@ -323,8 +326,12 @@ def _exchange_log(stream: TextIO) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line (default ``sys.argv[1:]``); returns the exit code."""
+def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -> int:
+    """Run the command line (default ``sys.argv[1:]``); returns the exit code.
+
+    Live output and tables are drawn with rich on stdout and stderr where they are terminals,
+    or on ``screen`` for both when it is given (a recording console makes the docs' pictures).
+    """
     parser = build_parser()
     try:
         options, extra = parser.parse_known_args(argv)
@@ -336,7 +343,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    console = Console(out=sys.stdout, err=sys.stderr, json=options.json)
+    console = Console(
+        out=sys.stdout,
+        err=sys.stderr,
+        json=options.json,
+        screen=screen or terminal(sys.stderr),
+        out_screen=screen or terminal(sys.stdout),
+    )
     try:
         with _exchange_log(console.err) if options.verbose else contextlib.nullcontext():
             return _run(options, console)

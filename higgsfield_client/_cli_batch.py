@@ -8,16 +8,20 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 import anyio
 
 from ._async import AsyncClient
 from ._batch_items import BatchInputError, BatchItem, read_jsonl
 from ._batch_runner import BatchProgress, ItemResult
-from ._cli_commands import Console, UsageError, positive_seconds
-from ._cli_output import write_json
-from .batch import DEFAULT_JOURNAL_NAME, Batch, journal_summary
+from ._cli_commands import UsageError, positive_seconds
+from ._cli_output import STATE_STYLES, Console, live_progress, write_json
+from .batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
+
+if TYPE_CHECKING:
+    from rich.console import Console as Screen
+    from rich.progress import Progress, TaskID
 
 EXIT_OK = 0
 EXIT_UNFINISHED = 1
@@ -42,7 +46,7 @@ exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejecte
 are unfinished (run again to resume), 2 bad input, 3 credentials, 130 interrupted.
 """
 
-# A progress line on a terminal is redrawn this often; elsewhere one is printed this often.
+# The batch's view is updated this often; elsewhere than on a terminal a line is printed this often.
 _LIVE_EVERY = 0.5
 _LOG_EVERY = 10.0
 
@@ -118,7 +122,7 @@ def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
 
 async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
     started = time.monotonic()
-    display = ProgressLine(console.err)
+    display = BatchView(console)
     failure: Optional[Exception] = None
     try:
         async with anyio.create_task_group() as group:
@@ -131,7 +135,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
             except Exception as exc:  # raised below as itself, not in a task group's exception group
                 failure = exc
             finally:
-                display.close()
+                display.close(batch.progress())
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -165,7 +169,7 @@ async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScop
         return
 
 
-async def _redraw(batch: Batch, display: ProgressLine) -> None:
+async def _redraw(batch: Batch, display: BatchView) -> None:
     while True:
         await anyio.sleep(_LIVE_EVERY)
         progress = batch.progress()
@@ -173,11 +177,12 @@ async def _redraw(batch: Batch, display: ProgressLine) -> None:
             display.update(progress)
 
 
-def _show(result: ItemResult, console: Console, display: ProgressLine) -> None:
+def _show(result: ItemResult, console: Console, display: BatchView) -> None:
     if console.json:
         write_json_line(console.out, result.as_dict())
     elif result.status not in ("completed",) and not result.resumed:
-        display.note(f"item {result.id}: {result.status}" + (f" - {result.error}" if result.error else ""))
+        text = f"item {result.id}: {result.status}" + (f" - {result.error}" if result.error else "")
+        display.note(text, style=STATE_STYLES.get(result.status, "yellow"))
 
 
 def write_json_line(stream: TextIO, document: Any) -> None:
@@ -220,43 +225,66 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-class ProgressLine:
-    """The batch's counts, rate and ETA on ``stream``: one line rewritten in place on a terminal,
-    a plain line every ten seconds elsewhere."""
+class BatchView:
+    """The batch as it runs, on the console's stderr: on a terminal, a bar of the items finished
+    with the counts, rate and ETA, redrawn in place; elsewhere a plain line every ten seconds."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
-        self._stream = stream
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+        self._console = console
         self._clock = clock
-        self._live = stream.isatty()
-        self._drawn = False
         self._logged_at: Optional[float] = None
+        self._live: Optional[Progress] = None
+        self._task: Optional[TaskID] = None
 
     def update(self, progress: BatchProgress) -> None:
         """Show ``progress``."""
-        line = describe(progress)
-        if self._live:
-            self._stream.write("\r\x1b[2K" + line)
-            self._drawn = True
-        else:
-            now = self._clock()
-            if self._logged_at is not None and now - self._logged_at < _LOG_EVERY:
-                return
-            self._logged_at = now
-            self._stream.write(line + "\n")
-        self._stream.flush()
+        screen = self._console.screen
+        if screen is not None:
+            self._draw(screen, progress)
+            return
+        now = self._clock()
+        if self._logged_at is not None and now - self._logged_at < _LOG_EVERY:
+            return
+        self._logged_at = now
+        self._console.note(describe(progress))
 
-    def note(self, text: str) -> None:
-        """A line of its own, above the live line."""
-        self._stream.write(("\r\x1b[2K" if self._drawn else "") + text + "\n")
-        self._stream.flush()
-        self._drawn = False
+    def _draw(self, screen: Screen, progress: BatchProgress) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-    def close(self) -> None:
-        """End the live line, if one was drawn."""
-        if self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._drawn = False
+        if self._live is None:
+            self._live = live_progress(
+                screen,
+                TextColumn("[bold]batch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+            )
+            self._live.start()
+            self._task = self._live.add_task("batch", total=None, counts="")
+        assert self._task is not None
+        counts = (
+            f"[green]{progress.completed} completed[/]  [red]{progress.failed} failed[/]  "
+            f"[cyan]{progress.in_flight} in flight[/]"
+        )
+        if progress.rate is not None:
+            counts += f"  {progress.rate:.2f}/s"
+        if progress.eta is not None and progress.finished < progress.total:
+            counts += f"  ETA {format_duration(progress.eta)}"
+        total = progress.total if progress.input_done else None
+        self._live.update(self._task, completed=progress.finished, total=total, counts=counts)
+
+    def note(self, text: str, style: Optional[str] = None) -> None:
+        """A line of its own, above the live view."""
+        self._console.note(text, style=style)
+
+    def close(self, last: Optional[BatchProgress] = None) -> None:
+        """Stop redrawing; the view stays on screen, showing ``last`` if given."""
+        screen = self._console.screen
+        if screen is not None and last is not None:
+            self._draw(screen, last)
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
 
 def describe(progress: BatchProgress) -> str:
@@ -284,27 +312,67 @@ def _status(path: Path, console: Console) -> int:
         raise UsageError(str(exc)) from None
     if console.json:
         write_json(console.out, summary.as_dict())
-        return EXIT_OK
+    elif console.out_screen is not None:
+        _status_tables(summary, console.out_screen)
+    else:
+        _status_lines(summary, console)
+    return EXIT_OK
+
+
+def _last_run(summary: JournalSummary) -> Optional[str]:
+    if summary.last_started is None:
+        return None
+    when = _clock_time(summary.last_started)
+    if summary.running is not None:
+        state = f"started {when}, running (pid {summary.running})"
+    elif summary.last_outcome == "killed":
+        state = f"started {when}, killed before it ended: run the batch again to resume"
+    else:
+        state = f"started {when}, {summary.last_outcome} {_clock_time(summary.last_ended)}"
+    return f"runs: {summary.runs}; the last {state}"
+
+
+def _status_lines(summary: JournalSummary, console: Console) -> None:
     console.line(f"journal {summary.path}: {summary.total} items")
     for state, count in summary.states.items():
         if count:
             console.line(f"  {state:<11}{count:>9}")
     if summary.downloads_pending:
         console.line(f"  ({summary.downloads_pending} completed with outputs still to download)")
-    if summary.last_started is not None:
-        when = _clock_time(summary.last_started)
-        if summary.running is not None:
-            state = f"started {when}, running (pid {summary.running})"
-        elif summary.last_outcome == "killed":
-            state = f"started {when}, killed before it ended: run the batch again to resume"
-        else:
-            state = f"started {when}, {summary.last_outcome} {_clock_time(summary.last_ended)}"
-        console.line(f"runs: {summary.runs}; the last {state}")
+    last_run = _last_run(summary)
+    if last_run is not None:
+        console.line(last_run)
     if summary.errors:
         console.line("latest errors:")
         for item_id, error in summary.errors:
             console.line(f"  {item_id}: {error}")
-    return EXIT_OK
+
+
+def _status_tables(summary: JournalSummary, screen: Screen) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    # Item ids, errors and paths are shown as they are, never read as rich markup.
+    screen.print(f"journal {summary.path}: {summary.total} items", markup=False)
+    states = Table()
+    states.add_column("state")
+    states.add_column("items", justify="right")
+    for state, count in summary.states.items():
+        if count:
+            states.add_row(state, str(count), style=STATE_STYLES.get(state))
+    if summary.downloads_pending:
+        states.caption = f"{summary.downloads_pending} completed with outputs still to download"
+    screen.print(states)
+    last_run = _last_run(summary)
+    if last_run is not None:
+        screen.print(last_run, markup=False)
+    if summary.errors:
+        errors = Table(title="latest errors", title_justify="left")
+        errors.add_column("item")
+        errors.add_column("error", style="red")
+        for item_id, error in summary.errors:
+            errors.add_row(Text(item_id), Text(error))
+        screen.print(errors)
 
 
 def _clock_time(moment: Optional[float]) -> str:

@@ -24,7 +24,7 @@ from ._catalog import ModelSpec, batch_size, estimate, validate_arguments
 from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
 from ._jobs import Job, JobBook, JobInfo, JobScript, QueueFull
 from ._journal import Journal, JournalEntry
-from ._media import VIDEO_FORMAT, Renderings, fake_mp4, image_format, image_size, render_image
+from ._media import VIDEO_FORMAT, Renderings, image_format, image_size, render_image, render_video
 from ._uploads import SUPPORTED_CONTENT_TYPES, PutRejected, UploadStore
 from ._wire import BODY_LENGTH, CORRELATION_ID, detail, loc_error, parse_object, read_body, s3_error
 
@@ -569,17 +569,30 @@ class Api:
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         path = self.outputs / request_id / name
         render: Callable[[], bytes]
+        size = image_size(info.arguments, self.settings.full_size_images)
+        label = f"{info.model_id} #{name.split('.')[0]}"
         if info.kind == "video":
             content_type = VIDEO_FORMAT[1]
-            render = functools.partial(fake_mp4, request_id)
+            picture = self._uploaded_picture(info.arguments)
+            render = functools.partial(render_video, size, request_id, label, picture)
         else:
             pil_format, content_type, _ = image_format(info.arguments)
-            size = image_size(info.arguments, self.settings.full_size_images)
-            label = f"{info.model_id} #{name.split('.')[0]}"
             render = functools.partial(render_image, size, pil_format, f"{request_id}/{name}", label)
         # Sent from memory (outputs are small) so that the "truncate" fault can cut the body.
         data = await self._renderings.read(path, render)
         return web.Response(body=data, headers={"Content-Type": content_type})
+
+    def _uploaded_picture(self, arguments: Mapping[str, Any]) -> Optional[Path]:
+        """The file of the first image among ``arguments`` that was uploaded to this emulator:
+        a video is made from the job's own input picture where there is one."""
+        prefix = f"{self.settings.base_url}/uploads/"
+        for value in arguments.values():
+            for url in value if isinstance(value, list) else [value]:
+                if isinstance(url, str) and url.startswith(prefix):
+                    slot = self.uploads.stored(url[len(prefix):])
+                    if slot is not None and slot.content_type.startswith("image/"):
+                        return slot.path
+        return None
 
 
 def _restream(response: web.StreamResponse, extra_length: int = 0) -> Tuple[bytes, web.StreamResponse]:

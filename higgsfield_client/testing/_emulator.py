@@ -24,6 +24,7 @@ from ._catalog import DEFAULT_MODELS, ModelSpec
 from ._faults import FaultPlan
 from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
 from ._journal import Journal, JournalEntry
+from ._media import video_encoder
 from ._uploads import UploadStore
 from ._webhooks import WebhookDelivery, WebhookSender
 
@@ -444,6 +445,13 @@ class Emulator:
         if self._storage is None:
             raise RuntimeError("the emulator is not started")
         return self._storage
+
+    @property
+    def video_encoder(self) -> Optional[str]:
+        """What makes its video outputs: ``"H.264 (PyAV <version>)"`` when PyAV (the ``video``
+        extra) and Pillow are installed, else None: each video is then a small placeholder with
+        MP4 boxes that no player opens."""
+        return video_encoder()
 
     @property
     def fault_rate(self) -> float:
