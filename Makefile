@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test test-pythons lint typecheck pytest docs dist wheel-check bench soak clean
+.PHONY: demo test test-pythons lint typecheck pytest docs pictures dist wheel-check bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[pillow,trio]'
+	$(BIN)/python -m pip install --quiet -e '.[pillow,trio,video]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py
+	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py .ci/pictures.py
 
 # coverage starts before pytest so that modules imported by the pytest11 plugin are measured too.
 pytest: $(STAMP)
@@ -54,6 +54,11 @@ wheel-check: dist
 # The documentation site, built offline; any warning (a broken link, a bad docstring) fails it.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The docs' pictures (docs/pictures/): terminal recordings of `higgsfield demo` and `higgsfield
+# batch`, and the demo's image and video; tests/docs/test_pictures.py checks they are current.
+pictures: $(STAMP)
+	$(BIN)/python .ci/pictures.py
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -13,14 +13,17 @@ an emulator running in a separate process. Suites (default: all, in this order):
   import         target 6: import time of higgsfield_client vs the official package
   connections    connection reuse: TCP connections a client opens while polling
   emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
+  batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
 
 Not in the default run, named explicitly:
 
   instructions   targets 1 and 2 in instructions per call under valgrind (steady, ~10 min)
 
 --quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 2,000 for scale, 5 s and 30 s
-jobs only) for a smoke run of about four minutes. The official SDK is installed on first use into its own venv
-under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md.
+jobs only) for a smoke run of about four minutes. The official SDK is installed on first use into
+its own venv under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md,
+and the charts of the status, official, polling and upload figures to docs/charts/
+(bench/_charts.py); --charts-only draws them again from the last run without running anything.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._harness import CACHE_DIR, Context, Figure
+from ._harness import CACHE_DIR, REPO_DIR, Context, Figure
 
 SUITES: Dict[str, str] = {
     "status": "status",
@@ -49,6 +52,7 @@ SUITES: Dict[str, str] = {
     "import": "imports",
     "connections": "connections",
     "emulator_rate": "emulator_suite",
+    "batch": "batch",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]
@@ -77,6 +81,18 @@ def _markdown(figures: List[Figure]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _draw_charts(record: Dict[str, Any]) -> int:
+    """Draw the charts of ``record`` (matplotlib, from the bench extra); returns an exit code."""
+    try:
+        from ._charts import draw_charts
+    except ImportError as exc:  # matplotlib comes with the bench extra
+        print(f"charts: not drawn ({exc}; pip install -e '.[bench]')")
+        return 1
+    for path in draw_charts(record):
+        print(f"charts: wrote {path.relative_to(REPO_DIR)}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the chosen suites; returns 1 if a suite crashed (or, with --strict, missed a target)."""
     parser = argparse.ArgumentParser(
@@ -87,7 +103,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="smaller counts for a smoke run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--charts-only", action="store_true", help="draw docs/charts/ from the last run; run nothing"
+    )
     options = parser.parse_args(argv)
+    if options.charts_only:
+        return _draw_charts(json.loads((CACHE_DIR / "last-run.json").read_text()))
     unknown = [name for name in options.suites if name not in SUITES]
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
@@ -121,12 +142,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     record: Dict[str, Any] = {
         "machine": machine(),
         "command": command.strip(),
+        "date": time.strftime("%Y-%m-%d"),
         "seconds": elapsed,
         "crashed": crashed,
         "figures": [{"name": f.name, "text": f.text, "met": f.met, "data": f.data} for f in figures],
     }
     (CACHE_DIR / "last-run.json").write_text(json.dumps(record, indent=2))
     (CACHE_DIR / "last-run.md").write_text(_markdown(figures))
+    _draw_charts(record)
     if crashed or (options.strict and missed):
         return 1
     return 0

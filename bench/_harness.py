@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,3 +343,31 @@ def reset_peak_rss() -> int:
     except OSError:
         return proc_status("VmHWM")
     return proc_status("VmRSS")
+
+
+class RssSampler:
+    """This process's RSS growth over time, sampled in a thread every ``interval`` seconds while
+    the ``with`` block runs: ``samples`` holds [seconds since the start, MiB above ``baseline``]."""
+
+    def __init__(self, baseline: int, interval: float = 0.05) -> None:
+        self.samples: List[List[float]] = []
+        self._baseline = baseline
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        started = time.perf_counter()
+        while True:
+            growth = (proc_status("VmRSS") - self._baseline) / (1024 * 1024)
+            self.samples.append([round(time.perf_counter() - started, 3), round(growth, 1)])
+            if self._done.wait(self._interval):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()

@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import json
 import sys
+import threading
 import time
 from typing import Any, Callable, Coroutine, Dict, List, Optional
 
@@ -45,6 +46,32 @@ def _reset_peak() -> int:
     except OSError:
         return _proc_status("VmHWM")  # no reset possible: measure from the peak so far
     return _proc_status("VmRSS")
+
+
+class _RssSampler:
+    """RSS growth over ``baseline`` every 50 ms in a thread: [seconds, MiB] (as bench._harness)."""
+
+    def __init__(self, baseline: int) -> None:
+        self.samples: List[List[float]] = []
+        self._baseline = baseline
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        started = time.perf_counter()
+        while True:
+            growth = (_proc_status("VmRSS") - self._baseline) / (1024 * 1024)
+            self.samples.append([round(time.perf_counter() - started, 3), round(growth, 1)])
+            if self._done.wait(0.05):
+                return
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _run_async(mode: str, main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -115,18 +142,22 @@ def upload(params: Dict[str, Any]) -> Dict[str, Any]:
         client.upload_file(params["warmup_path"])
         baseline = _reset_peak()
         started = time.perf_counter()
-        client.upload_file(path)
+        with _RssSampler(baseline) as rss:
+            client.upload_file(path)
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "rss_growth": _proc_status("VmHWM") - baseline}
+        growth = _proc_status("VmHWM") - baseline
+        return {"seconds": seconds, "rss_growth": growth, "rss_samples": rss.samples}
 
     async def main() -> Dict[str, Any]:
         client = higgsfield_client.AsyncClient(base_url=params["base_url"], api_key=params["key"])
         await client.upload_file(params["warmup_path"])
         baseline = _reset_peak()
         started = time.perf_counter()
-        await client.upload_file(path)
+        with _RssSampler(baseline) as rss:
+            await client.upload_file(path)
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "rss_growth": _proc_status("VmHWM") - baseline}
+        growth = _proc_status("VmHWM") - baseline
+        return {"seconds": seconds, "rss_growth": growth, "rss_samples": rss.samples}
 
     return dict(asyncio.run(main()))
 

@@ -12,7 +12,9 @@ Baselines, in the same run:
   request included. Raw and ours run back to back, 5 pairs (1 under --quick), in alternating
   order; the figure is the median of the pair ratios (target >= 0.8x raw);
 - memory: peak RSS growth <= 50 MiB; the official SDK's ``upload_file`` (sync and async; it reads
-  the whole file into memory) is measured the same way for comparison.
+  the whole file into memory) is measured the same way for comparison. A thread also samples the
+  RSS every 50 ms during the big upload (``rss_samples``), for the memory chart of
+  ``bench/_charts.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ._harness import (
     Context,
     EmulatorProcess,
     Figure,
+    RssSampler,
     check,
     failure,
     median,
@@ -116,7 +119,8 @@ def _figures(
                 f"{MEMORY_TARGET // MIB} MiB), raw {raw_growth / MIB:.1f} MiB{versus}"
             ),
             met=check(growth, at_most=MEMORY_TARGET),
-            data={"ours": growth, "raw": raw_growth, "official": theirs},
+            data={"ours": growth, "raw": raw_growth, "official": theirs,
+                  "ours_samples": runs["ours"][0].get("rss_samples")},
         )),
         report(Figure(
             name=f"upload/{transport}/throughput",
@@ -162,18 +166,20 @@ def _timed_upload(upload: Any, warm: Any, big: Any) -> Dict[str, Any]:
     upload(warm)
     baseline = reset_peak_rss()
     started = time.perf_counter()
-    upload(big)
+    with RssSampler(baseline) as rss:
+        upload(big)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline}
+    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline, "rss_samples": rss.samples}
 
 
 async def _timed_upload_async(upload: Any, warm: Any, big: Any) -> Dict[str, Any]:
     await upload(warm)
     baseline = reset_peak_rss()
     started = time.perf_counter()
-    await upload(big)
+    with RssSampler(baseline) as rss:
+        await upload(big)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline}
+    return {"seconds": seconds, "rss_growth": proc_status("VmHWM") - baseline, "rss_samples": rss.samples}
 
 
 def _requests(p: Dict[str, Any]) -> Dict[str, Any]:

@@ -1,8 +1,10 @@
-"""Receive Higgsfield webhooks in an aiohttp.web app and verify each delivery's signature.
+"""Receive Higgsfield webhooks in an aiohttp.web app, verified and deduplicated by the SDK.
 
-``make_app(secret, events)`` is the receiver: it checks the Standard Webhooks signature with
-``higgsfield_proto.verify_webhook`` (401 when it does not verify), parses the job's final status,
-and puts the event on a queue. Behind a public HTTPS URL it receives the real API's deliveries.
+``make_app(secret, on_event)`` routes the SDK's receiver (``aiohttp_handler``): it checks the
+Standard Webhooks signature and timestamp (401 when they do not verify), answers 400 to a body
+that is not a job status, answers a duplicate delivery without calling ``on_event`` again, and
+answers 500 when ``on_event`` raises, so that the API delivers the event again. Behind a public
+HTTPS URL it receives the real API's deliveries.
 
 ``main()`` shows it end to end: it serves the app on a loopback port, submits a job whose
 ``webhook_url`` points there and waits for the verified event. That works against the local
@@ -14,43 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 from aiohttp import web
 
 import higgsfield_client
-from higgsfield_proto import ProtocolError, WebhookEvent, WebhookVerificationError, verify_webhook
+from higgsfield_client.webhooks import Handler, WebhookReceiver, aiohttp_handler
+from higgsfield_proto import WebhookEvent, WebhookSecrets
 
 MODEL = "higgsfield-ai/soul/standard"
 PATH = "/webhooks/higgsfield"
 
 
-def make_app(secret: str, events: asyncio.Queue[WebhookEvent]) -> web.Application:
-    """The receiver: verified deliveries go to ``events``; anything else is refused."""
-    seen = set()
-
-    async def receive(request: web.Request) -> web.Response:
-        body = await request.read()  # the raw bytes: the signature covers them exactly
-        try:
-            event = verify_webhook(secret, request.headers, body, now=time.time())
-        except WebhookVerificationError:
-            return web.Response(status=401, text="signature does not verify")
-        except ProtocolError:
-            return web.Response(status=400, text="not a job status")
-        if event.webhook_id not in seen:  # a retried delivery keeps its webhook-id
-            seen.add(event.webhook_id)
-            await events.put(event)
-        return web.Response(status=204)
-
+def make_app(secret: WebhookSecrets, on_event: Handler) -> web.Application:
+    """The receiver at ``PATH``: ``on_event`` gets each verified event once."""
     app = web.Application()
-    app.router.add_post(PATH, receive)
+    app.router.add_post(PATH, aiohttp_handler(WebhookReceiver(secret, on_event)))
     return app
 
 
 async def submit_and_receive(secret: str, timeout: float = 60.0) -> WebhookEvent:
     """Serve the receiver on loopback, submit one job pointing at it, return its verified event."""
     events: asyncio.Queue[WebhookEvent] = asyncio.Queue()
-    runner = web.AppRunner(make_app(secret, events))
+    runner = web.AppRunner(make_app(secret, events.put_nowait))
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

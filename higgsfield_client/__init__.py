@@ -57,6 +57,7 @@ from ._async import AsyncClient, AsyncRequestController
 from ._defaults import defaults as _defaults
 from ._defaults import on_default_async, on_default_sync
 from ._errors import HiggsfieldClientError
+from ._outputs import Output
 from ._statuses import (
     DONE_STATUSES,
     NSFW,
@@ -150,6 +151,7 @@ __all__ = [
     "NetworkTimeoutError",
     "NotCancellableError",
     "NotFoundError",
+    "Output",
     "PermissionDeniedError",
     "PollPolicy",
     "ProtocolError",

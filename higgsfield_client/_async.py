@@ -137,7 +137,7 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings)
+        self._calls = Calls(settings, self)
         self._transports = TransportsByRun(transport, settings)
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import (
     Deletion,
@@ -18,6 +18,7 @@ from higgsfield_proto import (
     Enqueued,
     Estimate,
     JobStatus,
+    PollPolicy,
     StatusUpdate,
     UploadTarget,
     build_download_request,
@@ -34,8 +35,15 @@ from higgsfield_proto import (
 )
 from higgsfield_proto._endpoints import CANCEL, STATUS
 
-from ._download import Destination, DownloadSink, output_file_names, refuse_existing, resolve_destination
-from ._runner import Call, EventHandler
+from ._download import (
+    Destination,
+    DownloadSink,
+    MemorySink,
+    output_file_names,
+    refuse_existing,
+    resolve_destination,
+)
+from ._runner import Call, EventHandler, Sink
 from ._settings import Settings, new_idempotency_key
 from ._statuses import JobResult, Status, status_from_job
 from ._uploads import (
@@ -50,13 +58,13 @@ from ._uploads import (
 if TYPE_CHECKING:
     from PIL import Image
 
+R = TypeVar("R")
+
 
 def _public_url(target: UploadTarget) -> str:
     return target.public_url
 
 
-def _result(job: JobStatus) -> JobResult:
-    return JobResult(raise_for_job_outcome(job))
 
 
 def event_handler(
@@ -121,22 +129,30 @@ class Job:
 
     def known_result(self) -> Optional[JobResult]:
         """The result, if the final status was seen already (raises for failed jobs)."""
-        return None if self.final is None else _result(self.final)
+        return None if self.final is None else self._calls.result(self.final)
 
-    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
-        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+    def result(
+        self, *, timeout: Optional[float], cancel_on_timeout: bool, poll: Optional[PollPolicy] = None
+    ) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (raising for failed jobs).
+
+        With ``poll`` (a webhook waiter's fallback) the first check waits its initial delay;
+        otherwise it is made at once.
+        """
         flow = wait_flow(
             self._calls.settings.config,
             self.request_id,
-            self._calls.settings.env(timeout=timeout),
+            self._calls.settings.env(timeout=timeout, poll=poll),
             cancel_on_timeout=cancel_on_timeout,
-            check_first=True,
+            check_first=poll is None,
         )
-        return Call(flow=flow, finish=self._keep)
+        return Call(flow=flow, finish=self.keep)
 
-    def _keep(self, job: JobStatus) -> JobResult:
+    def keep(self, job: JobStatus) -> JobResult:
+        """Keep ``job``, a final status however learnt, and return its result (raising for
+        failed jobs)."""
         self.final = job
-        return _result(job)
+        return self._calls.result(job)
 
     def cancel(self) -> Call[None, None]:
         """Cancel the job while it is queued."""
@@ -149,8 +165,14 @@ class Calls:
     Nothing here performs I/O: a runner runs what these methods return.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: object = None) -> None:
         self.settings = settings
+        self.client = client
+
+    def result(self, job: JobStatus) -> JobResult:
+        """The result of a final status, made by ``client`` (raises for failed, NSFW or canceled
+        jobs)."""
+        return JobResult(raise_for_job_outcome(job), client=self.client)
 
     def job(self, request_id: str) -> Job:
         """The state a controller of ``request_id`` keeps."""
@@ -201,7 +223,7 @@ class Calls:
             expires_after=expires_after,
             cancel_on_timeout=cancel_on_timeout,
         )
-        return Call(flow=flow, finish=_result, on_event=event_handler(on_enqueue, on_queue_update))
+        return Call(flow=flow, finish=self.result, on_event=event_handler(on_enqueue, on_queue_update))
 
     def status(self, request_id: str) -> Call[JobStatus, Status]:
         """Check a job's state once."""
@@ -262,12 +284,31 @@ class Calls:
             FileExistsError: the file exists and ``overwrite`` is off (checked before and after).
         """
         build_download_request(url)  # refuses a bad URL before a folder is made for it
-        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
         target = resolve_destination(url, destination)
         if not overwrite:
             refuse_existing(target)
         sink = DownloadSink(target, progress, overwrite=overwrite)
-        return Call(flow=flow, finish=sink.commit, sink=sink)
+        return self.stream(url, sink, sink.commit)
+
+    def stream(self, url: str, sink: Sink, finish: Callable[[Downloaded], R]) -> Call[Downloaded, R]:
+        """Stream ``url``'s body into ``sink`` (restarted on each attempt); the call returns
+        ``finish(Downloaded)``.
+
+        Raises:
+            InvalidArgumentError: ``url`` is not an http(s) URL.
+        """
+        flow = download_flow(url, self.settings.env(), user_agent=self.settings.user_agent)
+        return Call(flow=flow, finish=finish, sink=sink)
+
+    def read(self, url: str, *, max_size: Optional[int]) -> Call[Downloaded, bytes]:
+        """Download ``url`` into memory; the call returns its bytes.
+
+        Raises:
+            InvalidArgumentError: ``url`` is not an http(s) URL.
+            DownloadError: the body is over ``max_size`` (or incomplete, as for ``download``).
+        """
+        sink = MemorySink(url, max_size)
+        return self.stream(url, sink, sink.value)
 
     def download_outputs(
         self, result: JobResult, folder: Destination, *, overwrite: bool
@@ -292,8 +333,7 @@ class Calls:
 
 def output_urls(result: JobResult) -> list[str]:
     """Every output URL of a result: images, the video, then any artifacts."""
-    urls = list(result.images) + ([result.video] if result.video else [])
-    return urls + [url for group in result.artifacts.values() for url in group]
+    return [output.url for output in result.outputs]
 
 
 def _request_id(job: JobStatus) -> str:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, TextIO
 
 from higgsfield_proto import (
     AgentAccessDeniedError,
@@ -27,10 +27,15 @@ from higgsfield_proto import (
 )
 
 from . import _cli_commands as commands
+from ._async import AsyncClient
 from ._cli_agent import add_agent_parser, run_agent
-from ._cli_commands import Console, UsageError, WaitInterrupted
-from ._cli_output import write_json
+from ._cli_batch import add_batch_parser, run_batch_command
+from ._cli_commands import UsageError, WaitInterrupted, positive_seconds
+from ._cli_output import Console, terminal, write_json
 from ._sync import SyncClient
+
+if TYPE_CHECKING:
+    from rich.console import Console as Screen
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -68,6 +73,7 @@ examples:
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
   higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
+  higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
   higgsfield emulator --port 8000               # a local API for tests
   higgsfield demo                               # a tour against the embedded emulator
 
@@ -95,13 +101,6 @@ _API_COMMANDS: Dict[str, Command] = {
     "download": commands.download,
     "estimate": commands.estimate,
 }
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -136,10 +135,12 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
 
 
 def _waiting_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=_positive, metavar="SECONDS", help="give up waiting after this")
+    parser.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="give up waiting after this"
+    )
     parser.add_argument(
         "--poll-interval",
-        type=_positive,
+        type=positive_seconds,
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(estimate)
 
     add_agent_parser(add, common)
+    add_batch_parser(add)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -232,19 +234,19 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _client(options: argparse.Namespace) -> SyncClient:
+def _client_options(options: argparse.Namespace) -> Dict[str, Any]:
     retry = RetryPolicy(max_attempts=options.retries + 1) if options.retries is not None else None
     poll = None
     interval = getattr(options, "poll_interval", None)
     if interval is not None:
         poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
-    return SyncClient(
-        base_url=options.base_url,
-        api_key=options.api_key,
-        retry=retry,
-        poll=poll,
-        allow_insecure_http=options.allow_insecure_http,
-    )
+    return {
+        "base_url": options.base_url,
+        "api_key": options.api_key,
+        "retry": retry,
+        "poll": poll,
+        "allow_insecure_http": options.allow_insecure_http,
+    }
 
 
 def _message(error: BaseException) -> str:
@@ -296,13 +298,15 @@ def _run(options: argparse.Namespace, console: Console) -> int:
         from ._demo import run_demo
 
         return run_demo(
+            console,
             live=options.live,
             output=options.output,
-            stream=console.err,
             base_url=options.base_url,
             api_key=options.api_key,
         )
-    with _client(options) as client:
+    if options.command == "batch":
+        return run_batch_command(options, console, AsyncClient(**_client_options(options)))
+    with SyncClient(**_client_options(options)) as client:
         return _API_COMMANDS[options.command](client, options, console)
 
 
@@ -322,8 +326,12 @@ def _exchange_log(stream: TextIO) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line (default ``sys.argv[1:]``); returns the exit code."""
+def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -> int:
+    """Run the command line (default ``sys.argv[1:]``); returns the exit code.
+
+    Live output and tables are drawn with rich on stdout and stderr where they are terminals,
+    or on ``screen`` for both when it is given (a recording console makes the docs' pictures).
+    """
     parser = build_parser()
     try:
         options, extra = parser.parse_known_args(argv)
@@ -335,7 +343,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    console = Console(out=sys.stdout, err=sys.stderr, json=options.json)
+    console = Console(
+        out=sys.stdout,
+        err=sys.stderr,
+        json=options.json,
+        screen=screen or terminal(sys.stderr),
+        out_screen=screen or terminal(sys.stdout),
+    )
     try:
         with _exchange_log(console.err) if options.verbose else contextlib.nullcontext():
             return _run(options, console)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, TextIO
+from typing import Callable, Dict, List, Optional
 
 from higgsfield_proto import AgentTimeoutError, SessionState, TurnResult
 
-from ._cli_commands import Console, UsageError
-from ._cli_output import write_json
+from ._cli_commands import UsageError
+from ._cli_output import Console, StatusLine, write_json
 from ._download import file_name_from_url, refuse_existing, unique_names
 from ._sync import SyncClient
 
@@ -25,32 +24,6 @@ A question of the agent is answered from the terminal (ask: only when stdin is o
 as for the other commands: 4 when the turn failed, 7 when --timeout passed (the turn goes on;
 its session and message ids are printed), 3 for credentials or a 403 of the Agent API.
 """
-
-
-class TurnStatus:
-    """The session's state while a turn runs, on a terminal ``stream``: rewritten in place."""
-
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
-        self._stream = stream
-        self._clock = clock
-        self._started = clock()
-        self._live = stream.isatty()
-        self._drawn = False
-
-    def update(self, state: SessionState) -> None:
-        """Show the state of one poll (usable as ``on_update``)."""
-        if not self._live:
-            return
-        status = getattr(state.status, "value", state.status)
-        self._stream.write(f"\r\x1b[2Kagent: {status:<15} {self._clock() - self._started:6.1f} s")
-        self._stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        """End the live line, if one was drawn."""
-        if self._drawn:
-            self._stream.write("\r\x1b[2K")
-            self._stream.flush()
 
 
 def add_agent_parser(
@@ -129,10 +102,26 @@ def _turn(
     console: Console,
     on_question: Optional[Callable[[str], str]],
 ) -> TurnResult:
-    status = TurnStatus(console.err)
+    # The session's state while the turn runs, on a terminal only; gone once the answer is in.
+    status = StatusLine(console, "agent", plain=False, transient=True)
+
+    def on_update(state: SessionState) -> None:
+        status.show(str(getattr(state.status, "value", state.status)))
+
+    def pausing(answer: Callable[[str], str]) -> Callable[[str], str]:
+        def ask(question: str) -> str:
+            status.close()  # the prompt needs the line; the next update draws the state again
+            return answer(question)
+
+        return ask
+
     try:
         return client.agents.sessions.run(
-            session_id, content, on_question=on_question, timeout=options.timeout, on_update=status.update
+            session_id,
+            content,
+            on_question=pausing(on_question) if on_question is not None else None,
+            timeout=options.timeout,
+            on_update=on_update,
         )
     except AgentTimeoutError as exc:
         console.note(
@@ -207,6 +196,16 @@ def _chat(client: SyncClient, options: argparse.Namespace, console: Console) -> 
             client.agents.sessions.interrupt(session_id)
             console.note("turn interrupted")
             continue
-        console.line(result.text or f"({result.status})")
+        _show_answer(console, result.text or f"({result.status})")
         for url in result.asset_urls:
             console.note(f"  asset: {url}")
+
+
+def _show_answer(console: Console, text: str) -> None:
+    """An answer on stdout: rendered as Markdown on a terminal, as it came elsewhere."""
+    if console.out_screen is None:
+        console.line(text)
+        return
+    from rich.markdown import Markdown
+
+    console.out_screen.print(Markdown(text))

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence
 
 from ._calls import output_urls
-from ._cli_output import ByteBar, StatusLine, format_size, write_json
+from ._cli_output import Console, StatusLine, Transfers, format_size, write_json
 from ._download import file_name_from_url, refuse_existing, unique_names
 from ._settings import new_idempotency_key
 from ._statuses import Failed, JobResult
@@ -36,23 +35,12 @@ class WaitInterrupted(Exception):
         self.idempotency_key = idempotency_key
 
 
-@dataclass
-class Console:
-    """Where a command writes: results to ``out`` (JSON with ``json``), live output to ``err``."""
-
-    out: TextIO
-    err: TextIO
-    json: bool
-
-    def line(self, text: str) -> None:
-        """A result line on stdout (human mode)."""
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def note(self, text: str) -> None:
-        """A message for the person watching, on stderr."""
-        self.err.write(text + "\n")
-        self.err.flush()
+def positive_seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
 
 def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
@@ -85,14 +73,6 @@ def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]
         except ValueError:
             arguments[key] = raw
     return arguments
-
-
-def _download(client: SyncClient, url: str, target: Path, console: Console, overwrite: bool) -> Path:
-    bar = ByteBar(console.err, target.name)
-    try:
-        return client.download(url, target, progress=bar, overwrite=overwrite)
-    finally:
-        bar.close()
 
 
 def _report_result(
@@ -135,7 +115,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
         else:
             console.line(controller.request_id)
         return 0
-    line = StatusLine(console.err, options.model)
+    line = StatusLine(console, options.model)
     accepted: List[str] = []
 
     def on_enqueue(request_id: str) -> None:
@@ -174,7 +154,7 @@ def status(client: SyncClient, options: argparse.Namespace, console: Console) ->
 def result(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
     """Wait for a job to finish and report (or download) its outputs."""
     controller = client.get_request_controller(options.request_id)
-    line = StatusLine(console.err, options.request_id)
+    line = StatusLine(console, options.request_id)
     try:
         for update in controller.poll_request_status(timeout=options.timeout):
             line.update(update)
@@ -199,11 +179,11 @@ def upload(client: SyncClient, options: argparse.Namespace, console: Console) ->
     """Upload a file, streamed from disk with a progress bar; print its public URL."""
     path: str = options.file
     content_type = options.content_type or guess_content_type(path)
-    bar = ByteBar(console.err, os.path.basename(path))
+    bars = Transfers(console)
     try:
-        url = client.upload_file(path, content_type=content_type, progress=bar)
+        url = client.upload_file(path, content_type=content_type, progress=bars.bar(os.path.basename(path)))
     finally:
-        bar.close()
+        bars.close()
     if console.json:
         size = os.path.getsize(path)
         write_json(console.out, {"url": url, "file": path, "bytes": size, "content_type": content_type})
@@ -213,7 +193,7 @@ def upload(client: SyncClient, options: argparse.Namespace, console: Console) ->
 
 
 def download(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
-    """Download URLs into a folder, one after the other, with progress bars.
+    """Download URLs into a folder, one after the other, with a progress bar each.
 
     Two URLs with the same file name get distinct names (``0.png``, ``0-2.png``); an existing
     file stops the command before anything is downloaded, unless ``--overwrite``.
@@ -224,17 +204,21 @@ def download(client: SyncClient, options: argparse.Namespace, console: Console) 
     if not options.overwrite:
         for target in targets:
             refuse_existing(target)
-    saved = [
-        (url, _download(client, url, target, console, options.overwrite))
-        for url, target in zip(options.urls, targets, strict=True)
-    ]
+    bars = Transfers(console)
+    try:
+        saved = [
+            (url, client.download(url, target, progress=bars.bar(target.name), overwrite=options.overwrite))
+            for url, target in zip(options.urls, targets, strict=True)
+        ]
+    finally:
+        bars.close()
     if console.json:
         files = [{"url": url, "path": str(path), "bytes": path.stat().st_size} for url, path in saved]
         write_json(console.out, {"files": files})
     else:
         for _, path in saved:
             console.line(str(path))
-    if not console.err.isatty():
+    if console.screen is None:
         total = sum(path.stat().st_size for _, path in saved)
         console.note(f"downloaded {len(saved)} file(s), {format_size(total)}")
     return 0

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, TextIO, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from higgsfield_proto import PollPolicy
 
 from ._calls import output_urls
-from ._cli_output import ByteBar, StatusLine, format_size
+from ._cli_output import Console, StatusLine, Transfers, format_size
 from ._download import file_name_from_url
 from ._sync import SyncClient
 
@@ -38,15 +37,24 @@ def _input_picture() -> Image.Image:
 @contextlib.contextmanager
 def _endpoint(
     live: bool, base_url: Optional[str], api_key: Optional[str]
-) -> Iterator[Tuple[Optional[str], Optional[str], Optional[PollPolicy], str]]:
+) -> Iterator[Tuple[Optional[str], Optional[str], Optional[PollPolicy], str, Optional[str]]]:
+    """Where the tour runs: (base URL, key, poll policy, its name, what its videos are)."""
     if live:
-        yield base_url, api_key, None, "the Higgsfield API"
+        yield base_url, api_key, None, "the Higgsfield API", None
         return
     from .testing import Emulator
 
-    with Emulator(queue_time=0.5, run_time=1.5) as emulator:
+    # Full-size outputs: the demo's files are worth looking at.
+    with Emulator(queue_time=0.5, run_time=1.5, full_size_images=True) as emulator:
         where = f"the embedded emulator at {emulator.base_url}"
-        yield emulator.base_url, emulator.api_key, EMULATOR_POLL, where
+        encoder = emulator.video_encoder
+        video = (
+            f"a playable MP4, {encoder}"
+            if encoder
+            else "a placeholder MP4 that players do not open (pip install 'higgsfield-client[video]' "
+            "for a playable one)"
+        )
+        yield emulator.base_url, emulator.api_key, EMULATOR_POLL, where, video
 
 
 def _jobs(image_url: str) -> List[Tuple[str, str, Dict[str, Any]]]:
@@ -57,14 +65,15 @@ def _jobs(image_url: str) -> List[Tuple[str, str, Dict[str, Any]]]:
 
 
 def run_demo(
+    console: Console,
     *,
     live: bool = False,
     output: Path = Path("demo-output"),
-    stream: TextIO = sys.stderr,
     base_url: Optional[str] = None,
     api_key: Optional[str] = None,
 ) -> int:
-    """Upload a picture, run text-to-image and image-to-video, download the outputs, summarise.
+    """Upload a picture, run text-to-image and image-to-video, download the outputs, summarise,
+    on ``console``'s stderr (drawn with rich on a terminal).
 
     Against the embedded emulator unless ``live``; then ``base_url`` and ``api_key`` (or the
     environment) name the API. Returns the process exit code.
@@ -75,33 +84,40 @@ def run_demo(
     output.mkdir(parents=True, exist_ok=True)
     summary: List[str] = []
     started = time.monotonic()
-    with _endpoint(live, base_url, api_key) as (url, key, poll, where):
-        print(f"Higgsfield SDK demo against {where}", file=stream)
+    with _endpoint(live, base_url, api_key) as (url, key, poll, where, video):
+        console.note(f"Higgsfield SDK demo against {where}", style="bold")
         with SyncClient(base_url=url, api_key=key, poll=poll) as client:
             tick = time.monotonic()
-            bar = ByteBar(stream, "input picture")
-            image_url = client.upload_image(_input_picture(), "png", progress=bar)
-            bar.close()
+            bars = Transfers(console)
+            try:
+                image_url = client.upload_image(_input_picture(), "png", progress=bars.bar("input picture"))
+            finally:
+                bars.close()
             summary.append(f"uploaded the input picture in {time.monotonic() - tick:.2f} s -> {image_url}")
             for label, model, arguments in _jobs(image_url):
                 tick = time.monotonic()
-                line = StatusLine(stream, label)
+                line = StatusLine(console, label)
                 try:
                     result = client.subscribe(model, arguments, on_queue_update=line.update)
                 finally:
                     line.close()
                 files = []
-                for output_url in output_urls(result):
-                    target = output / f"{label}-{file_name_from_url(output_url)}"
-                    bar = ByteBar(stream, target.name)
-                    # The demo's own folder: each run replaces the files of the last one.
-                    path = client.download(output_url, target, progress=bar, overwrite=True)
-                    bar.close()
-                    files.append(f"{path} ({format_size(path.stat().st_size)})")
+                bars = Transfers(console)
+                try:
+                    for output_url in output_urls(result):
+                        target = output / f"{label}-{file_name_from_url(output_url)}"
+                        # The demo's own folder: each run replaces the files of the last one.
+                        bar = bars.bar(target.name)
+                        path = client.download(output_url, target, progress=bar, overwrite=True)
+                        files.append(f"{path} ({format_size(path.stat().st_size)})")
+                finally:
+                    bars.close()
                 took = time.monotonic() - tick
                 summary.append(f"{label}: request {result.request_id} in {took:.2f} s -> {', '.join(files)}")
-    print("\nSummary", file=stream)
+        if video is not None:
+            summary.append(f"the video is {video}")
+    console.note("\nSummary", style="bold")
     for entry in summary:
-        print(f"  {entry}", file=stream)
-    print(f"  total {time.monotonic() - started:.2f} s; outputs in {output}/", file=stream)
+        console.note(f"  {entry}")
+    console.note(f"  total {time.monotonic() - started:.2f} s; outputs in {output}/")
     return 0

@@ -1,4 +1,4 @@
-"""Where downloads go: safe file names, destinations, and the sink a download streams into.
+"""Where downloads go: safe file names, destinations, and the sinks a download streams into.
 
 A download is the core's ``download_flow``; its body streams into a ``*.part`` file beside the
 destination, which takes the destination's name only when the flow succeeded (the core checked
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Optional, Union
 from urllib.parse import unquote, urlsplit
 
-from higgsfield_proto import Downloaded, Response
+from higgsfield_proto import Downloaded, DownloadError, Response
 
 from ._uploads import Progress
 
@@ -175,3 +175,60 @@ class DownloadSink:
         if self._part is not None:
             self._part.unlink(missing_ok=True)
         self._part = self._file = None
+
+
+class MemorySink:
+    """Receives one download into memory, refusing more than ``max_size`` bytes.
+
+    ``restart`` empties the buffer for each attempt; ``value`` returns the bytes once the flow
+    succeeded (the core checked the size against Content-Length).
+
+    Args:
+        url: the URL downloaded (named in errors without its query).
+        max_size: the most bytes accepted, or None for no limit.
+    """
+
+    def __init__(self, url: str, max_size: Optional[int]) -> None:
+        self._url = url
+        self._max_size = max_size
+        self._buffer = bytearray()
+
+    def restart(self) -> None:
+        """Start an attempt with nothing received."""
+        self._buffer.clear()
+
+    def head(self, response: Response) -> None:
+        """Refuse at once an answer whose Content-Length is over ``max_size``.
+
+        Raises:
+            DownloadError: the announced size is over ``max_size``.
+        """
+        length = (response.header("Content-Length") or "").strip()
+        if length.isdigit():
+            self._check(int(length))
+
+    def write(self, chunk: bytes) -> None:
+        """Append one chunk of the body.
+
+        Raises:
+            DownloadError: the body grew over ``max_size``.
+        """
+        self._check(len(self._buffer) + len(chunk))
+        self._buffer += chunk
+
+    def value(self, downloaded: Downloaded) -> bytes:
+        """The bytes received, once the download succeeded."""
+        return bytes(self._buffer)
+
+    def close(self) -> None:
+        """Drop the buffer."""
+        self._buffer = bytearray()
+
+    def _check(self, size: int) -> None:
+        if self._max_size is not None and size > self._max_size:
+            raise DownloadError(
+                f"the output is over max_size ({size} > {self._max_size} bytes)",
+                url=urlsplit(self._url)._replace(query="", fragment="").geturl(),
+                received=len(self._buffer),
+                expected=size,
+            )

@@ -131,16 +131,23 @@ class Settings:
             )
         return self._config
 
-    def env(self, *, timeout: Optional[float] = None, delay: Optional[float] = None) -> FlowEnv:
+    def env(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        delay: Optional[float] = None,
+        poll: Optional[PollPolicy] = None,
+    ) -> FlowEnv:
         """The FlowEnv of one call.
 
         Args:
             timeout: the overall deadline of a waiting call, replacing the poll policy's.
             delay: a fixed poll interval (the official ``poll_request_status(delay=...)``).
+            poll: a poll policy replacing the client's (a webhook waiter's slow fallback).
         """
-        if timeout is None and delay is None:
+        if timeout is None and delay is None and poll is None:
             return self._env  # most calls: the client's own policies
-        poll = self.poll
+        poll = poll or self.poll
         if delay is not None:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:

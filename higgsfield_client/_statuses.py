@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple, Type
+import html
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 from higgsfield_proto import JobState, JobStatus, job_status_from_payload
+
+from ._outputs import Output, async_client, short_url, sync_client
 
 
 class Status:
@@ -108,11 +113,24 @@ def status_from_job(job: JobStatus) -> Status:
 
 class JobResult(Dict[str, Any]):
     """A completed job's payload: a plain dict (``result['images'][0]['url']`` works, as in the
-    official SDK) with typed shortcuts to the parts most callers need."""
+    official SDK) with typed shortcuts to the parts most callers need.
 
-    def __init__(self, job: JobStatus) -> None:
+    ``images``, ``video`` and ``artifacts`` are ``Output`` objects: the URLs as ``str``, which can
+    also ``read()`` their bytes. ``save(folder)`` downloads every output. A result from a
+    ``SyncClient`` uses the blocking ``save``/``read``, one from an ``AsyncClient`` awaits
+    ``asave``/``aread``; each fetches with the client that made the result. In Jupyter a result
+    shows its images and a video player; ``repr`` is one line.
+    """
+
+    def __init__(self, job: JobStatus, *, client: object = None) -> None:
         super().__init__(job.payload)
         self._job = job
+        self._client = client
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # The client stays behind (it holds connections and locks): an unpickled result
+        # fetches with the default client.
+        return (JobResult, (self._job,))
 
     @property
     def request_id(self) -> str:
@@ -120,22 +138,64 @@ class JobResult(Dict[str, Any]):
         return self._job.request_id
 
     @property
-    def images(self) -> Tuple[str, ...]:
-        """The URLs of the output images."""
-        return self._job.images
+    def images(self) -> Tuple[Output, ...]:
+        """The output images (their URLs)."""
+        return tuple(Output(url, kind="image", client=self._client) for url in self._job.images)
 
     @property
-    def video(self) -> Optional[str]:
-        """The URL of the output video, if any."""
-        return self._job.video
+    def video(self) -> Optional[Output]:
+        """The output video (its URL), if any."""
+        video = self._job.video
+        return None if video is None else Output(video, kind="video", client=self._client)
 
     @property
-    def artifacts(self) -> Mapping[str, Tuple[str, ...]]:
-        """Extra output URLs by key (``zip``, ``mov``, ``jsx``, ``fbx``, ``ply``), when the model
+    def artifacts(self) -> Mapping[str, Tuple[Output, ...]]:
+        """Extra outputs by key (``zip``, ``mov``, ``jsx``, ``fbx``, ``ply``), when the model
         returns any."""
-        return self._job.artifacts
+        return {
+            key: tuple(Output(url, kind=key, client=self._client) for url in urls)
+            for key, urls in self._job.artifacts.items()
+        }
 
     @property
     def expires_at(self) -> Optional[str]:
         """When the outputs will be deleted, as the API wrote it."""
         return self._job.expires_at
+
+    def save(self, folder: Union[str, os.PathLike[str]], *, overwrite: bool = False) -> List[Path]:
+        """Download every output into ``folder`` with the SyncClient that made this result.
+
+        ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``, never
+        replacing a file unless ``overwrite``.
+
+        Returns:
+            The files' paths: images, the video, then artifacts.
+
+        Raises:
+            FileExistsError: a file exists and ``overwrite`` is off (nothing is downloaded).
+            DownloadError, TransportError, APIError: as ``SyncClient.download``.
+            TypeError: the result came from an AsyncClient (use ``asave``).
+        """
+        return sync_client(self._client).download_outputs(self, folder, overwrite=overwrite)
+
+    async def asave(self, folder: Union[str, os.PathLike[str]], *, overwrite: bool = False) -> List[Path]:
+        """``save`` for a result of an AsyncClient (asyncio or trio)."""
+        return await async_client(self._client).download_outputs(self, folder, overwrite=overwrite)
+
+    @property
+    def outputs(self) -> List[Output]:
+        """Every output: the images, the video, then the artifacts."""
+        video = self.video
+        extra = [output for group in self.artifacts.values() for output in group]
+        return [*self.images, *([video] if video is not None else []), *extra]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{output.kind}={short_url(output)!r}" for output in self.outputs)
+        return f"JobResult(request_id={self.request_id!r}{', ' if shown else ''}{shown})"
+
+    def _repr_html_(self) -> str:
+        parts = [output._repr_html_() for output in self.outputs]
+        expires = f" · expires {html.escape(self.expires_at)}" if self.expires_at else ""
+        caption = f"<div><code>{html.escape(self.request_id)}</code>{expires}</div>"
+        media = "".join(f'<div style="margin: 4px 0">{part}</div>' for part in parts)
+        return f"<div>{caption}{media}</div>"

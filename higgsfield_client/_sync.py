@@ -140,7 +140,7 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings)
+        self._calls = Calls(settings, self)
         self._transport = transport
         self._owns_transport = transport is None
         self._lock = threading.Lock()

@@ -152,11 +152,12 @@ from ._values import (
     FieldError,
     JobState,
     JobStatus,
+    Retrying,
     StatusUpdate,
     UploadTarget,
     WebhookEvent,
 )
-from ._webhooks import parse_webhook, sign_webhook, verify_webhook
+from ._webhooks import WebhookSecrets, parse_webhook, sign_webhook, verify_webhook
 
 __all__ = [
     "AGENT_ERRORS",
@@ -237,6 +238,7 @@ __all__ = [
     "SessionState",
     "SessionStatus",
     "Sleep",
+    "Retrying",
     "StatusUpdate",
     "StreamedBody",
     "StreamedOutcome",
@@ -253,6 +255,7 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "WebhookEvent",
+    "WebhookSecrets",
     "WebhookVerificationError",
     "agent_message_from_row",
     "assess_turn",

@@ -17,12 +17,13 @@ from typing import Optional, Union
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from ._config import origin_of
-from ._effects import Flow, Now, Send, Sleep, StreamedSend
+from ._effects import Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._errors import DownloadError, InvalidArgumentError, TransportError, transport_error_from_failure
 from ._http import FailureKind, Request, Response, StreamedOutcome, StreamedResponse, TransportFailure
 from ._parse import protocol_error
 from ._poll import PollPolicy
 from ._retry import GiveUp, RetryPolicy
+from ._values import Retrying
 
 MAX_REDIRECTS = 5
 """Redirects followed at most within one exchange."""
@@ -167,6 +168,17 @@ def _network_error(
     )
 
 
+def _retrying(
+    request: Request, attempt: int, delay: float, outcome: Union[Response, TransportFailure]
+) -> Retrying:
+    """The event announcing the repeat of ``request`` after ``outcome``."""
+    url = request.url.split("?", 1)[0]
+    if isinstance(outcome, TransportFailure):
+        failure = outcome.kind.value
+        return Retrying(method=request.method, url=url, attempt=attempt, delay=delay, failure=failure)
+    return Retrying(method=request.method, url=url, attempt=attempt, delay=delay, status=outcome.status)
+
+
 def exchange(
     request: Request,
     env: FlowEnv,
@@ -231,6 +243,7 @@ def exchange(
                 raise protocol_error(outcome, f"more than {MAX_REDIRECTS} redirects")
             request, attempt = following, 0
             continue
+        yield Notify(event=_retrying(request, attempt, decision.delay, outcome))
         now = yield Sleep(seconds=decision.delay)
         if deadline is not None:
             deadline.now = now

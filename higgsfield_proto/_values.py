@@ -128,6 +128,27 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Retrying:
+    """Notify event: an attempt failed and the same request goes again after ``delay`` seconds.
+
+    Attributes:
+        method: the request's method.
+        url: the request's URL without its query (a presigned URL's signature stays out).
+        attempt: the number of the attempt that failed (1 for the first).
+        delay: the seconds waited before the next attempt (a Retry-After, or the backoff).
+        status: the HTTP status that failed, or None for a network failure.
+        failure: the network failure's kind (``"connect"``, ``"read"``...), or None for a status.
+    """
+
+    method: str
+    url: str
+    attempt: int
+    delay: float
+    status: Optional[int] = None
+    failure: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Downloaded:
     """A finished download: the URL asked for, the bytes the sink received, their content type."""
 

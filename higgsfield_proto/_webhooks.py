@@ -9,7 +9,7 @@ import hmac
 import json
 from typing import Mapping, Optional, Sequence, Tuple, Union
 
-from ._errors import ProtocolError, WebhookVerificationError
+from ._errors import InvalidArgumentError, ProtocolError, WebhookVerificationError
 from ._http import header_value
 from ._parse import job_status_from_payload
 from ._values import WebhookEvent
@@ -18,6 +18,8 @@ DEFAULT_TOLERANCE = 300.0
 """Deliveries signed more than five minutes away from ``now`` are rejected."""
 
 HeaderSource = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+WebhookSecrets = Union[str, Sequence[str]]
+"""One ``whsec_...`` secret, or several (during a rotation, a delivery signed with any of them is valid)."""
 
 
 def _header(headers: HeaderSource, name: str) -> Optional[str]:
@@ -63,7 +65,7 @@ def parse_webhook(body: bytes, headers: HeaderSource = ()) -> WebhookEvent:
 
 
 def verify_webhook(
-    secret: str,
+    secret: WebhookSecrets,
     headers: HeaderSource,
     body: bytes,
     *,
@@ -73,7 +75,8 @@ def verify_webhook(
     """Check a signed delivery (Standard Webhooks, as the API signs them) and read it.
 
     Args:
-        secret: the account's ``whsec_...`` secret.
+        secret: the account's ``whsec_...`` secret, or several during a rotation (any of them
+            may have signed the delivery).
         headers: the delivery's headers (any case); needs webhook-id, -timestamp and -signature.
         body: the raw body bytes, exactly as received.
         now: the current Unix time in seconds.
@@ -81,9 +84,13 @@ def verify_webhook(
 
     Raises:
         WebhookVerificationError: missing headers, a stale or future timestamp, or no matching
-            signature among the space-separated ``v1,`` entries.
+            signature among the space-separated ``v1,`` entries; a secret that is not base64.
         ProtocolError: the signature matches but the body is not a status payload.
+        InvalidArgumentError: ``secret`` is an empty sequence.
     """
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets:
+        raise InvalidArgumentError("verify_webhook needs at least one secret")
     webhook_id = _header(headers, "webhook-id")
     timestamp = _header(headers, "webhook-timestamp")
     signatures = _header(headers, "webhook-signature")
@@ -93,11 +100,12 @@ def verify_webhook(
         raise WebhookVerificationError("webhook-timestamp is not a Unix time")
     if abs(now - int(timestamp)) > tolerance:
         raise WebhookVerificationError("webhook-timestamp is outside the accepted tolerance")
-    expected = sign_webhook(secret, webhook_id, int(timestamp), body).encode("ascii")
-    if not any(
-        hmac.compare_digest(expected, candidate.encode("ascii", errors="replace"))
+    expected = [sign_webhook(key, webhook_id, int(timestamp), body).encode("ascii") for key in secrets]
+    candidates = [
+        candidate.encode("ascii", errors="replace")
         for candidate in signatures.split()
         if candidate.startswith("v1,")
-    ):
+    ]
+    if not any(hmac.compare_digest(mine, theirs) for mine in expected for theirs in candidates):
         raise WebhookVerificationError("no webhook signature matches")
     return parse_webhook(body, headers)

@@ -10,7 +10,7 @@ Session status: ``terminated`` once terminated; ``awaiting_input`` while a quest
 answer, and still (stale) until ``starts`` of the answer's turn; ``processing`` from ``starts``
 until the turn ends or is interrupted; ``idle`` otherwise.
 
-Rows, where the API's documents leave the choice open:
+Rows, where the Agent API's documents leave the choice open:
 
 - While a turn runs, only its user row (``processing``, ``llm_cost_usd`` null) is listed: the
   assistant row appears when the turn ends, as in the official SDK's fixtures (a poll during a turn
@@ -26,6 +26,9 @@ Rows, where the API's documents leave the choice open:
 - An interrupt (and `AgentBook.terminate`) adds no assistant row: the running turn's user row
   settles ``failed`` with its cost; a parked question settles ``failed`` with the user row it
   answers. An idle session then has no row left ``processing``.
+- An answer's images (``[image]``, or ``images`` in a script) are named when the turn is accepted
+  and exist from the moment its assistant row does: their URLs answer 404 before, and always for
+  a turn stopped before its answer. They are rendered on their first download.
 - ``created_at`` is UTC with second precision (``2026-09-01T00:00:00Z``, the fixtures' form); rows
   are listed in the order they were added.
 """
@@ -42,21 +45,28 @@ from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 AGENT_OUTCOMES = ("completed", "failed", "question", "hang")
-# Content markers for unscripted turns, checked in this order (the first one found wins).
-MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))
+# Content markers for unscripted turns. The outcome markers are checked in this order (the first
+# one found wins); "[long]" and "[image]" combine with any of them.
+OUTCOME_MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))
+LONG_MARKER = "[long]"
+IMAGE_MARKER = "[image]"
+# Where the images of agent answers are served, under the emulator's root URL (no credentials).
+IMAGE_PATH = "/agent-outputs"
+# A "[long]" turn runs this many times the turn time unless the long turn time is set.
+LONG_TURN_FACTOR = 10
 MAX_CONTENT = 20_000
 DEFAULT_COST = "0.0010"
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentScript:
     """A scripted turn for the next user message that starts one (see `Emulator.script_agent_turn`).
 
     Raises:
-        ValueError: an unknown outcome, a negative time, a cost that is not a decimal string, or a
-            field its outcome does not use (``asset_urls`` outside "completed", ``answer_lag``
-            outside "question", ``text`` for "hang").
+        ValueError: an unknown outcome, a negative time or image count, a cost that is not a
+            decimal string, or a field its outcome does not use (``asset_urls`` and ``images``
+            outside "completed", ``answer_lag`` outside "question", ``text`` for "hang").
     """
 
     outcome: str
@@ -65,6 +75,7 @@ class AgentScript:
     turn_time: Optional[float] = None
     llm_cost_usd: Optional[str] = None
     answer_lag: Optional[float] = None
+    images: int = 0
 
     def __post_init__(self) -> None:
         if self.outcome not in AGENT_OUTCOMES:
@@ -75,13 +86,15 @@ class AgentScript:
             raise ValueError("answer_lag is a question's, and must not be negative")
         if self.asset_urls and self.outcome != "completed":
             raise ValueError("asset_urls belong to a completed turn")
+        if self.images < 0 or (self.images and self.outcome != "completed"):
+            raise ValueError("images belong to a completed turn, and must not be negative")
         if self.text is not None and self.outcome == "hang":
             raise ValueError("a hanging turn has no text")
         if self.llm_cost_usd is not None and not _DECIMAL.fullmatch(self.llm_cost_usd):
             raise ValueError(f"llm_cost_usd must be a decimal string, not {self.llm_cost_usd!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentSessionInfo:
     """A snapshot of one agent session, for tests.
 
@@ -140,27 +153,32 @@ class _Row:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Turn:
     """A turn in progress: its user row, what it will answer, and when."""
 
     user: _Row
     content: str
     outcome: str
+    reasoning: str
     text: str
     asset_urls: Tuple[str, ...]
+    images: Tuple[str, ...]  # the file names of the images the answer links
+    image_base: str  # their URLs' prefix
     cost: str
     answer_lag: float  # for a question: how long the answer's turn still reads awaiting_input
     starts: float
     ends: Optional[float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Parked:
-    """A question waiting for its answer."""
+    """A question waiting for its answer: the message it asks about, and the question's text."""
 
     user: _Row
     question: _Row
+    content: str
+    text: str
     cost: str
     answer_lag: float
 
@@ -214,11 +232,11 @@ def _parts(turn: _Turn) -> List[Dict[str, Any]]:
     """The assistant's parts for a finished turn: a failure has no reasoning part."""
     parts: List[Dict[str, Any]] = [{"type": "step-start"}]
     if turn.outcome != "failed":
-        reasoning = f"The user wrote: {turn.content[:200]}"
-        parts.append({"type": "reasoning", "text": reasoning, "state": "done"})
+        parts.append({"type": "reasoning", "text": turn.reasoning, "state": "done"})
     parts.append({"type": "text", "text": turn.text})
-    if turn.asset_urls:
-        parts.append({"type": "text", "text": "\n".join(turn.asset_urls)})
+    urls = [*turn.asset_urls, *(f"{turn.image_base}/{name}" for name in turn.images)]
+    if urls:
+        parts.append({"type": "text", "text": "\n".join(urls)})
     return parts
 
 
@@ -230,21 +248,37 @@ class AgentBook:
 
     Args:
         turn_time: seconds an unscripted turn runs.
+        long_turn_time: seconds an unscripted ``[long]`` turn runs; None follows ``turn_time``
+            (`LONG_TURN_FACTOR` times it).
         answer_lag: seconds an answer's turn still reads ``awaiting_input`` when the question's
             script does not say.
         access: the account may use the Agent API (else every route answers 403).
         credits: the account has credits (else a message gets 402).
     """
 
-    def __init__(self, turn_time: float, answer_lag: float, access: bool, credits: bool) -> None:
+    def __init__(
+        self,
+        turn_time: float,
+        long_turn_time: Optional[float],
+        answer_lag: float,
+        access: bool,
+        credits: bool,
+    ) -> None:
         if answer_lag < 0:
             raise ValueError("agent_answer_lag must not be negative")
         self.turn_time = turn_time
+        self._long_turn_time: Optional[float] = None
+        if long_turn_time is not None:
+            self.long_turn_time = long_turn_time
         self.answer_lag = answer_lag
         self.access = access
         self.credits = credits
         self._sessions: Dict[str, _Session] = {}
         self._scripts: Deque[AgentScript] = deque()
+        # Answer images by file name: the session whose turn links it, and, once that turn
+        # completed, the label drawn on it.
+        self._image_sessions: Dict[str, _Session] = {}
+        self._image_labels: Dict[str, str] = {}
         self._lock = threading.Lock()
 
     @property
@@ -258,6 +292,20 @@ class AgentBook:
             raise ValueError("agent_turn_time must not be negative")
         self._turn_time = value
 
+    @property
+    def long_turn_time(self) -> float:
+        """Seconds an unscripted ``[long]`` turn runs: as set, else `LONG_TURN_FACTOR` times
+        `turn_time`. Turns already accepted keep their timing."""
+        if self._long_turn_time is None:
+            return LONG_TURN_FACTOR * self._turn_time
+        return self._long_turn_time
+
+    @long_turn_time.setter
+    def long_turn_time(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("agent_long_turn_time must not be negative")
+        self._long_turn_time = value
+
     def script(self, script: AgentScript) -> None:
         """Queue ``script`` for the next user message that starts a turn (first in, first out)."""
         with self._lock:
@@ -270,8 +318,10 @@ class AgentBook:
             self._sessions[session.session_id] = session
         return session.session_id
 
-    def send(self, session_id: str, content: str, now: float) -> str:
+    def send(self, session_id: str, content: str, now: float, base_url: str) -> str:
         """Accept a user message (a new turn, or the answer to a question); returns its id.
+
+        ``base_url`` is the emulator's root URL, for the URLs of the images the answer links.
 
         Raises:
             AgentRefused: 404 unknown session; 409 ``session_terminated``, or ``session_busy``
@@ -298,7 +348,11 @@ class AgentBook:
             user = _Row(str(uuid.uuid4()), "user", "processing", {"type": "text", "text": content},
                         session.stamp(now))
             session.add(user)
-            session.turn = self._turn(user, content, script, now + lag)
+            session.turn = turn = self._turn(
+                user, content, script, now + lag, parked, base_url + IMAGE_PATH
+            )
+            for name in turn.images:
+                self._image_sessions[name] = session
             return user.message_id
 
     def messages(
@@ -318,6 +372,16 @@ class AgentBook:
                     raise AgentRefused(404, "Message not found")
                 rows = rows[position + 1:]
             return session.status(now), [row.wire() for row in rows]
+
+    def image(self, name: str, now: float) -> Optional[str]:
+        """The label of the answer image ``name`` once the turn that links it completed, else
+        None (unknown, its turn still running, or stopped before its answer)."""
+        with self._lock:
+            session = self._image_sessions.get(name)
+            if session is None:
+                return None
+            self._advance(session, now)
+            return self._image_labels.get(name)
 
     def interrupt(self, session_id: str, now: float) -> None:
         """Stop the running or parked turn, if any; the session goes back to ``idle``.
@@ -371,24 +435,49 @@ class AgentBook:
         return session
 
     def _turn(
-        self, user: _Row, content: str, script: Optional[AgentScript], starts: float
+        self,
+        user: _Row,
+        content: str,
+        script: Optional[AgentScript],
+        starts: float,
+        answered: Optional[_Parked],
+        image_base: str,
     ) -> _Turn:
-        # A script wins over the content's markers; its unset fields take the defaults.
+        # A script wins over the content's markers; its unset fields take the defaults. An answer
+        # (``answered`` is the question it answers) is echoed like any message; its reasoning
+        # part quotes the reply and the question.
         if script is None:
-            outcome = next((o for marker, o in MARKERS if marker in content), "completed")
-            script = AgentScript(outcome)
+            script = self._marked(content, answered)
         outcome = script.outcome
         turn_time = self.turn_time if script.turn_time is None else script.turn_time
         return _Turn(
             user=user,
             content=content,
             outcome=outcome,
+            reasoning=_reasoning(content, answered),
             text=_default_text(outcome, content) if script.text is None else script.text,
             asset_urls=script.asset_urls,
+            images=tuple(f"{uuid.uuid4().hex}.png" for _ in range(script.images)),
+            image_base=image_base,
             cost=DEFAULT_COST if script.llm_cost_usd is None else script.llm_cost_usd,
             answer_lag=self.answer_lag if script.answer_lag is None else script.answer_lag,
             starts=starts,
             ends=None if outcome == "hang" else starts + turn_time,
+        )
+
+    def _marked(self, content: str, answered: Optional[_Parked]) -> AgentScript:
+        """The script an unscripted message's markers make.
+
+        An answer links an image when the message the question asked about wanted one.
+        """
+        outcome = next((o for marker, o in OUTCOME_MARKERS if marker in content), "completed")
+        long = LONG_MARKER in content and outcome != "hang"
+        asked = content if answered is None else f"{answered.content} {content}"
+        image = IMAGE_MARKER in asked and outcome == "completed"
+        return AgentScript(
+            outcome=outcome,
+            turn_time=self.long_turn_time if long else None,
+            images=1 if image else 0,
         )
 
     def _advance(self, session: _Session, now: float) -> None:
@@ -401,8 +490,17 @@ class AgentBook:
         message = _assistant_message(row_id, _parts(turn))
         row = _Row(row_id, "assistant", status, message, session.stamp(turn.ends))
         session.add(row)
+        for number, name in enumerate(turn.images, 1):
+            self._image_labels[name] = f"agent #{number}: {turn.content}"
         if turn.outcome == "question":
-            session.parked = _Parked(turn.user, row, turn.cost, turn.answer_lag)
+            session.parked = _Parked(
+                user=turn.user,
+                question=row,
+                content=turn.content,
+                text=turn.text,
+                cost=turn.cost,
+                answer_lag=turn.answer_lag,
+            )
         else:
             turn.user.settle(turn.outcome, turn.cost)
 
@@ -414,6 +512,12 @@ class AgentBook:
             session.parked.question.settle("failed")
             session.parked.user.settle("failed", session.parked.cost)
             session.parked = None
+
+
+def _reasoning(content: str, answered: Optional[_Parked]) -> str:
+    if answered is None:
+        return f"The user wrote: {content[:200]}"
+    return f"The user answered {content[:200]!r} to: {answered.text[:200]}"
 
 
 def _default_text(outcome: str, content: str) -> str:

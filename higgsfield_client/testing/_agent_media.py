@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 from ._agent import AgentRefused
 from ._uploads import UploadSlot, UploadStore
 
-# The content type each media type's extensions get. The API names the four types and
+# The content type each media type's extensions get. The Agent API's documents name the four types and
 # the "jpeg" example only; this table is the emulator's choice. A "file" may also have any other
 # well-formed extension, served as application/octet-stream.
 AGENT_MEDIA_TYPES: Dict[str, Dict[str, str]] = {

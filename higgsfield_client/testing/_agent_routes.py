@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 
 from aiohttp import web
 
-from ._agent import MAX_CONTENT, AgentBook, AgentRefused
+from ._agent import IMAGE_PATH, MAX_CONTENT, AgentBook, AgentRefused
 from ._agent_media import AGENT_MEDIA_TYPES, MediaBook
-from ._wire import detail, loc_error, parse_object, read_body
+from ._media import Renderings, image_size, render_image
+from ._wire import detail, loc_error, parse_object, read_body, s3_error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BASE = "/v1/agent"
@@ -19,19 +21,27 @@ BASE = "/v1/agent"
 class AgentRoutes:
     """The Agent API's handlers over an `AgentBook` and a `MediaBook`; `routes` lists them.
 
-    ``base_url`` is the emulator's root URL, for the media slots' upload and public URLs.
+    ``base_url`` is the emulator's root URL, for the media slots' upload and public URLs and the
+    answers' image URLs. Answer images are rendered into ``images`` (a directory of the file
+    store) on their first download, at most 256 pixels a side unless ``full_size``.
 
-    Every route answers 403 ``{"detail": "agent_api_access_denied"}`` while the book's account
-    has no agent access (credentials are checked before, by the app).
+    Every API route answers 403 ``{"detail": "agent_api_access_denied"}`` while the book's
+    account has no agent access (credentials are checked before, by the app). The image route is
+    public, as a CDN is: no credentials, no agent access needed.
     """
 
-    def __init__(self, book: AgentBook, media: MediaBook, base_url: str) -> None:
+    def __init__(
+        self, book: AgentBook, media: MediaBook, base_url: str, images: Path, full_size: bool
+    ) -> None:
         self.book = book
         self.media = media
         self.base_url = base_url
+        self.images = images
+        self.full_size = full_size
+        self._renderings = Renderings()
 
-    def routes(self) -> List[Tuple[str, str, Handler, str]]:
-        """(method, path, handler, route name) of each Agent API route."""
+    def routes(self) -> List[Tuple[str, str, Handler, str, bool]]:
+        """(method, path, handler, route name, public) of each Agent API route."""
         session = f"{BASE}/sessions/{{session_id}}"
         table: List[Tuple[str, str, Handler, str]] = [
             ("POST", f"{BASE}/sessions", self.create_session, "agent-sessions"),
@@ -42,7 +52,12 @@ class AgentRoutes:
             ("POST", f"{BASE}/media/{{media_id}}/confirm", self.media_confirm,
              "agent-media-confirm"),
         ]
-        return [(method, path, self._guarded(handler), name) for method, path, handler, name in table]
+        routes = [
+            (method, path, self._guarded(handler), name, False)
+            for method, path, handler, name in table
+        ]
+        routes.append(("GET", f"{IMAGE_PATH}/{{name}}", self.image, "agent-output", True))
+        return routes
 
     def _guarded(self, handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -78,7 +93,7 @@ class AgentRoutes:
         if errors or body is None:
             return detail(422, errors)
         message_id = self.book.send(
-            request.match_info["session_id"], body["content"], time.monotonic()
+            request.match_info["session_id"], body["content"], time.monotonic(), self.base_url
         )
         return web.json_response({"message_id": message_id, "status": "processing"}, status=202)
 
@@ -94,6 +109,18 @@ class AgentRoutes:
         await read_body(request)
         self.book.interrupt(request.match_info["session_id"], time.monotonic())
         return web.Response(status=202)
+
+    async def image(self, request: web.Request) -> web.StreamResponse:
+        """GET /agent-outputs/{name}: a PNG an answer links, made on its first download."""
+        name = request.match_info["name"]
+        label = self.book.image(name, time.monotonic())
+        if label is None:
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        size = image_size({}, self.full_size)
+        render = functools.partial(render_image, size, "PNG", name, label)
+        # Sent from memory (images are small) so that the "truncate" fault can cut the body.
+        data = await self._renderings.read(self.images / name, render)
+        return web.Response(body=data, headers={"Content-Type": "image/png"})
 
     async def media_slot(self, request: web.Request) -> web.StreamResponse:
         """POST /v1/agent/media: ``{"extension", "type"}`` opens a presigned upload slot (201)."""

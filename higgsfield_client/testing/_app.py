@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -23,16 +24,9 @@ from ._catalog import ModelSpec, batch_size, estimate, validate_arguments
 from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
 from ._jobs import Job, JobBook, JobInfo, JobScript, QueueFull
 from ._journal import Journal, JournalEntry
-from ._media import (
-    VIDEO_FORMAT,
-    fake_mp4,
-    image_format,
-    image_size,
-    render_image,
-    write_file,
-)
+from ._media import VIDEO_FORMAT, Renderings, image_format, image_size, render_image, render_video
 from ._uploads import SUPPORTED_CONTENT_TYPES, PutRejected, UploadStore
-from ._wire import BODY_LENGTH, CORRELATION_ID, detail, loc_error, parse_object, read_body
+from ._wire import BODY_LENGTH, CORRELATION_ID, detail, loc_error, parse_object, read_body, s3_error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FAULTABLE_ROUTES = frozenset(FAULT_ROUTES + SCRIPT_ONLY_ROUTES)
@@ -99,14 +93,6 @@ def _output_names(info: JobInfo) -> List[str]:
     return [f"{index}.{extension}" for index in range(info.batch_size)]
 
 
-def _s3_error(status: int, code: str, message: str) -> web.Response:
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
-    )
-    return web.Response(status=status, text=body, content_type="application/xml")
-
-
 class Api:
     """The routes and the state they share; build the aiohttp app with `make_app`.
 
@@ -152,7 +138,7 @@ class Api:
         self._connection_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._connections_seen = 0
         self._idempotency: Dict[str, Tuple[str, Dict[str, Any]]] = {}
-        self._rendering: Dict[Path, asyncio.Future[None]] = {}
+        self._renderings = Renderings()
         self._public_routes: Set[web.AbstractRoute] = set()
 
     def make_app(self) -> web.Application:
@@ -168,8 +154,8 @@ class Api:
         add(app, "DELETE", "/requests/{request_id}", self.delete, name="delete")
         add(app, "POST", "/files/generate-upload-url", self.upload_url, name="upload-url")
         add(app, "POST", "/estimate/{model_id:.+}", self.estimate, name="estimate")
-        for method, path, handler, name in self.agent.routes():
-            add(app, method, path, handler, name=name)
+        for method, path, handler, name, public in self.agent.routes():
+            add(app, method, path, handler, name=name, public=public)
         # The storage host and the CDN: reached by presigned or public URLs, never with credentials.
         add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
         add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)
@@ -245,6 +231,8 @@ class Api:
                 await asyncio.sleep(self.settings.slow_seconds)
             elif fault == "truncate":
                 response = await self._truncate(request, response)
+            elif fault == "stall":
+                response = await self._stall(request, response)
             return response
         finally:
             if self.journal.enabled:
@@ -315,19 +303,23 @@ class Api:
         return None
 
     async def _truncate(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        body = response.body if isinstance(response, web.Response) else b""
-        data = body if isinstance(body, bytes) else b""
-        damaged = web.StreamResponse(status=response.status)
-        for name, value in response.headers.items():
-            if name.lower() != "content-length":
-                damaged.headers.add(name, value)
         # Promise more bytes than are sent, then close: the client sees a short body.
-        damaged.content_length = len(data) + 16
+        data, damaged = _restream(response, extra_length=16)
         await damaged.prepare(request)
         await damaged.write(data[: len(data) // 2])
         if request.transport is not None:
             request.transport.close()
         return damaged
+
+    async def _stall(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        # The whole length is promised; half is sent, then nothing for slow_seconds, then the rest.
+        data, stalled = _restream(response)
+        await stalled.prepare(request)
+        await stalled.write(data[: len(data) // 2])
+        await asyncio.sleep(self.settings.slow_seconds)
+        await stalled.write(data[len(data) // 2 :])
+        await stalled.write_eof()
+        return stalled
 
     def _queue_full_body(self) -> Dict[str, Any]:
         return {
@@ -535,7 +527,7 @@ class Api:
             )
         except PutRejected as exc:
             await self._drain(request)
-            return _s3_error(exc.status, exc.code, exc.message)
+            return s3_error(exc.status, exc.code, exc.message)
         slot.path.parent.mkdir(parents=True, exist_ok=True)
         # A private partial file per PUT: concurrent PUTs to one slot must not interleave.
         partial = slot.path.with_name(f"{slot.path.name}.{uuid.uuid4().hex}.part")
@@ -559,7 +551,7 @@ class Api:
         """GET /uploads/{name}: the uploaded bytes, exactly, with the slot's content type."""
         slot = self.uploads.stored(request.match_info["name"])
         if slot is None:
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         return web.FileResponse(slot.path, headers={"Content-Type": slot.content_type})
 
     async def output(self, request: web.Request) -> web.StreamResponse:
@@ -574,38 +566,48 @@ class Api:
             or name not in _output_names(info)
         )
         if gone or info is None:
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         path = self.outputs / request_id / name
+        render: Callable[[], bytes]
+        size = image_size(info.arguments, self.settings.full_size_images)
+        label = f"{info.model_id} #{name.split('.')[0]}"
         if info.kind == "video":
             content_type = VIDEO_FORMAT[1]
-            await self._render_once(path, lambda: fake_mp4(request_id))
+            picture = self._uploaded_picture(info.arguments)
+            render = functools.partial(render_video, size, request_id, label, picture)
         else:
             pil_format, content_type, _ = image_format(info.arguments)
-            size = image_size(info.arguments, self.settings.full_size_images)
-            label = f"{info.model_id} #{name.split('.')[0]}"
-            await self._render_once(
-                path, lambda: render_image(size, pil_format, f"{request_id}/{name}", label)
-            )
+            render = functools.partial(render_image, size, pil_format, f"{request_id}/{name}", label)
         # Sent from memory (outputs are small) so that the "truncate" fault can cut the body.
-        data = await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+        data = await self._renderings.read(path, render)
         return web.Response(body=data, headers={"Content-Type": content_type})
 
-    async def _render_once(self, path: Path, render: Callable[[], bytes]) -> None:
-        # File and Pillow work runs in a thread; concurrent first requests share one rendering.
-        pending = self._rendering.get(path)
-        if pending is None:
-            pending = asyncio.get_running_loop().run_in_executor(None, _make_once, path, render)
-            self._rendering[path] = pending
-            pending.add_done_callback(lambda _: self._rendering.pop(path, None))
-        await asyncio.shield(pending)
+    def _uploaded_picture(self, arguments: Mapping[str, Any]) -> Optional[Path]:
+        """The file of the first image among ``arguments`` that was uploaded to this emulator:
+        a video is made from the job's own input picture where there is one."""
+        prefix = f"{self.settings.base_url}/uploads/"
+        for value in arguments.values():
+            for url in value if isinstance(value, list) else [value]:
+                if isinstance(url, str) and url.startswith(prefix):
+                    slot = self.uploads.stored(url[len(prefix):])
+                    if slot is not None and slot.content_type.startswith("image/"):
+                        return slot.path
+        return None
+
+
+def _restream(response: web.StreamResponse, extra_length: int = 0) -> Tuple[bytes, web.StreamResponse]:
+    """The body of ``response`` and a streamed answer with its status and headers, whose
+    Content-Length is the body's plus ``extra_length``."""
+    body = response.body if isinstance(response, web.Response) else b""
+    data = body if isinstance(body, bytes) else b""
+    copy = web.StreamResponse(status=response.status)
+    for name, value in response.headers.items():
+        if name.lower() != "content-length":
+            copy.headers.add(name, value)
+    copy.content_length = len(data) + extra_length
+    return data, copy
 
 
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-
-def _make_once(path: Path, render: Callable[[], bytes]) -> None:
-    if not path.exists():
-        write_file(path, render())

@@ -22,7 +22,8 @@ connecting a client:
     export HIGGSFIELD_BASE_URL=http://127.0.0.1:8000  where it listens
   This SDK and the higgsfield command read both variables; with curl, send
   "Authorization: Key $HF_KEY". Every API route needs the key; the presigned
-  upload URL and the file URLs (/uploads/..., /outputs/...) do not.
+  upload URL and the file URLs (/uploads/..., /outputs/..., /agent-outputs/...)
+  do not.
 
 jobs:
   A submit stays queued for --queue-time seconds, in_progress for --run-time seconds,
@@ -34,8 +35,10 @@ agent API:
   Under /v1/agent, with the same key. A message's turn runs --agent-turn-time
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
   [question] asks a question (the session awaits input; the next message answers
-  it, and reads awaiting_input for --agent-answer-lag more seconds), [hang] runs
-  until interrupted.
+  it, reads awaiting_input for --agent-answer-lag more seconds, and is echoed),
+  [hang] runs until interrupted, [long] runs --agent-long-turn-time seconds
+  instead, and [image] links a generated PNG the emulator serves
+  (/agent-outputs/..., no key needed).
 
 examples:
   %(prog)s --port 8000
@@ -113,6 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--agent-long-turn-time", type=float, default=None, metavar="SECONDS",
+        help="seconds an Agent API turn runs when its message contains [long] (default: ten "
+        "times --agent-turn-time)",
+    )
+    parser.add_argument(
         "--agent-answer-lag", type=float, default=0.0, metavar="SECONDS",
         help="seconds an answer to an agent's question still reads awaiting_input before its "
         "turn turns processing, as a stale poll would (default: %(default)s)",
@@ -141,6 +149,7 @@ def run(options: argparse.Namespace) -> int:
         queue_limit=options.queue_limit,
         journal_limit=options.journal_limit,
         agent_turn_time=options.agent_turn_time,
+        agent_long_turn_time=options.agent_long_turn_time,
         agent_answer_lag=options.agent_answer_lag,
     )
     stopping = threading.Event()

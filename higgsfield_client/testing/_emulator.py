@@ -24,6 +24,7 @@ from ._catalog import DEFAULT_MODELS, ModelSpec
 from ._faults import FaultPlan
 from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
 from ._journal import Journal, JournalEntry
+from ._media import video_encoder
 from ._uploads import UploadStore
 from ._webhooks import WebhookDelivery, WebhookSender
 
@@ -47,29 +48,33 @@ class Emulator:
 
     Every route requires ``api_key`` (``Authorization: Key id:secret``, or the legacy
     ``hf-api-key`` and ``hf-secret`` pair) and answers 401 ``{"detail": "Invalid credentials"}``
-    without it, except the storage and CDN URLs: the presigned upload PUT, uploaded files and
-    outputs. A request that matches no route needs credentials too before it learns 404 or 405.
+    without it, except the storage and CDN URLs: the presigned upload PUT, uploaded files, outputs
+    and the images agent answers link. A request that matches no route needs credentials too
+    before it learns 404 or 405.
 
     Faults (``fault_rate`` or `script_fault`) hit the API routes and the storage PUT; output
-    downloads ("output") get only the faults scripted for them by name, and uploaded-file
-    downloads none. They are decided before credentials are checked, as a
-    proxy in front of the API would. "429" (with ``Retry-After``; on a submit the
+    downloads ("output", and "agent-output" for agent answer images) get only the faults scripted
+    for them by name, and uploaded-file downloads none. They are decided before credentials are
+    checked, as a proxy in front of the API would. "429" (with ``Retry-After``; on a submit the
     ``account_queue_full`` body), "500", "502", "503", "504", "html" (a 502 HTML page), "drop"
     (the request is read, then the connection closes unanswered) and the scripted-only
     "redirect_samehost"/"redirect_offhost" (307) answer *instead of* the route: nothing is
-    created, canceled, deleted or stored. "slow" (answer after ``slow_seconds``) and "truncate"
-    (a Content-Length longer than the body sent, then close) happen *after* the route did its
-    work: a submit has created its job (and recorded its Idempotency-Key), so the client sees an
-    ambiguous failure that only an idempotent retry resolves safely.
+    created, canceled, deleted or stored. "slow" (answer after ``slow_seconds``) and "truncate" (a
+    Content-Length longer than the body sent, then close) happen *after* the route did its work: a
+    submit has created its job (and recorded its Idempotency-Key), so the client sees an ambiguous
+    failure that only an idempotent retry resolves safely. The scripted-only "stall" sends the
+    answer's headers and half its body, pauses ``slow_seconds``, then sends the rest (a download
+    caught in the middle).
 
     Webhooks are sent for ``completed``, ``failed`` and ``nsfw`` only; the API's documents leave
     ``canceled`` open, and the emulator sends nothing for it.
 
-    The Agent API is served under ``{base_url}/v1/agent`` with the same
-    credentials. A message's turn runs ``agent_turn_time`` and answers ``Echo: <content>``, unless
-    `script_agent_turn` or a marker in the content (``[fail]``, ``[question]``, ``[hang]``) says
-    otherwise; `agent_sessions` shows each session's rows. The choices made where the protocol is
-    silent are listed in ``_agent`` and in the testing guide.
+    The Agent API is served under ``{base_url}/v1/agent`` with the same credentials. A message's
+    turn runs ``agent_turn_time`` and answers ``Echo: <content>`` (an answer to a question too),
+    unless `script_agent_turn` or a marker in the content (``[fail]``, ``[question]``, ``[hang]``;
+    ``[long]`` runs ``agent_long_turn_time``, ``[image]`` links a generated PNG) says otherwise;
+    `agent_sessions` shows each session's rows. The choices made where the protocol is silent are
+    listed in ``_agent`` and in the testing guide.
 
     Args:
         host: interface to bind; keep it on loopback.
@@ -88,9 +93,11 @@ class Emulator:
         webhook_retry_delay: first retry delay; doubles up to ``webhook_retry_max_delay``.
         webhook_retry_max_delay: the longest delay between two attempts.
         webhook_timeout: seconds a webhook receiver has to answer one attempt.
-        slow_seconds: delay of the "slow" fault.
+        slow_seconds: delay of the "slow" fault, and the longest a webhook event scripted
+            "out_of_order" is held back.
         ssl_context: serve HTTPS with this server context; ``base_url`` then names ``localhost``.
-        storage_dir: where uploads and outputs go; a temporary directory (removed on stop) if None.
+        storage_dir: where uploads and outputs (agent answer images included) go; a temporary
+            directory (removed on stop) if None.
         api_key: the ``id:secret`` key to accept; a random one if None.
         upload_headers_style: how ``upload_headers`` is answered ("normal", "lowercase",
             "missing", "empty", "no_content_type"); can be changed later.
@@ -102,9 +109,12 @@ class Emulator:
         models: the model catalog; a set of documented models if None.
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
         agent_turn_time: seconds an unscripted Agent API turn runs; can be changed later.
+        agent_long_turn_time: seconds an unscripted turn runs when its message contains
+            ``[long]``; None makes it ten times ``agent_turn_time``. Can be changed later.
         agent_answer_lag: seconds the answer to an agent's question still reads
-            ``awaiting_input`` before its turn turns ``processing`` (the stale poll of
-            the official client's turn loop), unless the question's script says otherwise.
+            ``awaiting_input`` before its turn turns ``processing`` (a stale poll: a client
+            that takes it for a new question answers twice), unless the question's script says
+            otherwise.
         agent_access: the account may use the Agent API; False answers 403
             ``agent_api_access_denied`` on every agent route. Can be changed later.
         agent_credits: the account has credits; False answers 402 ``insufficient_credits`` to
@@ -144,6 +154,7 @@ class Emulator:
         models: Optional[Iterable[ModelSpec]] = None,
         journal_limit: Optional[int] = 100_000,
         agent_turn_time: float = 0.2,
+        agent_long_turn_time: Optional[float] = None,
         agent_answer_lag: float = 0.0,
         agent_access: bool = True,
         agent_credits: bool = True,
@@ -175,11 +186,16 @@ class Emulator:
             first_delay=webhook_retry_delay,
             max_delay=webhook_retry_max_delay,
             timeout=webhook_timeout,
+            hold=slow_seconds,
+            faults=self._faults,
+            journal=self._journal,
         )
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
-        self._agent = AgentBook(agent_turn_time, agent_answer_lag, agent_access, agent_credits)
+        self._agent = AgentBook(
+            agent_turn_time, agent_long_turn_time, agent_answer_lag, agent_access, agent_credits
+        )
         self._media = MediaBook(self._uploads)
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -300,7 +316,10 @@ class Emulator:
         )
         api = Api(
             settings, self._catalog, self._book, self._uploads, self._faults, self._journal,
-            AgentRoutes(self._agent, self._media, self._base_url), storage / "outputs",
+            AgentRoutes(
+                self._agent, self._media, self._base_url, storage / "agent-outputs", self._full_size
+            ),
+            storage / "outputs",
             self._take_script, self._give_back, self._timings, self._arm_timer,
         )
         runner = web.AppRunner(
@@ -417,7 +436,8 @@ class Emulator:
 
     @property
     def storage_dir(self) -> Path:
-        """Directory holding uploads (``uploads/``) and generated outputs (``outputs/``).
+        """Directory holding uploads (``uploads/``), generated outputs (``outputs/``) and the
+        images agent answers link (``agent-outputs/``).
 
         Raises:
             RuntimeError: the emulator has not been started.
@@ -425,6 +445,13 @@ class Emulator:
         if self._storage is None:
             raise RuntimeError("the emulator is not started")
         return self._storage
+
+    @property
+    def video_encoder(self) -> Optional[str]:
+        """What makes its video outputs: ``"H.264 (PyAV <version>)"`` when PyAV (the ``video``
+        extra) and Pillow are installed, else None: each video is then a small placeholder with
+        MP4 boxes that no player opens."""
+        return video_encoder()
 
     @property
     def fault_rate(self) -> float:
@@ -460,7 +487,9 @@ class Emulator:
 
     @property
     def webhook_deliveries(self) -> List[WebhookDelivery]:
-        """Webhook events sent or being sent, with their attempts (a snapshot)."""
+        """Webhook events sent or being sent, with their attempts and scripted fault (a snapshot).
+
+        Each attempt is also in the journal, as an entry of route "webhook"."""
         return self._webhooks.deliveries()
 
     @property
@@ -523,14 +552,21 @@ class Emulator:
 
         Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
         "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
-        "agent-media-confirm", or "*" for any of them; and "output" (the generated files),
-        which "*" does not include.
+        "agent-media-confirm", or "*" for any of them; and "output" (the generated files) and
+        "agent-output" (the images agent answers link), which "*" does not include.
         Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
-        "redirect_samehost", "redirect_offhost". Scripted faults are used before
+        "redirect_samehost", "redirect_offhost", "stall". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
 
+        The route "webhook" scripts the next webhook events instead, with kinds of its own:
+        "drop" (the event is never sent, as a lost delivery), "duplicate" (sent once more right
+        after its 2xx, same ``webhook-id``, signed anew) and "out_of_order" (held back until
+        the next event's first attempt was answered, or ``slow_seconds``, so that a later
+        event arrives first). Neither "*" nor ``fault_rate`` touches webhooks.
+
         Raises:
-            ValueError: unknown route or kind, or ``count`` below 1.
+            ValueError: unknown route or kind (or a kind of the other family), or ``count``
+                below 1.
         """
         self._faults.script(route, kind, count)
 
@@ -548,6 +584,15 @@ class Emulator:
     @agent_turn_time.setter
     def agent_turn_time(self, value: float) -> None:
         self._agent.turn_time = value
+
+    @property
+    def agent_long_turn_time(self) -> float:
+        """Seconds a ``[long]`` agent turn runs: as set, else ten times `agent_turn_time`."""
+        return self._agent.long_turn_time
+
+    @agent_long_turn_time.setter
+    def agent_long_turn_time(self, value: float) -> None:
+        self._agent.long_turn_time = value
 
     @property
     def agent_access(self) -> bool:
@@ -576,14 +621,15 @@ class Emulator:
         turn_time: Optional[float] = None,
         llm_cost_usd: Optional[str] = None,
         answer_lag: Optional[float] = None,
+        images: int = 0,
     ) -> None:
         """Decide the next agent turn: what the next accepted user message gets.
 
-        Scripts queue up, first in first out, across sessions; each accepted message takes one,
-        an answer to a question included, so a question flow is scripted as a question followed
-        by the turn that answers it. A script beats the content's markers (``[fail]``,
-        ``[question]``, ``[hang]``); a message without a script gets the default turn (``Echo:
-        <content>`` after ``agent_turn_time``).
+        Scripts queue up, first in first out, across sessions; each accepted message takes
+        one, an answer to a question included, so a question flow is scripted as a question
+        followed by the turn that answers it. A script beats the content's markers
+        (``[fail]``, ``[question]``, ``[hang]``, ``[long]``, ``[image]``); a message without a
+        script gets the default turn (``Echo: <content>`` after ``agent_turn_time``).
 
         Args:
             outcome: "completed" (an assistant row with the reply), "failed" (an assistant row
@@ -601,13 +647,22 @@ class Emulator:
             answer_lag: for a question, seconds its answer still reads ``awaiting_input``, with
                 nothing after the answer, before its turn turns ``processing``;
                 ``agent_answer_lag`` when None.
+            images: for a completed turn, how many images the emulator generates for the reply:
+                PNGs it serves without credentials under ``{base_url}/agent-outputs/``, linked
+                after ``asset_urls``, one per line.
 
         Raises:
-            ValueError: an unknown outcome, a negative time, a cost that is not a decimal string,
-                or a field the outcome does not use.
+            ValueError: an unknown outcome, a negative time or image count, a cost that is not a
+                decimal string, or a field the outcome does not use.
         """
         self._agent.script(AgentScript(
-            outcome, text, tuple(asset_urls), turn_time, llm_cost_usd, answer_lag
+            outcome=outcome,
+            text=text,
+            asset_urls=tuple(asset_urls),
+            turn_time=turn_time,
+            llm_cost_usd=llm_cost_usd,
+            answer_lag=answer_lag,
+            images=images,
         ))
 
     def terminate_agent_session(self, session_id: str) -> None:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One request as the emulator received it.
+    """One request as the emulator received it, or one webhook delivery attempt it made.
 
     ``headers`` is case-insensitive (``entry.headers["authorization"]``); ``query`` maps each query
     parameter to its value(s). ``route`` names the route ("submit", "status", "cancel", "delete",
@@ -23,6 +23,11 @@ class JournalEntry:
     dropped without an answer. ``fault`` is the injected
     fault kind, if any. ``connection_id`` numbers the TCP connection the request came on, so tests
     can see connection reuse. ``time`` is the wall-clock arrival time (``time.time()``).
+
+    Route "webhook" entries are the POSTs the emulator sent to webhook receivers, one per
+    attempt: the receiver URL's path and query, the headers sent (with the signature), the
+    receiver's status (None for a connection error or a timeout), the fault played out
+    ("duplicate", "out_of_order") and the time the attempt began; ``connection_id`` is 0.
     """
 
     method: str

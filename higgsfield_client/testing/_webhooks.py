@@ -1,10 +1,11 @@
-"""Webhook deliveries: Standard Webhooks signatures, retries with backoff, and their record."""
+"""Webhook deliveries: Standard Webhooks signatures, retries with backoff, faults, and their record."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import threading
@@ -12,6 +13,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from urllib.parse import parse_qsl, urlsplit
+
+from ._faults import WEBHOOK_ROUTE, FaultPlan
+from ._journal import Journal, JournalEntry
 
 if TYPE_CHECKING:
     import aiohttp
@@ -42,11 +47,14 @@ def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class WebhookAttempt:
-    """One POST of a delivery: when (wall clock), and the status code or the connection error."""
+    """One POST of a delivery: when (wall clock), the status code or the connection error, and
+    the fault it played out (``"duplicate"`` for the copy sent after a 2xx, ``"out_of_order"``
+    for the first POST of a held-back event)."""
 
     time: float
     status: Optional[int]
     error: Optional[str]
+    fault: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,10 @@ class WebhookDelivery:
     """A webhook event and its attempts so far.
 
     ``delivered`` is True once an attempt got a 2xx; ``finished`` once delivered or given up
-    (the retry window passed, or the request's data expired).
+    (the retry window passed, or the request's data expired), or at once for a dropped event.
+    ``fault`` is the fault scripted for the event: ``"drop"`` (never sent), ``"duplicate"``
+    (sent once more after its 2xx) or ``"out_of_order"`` (held back until the next event went
+    out).
     """
 
     request_id: str
@@ -64,16 +75,22 @@ class WebhookDelivery:
     attempts: Tuple[WebhookAttempt, ...]
     delivered: bool
     finished: bool
+    fault: Optional[str] = None
 
 
 class WebhookSender:
     """Sends deliveries from the emulator's event loop; its record is readable from any thread.
+
+    Each attempt is also a journal entry of route ``"webhook"``.
 
     Args:
         secret: the ``whsec_...`` secret to sign with, or None for unsigned deliveries.
         window: seconds after the first attempt during which failed deliveries are retried.
         first_delay: the first retry delay; it doubles after each failure up to ``max_delay``.
         timeout: seconds each attempt may take.
+        hold: the longest an ``out_of_order`` event waits for the next event to go out.
+        faults: where scripted ``"webhook"`` faults come from.
+        journal: where each attempt is recorded.
     """
 
     def __init__(
@@ -84,28 +101,40 @@ class WebhookSender:
         first_delay: float,
         max_delay: float,
         timeout: float,
+        hold: float,
+        faults: FaultPlan,
+        journal: Journal,
     ) -> None:
         self._key = None if secret is None else webhook_key(secret)
         self.window = window
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.timeout = timeout
+        self.hold = hold
+        self._faults = faults
+        self._journal = journal
         self._records: List[WebhookDelivery] = []
         self._lock = threading.Lock()
         self._tasks: Set[asyncio.Task[None]] = set()
+        self._held: List[asyncio.Event] = []
         self._session: Optional[aiohttp.ClientSession] = None
 
     def deliver(self, request_id: str, url: str, body: bytes, stop_at: Optional[float]) -> None:
-        """Start delivering ``body`` to ``url``; call on the event loop.
+        """Start delivering ``body`` to ``url``, as the next scripted fault says; call on the loop.
 
         ``stop_at`` (monotonic) ends the retries early, when the request's data expires.
         """
+        fault = self._faults.pick(WEBHOOK_ROUTE)
         with self._lock:
             index = len(self._records)
             self._records.append(
-                WebhookDelivery(request_id, url, f"msg_{uuid.uuid4().hex}", body, (), False, False)
+                WebhookDelivery(
+                    request_id, url, f"msg_{uuid.uuid4().hex}", body, (), False, fault == "drop", fault
+                )
             )
-        task = asyncio.get_running_loop().create_task(self._run(index, stop_at))
+        if fault == "drop":
+            return
+        task = asyncio.get_running_loop().create_task(self._run(index, stop_at, fault))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -123,27 +152,56 @@ class WebhookSender:
             await self._session.close()
             self._session = None
 
-    async def _run(self, index: int, stop_at: Optional[float]) -> None:
+    async def _run(self, index: int, stop_at: Optional[float], fault: Optional[str]) -> None:
+        held = fault == "out_of_order"
+        if held:
+            await self._hold()
         deadline = time.monotonic() + self.window
         if stop_at is not None:
             deadline = min(deadline, stop_at)
         delay = self.first_delay
+        first = True
         while True:
-            attempt = await self._attempt(self._records[index])
+            attempt = await self._attempt(self._records[index], "out_of_order" if held and first else None)
             ok = attempt.status is not None and 200 <= attempt.status < 300
             give_up = not ok and time.monotonic() + delay > deadline
-            with self._lock:
-                record = self._records[index]
-                self._records[index] = WebhookDelivery(
-                    record.request_id, record.url, record.webhook_id, record.body,
-                    (*record.attempts, attempt), ok, ok or give_up,
-                )
+            self._record(index, attempt, ok, finished=ok or give_up)
+            if first and not held:
+                self._release_held()
+            first = False
+            if ok and fault == "duplicate":
+                # The API sends an event again when its 2xx went missing: same id, new signature.
+                self._record(index, await self._attempt(self._records[index], "duplicate"), True, True)
             if ok or give_up:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_delay)
 
-    async def _attempt(self, record: WebhookDelivery) -> WebhookAttempt:
+    async def _hold(self) -> None:
+        """Wait until another event's first attempt was answered, or ``hold`` seconds."""
+        released = asyncio.Event()
+        self._held.append(released)
+        try:
+            await asyncio.wait_for(released.wait(), self.hold)
+        except asyncio.TimeoutError:
+            self._held.remove(released)
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        for released in held:
+            released.set()
+
+    def _record(self, index: int, attempt: WebhookAttempt, delivered: bool, finished: bool) -> None:
+        with self._lock:
+            record = self._records[index]
+            self._records[index] = dataclasses.replace(
+                record,
+                attempts=(*record.attempts, attempt),
+                delivered=record.delivered or delivered,
+                finished=finished,
+            )
+
+    async def _attempt(self, record: WebhookDelivery, fault: Optional[str]) -> WebhookAttempt:
         import aiohttp
 
         if self._session is None:
@@ -167,6 +225,28 @@ class WebhookSender:
                 allow_redirects=False,
             ) as response:
                 await response.read()
-                return WebhookAttempt(started, response.status, None)
+                attempt = WebhookAttempt(started, response.status, None, fault)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            return WebhookAttempt(started, None, f"{type(exc).__name__}: {exc}")
+            attempt = WebhookAttempt(started, None, f"{type(exc).__name__}: {exc}", fault)
+        if self._journal.enabled:
+            self._journal.append(_journal_entry(record, headers, attempt))
+        return attempt
+
+
+def _journal_entry(record: WebhookDelivery, headers: Dict[str, str], attempt: WebhookAttempt) -> JournalEntry:
+    from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+
+    parts = urlsplit(record.url)
+    return JournalEntry(
+        method="POST",
+        path=parts.path or "/",
+        query=MultiDictProxy(MultiDict(parse_qsl(parts.query, keep_blank_values=True))),
+        headers=CIMultiDictProxy(CIMultiDict(headers)),
+        body_length=len(record.body),
+        route=WEBHOOK_ROUTE,
+        status=attempt.status,
+        fault=attempt.fault,
+        connection_id=0,
+        correlation_id=None,
+        time=attempt.time,
+    )

@@ -39,3 +39,12 @@ def parse_object(raw: bytes) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, A
     if not isinstance(value, dict):
         return None, [loc_error("dict_type", ["body"], "Input should be a valid dictionary", value)]
     return value, []
+
+
+def s3_error(status: int, code: str, message: str) -> web.Response:
+    """An S3-style XML error answer, as the storage host and the CDN give them."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
+    )
+    return web.Response(status=status, text=body, content_type="application/xml")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from higgsfield_client._cli_commands import UsageError, parse_arguments
-from higgsfield_client._cli_output import ByteBar, StatusLine
-from higgsfield_client._statuses import Completed, InProgress, Queued
+from higgsfield_client._cli_output import Console, StatusLine, Transfers
+from higgsfield_client._statuses import InProgress, Queued
 from higgsfield_client.testing import Emulator
 
 from .conftest import FAST, MODEL, Run, lines
@@ -281,47 +281,15 @@ def test_key_value_arguments_are_json_when_they_can_be(tmp_path: Path) -> None:
         parse_arguments(["=value"], None)
 
 
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_the_status_line_is_rewritten_on_a_terminal_and_printed_per_change_elsewhere() -> None:
-    ticks = iter([0.0, 0.5, 1.0, 1.5])
-    terminal = Terminal()
-    line = StatusLine(terminal, "job", clock=lambda: next(ticks))
-    for status in (Queued("r"), Queued("r"), Completed("r")):
-        line.update(status)
-    line.close()
-    assert terminal.getvalue().count("\r") == 3
-    assert "job: completed      1.5 s" in terminal.getvalue()
-    assert terminal.getvalue().endswith("\n")
-
-    ticks = iter([0.0, 0.5, 1.0, 1.5])
+def test_off_a_terminal_the_status_line_is_printed_per_change_and_bars_are_silent() -> None:
+    ticks = iter([0.0, 0.5, 1.0])  # read when the line starts, then for each line printed
     plain = io.StringIO()
-    line = StatusLine(plain, "job", clock=lambda: next(ticks))
+    console = Console(out=io.StringIO(), err=plain, json=False)
+    line = StatusLine(console, "job", clock=lambda: next(ticks))
     for status in (Queued("r"), Queued("r"), InProgress("r")):
         line.update(status)
     line.close()
-    assert lines(plain.getvalue()) == ["job: queued         0.5 s", "job: in_progress    1.5 s"]
-
-
-def test_byte_bars_draw_on_a_terminal_only() -> None:
-    ticks = iter([0.0, 0.05, 0.2, 0.25])
-    terminal = Terminal()
-    bar = ByteBar(terminal, "clip.mp4", clock=lambda: next(ticks))
-    bar(0, 2048)
-    bar(512, 2048)  # within 0.1 s of the last drawing: skipped
-    bar(1024, 2048)
-    bar(2048, 2048)  # completion is always drawn
-    bar.close()
-    drawn = terminal.getvalue().split("\r")[1:]
-    assert len(drawn) == 3
-    assert "[------------------------]   0%" in drawn[0]
-    assert "[############------------]  50%  1.0 KiB / 2.0 KiB" in drawn[1]
-    assert "100%" in drawn[2]
-    plain = io.StringIO()
-    quiet = ByteBar(plain, "clip.mp4")
-    quiet(10, 20)
-    quiet.close()
-    assert plain.getvalue() == ""
+    bars = Transfers(console)
+    bars.bar("clip.mp4")(10, 20)
+    bars.close()
+    assert lines(plain.getvalue()) == ["job: queued         0.5 s", "job: in_progress    1.0 s"]

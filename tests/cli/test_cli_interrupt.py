@@ -21,17 +21,21 @@ pytestmark = pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=30.0)
 
 
 def _interrupted(emulator: Emulator, *argv: str) -> subprocess.CompletedProcess[str]:
-    """Run ``higgsfield ARGV`` until a job exists on the emulator, then press Ctrl-C (SIGINT)."""
+    """Run ``higgsfield ARGV`` until it checks a job's status, then press Ctrl-C (SIGINT).
+
+    Waiting for the first status check, not for a fixed time, puts the Ctrl-C into the wait even
+    when a cold interpreter is slow to import (a fresh venv compiling its bytecode).
+    """
     env = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
     command: List[str] = [sys.executable, "-c", "from higgsfield_client._cli import main; exit(main())"]
     process = subprocess.Popen(
         [*command, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 30
-    while not emulator.jobs() and process.poll() is None:
-        assert time.monotonic() < deadline, "the command submitted nothing"
+    while not any(entry.route == "status" for entry in emulator.journal) and process.poll() is None:
+        assert time.monotonic() < deadline, "the command checked no status"
         time.sleep(0.05)
-    time.sleep(0.3)  # into the wait
+    time.sleep(0.1)  # into the wait after that check
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,19 @@ def test_the_demo_uploads_generates_downloads_and_summarises(run: Run, tmp_path:
     assert "text-to-image-0.png" in summary
     assert "image-to-video-video.mp4" in summary
     assert "completed" in ran.err  # the status line reported each job's end
+    assert "the video is a playable MP4, H.264 (PyAV " in summary
+    assert (tmp_path / "demo" / "image-to-video-video.mp4").read_bytes()[4:8] == b"ftyp"
+
+
+def test_without_pyav_the_demo_says_its_video_is_a_placeholder(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` fails, as when not installed
+    ran = run("demo", "--output", tmp_path / "demo")
+    assert ran.code == 0, ran.err
+    assert "the video is a placeholder MP4 that players do not open" in ran.err
+    assert "pip install 'higgsfield-client[video]'" in ran.err
+    assert b"moov" not in (tmp_path / "demo" / "image-to-video-video.mp4").read_bytes()
 
 
 def test_the_live_demo_without_credentials_exits_3(

@@ -170,6 +170,41 @@ def test_question_parks_the_turn_until_the_answer_and_the_answer_completes_it(
     ]
 
 
+def _reasoning(row: Dict[str, Any]) -> str:
+    (part,) = [part for part in row["message"]["parts"] if part["type"] == "reasoning"]
+    text: str = part["text"]
+    return text
+
+
+def test_the_default_answer_to_a_question_echoes_the_reply_and_reasons_on_the_question(
+    emu: Emulator, http: requests.Session
+) -> None:
+    session_id = open_session(http, emu)
+    asked = accepted(http, emu, session_id, "a poster [question]")
+    parked = wait_state(http, emu, session_id, lambda s: s["status"] == "awaiting_input",
+                        after=asked)
+    (question,) = texts(parked["messages"][0])
+    assert question == "Which style do you want for: a poster [question]?"
+    answered = accepted(http, emu, session_id, "flat pastel colours")
+    (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
+    assert reply["status"] == "completed"
+    assert texts(reply) == ["Echo: flat pastel colours"]
+    assert _reasoning(reply) == f"The user answered 'flat pastel colours' to: {question}"
+    # A scripted question is quoted as scripted; the next question gets its own answer.
+    emu.script_agent_turn("question", text="Which size?")
+    asked = accepted(http, emu, session_id, "another one")
+    wait_state(http, emu, session_id, lambda s: s["status"] == "awaiting_input", after=asked)
+    answered = accepted(http, emu, session_id, "A4")
+    (reply,) = wait_state(http, emu, session_id, ended, after=answered)["messages"]
+    assert texts(reply) == ["Echo: A4"]
+    assert _reasoning(reply) == "The user answered 'A4' to: Which size?"
+    # A message that answers nothing is reasoned on plainly.
+    plain = accepted(http, emu, session_id, "thanks")
+    (reply,) = wait_state(http, emu, session_id, ended, after=plain)["messages"]
+    assert texts(reply) == ["Echo: thanks"]
+    assert _reasoning(reply) == "The user wrote: thanks"
+
+
 def test_an_answer_reads_awaiting_input_with_nothing_after_it_during_the_lag(
     emu: Emulator, http: requests.Session
 ) -> None:
@@ -243,6 +278,45 @@ def test_hang_marker_runs_until_interrupted(emu: Emulator, http: requests.Sessio
     assert emu.agent_session(session_id).status == "idle"
 
 
+def test_long_marker_outlasts_a_default_turn_sent_after_it(
+    emu: Emulator, http: requests.Session
+) -> None:
+    assert emu.agent_long_turn_time == 10 * emu.agent_turn_time  # follows agent_turn_time
+    emu.agent_long_turn_time = 600
+    slow_session, quick_session = open_session(http, emu), open_session(http, emu)
+    slow = accepted(http, emu, slow_session, "a film [long]")
+    quick = accepted(http, emu, quick_session, "a still")
+    # The default turn, accepted later, has ended: the long one is still running.
+    wait_state(http, emu, quick_session, ended, after=quick)
+    assert read(http, emu, slow_session, after=slow) == {"status": "processing", "messages": []}
+    (user,) = emu.agent_session(slow_session).messages
+    assert (user["message_id"], user["status"]) == (slow, "processing")
+    assert _interrupt(http, emu, slow_session).status_code == 202
+
+
+def test_long_marker_turn_runs_the_long_turn_time_and_completes(
+    http: requests.Session,
+) -> None:
+    # The reverse timing: a [long] turn ends first when the long turn time is the shorter one.
+    with Emulator(agent_turn_time=600, agent_long_turn_time=0.05) as emulator:
+        http.headers["Authorization"] = f"Key {emulator.api_key}"
+        assert emulator.agent_long_turn_time == 0.05
+        plain_session, long_session = open_session(http, emulator), open_session(http, emulator)
+        plain = accepted(http, emulator, plain_session, "a still")
+        slow = accepted(http, emulator, long_session, "a film [long]")
+        state = wait_state(http, emulator, long_session, ended, after=slow)
+        assert state["status"] == "idle"
+        (row,) = state["messages"]
+        assert (row["status"], texts(row)) == ("completed", ["Echo: a film [long]"])
+        assert read(http, emulator, plain_session, after=plain)["status"] == "processing"
+        # A script beats the marker: this [long] message runs the script's time.
+        emulator.script_agent_turn("completed", text="scripted", turn_time=0)
+        emulator.agent_long_turn_time = 600
+        scripted = accepted(http, emulator, long_session, "again [long]")
+        (row,) = wait_state(http, emulator, long_session, ended, after=scripted)["messages"]
+        assert texts(row) == ["scripted"]
+
+
 def test_scripts_are_first_in_first_out_and_beat_the_markers(
     emu: Emulator, http: requests.Session
 ) -> None:
@@ -286,13 +360,17 @@ def test_a_scripted_turn_time_keeps_the_turn_processing(
         ("completed", {"answer_lag": 1.0}),
         ("question", {"answer_lag": -1.0}),
         ("failed", {"asset_urls": ["https://cdn.test/a.png"]}),
+        ("question", {"images": 1}),
+        ("completed", {"images": -1}),
         ("hang", {"text": "never shown"}),
     ],
 )
 def test_script_agent_turn_refuses_a_script_it_cannot_play(
     emu: Emulator, outcome: str, options: Dict[str, Any]
 ) -> None:
-    with pytest.raises(ValueError, match=r"outcome|negative|decimal|question|asset_urls|text"):
+    with pytest.raises(
+        ValueError, match=r"outcome|negative|decimal|question|asset_urls|images|text"
+    ):
         emu.script_agent_turn(outcome, **options)
 
 
@@ -309,3 +387,7 @@ def test_agent_turn_time_changes_at_runtime_for_new_turns(
         emu.agent_turn_time = -1
     with pytest.raises(ValueError, match="negative"):
         Emulator(agent_answer_lag=-1)
+    with pytest.raises(ValueError, match="negative"):
+        emu.agent_long_turn_time = -1
+    with pytest.raises(ValueError, match="negative"):
+        Emulator(agent_long_turn_time=-1)

@@ -63,6 +63,8 @@ PUBLIC_ROUTES = {
     ("HEAD", "/uploads/{name}"),
     ("GET", "/outputs/{request_id}/{name}"),
     ("HEAD", "/outputs/{request_id}/{name}"),
+    ("GET", "/agent-outputs/{name}"),
+    ("HEAD", "/agent-outputs/{name}"),
 }
 # A plausible value for each path parameter; a route with a new parameter must add it here.
 PATH_VALUES = {

@@ -22,7 +22,8 @@ from higgsfield_client.testing._cli import build_parser
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
-         "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0"],
+         "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0",
+         "--agent-long-turn-time", "600"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -53,6 +54,11 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
         state = requests.get(f"{agent}/{session_id}/messages", headers=auth, timeout=10).json()
         assert state["status"] == "idle"
         assert state["messages"][-1]["message"]["parts"][-1]["text"] == "Echo: hi"
+        # --agent-long-turn-time reaches the emulator: a [long] turn is still running.
+        requests.post(f"{agent}/{session_id}/messages", json={"content": "hi [long]"},
+                      headers=auth, timeout=10)
+        state = requests.get(f"{agent}/{session_id}/messages", headers=auth, timeout=10).json()
+        assert state["status"] == "processing"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
@@ -75,6 +81,7 @@ OPTION_MEANINGS = {
     "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],
     "--journal-limit": ["newest requests kept in the in-memory request journal", "default: 10000"],
     "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
+    "--agent-long-turn-time": ["SECONDS", "contains [long]", "default: ten times --agent-turn-time"],
     "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
 }
 

@@ -21,10 +21,13 @@ SECRET = "whsec_" + base64.b64encode(b"emulator-test-key-0123456789abcd").decode
 
 
 class Receiver:
-    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries."""
+    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries, and
+    the first ``stalls`` only after ``stall`` seconds."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, stalls: int = 0, stall: float = 0.0) -> None:
         self.failures = failures
+        self.stalls = stalls
+        self.stall = stall
         self.received: List[Tuple[Dict[str, str], bytes]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -35,6 +38,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.received.append((dict(self.headers.items()), body))
                     fail = len(receiver.received) <= receiver.failures
+                    stall = len(receiver.received) <= receiver.stalls
+                if stall:
+                    time.sleep(receiver.stall)
                 self.send_response(500 if fail else 204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -57,8 +63,8 @@ class Receiver:
 def receiver_factory() -> Iterator[Any]:
     made: List[Receiver] = []
 
-    def make(failures: int = 0) -> Receiver:
-        receiver = Receiver(failures)
+    def make(failures: int = 0, stalls: int = 0, stall: float = 0.0) -> Receiver:
+        receiver = Receiver(failures, stalls, stall)
         receiver.thread.start()
         made.append(receiver)
         return receiver
@@ -116,6 +122,20 @@ def test_signed_delivery_of_a_completed_job_is_retried_until_2xx(receiver_factor
         assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
         assert json.loads(body) == status
     assert not verify(SECRET, got[0][0], got[0][1] + b" ")
+
+
+def test_a_delivery_that_times_out_is_retried(receiver_factory: Any) -> None:
+    receiver = receiver_factory(stalls=1, stall=1.0)
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
+                  webhook_retry_delay=0.05, webhook_timeout=0.2) as emu:
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+    first, second = record.attempts
+    assert first.status is None
+    assert first.error is not None
+    assert "Timeout" in first.error
+    assert second.status == 204
+    assert record.delivered
 
 
 @pytest.mark.parametrize(("prompt", "status"), [("[fail]", "failed"), ("[nsfw]", "nsfw")])
@@ -179,3 +199,123 @@ def test_invalid_webhook_urls_are_422(emu: Emulator, http: requests.Session, url
 def test_malformed_secret_is_refused(secret: str) -> None:
     with pytest.raises(ValueError, match="webhook_secret"):
         Emulator(webhook_secret=secret)
+
+
+# -- scripted delivery faults and the journal ---------------------------------------------------
+
+
+def _all_finished(emu: Emulator, count: int) -> Optional[List[Any]]:
+    """The ``count`` deliveries, once each is finished, else None."""
+    deliveries = emu.webhook_deliveries
+    return deliveries if len(deliveries) == count and all(d.finished for d in deliveries) else None
+
+
+def test_each_delivery_attempt_is_a_journal_entry(receiver_factory: Any) -> None:
+    receiver = receiver_factory(failures=1)
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET,
+                  webhook_retry_delay=0.05) as emu:
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    assert [(entry.method, entry.status, entry.fault) for entry in entries] == [
+        ("POST", 500, None), ("POST", 204, None)
+    ]
+    for entry, (headers, body) in zip(entries, receiver.deliveries(), strict=True):
+        assert entry.path == "/hook"
+        assert entry.query["tenant"] == "1"
+        assert entry.headers["webhook-id"] == record.webhook_id
+        assert entry.headers["Webhook-Signature"] == headers["webhook-signature"]
+        assert entry.body_length == len(body)
+        assert entry.time == pytest.approx(time.time(), abs=60)
+    assert [attempt.time for attempt in record.attempts] == [entry.time for entry in entries]
+
+
+def test_a_duplicate_fault_sends_the_event_again_after_its_2xx(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET) as emu:
+        emu.script_fault("webhook", "duplicate")
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if len(d.attempts) == 2), None))
+        faults = [entry.fault for entry in emu.journal if entry.route == "webhook"]
+        _run(emu, receiver, "the next event is not duplicated")
+        wait_until(lambda: len(receiver.deliveries()) == 3 or None)
+    assert record.fault == "duplicate"
+    assert record.delivered
+    assert record.finished
+    assert [(a.status, a.fault) for a in record.attempts] == [(204, None), (204, "duplicate")]
+    assert faults == [None, "duplicate"]
+    first, second, third = receiver.deliveries()
+    assert first[0]["webhook-id"] == second[0]["webhook-id"] == record.webhook_id
+    assert first[1] == second[1]
+    assert verify(SECRET, *first)
+    assert verify(SECRET, *second)
+    assert third[0]["webhook-id"] != record.webhook_id
+
+
+def test_an_out_of_order_fault_holds_the_event_until_the_next_one_went_out(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET, slow_seconds=60) as emu:
+        emu.script_fault("webhook", "out_of_order")
+        first_id, _ = _run(emu, receiver, "finishes first")
+        wait_until(lambda: emu.webhook_deliveries or None)
+        # The first job is finished and its event held back; the second overtakes it.
+        second_id, _ = _run(emu, receiver, "finishes second")
+        # Recorded once the receiver's answer is back, which may be just after it got the POST.
+        held, overtaking = wait_until(lambda: _all_finished(emu, 2))
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    order = [json.loads(body)["request_id"] for _, body in receiver.deliveries()]
+    assert order == [second_id, first_id]
+    assert (held.request_id, held.fault) == (first_id, "out_of_order")
+    assert [a.fault for a in held.attempts] == ["out_of_order"]
+    assert overtaking.fault is None
+    assert [entry.fault for entry in entries] == [None, "out_of_order"]
+    assert all(verify(SECRET, headers, body) for headers, body in receiver.deliveries())
+
+
+def test_an_event_held_out_of_order_goes_out_alone_after_slow_seconds(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, slow_seconds=0.2) as emu:
+        emu.script_fault("webhook", "out_of_order")
+        _run(emu, receiver)
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+    assert record.delivered
+    assert len(receiver.deliveries()) == 1
+
+
+def test_a_drop_fault_loses_the_event(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET) as emu:
+        emu.script_fault("webhook", "drop")
+        dropped_id, _ = _run(emu, receiver)
+        kept_id, _ = _run(emu, receiver)
+        dropped, kept = wait_until(lambda: _all_finished(emu, 2))
+        entries = [entry for entry in emu.journal if entry.route == "webhook"]
+    assert (dropped.request_id, dropped.fault, dropped.attempts) == (dropped_id, "drop", ())
+    assert dropped.finished
+    assert not dropped.delivered
+    assert kept.request_id == kept_id
+    assert kept.delivered
+    assert [json.loads(body)["request_id"] for _, body in receiver.deliveries()] == [kept_id]
+    assert len(entries) == 1
+
+
+@pytest.mark.parametrize(
+    ("route", "kind"), [("webhook", "500"), ("webhook", "slow"), ("status", "duplicate")]
+)
+def test_webhook_fault_kinds_belong_to_the_webhook_route(route: str, kind: str) -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        Emulator().script_fault(route, kind)
+
+
+def test_random_and_any_route_faults_never_touch_webhooks(receiver_factory: Any) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05) as emu, _session(emu) as http:
+        rid = submit(http, emu, params={"hf_webhook": receiver.url}).json()["request_id"]
+        emu.fault_rate = 1.0
+        emu.script_fault("*", "drop")
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        emu.fault_rate = 0.0
+        emu.clear_faults()
+    assert record.request_id == rid
+    assert record.delivered
+    assert record.fault is None

@@ -54,7 +54,7 @@ def test_a_body_of_the_wrong_size_is_repeated_from_the_start(received: int) -> N
     done, runner = run_flow(download_flow(URL, ENV), [streamed(received, 20), streamed(20, 20)])
     assert done.size == 20
     assert [send.attempt for send in runner.sends] == [1, 2]
-    assert runner.kinds() == ["send:GET", "sleep", "send:GET"]
+    assert runner.kinds() == ["send:GET", "notify:Retrying", "sleep", "send:GET"]
 
 
 def test_an_encoded_body_is_not_held_to_its_content_length() -> None:

@@ -233,7 +233,8 @@ def test_upload_flow_retries_the_put_with_the_same_streamed_body(config: ApiConf
     puts = [s.request for s in runner.sends if s.request.method == "PUT"]
     assert len(puts) == 3
     assert all(put is puts[0] and put.body is body for put in puts)
-    assert runner.kinds() == ["send:POST", "send:PUT", "sleep", "send:PUT", "sleep", "send:PUT"]
+    repeat = ["notify:Retrying", "sleep", "send:PUT"]
+    assert runner.kinds() == ["send:POST", "send:PUT", *repeat, *repeat]
 
 
 def test_upload_flow_rejected_put(config: ApiConfig) -> None:
@@ -297,8 +298,10 @@ def test_wait_retries_a_failed_status_check_within_one_tick(config: ApiConfig) -
     assert runner.kinds() == [
         "sleep",
         "send:GET",
+        "notify:Retrying",
         "sleep",
         "send:GET",
+        "notify:Retrying",
         "sleep",
         "send:GET",
         "notify:StatusUpdate",

@@ -196,7 +196,8 @@ def test_each_location_gets_its_own_retry_attempts(config: ApiConfig) -> None:
     ]
     job, runner = run_flow(status_flow(config, REQUEST_ID, env), script)
     assert job.state is JobState.COMPLETED
-    assert runner.kinds() == ["send:GET", "sleep", "send:GET", "send:GET", "sleep", "send:GET"]
+    repeat = ["notify:Retrying", "sleep", "send:GET"]
+    assert runner.kinds() == ["send:GET", *repeat, "send:GET", *repeat]
 
 
 def test_the_presigned_put_follows_a_redirect_on_the_storage_host_without_credentials(

@@ -16,11 +16,14 @@ from higgsfield_proto import (
     NotCancellableError,
     PollPolicy,
     Response,
+    Retrying,
     RetryPolicy,
+    StreamedResponse,
     TransportError,
     TransportFailure,
     WaitTimeoutError,
     cancel_flow,
+    download_flow,
     status_flow,
     subscribe_flow,
 )
@@ -45,7 +48,7 @@ def test_a_refused_retry_of_a_cancel_that_took_effect_succeeds(config: ApiConfig
         cancel_flow(config, REQUEST_ID, ENV), [lost, REFUSED, json_response(200, state_payload("canceled"))]
     )
     assert result is None
-    assert runner.kinds() == ["send:POST", "sleep", "send:POST", "send:GET"]
+    assert runner.kinds() == ["send:POST", "notify:Retrying", "sleep", "send:POST", "send:GET"]
 
 
 @pytest.mark.parametrize("state", ["in_progress", "completed", "queued"])
@@ -55,7 +58,7 @@ def test_a_refused_retry_of_a_job_that_started_is_not_cancellable(config: ApiCon
     )
     assert isinstance(error, NotCancellableError)
     assert error.status_code == 400
-    assert runner.kinds() == ["send:POST", "sleep", "send:POST", "send:GET"]
+    assert runner.kinds() == ["send:POST", "notify:Retrying", "sleep", "send:POST", "send:GET"]
 
 
 def test_when_the_state_cannot_be_read_the_refusal_stands(config: ApiConfig) -> None:
@@ -76,7 +79,7 @@ def test_a_refusal_after_failures_that_never_reached_the_job_is_final(
 ) -> None:
     error, runner = expect_error(cancel_flow(config, REQUEST_ID, ENV), [earlier, REFUSED])
     assert isinstance(error, NotCancellableError)
-    assert runner.kinds() == ["send:POST", "sleep", "send:POST"]
+    assert runner.kinds() == ["send:POST", "notify:Retrying", "sleep", "send:POST"]
 
 
 def test_an_answer_over_the_size_limit_is_not_asked_for_again(config: ApiConfig) -> None:
@@ -117,3 +120,28 @@ def test_a_submit_failing_before_the_deadline_is_a_transport_error(
     error, _ = expect_error(subscribe_flow(config, MODEL, ARGS, env, idempotency_key="k-1"), [refused] * 3)
     assert type(error) is TransportError
     assert error.kind == "connect"
+
+
+
+def test_each_repeat_is_announced_with_its_cause_and_wait(config: ApiConfig) -> None:
+    busy = json_response(429, {"detail": "busy"}, headers=[("Retry-After", "7")])
+    lost = TransportFailure(kind=FailureKind.CONNECT, detail="refused", request_written=False)
+    env = FlowEnv(retry=RetryPolicy(max_attempts=3, backoff_base=0.25, backoff_cap=0.25))
+    answers = [busy, lost, json_response(200, state_payload("queued"))]
+    _, runner = run_flow(status_flow(config, REQUEST_ID, env), answers)
+    url = runner.sends[0].request.url
+    assert [event for event in runner.notified if isinstance(event, Retrying)] == [
+        Retrying(method="GET", url=url, attempt=1, delay=7.0, status=429),
+        Retrying(method="GET", url=url, attempt=2, delay=0.125, failure="connect"),
+    ]
+    assert runner.sleeps == [7.0, 0.125]
+
+
+def test_an_announced_repeat_leaves_the_query_of_a_signed_url_out() -> None:
+    url = "https://cdn.example/outputs/r1/0.png?X-Amz-Signature=s3cr3t"
+    lost = TransportFailure(kind=FailureKind.READ, detail="reset", request_written=True)
+    body = StreamedResponse(status=200, headers=(("Content-Length", "3"),), received=3)
+    _, runner = run_flow(download_flow(url, ENV), [lost, body])
+    (event,) = [event for event in runner.notified if isinstance(event, Retrying)]
+    assert event.url == "https://cdn.example/outputs/r1/0.png"
+    assert "s3cr3t" not in repr(event)

@@ -12,6 +12,7 @@ import pytest
 from proto_support import COMPLETED_IMAGES, FAILED, REQUEST_ID
 
 from higgsfield_proto import (
+    InvalidArgumentError,
     JobState,
     ProtocolError,
     UnknownStatusError,
@@ -84,6 +85,47 @@ def test_one_matching_signature_among_several_is_enough() -> None:
 def test_non_matching_signatures_are_rejected(signature: str) -> None:
     with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
         verify_webhook(SECRET, _headers(signature), BODY, now=NOW)
+
+
+_OTHER_KEYS = (b"another account", b"rotated-away", b"", KEY + b"!")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        # Several forged entries, none of them right.
+        "v1,AAAA v1,BBBB v1,CCCC",
+        "v1," + base64.b64encode(b"x" * 32).decode() + " v1," + base64.b64encode(b"y" * 32).decode(),
+        # Valid-looking signatures of this very delivery, made with other keys.
+        " ".join(_reference_signature(key, MSG_ID, NOW, BODY) for key in _OTHER_KEYS),
+        # The right digest, but only under prefixes other than v1.
+        " ".join(
+            prefix + _reference_signature(KEY, MSG_ID, NOW, BODY)[3:]
+            for prefix in ("v2,", "v1a,", "V1,", "v0,", ",", "v1;")
+        ),
+        # The right digest of another message id or timestamp, among forged entries.
+        f"v1,AAAA {_reference_signature(KEY, 'msg_other', NOW, BODY)} "
+        f"{_reference_signature(KEY, MSG_ID, NOW - 1, BODY)} "
+        f"v2,{_reference_signature(KEY, MSG_ID, NOW, BODY)[3:]}",
+    ],
+)
+def test_a_header_of_several_signatures_all_wrong_is_rejected(signature: str) -> None:
+    with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
+        verify_webhook(SECRET, _headers(signature), BODY, now=NOW)
+
+
+def test_any_of_several_secrets_verifies_during_a_rotation() -> None:
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
+    for secrets in ([OTHER_SECRET, SECRET], (SECRET, OTHER_SECRET), [SECRET]):
+        assert verify_webhook(secrets, headers, BODY, now=NOW).webhook_id == MSG_ID
+    with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
+        verify_webhook([OTHER_SECRET, "whsec_" + base64.b64encode(b"third").decode()], headers, BODY, now=NOW)
+
+
+def test_an_empty_list_of_secrets_is_refused() -> None:
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
+    with pytest.raises(InvalidArgumentError, match="at least one secret"):
+        verify_webhook([], headers, BODY, now=NOW)
 
 
 def test_wrong_secret_is_rejected() -> None:

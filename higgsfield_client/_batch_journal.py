@@ -1,0 +1,472 @@
+"""The batch journal: one SQLite file (WAL mode) recording each item's way through the API.
+
+Theory of operation. An item's row goes through these states, each written in its own
+transaction before the step it enables is taken:
+
+    pending --(key committed)--> submitting --(request id)--> submitted --> completed
+                                                                       \\-> failed / nsfw / canceled
+    submitting --(refused by the API: 4xx)--> rejected
+
+The Idempotency-Key is committed before the submit is sent, so a process killed while the
+submit is on the wire comes back with the same key and the API answers with the same job.
+A row in ``submitted`` is re-attached by its request id, never submitted again. Downloads are
+recorded file by file in ``paths``; an item is finished when its job ended and, for a completed
+job whose outputs are wanted, every output is on disk.
+
+WAL mode lets ``higgsfield batch status`` read the file while a batch writes it. Commits are
+durable against a killed process; ``synchronous=NORMAL`` means a power cut may lose the last
+moments (the database stays consistent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ._batch_items import BatchConflictError, BatchInputError, BatchItem
+
+SCHEMA_VERSION = 1
+
+PENDING = "pending"
+SUBMITTING = "submitting"
+SUBMITTED = "submitted"
+COMPLETED = "completed"
+FAILED = "failed"
+NSFW = "nsfw"
+CANCELED = "canceled"
+REJECTED = "rejected"
+ENDED_WITHOUT_OUTPUT = frozenset({FAILED, NSFW, CANCELED, REJECTED})
+"""States in which an item is finished without outputs; ``retry_failed`` submits them again."""
+STATES = (PENDING, SUBMITTING, SUBMITTED, COMPLETED, FAILED, NSFW, CANCELED, REJECTED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY COLLATE NOCASE,
+    position INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    state TEXT NOT NULL,
+    idempotency_key TEXT,
+    request_id TEXT,
+    urls TEXT NOT NULL DEFAULT '[]',
+    paths TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS items_by_run ON items (run, position);
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """One item's row of the journal.
+
+    Attributes:
+        id: the item id.
+        position: its place in the input of the run that last saw it (from 1).
+        run: that run's number.
+        model: the model id.
+        digest: SHA-256 of model and arguments.
+        state: one of ``STATES``.
+        idempotency_key: the key of the current submit, once committed.
+        request_id: the job's id, once the submit was answered.
+        urls: the job's output URLs, once completed.
+        paths: the outputs downloaded so far.
+        error: why the item failed, or what stopped it last.
+        attempts: submits started with a new key (a retry of a failed item is one more).
+        created, updated, finished: Unix times.
+    """
+
+    id: str
+    position: int
+    run: int
+    model: str
+    digest: str
+    state: str
+    idempotency_key: Optional[str]
+    request_id: Optional[str]
+    urls: tuple[str, ...]
+    paths: tuple[str, ...]
+    error: Optional[str]
+    attempts: int
+    created: float
+    updated: float
+    finished: Optional[float]
+
+    @classmethod
+    def pending(cls, item: BatchItem, position: int, run: int, now: float) -> Record:
+        """The record of an item new to the journal."""
+        return cls(
+            id=item.id, position=position, run=run, model=item.model, digest=item.digest,
+            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), error=None,
+            attempts=0, created=now, updated=now, finished=None,
+        )
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Record:
+        """The record of one ``items`` row."""
+        values = dict(row)
+        values["urls"] = tuple(json.loads(values["urls"]))
+        values["paths"] = tuple(json.loads(values["paths"]))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalSummary:
+    """What a journal holds: items per state, and its runs.
+
+    Attributes:
+        path: the journal file.
+        states: the number of items in each state (every state listed, zeros included).
+        downloads_pending: completed items whose outputs are not all on disk.
+        runs: how many runs wrote it.
+        running: the process id of a live run, if any.
+        last_outcome: how the latest run ended ("finished", "stopped", "failed"), "killed" when
+            its process vanished without ending it, or None while it runs.
+        last_started, last_ended: Unix times of the latest run.
+        errors: the latest few errors, as (item id, error).
+    """
+
+    path: Path
+    states: dict[str, int]
+    downloads_pending: int
+    runs: int
+    running: Optional[int]
+    last_outcome: Optional[str]
+    last_started: Optional[float]
+    last_ended: Optional[float]
+    errors: tuple[tuple[str, str], ...]
+
+    @property
+    def total(self) -> int:
+        """Items in the journal."""
+        return sum(self.states.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON values."""
+        return {
+            "journal": str(self.path),
+            "items": self.total,
+            "states": self.states,
+            "downloads_pending": self.downloads_pending,
+            "runs": self.runs,
+            "running_pid": self.running,
+            "last_outcome": self.last_outcome,
+            "last_started": self.last_started,
+            "last_ended": self.last_ended,
+            "errors": [{"id": item_id, "error": error} for item_id, error in self.errors],
+        }
+
+
+class Journal:
+    """The SQLite journal of one batch. Not thread-safe: use it from one thread.
+
+    Args:
+        path: the journal file; created (with its folder) if missing.
+        read_only: open an existing journal without writing (``batch status``).
+
+    Raises:
+        BatchInputError: the file is not a batch journal, or comes from a newer version.
+        FileNotFoundError: ``read_only`` and the file does not exist.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike[str]], *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only:
+            if not self.path.is_file():
+                raise FileNotFoundError(2, "no batch journal here", str(self.path))
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        else:
+            if not self.path.exists():
+                _create(self.path)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        try:
+            if not read_only:
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise BatchInputError(f"{self.path} is not a batch journal ({exc})") from None
+        if version is None or int(version[0]) > SCHEMA_VERSION:
+            self._db.close()
+            raise BatchInputError(f"{self.path} is not a batch journal of this version")
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self) -> int:
+        """Record the start of a run by this process; returns its number.
+
+        A run that never ended, of a process that is gone, is marked ``killed``.
+
+        Raises:
+            BatchInputError: a live process is running a batch on this journal.
+        """
+        with self._transaction():
+            for row in self._db.execute("SELECT run, pid FROM runs WHERE ended IS NULL AND outcome IS NULL"):
+                if row["pid"] != os.getpid() and process_alive(row["pid"]):
+                    raise BatchInputError(
+                        f"process {row['pid']} is running a batch on {self.path}; "
+                        "let it finish or stop it (Ctrl-C) first"
+                    )
+            self._db.execute("UPDATE runs SET outcome = 'killed' WHERE ended IS NULL AND outcome IS NULL")
+            cursor = self._db.execute(
+                "INSERT INTO runs (pid, started) VALUES (?, ?)", (os.getpid(), time.time())
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def end_run(self, run: int, outcome: str) -> None:
+        """Record how run ``run`` ended ("finished", "stopped", "failed")."""
+        self._db.execute("UPDATE runs SET ended = ?, outcome = ? WHERE run = ?", (time.time(), outcome, run))
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def register(self, items: Sequence[tuple[int, BatchItem]], run: int) -> list[Record]:
+        """Record the items of run ``run`` (new ones as pending) and return their rows.
+
+        Args:
+            items: (position, item) pairs.
+            run: the current run.
+
+        Raises:
+            BatchConflictError: an id the journal knows comes with another model or arguments.
+            BatchInputError: an id appears twice in this run's input (ids are compared without
+                case, as the folders they name may be).
+        """
+        now = time.time()
+        records = []
+        with self._transaction():
+            for position, item in items:
+                inserted = self._db.execute(
+                    "INSERT OR IGNORE INTO items (id, position, run, model, digest, state, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (item.id, position, run, item.model, item.digest, PENDING, now, now),
+                )
+                if inserted.rowcount == 1:
+                    records.append(Record.pending(item, position, run, now))
+                    continue
+                row = self._db.execute("SELECT * FROM items WHERE id = ?", (item.id,)).fetchone()
+                known = Record.from_row(row)
+                _check_same(known, item, position, run)
+                moved = (position, run, known.id)
+                self._db.execute("UPDATE items SET position = ?, run = ? WHERE id = ?", moved)
+                records.append(replace(known, position=position, run=run))
+        return records
+
+    def check(self, items: Iterable[BatchItem]) -> None:
+        """Check a whole input against the journal before a run sends anything.
+
+        Raises:
+            BatchConflictError, BatchInputError: as ``register`` would, for the first bad item.
+        """
+        seen: dict[str, int] = {}
+        with self._transaction(write=False):
+            for position, item in enumerate(items, start=1):
+                earlier = seen.setdefault(item.id.lower(), position)
+                if earlier != position:
+                    raise _twice(item.id, earlier, position)
+                row = self._db.execute("SELECT * FROM items WHERE id = ?", (item.id,)).fetchone()
+                if row is not None:
+                    _check_same(Record.from_row(row), item, position, run=0)
+
+    # Each step below is one UPDATE statement, a transaction of its own, committed before the
+    # step it records is taken. It takes the item's current record and returns the new one.
+
+    def commit_key(self, record: Record, key: str) -> Record:
+        """Record a new Idempotency-Key for the item's next submit (one more attempt)."""
+        return self._write(
+            record,
+            state=SUBMITTING,
+            idempotency_key=key,
+            request_id=None,
+            urls=(),
+            paths=(),
+            error=None,
+            finished=None,
+            attempts=record.attempts + 1,
+        )
+
+    def submitted(self, record: Record, request_id: str) -> Record:
+        """Record the request id the submit was answered with."""
+        return self._write(record, state=SUBMITTED, request_id=request_id, error=None)
+
+    def completed(self, record: Record, urls: Sequence[str]) -> Record:
+        """Record a completed job and its output URLs."""
+        return self._write(record, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time())
+
+    def downloaded(self, record: Record, paths: Sequence[str]) -> Record:
+        """Record the outputs on disk so far."""
+        return self._write(record, paths=tuple(paths))
+
+    def ended(self, record: Record, state: str, error: Optional[str]) -> Record:
+        """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
+        assert state in ENDED_WITHOUT_OUTPUT
+        return self._write(record, state=state, error=error, finished=time.time())
+
+    def note_error(self, record: Record, error: str) -> Record:
+        """Record what stopped an unfinished item (its state is kept for the next run)."""
+        return self._write(record, error=error)
+
+    def records(self, run: Optional[int] = None) -> list[Record]:
+        """Every record, or those of run ``run``, in input order."""
+        if run is None:
+            rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM items WHERE run = ? ORDER BY position", (run,)).fetchall()
+        return [Record.from_row(row) for row in rows]
+
+    def summary(self) -> JournalSummary:
+        """Items per state and the runs, read in one transaction (consistent while a batch writes)."""
+        with self._transaction(write=False):
+            states = dict.fromkeys(STATES, 0)
+            for state, count in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
+                states[state] = count
+            pending = self._db.execute(
+                "SELECT COUNT(*) FROM items"
+                " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
+                (COMPLETED,),
+            ).fetchone()[0]
+            runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            last = self._db.execute("SELECT * FROM runs ORDER BY run DESC LIMIT 1").fetchone()
+            errors = self._db.execute(
+                "SELECT id, error FROM items WHERE error IS NOT NULL ORDER BY updated DESC LIMIT 5"
+            ).fetchall()
+        return JournalSummary(
+            path=self.path,
+            states=states,
+            downloads_pending=pending,
+            runs=runs,
+            running=_running_pid(last),
+            last_outcome=_outcome(last),
+            last_started=None if last is None else last["started"],
+            last_ended=None if last is None else last["ended"],
+            errors=tuple((row["id"], row["error"]) for row in errors),
+        )
+
+    # -- inside --------------------------------------------------------------------------------
+
+    def _write(self, record: Record, **changes: Any) -> Record:
+        new = replace(record, updated=time.time(), **changes)
+        changed = [*changes, "updated"]
+        # The column names are this module's own keyword arguments, never outside text.
+        assignments = ", ".join(f"{name} = ?" for name in changed)
+        values = [_column(getattr(new, name)) for name in changed]
+        self._db.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*values, new.id))
+        return new
+
+    def _transaction(self, *, write: bool = True) -> _Transaction:
+        return _Transaction(self._db, write)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE (or a plain BEGIN to read) ... COMMIT, or ROLLBACK on an exception."""
+
+    def __init__(self, db: sqlite3.Connection, write: bool) -> None:
+        self._db = db
+        self._begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+
+    def __enter__(self) -> None:
+        self._db.execute(self._begin)
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _column(value: Any) -> Any:
+    """A record's value as its column holds it (tuples of URLs and paths as JSON arrays)."""
+    return json.dumps(value) if isinstance(value, tuple) else value
+
+
+def _create(path: Path) -> None:
+    """Make an empty journal at ``path`` whole, then move it in: a reader never sees it half made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    db = sqlite3.connect(draft, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
+        db.executescript(_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    finally:
+        db.close()
+    try:
+        os.link(draft, path)  # fails if another process made the journal meanwhile: keep theirs
+    except FileExistsError:
+        pass
+    except OSError:  # pragma: no cover - a file system without hard links
+        if not path.exists():
+            os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    """True if process ``pid`` exists (always False on Windows, where this cannot be asked
+    without side effects)."""
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would terminate the process there
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def _outcome(last: Optional[sqlite3.Row]) -> Optional[str]:
+    if last is None:
+        return None
+    if last["outcome"] is None and last["ended"] is None and not process_alive(last["pid"]):
+        return "killed"
+    outcome: Optional[str] = last["outcome"]
+    return outcome
+
+
+def _running_pid(last: Optional[sqlite3.Row]) -> Optional[int]:
+    if last is None or last["ended"] is not None or last["outcome"] is not None:
+        return None
+    pid: int = last["pid"]
+    return pid if process_alive(pid) else None
+
+
+def _twice(item_id: str, first: int, second: int) -> BatchInputError:
+    return BatchInputError(
+        f"item id {item_id!r} appears twice in the input (items {first} and {second}; ids are "
+        "compared without case)"
+    )
+
+
+def _check_same(record: Record, item: BatchItem, position: int, run: int) -> None:
+    if record.run == run:
+        raise _twice(item.id, record.position, position)
+    if record.digest != item.digest:
+        raise BatchConflictError(
+            f"item {item.id!r} changed since it was journaled (model {record.model!r}, state "
+            f"{record.state}): its model or arguments differ now. Give the changed item a new id, "
+            "or start another journal (--journal / another output folder)"
+        )

@@ -1,0 +1,251 @@
+"""Durable batches: many generations that survive a crash without paying twice.
+
+``Batch(items, out="out")`` submits every item, waits for its job, downloads its outputs to
+``out/<item id>/`` and records each step in an SQLite journal (``out/journal.sqlite3``). Run it
+again after a crash, a Ctrl-C or a network outage and it resumes: finished items are skipped,
+submitted jobs are waited for by request id, and a submit whose answer was lost is repeated
+with the same Idempotency-Key, so that the API answers with the same job. See the "Batches"
+page of the docs.
+
+    for result in Batch(items, out="out").run():              # plain Python
+        print(result.id, result.status, result.outputs)
+
+    async with Batch(items, out="out").stream() as results:   # asyncio or trio
+        async for result in results:
+            print(result.id, result.status)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
+from pathlib import Path
+from typing import Optional, Union
+
+import anyio
+from anyio.from_thread import start_blocking_portal
+
+from ._async import AsyncClient
+from ._batch_items import (
+    BatchConflictError,
+    BatchInputError,
+    BatchItem,
+    ItemLike,
+    read_jsonl,
+    to_items,
+)
+from ._batch_journal import Journal, JournalSummary
+from ._batch_runner import BatchProgress, BatchRunner, ItemResult
+from ._settings import new_idempotency_key
+
+__all__ = [
+    "Batch",
+    "BatchItem",
+    "ItemResult",
+    "BatchProgress",
+    "JournalSummary",
+    "BatchInputError",
+    "BatchConflictError",
+    "read_jsonl",
+    "journal_summary",
+    "DEFAULT_JOURNAL_NAME",
+]
+
+DEFAULT_JOURNAL_NAME = "journal.sqlite3"
+"""The journal's file name in the outputs folder, unless ``journal=`` names another file."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Batch:
+    """A durable batch of generations.
+
+    Args:
+        items: ``BatchItem`` objects, or mappings with ``model``, ``arguments`` and an optional
+            ``id`` (default: the item's position, from 1); read lazily, so a generator of
+            millions is fine.
+        out: the outputs folder: ``out/<item id>/<file>``, ``out/results.jsonl`` and, by
+            default, the journal.
+        journal: the journal file; default ``out/journal.sqlite3``. An existing journal is
+            resumed.
+        model: the model of items that name none.
+        concurrency: the most items in flight at once. The batch halves its window when the API
+            says the account is full (429) and grows back one item at a time.
+        download: download the outputs; False only records their URLs.
+        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected)
+            again, with a new Idempotency-Key (the old key would only return the old failure).
+        job_timeout: seconds to wait for one job in this run (None: no limit); a job still
+            running then is left ``unfinished`` and waited for by the next run.
+        client: the AsyncClient to use (yours to close); default: one made from ``api_key``
+            and ``base_url`` and closed at the end.
+        api_key: the credentials of the client the batch makes.
+        base_url: the API root of the client the batch makes.
+
+    Raises:
+        InvalidArgumentError: ``concurrency`` below 1, or ``job_timeout`` not positive.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[ItemLike],
+        *,
+        out: PathLike,
+        journal: Optional[PathLike] = None,
+        model: Optional[str] = None,
+        concurrency: int = 8,
+        download: bool = True,
+        retry_failed: bool = False,
+        job_timeout: Optional[float] = 3600.0,
+        client: Optional[AsyncClient] = None,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+    ) -> None:
+        if concurrency < 1:
+            raise BatchInputError("concurrency must be at least 1")
+        if job_timeout is not None and not (job_timeout > 0 and math.isfinite(job_timeout)):
+            raise BatchInputError("job_timeout must be a positive number of seconds, or None")
+        self.out = Path(out)
+        self.journal_path = Path(journal) if journal is not None else self.out / DEFAULT_JOURNAL_NAME
+        self._items = items
+        self._total = len(items) if isinstance(items, Sized) else None
+        self._model = model
+        self._concurrency = concurrency
+        self._download = download
+        self._retry_failed = retry_failed
+        self._job_timeout = job_timeout
+        self._client = client
+        self._api_key = api_key
+        self._base_url = base_url
+        self._runner: Optional[BatchRunner] = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        """Submit nothing more; jobs already submitted are still waited for and downloaded.
+
+        Safe to call from any thread, or from a signal handler.
+        """
+        self._stop_requested = True
+        if self._runner is not None:
+            self._runner.stop()
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called."""
+        return self._stop_requested
+
+    def progress(self) -> Optional[BatchProgress]:
+        """Counts, rate and ETA of the running batch; None before it starts."""
+        return None if self._runner is None else self._runner.progress()
+
+    @property
+    def run_number(self) -> Optional[int]:
+        """The journal's number for the current (or last) run."""
+        return None if self._runner is None else self._runner.run_number
+
+    @contextlib.asynccontextmanager
+    async def stream(self) -> AsyncIterator[AsyncIterator[ItemResult]]:
+        """Run the batch under asyncio or trio; yields an async iterator of results as they finish.
+
+        Leaving the block early cancels what is in flight; the journal keeps it for the next run.
+
+        Raises:
+            BatchInputError, BatchConflictError: the input is bad (items in flight finish first).
+            HiggsfieldClientError: the API refused the account (authentication, credits); the
+                batch stopped submitting.
+        """
+        owned = self._client is None
+        client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
+        journal = Journal(self.journal_path)
+        try:
+            items: Iterable[BatchItem] = to_items(self._items, self._model)
+            if isinstance(self._items, Sequence):
+                items = list(items)
+                journal.check(items)  # a bad list is refused before anything is sent
+            runner = BatchRunner(
+                client,
+                journal,
+                items,
+                out=self.out,
+                concurrency=self._concurrency,
+                download=self._download,
+                retry_failed=self._retry_failed,
+                job_timeout=self._job_timeout,
+                new_key=new_idempotency_key,
+                total=self._total,
+            )
+            self._runner = runner
+            if self._stop_requested:
+                runner.stop()
+            send, receive = anyio.create_memory_object_stream[ItemResult](max_buffer_size=1024)
+            failures: list[Exception] = []
+
+            async def drive() -> None:
+                try:
+                    await runner.run(send)
+                except Exception as exc:  # raised below, unwrapped from the task group
+                    failures.append(exc)
+
+            left_with: Optional[BaseException] = None
+            with receive:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(drive)
+                    try:
+                        yield receive
+                    except BaseException as exc:  # re-raised below as itself, not in a group
+                        left_with = exc
+                    finally:
+                        group.cancel_scope.cancel()  # a no-op once the run has ended by itself
+            if left_with is not None:
+                raise left_with
+            if failures:
+                raise failures[0]
+        finally:
+            journal.close()
+            if owned:
+                with anyio.CancelScope(shield=True):
+                    await client.aclose()
+
+    def run(self) -> Iterator[ItemResult]:
+        """Run the batch from plain Python; yields results as they finish.
+
+        The batch runs on an event loop in a worker thread; leaving the loop early (``break``)
+        cancels what is in flight, and the journal keeps it for the next run.
+
+        Raises:
+            BatchInputError, BatchConflictError: the input is bad (items in flight finish first).
+            HiggsfieldClientError: the API refused the account (authentication, credits).
+        """
+        with start_blocking_portal() as portal, portal.wrap_async_context_manager(self.stream()) as results:
+            while True:
+                try:
+                    result = portal.call(_next_result, results)
+                except StopAsyncIteration:
+                    return
+                try:
+                    yield result
+                except GeneratorExit:
+                    return  # the caller left early: the block's end cancels what is in flight
+
+    def results(self) -> list[ItemResult]:
+        """Run the batch to its end from plain Python; returns every item's result."""
+        return list(self.run())
+
+
+async def _next_result(results: AsyncIterator[ItemResult]) -> ItemResult:
+    return await results.__anext__()
+
+
+def journal_summary(path: PathLike) -> JournalSummary:
+    """Summarise a batch journal without writing to it, even while a batch is running.
+
+    Raises:
+        FileNotFoundError: there is no journal at ``path``.
+        BatchInputError: the file is not a batch journal.
+    """
+    journal = Journal(path, read_only=True)
+    try:
+        return journal.summary()
+    finally:
+        journal.close()

@@ -1,0 +1,158 @@
+"""The batch journal: states written before each step, conflicts refused, readable while written."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from higgsfield_client._batch_journal import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    SUBMITTED,
+    SUBMITTING,
+    Journal,
+)
+from higgsfield_client.batch import BatchConflictError, BatchInputError, BatchItem, journal_summary
+
+MODEL = "higgsfield-ai/soul/standard"
+
+
+def _item(item_id: str, prompt: str = "x") -> BatchItem:
+    return BatchItem(id=item_id, model=MODEL, arguments={"prompt": prompt})
+
+
+def test_an_item_moves_through_its_states_and_every_step_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    run = journal.start_run()
+    (record,) = journal.register([(1, _item("a"))], run)
+    assert (record.state, record.attempts, record.idempotency_key) == (PENDING, 0, None)
+    record = journal.commit_key(record, "key-1")
+    assert record.state == SUBMITTING
+    record = journal.submitted(record, "req-1")
+    record = journal.completed(record, ["https://cdn/0.png", "https://cdn/1.png"])
+    written = journal.downloaded(record, ["a/0.png"])
+    journal.close()  # no explicit commit: each step was committed when it was written
+
+    reopened = Journal(path)
+    (record,) = reopened.records()
+    assert record == written  # what a step returns is what it wrote
+    assert record.state == COMPLETED
+    assert (record.idempotency_key, record.request_id, record.attempts) == ("key-1", "req-1", 1)
+    assert record.urls == ("https://cdn/0.png", "https://cdn/1.png")
+    assert record.paths == ("a/0.png",)
+    assert record.finished is not None
+    assert record.created <= record.updated
+    assert reopened.summary().downloads_pending == 1
+    reopened.close()
+
+
+def test_the_journal_is_in_wal_mode(tmp_path: Path) -> None:
+    Journal(tmp_path / "j.sqlite3").close()
+    with sqlite3.connect(tmp_path / "j.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_new_key_for_a_failed_item_clears_its_old_job(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run()
+    (record,) = journal.register([(1, _item("a"))], run)
+    record = journal.submitted(journal.commit_key(record, "key-1"), "req-1")
+    failed = journal.ended(record, FAILED, "boom")
+    assert failed.state == FAILED
+    again = journal.commit_key(failed, "key-2")
+    assert (again.state, again.request_id, again.error, again.attempts) == (SUBMITTING, None, None, 2)
+    assert journal.records() == [again]
+
+
+def test_an_id_seen_with_other_content_is_a_conflict_and_nothing_of_its_chunk_is_kept(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.register([(1, _item("a"))], journal.start_run())
+    run = journal.start_run()
+    with pytest.raises(BatchConflictError, match="item 'a' changed"):
+        journal.register([(1, _item("b")), (2, _item("a", prompt="changed"))], run)
+    assert [record.id for record in journal.records()] == ["a"]  # "b" rolled back with the chunk
+
+
+def test_an_id_twice_in_one_run_is_refused_whatever_its_case(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run()
+    with pytest.raises(BatchInputError, match="appears twice") as caught:
+        journal.register([(1, _item("Cat")), (2, _item("cat"))], run)
+    assert not isinstance(caught.value, BatchConflictError)
+
+
+def test_the_same_items_in_a_later_run_are_kept_and_renumbered(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.register([(1, _item("a")), (2, _item("b"))], journal.start_run())
+    run = journal.start_run()
+    records = journal.register([(1, _item("b")), (2, _item("a"))], run)
+    assert [(r.id, r.position, r.run) for r in records] == [("b", 1, run), ("a", 2, run)]
+    assert [r.id for r in journal.records(run)] == ["b", "a"]
+
+
+def test_the_summary_is_read_while_another_connection_holds_a_write(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    writer = Journal(path)
+    run = writer.start_run()
+    first, second, _ = writer.register([(n, _item(f"i{n}")) for n in range(1, 4)], run)
+    writer.submitted(writer.commit_key(first, "k"), "r")
+    writer.note_error(second, "TransportError: refused")
+    writer._db.execute("BEGIN IMMEDIATE")  # a batch in the middle of a write
+    writer._db.execute("UPDATE items SET state = 'failed'")
+    summary = journal_summary(path)
+    assert summary.total == 3
+    assert (summary.states[SUBMITTED], summary.states[PENDING], summary.states[FAILED]) == (1, 2, 0)
+    assert summary.running == os.getpid()
+    assert summary.errors == (("i2", "TransportError: refused"),)
+    writer._db.execute("ROLLBACK")
+    writer.end_run(run, "finished")
+    after = journal_summary(path)
+    assert after.running is None
+    assert after.last_ended is not None
+    assert after.as_dict()["states"][SUBMITTED] == 1
+    writer.close()
+
+
+def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite3"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(BatchInputError, match="not a batch journal"):
+        journal_summary(other)
+    text = tmp_path / "text.sqlite3"
+    text.write_text("hello, this is not a database at all" * 100)
+    with pytest.raises(BatchInputError, match="not a batch journal"):
+        Journal(text)
+    with pytest.raises(FileNotFoundError):
+        journal_summary(tmp_path / "missing.sqlite3")
+
+
+def _dead_pid() -> int:
+    code = "print(__import__('os').getpid())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_a_run_of_a_live_process_keeps_others_out_and_a_killed_one_is_marked(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.start_run()
+    journal._db.execute("UPDATE runs SET pid = ?", (os.getppid(),))  # as if pytest's parent ran it
+    with pytest.raises(BatchInputError, match=f"process {os.getppid()} is running a batch"):
+        journal.start_run()
+    assert journal_summary(path).running == os.getppid()
+    journal._db.execute("UPDATE runs SET pid = ?", (_dead_pid(),))
+    summary = journal_summary(path)
+    assert (summary.running, summary.last_outcome) == (None, "killed")
+    run = journal.start_run()
+    outcomes = [row[0] for row in journal._db.execute("SELECT outcome FROM runs ORDER BY run")]
+    assert outcomes == ["killed", None]
+    journal.end_run(run, "finished")
+    assert journal_summary(path).last_outcome == "finished"

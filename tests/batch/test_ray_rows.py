@@ -1,0 +1,137 @@
+"""The rows of a Ray Data batch, read and answered without Ray: keys, parsing, output columns."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from higgsfield_client._ray_rows import RowResult, read_rows, with_results
+from higgsfield_client.batch import BatchInputError, BatchItem
+from higgsfield_client.ray import idempotency_key
+
+from .conftest import MODEL
+
+
+def test_a_key_is_the_same_for_the_same_name_and_id_and_differs_otherwise() -> None:
+    key = idempotency_key("postcards", "row-1")
+    assert re.fullmatch(r"hf-ray-[0-9a-f]{40}", key)
+    assert key == idempotency_key("postcards", "row-1")
+    assert key != idempotency_key("postcards", "row-2")
+    assert key != idempotency_key("postcards-2", "row-1")
+    # The NUL between name and id keeps ("a", "bc") and ("ab", "c") apart.
+    assert idempotency_key("a", "bc") != idempotency_key("ab", "c")
+    assert idempotency_key("postcards", 7) == idempotency_key("postcards", "7")
+
+
+def test_numpy_columns_become_items_with_json_or_dict_arguments_and_the_default_model() -> None:
+    batch = {
+        "id": np.array([1, 2, 3]),
+        "model": np.array([None, "other/model", ""], dtype=object),
+        "arguments": np.array(
+            [
+                '{"prompt": "a", "seed": 3}',
+                {"prompt": "b", "image_urls": np.array(["u1", "u2"], dtype=object), "seed": None},
+                {"prompt": "c", "strength": np.float64(0.5), "nested": {"n": np.int64(2)}},
+            ],
+            dtype=object,
+        ),
+        "extra": np.array(["x", "y", "z"]),
+    }
+    assert read_rows(batch, MODEL) == [
+        BatchItem(id="1", model=MODEL, arguments={"prompt": "a", "seed": 3}),
+        # A None is what Arrow gives for a key that other rows of a dict column have: dropped.
+        BatchItem(id="2", model="other/model", arguments={"prompt": "b", "image_urls": ["u1", "u2"]}),
+        BatchItem(id="3", model=MODEL, arguments={"prompt": "c", "strength": 0.5, "nested": {"n": 2}}),
+    ]
+    (item,) = read_rows({"id": ["solo"]}, MODEL)  # plain lists, no arguments column
+    assert item == BatchItem(id="solo", model=MODEL, arguments={})
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ({"id": None, "arguments": "{}"}, "the row has no id"),
+        ({"id": "a/b", "arguments": "{}"}, "item id 'a/b' cannot name a folder"),
+        ({"id": "r", "arguments": "{not json"}, "'arguments' is not JSON"),
+        ({"id": "r", "arguments": "[1, 2]"}, "'arguments' must be an object"),
+        ({"id": "r", "arguments": 5}, "'arguments' must be an object"),
+        ({"id": True, "arguments": "{}"}, "item id True cannot name a folder"),
+    ],
+)
+def test_a_row_that_cannot_be_run_is_rejected_with_its_reason(row: dict[str, Any], error: str) -> None:
+    batch = {name: np.array([value], dtype=object) for name, value in row.items()}
+    (result,) = read_rows(batch, MODEL)
+    assert isinstance(result, RowResult)
+    assert result.status == "rejected"
+    assert result.request_id is None
+    assert result.error is not None
+    assert result.error.startswith(error)
+
+
+def test_a_row_without_a_model_is_rejected_when_there_is_no_default() -> None:
+    (result,) = read_rows({"id": ["r"], "arguments": ['{"prompt": "p"}']}, None)
+    assert result == RowResult(status="rejected", error="no model (give 'model' or a default model)")
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        ({"arguments": ["{}"]}, "no 'id' column"),
+        ([{"id": 1}], "expected a batch of columns"),
+    ],
+)
+def test_a_batch_without_ids_or_columns_is_refused_whole(batch: Any, message: str) -> None:
+    with pytest.raises(BatchInputError, match=message):
+        read_rows(batch, MODEL)
+
+
+def test_a_dataframe_is_read_like_columns_and_answered_as_a_dataframe() -> None:
+    frame = pd.DataFrame({"id": ["a", "b"], "arguments": ['{"prompt": "p"}', {"prompt": "q"}]})
+    items = read_rows(frame, MODEL)
+    assert items == [
+        BatchItem(id="a", model=MODEL, arguments={"prompt": "p"}),
+        BatchItem(id="b", model=MODEL, arguments={"prompt": "q"}),
+    ]
+    results = [
+        RowResult(status="completed", request_id="r1", urls=("https://cdn/1.png",), outputs=(b"png",)),
+        RowResult(status="failed", request_id="r2", error="it failed"),
+    ]
+    answered = with_results(frame, results, "output_bytes")
+    assert isinstance(answered, pd.DataFrame)
+    assert answered.drop(columns="error").to_dict("list") == {
+        "id": ["a", "b"],
+        "arguments": ['{"prompt": "p"}', {"prompt": "q"}],
+        "request_id": ["r1", "r2"],
+        "status": ["completed", "failed"],
+        "output_urls": [["https://cdn/1.png"], []],
+        "output_bytes": [[b"png"], []],
+    }
+    assert answered["error"].isna().tolist() == [True, False]  # pandas' missing value for None
+    assert answered["error"][1] == "it failed"
+
+
+def test_columns_come_back_with_the_output_columns_added_and_namesakes_replaced() -> None:
+    ids = np.array(["a"])
+    answered = with_results({"id": ids, "status": np.array(["old"])}, [RowResult(status="rejected")], None)
+    assert answered == {
+        "id": ids,
+        "status": ["rejected"],
+        "request_id": [None],
+        "output_urls": [[]],
+        "error": [None],
+    }
+
+
+def test_importing_the_package_or_the_ray_module_imports_no_ray_numpy_or_pandas() -> None:
+    code = (
+        "import sys, higgsfield_client, higgsfield_client.ray; "
+        "print(sorted({'ray', 'numpy', 'pandas', 'pyarrow'} & set(sys.modules)))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"

@@ -1,0 +1,114 @@
+"""The example receiver apps served by real servers on loopback: uvicorn, waitress, aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from higgsfield_client.webhooks import Handler
+
+START_TIMEOUT = 15.0
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name: str) -> dict[str, Any]:
+    """The globals of ``examples/<name>.py`` (its ``main()`` not called)."""
+    return runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")
+
+
+def _wait_for(ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start in time")
+        time.sleep(0.01)
+
+
+def _join(thread: threading.Thread) -> None:
+    thread.join(START_TIMEOUT)
+    if thread.is_alive():
+        raise RuntimeError(f"{thread.name} did not stop in time")
+
+
+@contextmanager
+def under_uvicorn(app: Any) -> Iterator[str]:
+    """An ASGI app under uvicorn in a thread, lifespan on; yields its root URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    sock = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: server.started, "uvicorn")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        _join(thread)
+        sock.close()
+
+
+@contextmanager
+def fastapi_under_uvicorn(secret: Any, handler: Handler) -> Iterator[str]:
+    """``examples/webhooks_fastapi.py`` under uvicorn; yields the receiver's URL."""
+    example = load("webhooks_fastapi")
+    with under_uvicorn(example["make_app"](secret, handler)) as root:
+        yield root + example["PATH"]
+
+
+@contextmanager
+def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
+    """``examples/webhooks_flask.py`` under waitress in a thread; yields the receiver's URL."""
+    import waitress
+
+    example = load("webhooks_flask")
+    app = example["make_app"](secret, handler)
+    # A short loop timeout: the loop notices at once that it has nothing left to serve.
+    server = waitress.create_server(app, host="127.0.0.1", port=0, asyncore_loop_timeout=0.05)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}{example['PATH']}"
+    finally:
+        server.trigger.pull_trigger(server.close)  # closed by its own loop, not under its select()
+        _join(thread)
+
+
+@contextmanager
+def aiohttp_app(secret: Any, handler: Handler) -> Iterator[str]:
+    """``examples/webhook_receiver.py``'s app on its own event loop in a thread; yields its URL."""
+    from aiohttp import web
+
+    example = load("webhook_receiver")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runner = web.AppRunner(example["make_app"](secret, handler))
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return int(runner.addresses[0][1])
+
+    try:
+        port = asyncio.run_coroutine_threadsafe(start(), loop).result(START_TIMEOUT)
+        yield f"http://127.0.0.1:{port}{example['PATH']}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(START_TIMEOUT)
+        loop.call_soon_threadsafe(loop.stop)
+        _join(thread)
+        loop.close()
+
+
+SERVERS = {
+    "fastapi-uvicorn": fastapi_under_uvicorn,
+    "flask-waitress": flask_under_waitress,
+    "aiohttp": aiohttp_app,
+}

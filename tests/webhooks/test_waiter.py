@@ -1,0 +1,176 @@
+"""The webhook waiter under asyncio and trio: completed by the delivery, or by slow polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+import trio
+
+from higgsfield_client import AsyncClient, JobFailedError, PollPolicy, WaitTimeoutError
+from higgsfield_client.testing import Emulator
+from higgsfield_client.webhooks import WebhookWaiter
+from higgsfield_proto import JobState, JobStatus, WebhookEvent
+
+from .servers import fastapi_under_uvicorn, load
+from .support import SECRET
+
+MODEL = "higgsfield-ai/soul/standard"
+NEVER = PollPolicy(initial_delay=3600.0, max_delay=3600.0)  # no status check within a test
+FAST = PollPolicy(initial_delay=0.2, max_delay=0.2, jitter=0.0)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(queue_time=0, run_time=0.1, webhook_secret=SECRET, webhook_retry_delay=0.05) as emu:
+        yield emu
+
+
+@asynccontextmanager
+async def _receiver_in_this_loop(waiter: WebhookWaiter) -> AsyncIterator[str]:
+    """Under asyncio: the aiohttp example app on this loop, handing events to ``waiter``."""
+    from aiohttp import web
+
+    example = load("webhook_receiver")
+    runner = web.AppRunner(example["make_app"](SECRET, waiter.deliver))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{example['PATH']}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def _receiver_in_a_thread(waiter: WebhookWaiter) -> AsyncIterator[str]:
+    """Under trio: the FastAPI example under uvicorn in a thread, handing events to this run."""
+    token = trio.lowlevel.current_trio_token()
+
+    def handler(event: WebhookEvent) -> None:
+        trio.from_thread.run_sync(waiter.deliver, event, trio_token=token)
+
+    servers = fastapi_under_uvicorn(SECRET, handler)
+    url = await trio.to_thread.run_sync(servers.__enter__)
+    try:
+        yield url
+    finally:
+        await trio.to_thread.run_sync(servers.__exit__, None, None, None)
+
+
+def _run(library: str, scenario: Callable[[Emulator], Awaitable[Any]], emulator: Emulator) -> Any:
+    if library == "trio":
+        return trio.run(scenario, emulator)
+    return asyncio.run(scenario(emulator))  # type: ignore[arg-type]
+
+
+def _receiver(library: str, waiter: WebhookWaiter) -> Any:
+    return _receiver_in_a_thread(waiter) if library == "trio" else _receiver_in_this_loop(waiter)
+
+
+def _client(emulator: Emulator) -> AsyncClient:
+    return AsyncClient(base_url=emulator.base_url, api_key=emulator.api_key)
+
+
+def _submit_and_wait(library: str, emulator: Emulator, fallback: PollPolicy) -> Any:
+    """Submit one job with the receiver's URL and wait for it; (request id, result)."""
+
+    async def scenario(emulator: Emulator) -> Any:
+        async with _client(emulator) as client:
+            waiter = WebhookWaiter(client, fallback=fallback)
+            async with _receiver(library, waiter) as url:
+                controller = await client.submit(MODEL, {"prompt": "a kite"}, webhook_url=url)
+                return controller.request_id, await waiter.wait(controller.request_id, timeout=60)
+
+    return _run(library, scenario, emulator)
+
+
+@pytest.mark.parametrize("library", ["asyncio", "trio"])
+def test_wait_completes_when_the_webhook_arrives(library: str, emulator: Emulator) -> None:
+    request_id, result = _submit_and_wait(library, emulator, NEVER)
+    assert result.request_id == request_id
+    assert result["status"] == "completed"
+    assert result.images
+    assert [entry.route for entry in emulator.journal if entry.route != "webhook"] == ["submit"]
+
+
+@pytest.mark.parametrize("library", ["asyncio", "trio"])
+def test_a_dropped_delivery_still_completes_through_polling(library: str, emulator: Emulator) -> None:
+    emulator.script_fault("webhook", "drop")
+    request_id, result = _submit_and_wait(library, emulator, FAST)
+    assert result.request_id == request_id
+    assert result["status"] == "completed"
+    (delivery,) = emulator.webhook_deliveries
+    assert (delivery.fault, delivery.attempts) == ("drop", ())
+    assert "status" in [entry.route for entry in emulator.journal]
+
+
+def _event(request_id: str, state: JobState = JobState.COMPLETED, **fields: Any) -> WebhookEvent:
+    payload = {"status": state.value, "request_id": request_id, **fields}
+    status = JobStatus(state=state, request_id=request_id, payload=payload, error=fields.get("error"))
+    return WebhookEvent(status=status, webhook_id="m")
+
+
+def test_a_delivery_before_wait_is_kept_and_the_oldest_are_dropped(emulator: Emulator) -> None:
+    async def scenario(emulator: Emulator) -> Any:
+        async with _client(emulator) as client:
+            waiter = WebhookWaiter(client, fallback=NEVER, keep=2)
+            for request_id in ("a", "b", "c"):
+                waiter.deliver(_event(request_id))
+            waiter.deliver(_event("d", JobState.IN_PROGRESS))  # not final: ignored
+            results = [await waiter.wait(request_id) for request_id in ("c", "b")]
+            with pytest.raises(WaitTimeoutError):
+                await waiter.wait("a", timeout=0.2)  # dropped: found by polling, if at all
+            return results
+
+    assert [result.request_id for result in asyncio.run(scenario(emulator))] == ["c", "b"]
+
+
+@pytest.mark.parametrize("library", ["asyncio", "trio"])
+def test_a_failed_job_raises_from_its_webhook_and_several_waiters_complete(
+    library: str, emulator: Emulator
+) -> None:
+    async def scenario(emulator: Emulator) -> list[Any]:
+        async with _client(emulator) as client:
+            waiter = WebhookWaiter(client, fallback=NEVER)
+            outcomes: list[Any] = []
+
+            async def wait() -> None:
+                try:
+                    outcomes.append(await waiter.wait("job-1", timeout=60))
+                except JobFailedError as exc:
+                    outcomes.append(exc)
+
+            async def deliver_later() -> None:
+                while len(waiter._waiting.get("job-1", ())) < 2:  # noqa: ASYNC110 - private state
+                    await anyio.sleep(0.01)
+                waiter.deliver(_event("job-1", JobState.FAILED, error="out of ink"))
+
+            if library == "trio":
+                async with trio.open_nursery() as nursery:
+                    for job in (wait, wait, deliver_later):
+                        nursery.start_soon(job)
+            else:
+                await asyncio.gather(wait(), wait(), deliver_later())
+            return outcomes
+
+    outcomes = _run(library, scenario, emulator)
+    assert [type(outcome) for outcome in outcomes] == [JobFailedError, JobFailedError]
+    assert outcomes[0].error == "out of ink"
+    assert emulator.journal == []
+
+
+def test_wait_times_out_when_neither_the_webhook_nor_a_check_finds_the_job_finished() -> None:
+    with Emulator(queue_time=30) as emulator:
+
+        async def scenario(emulator: Emulator) -> None:
+            async with _client(emulator) as client:
+                controller = await client.submit(MODEL, {"prompt": "a kite"})
+                await WebhookWaiter(client, fallback=FAST).wait(controller.request_id, timeout=0.5)
+
+        with pytest.raises(WaitTimeoutError, match="did not finish in time"):
+            asyncio.run(scenario(emulator))
+        assert "status" in [entry.route for entry in emulator.journal]
