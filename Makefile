@@ -30,8 +30,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py .ci/pictures.py
 
 # coverage starts before pytest so that modules imported by the pytest11 plugin are measured too.
+# Four xdist workers on any number of cores: most tests wait on loopback servers and subprocesses,
+# not on the CPU. Each worker (and each subprocess) writes its own data file; combine merges them.
+PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	$(BIN)/coverage run -m pytest
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --skip-covered
 
 test: lint typecheck pytest docs
@@ -71,4 +76,4 @@ soak: $(STAMP)
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .venv-pythons dist .mypy_cache .ruff_cache .pytest_cache .coverage demo-output
+	rm -rf $(VENV) .venv-pythons dist .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.* demo-output

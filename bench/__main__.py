@@ -6,6 +6,8 @@ an emulator running in a separate process. Suites (default: all, in this order):
   status         target 1: status() calls/s on one connection, ours vs the raw library
   official       target 2: the same, ours vs the official higgsfield-client 0.2.0
   subscribe      target 3: 1,000 concurrent subscribe calls: wall time and CPU per job
+  scale          10,000 concurrent subscribe calls vs raw aiohttp: CPU and RSS per job, the
+                 emulator's rate under that load (round 5)
   upload         target 4: upload_file of 1 GiB: peak RSS growth and throughput vs raw
   polling        target 5: status requests per job and completion lag, 5/30/120 s jobs
   import         target 6: import time of higgsfield_client vs the official package
@@ -17,11 +19,11 @@ Not in the default run, named explicitly:
 
   instructions   targets 1 and 2 in instructions per call under valgrind (steady, ~10 min)
 
---quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 5 s and 30 s jobs only) for a
-smoke run of about three minutes. The official SDK is installed on first use into its own venv
-under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md, and the
-charts of the status, official, polling and upload figures to docs/charts/ (bench/_charts.py);
---charts-only draws them again from the last run without running anything.
+--quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 2,000 for scale, 5 s and 30 s
+jobs only) for a smoke run of about four minutes. The official SDK is installed on first use into
+its own venv under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md,
+and the charts of the status, official, polling and upload figures to docs/charts/
+(bench/_charts.py); --charts-only draws them again from the last run without running anything.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ SUITES: Dict[str, str] = {
     "status": "status",
     "official": "official",
     "subscribe": "subscribe",
+    "scale": "scale",
     "upload": "upload",
     "polling": "polling",
     "import": "imports",

@@ -265,11 +265,14 @@ def run_official(mode: str, params: Dict[str, Any], *, timeout: float = 900) -> 
     ``-I`` keeps our checkout and our packages off its ``sys.path``.
     """
     command = [str(official_python()), "-I", str(OFFICIAL_DRIVER), mode, json.dumps(params)]
-    return _run(command, cwd=Path(tempfile.gettempdir()), env=_clean_env(), timeout=timeout)
+    return _run(command, cwd=Path(tempfile.gettempdir()), env=clean_env(), timeout=timeout)
 
 
-def _clean_env() -> Dict[str, str]:
-    # The official module reads HF_* at import; nothing of ours should leak into its run.
+def clean_env() -> Dict[str, str]:
+    """The environment for the official SDK's interpreter: without HF_*, HIGGSFIELD_* and PYTHON*.
+
+    The official module reads HF_* at import; nothing of ours should leak into its run.
+    """
     return {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HIGGSFIELD_", "PYTHON"))}
 
 

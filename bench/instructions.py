@@ -9,28 +9,45 @@ instructions are counted: the emulator (in its own process) and the kernel's sha
 system call are not, so the ratios here are larger than the CPU-time ratios of ``status``.
 
 Not part of the default run (``python -m bench instructions``): it needs valgrind and takes
-about ten minutes. The baselines are those of ``status``: the raw library (requests, aiohttp, an
-h11-over-anyio loop under trio) and httpx under trio, each sending the same headers as ours.
+about fifteen minutes. The baselines are those of ``status``: the raw library (requests, aiohttp,
+an h11-over-anyio loop under trio) and httpx under trio, each sending the same headers as ours;
+and, next to the sync client, the official ``SyncClient`` (httpx) run by its own venv's
+interpreter through ``bench/_official_driver.py``. Every process runs with ``PYTHONHASHSEED=0``,
+so that counts taken on two versions of the code compare.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Dict, List, Tuple
 
-from ._harness import REPO_DIR, Context, EmulatorProcess, Figure, create_job, failure, report
+from ._harness import (
+    OFFICIAL_DRIVER,
+    REPO_DIR,
+    Context,
+    EmulatorProcess,
+    Figure,
+    clean_env,
+    create_job,
+    failure,
+    official_python,
+    report,
+)
 
 # (our transport, the baselines measured next to it)
 CASES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
-    ("requests", ("raw",)),
+    ("requests", ("raw", "official")),
     ("aiohttp", ("raw",)),
     ("trio", ("raw", "httpx")),
 )
-LABELS = {"raw": "raw", "httpx": "httpx under trio"}
+LABELS = {"raw": "raw", "httpx": "httpx under trio", "official": "official SyncClient"}
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -40,16 +57,24 @@ def count(emulator: EmulatorProcess, request_id: str, transport: str, kind: str,
     Raises:
         RuntimeError: the worker failed or valgrind printed no count.
     """
-    params = {
-        "kinds": [kind], "transport": transport, "base_url": emulator.base_url,
-        "key": emulator.api_key, "request_id": request_id, "batch": calls, "rounds": 1,
-    }
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-m", "bench.status", "--worker", json.dumps(params),
-    ]
+    cwd: Path = REPO_DIR
+    env: Dict[str, str] = {**os.environ, "PYTHONHASHSEED": "0"}
+    if kind == "official":
+        params = {
+            "mode": "sync", "base_url": emulator.base_url, "key": emulator.api_key,
+            "request_id": request_id, "calls": calls, "warmup": 0,
+        }
+        program = [str(official_python()), "-I", str(OFFICIAL_DRIVER), "status", json.dumps(params)]
+        cwd, env = Path(tempfile.gettempdir()), {**clean_env(), "PYTHONHASHSEED": "0"}
+    else:
+        params = {
+            "kinds": [kind], "transport": transport, "base_url": emulator.base_url,
+            "key": emulator.api_key, "request_id": request_id, "batch": calls, "rounds": 1,
+        }
+        program = [sys.executable, "-m", "bench.status", "--worker", json.dumps(params)]
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *program]
     completed = subprocess.run(
-        command, cwd=REPO_DIR, capture_output=True, text=True, timeout=1800, check=False
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800, check=False
     )
     found = _COLLECTED.search(completed.stderr)
     if completed.returncode != 0 or found is None:

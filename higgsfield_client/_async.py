@@ -67,7 +67,7 @@ class AsyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         run = await self._client._transports.current()
-        events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.clock)
+        events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.library)
         try:
             async for event in events:
                 status = self._job.observe(event)
@@ -155,7 +155,7 @@ class AsyncClient:
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
-        return await run_async(call, run.transport, run.clock)
+        return await run_async(call, run.transport, run.library)
 
     async def aclose(self) -> None:
         """Close the transport this client created for the current event loop or run."""

@@ -69,8 +69,13 @@ def _public_url(target: UploadTarget) -> str:
 
 def event_handler(
     on_enqueue: Optional[Callable[[str], Any]], on_queue_update: Optional[Callable[[Status], Any]]
-) -> EventHandler:
-    """Route a flow's Notify events to the official callbacks; returns what they return."""
+) -> Optional[EventHandler]:
+    """Route a flow's Notify events to the official callbacks; returns what they return.
+
+    None without callbacks: then there is nothing to route.
+    """
+    if on_enqueue is None and on_queue_update is None:
+        return None
 
     def handle(event: object) -> Any:
         if isinstance(event, Enqueued) and on_enqueue is not None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 import sniffio
 
-from ._runner import run_clock
+from ._runner import Library, running_library
 from ._settings import Settings, transport_options
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ def _current_run(library: str) -> object:
 
 
 class RunContext(NamedTuple):
-    """What an async call takes from the run it is in: the run's transport and its clock."""
+    """What an async call takes from the run it is in: the run's transport, clock and sleep."""
 
     transport: AsyncTransport
-    clock: Callable[[], float]
+    library: Library
 
 
 @dataclass(eq=False)
@@ -96,11 +96,11 @@ class TransportsByRun:
         self._runs: dict[int, _RunTransport] = {}
 
     async def current(self) -> RunContext:
-        """The current run's transport (created on first use) and clock: one lookup per call."""
+        """The current run's transport (created on first use), clock and sleep: one lookup per call."""
         library = sniffio.current_async_library()
         run = _current_run(library)
         if self._shared is not None:
-            return RunContext(self._shared, run_clock(library))
+            return RunContext(self._shared, running_library(library))
         entry = self._runs.get(id(run))
         if entry is not None and entry.run is run and not entry.finished:
             return entry.context
@@ -108,7 +108,7 @@ class TransportsByRun:
         entry = self._runs.get(id(run))
         if entry is None or entry.run is not run:
             kind = self._kind or ("trio" if library == "trio" else "aiohttp")
-            context = RunContext(make_async_transport(kind, self._settings), run_clock(library))
+            context = RunContext(make_async_transport(kind, self._settings), running_library(library))
             entry = _RunTransport(run=run, context=context)
             guard = _close_when_run_ends(entry)
             await guard.__anext__()

@@ -11,9 +11,9 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Optional, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Optional, Protocol, TypeVar, Union
 from urllib.parse import urlsplit
 
 from higgsfield_proto import (
@@ -251,18 +251,45 @@ def run_sync(call: Call[Any, R], transport: SyncTransport) -> R:
 # asyncio and trio
 
 
-def run_clock(library: str) -> Callable[[], float]:
-    """The running ``library``'s monotonic clock: trio's (which a test may have mocked), or the
-    asyncio loop's (as ``anyio.current_time``)."""
+class Library(NamedTuple):
+    """What the async runner takes from the running library: its monotonic clock and its sleep."""
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[Any]]
+
+
+def running_library(library: str) -> Library:
+    """The running ``library``'s clock and sleep: trio's (whose clock a test may have mocked), or
+    the asyncio loop's clock (as ``anyio.current_time``) and ``asyncio.sleep``.
+
+    The library's own, not anyio's portable ones: a job waiting in a sleep holds the frames of
+    the sleep that it awaits, and anyio's adds two to the library's.
+    """
     # Both are loaded, since one of them runs: a module lookup costs less than an import statement.
     if library == "trio":
-        return sys.modules["trio"].current_time  # type: ignore[no-any-return]
-    return sys.modules["asyncio"].get_running_loop().time  # type: ignore[no-any-return]
+        trio = sys.modules["trio"]
+        return Library(trio.current_time, trio.sleep)
+    asyncio = sys.modules["asyncio"]
+    return Library(asyncio.get_running_loop().time, asyncio.sleep)
 
 
-async def _send_async(
+def _send_async(
+    effect: Union[Send, StreamedSend], transport: AsyncTransport, sink: Optional[Sink]
+) -> Awaitable[StreamedOutcome]:
+    """The exchange of a Send or a StreamedSend, to be awaited.
+
+    The usual case - a Send without a deadline, not logged - is the transport's own ``send``,
+    without a detour: a job waiting for its answer holds no frame of the runner's around it.
+    """
+    if effect.timeout is None and isinstance(effect, Send) and not logger.isEnabledFor(logging.DEBUG):
+        return transport.send(effect.request)
+    return _send_in_full(effect, transport, sink)
+
+
+async def _send_in_full(
     effect: Union[Send, StreamedSend], transport: AsyncTransport, sink: Optional[Sink]
 ) -> StreamedOutcome:
+    """Exchange within the effect's deadline, streamed if asked, logged at DEBUG."""
     started = time.perf_counter()
     answer: StreamedOutcome
     if effect.timeout is not None:
@@ -272,7 +299,7 @@ async def _send_async(
         with anyio.move_on_after(effect.timeout):
             answer = await _exchange_async(effect, transport, sink)
     elif isinstance(effect, Send):
-        answer = await transport.send(effect.request)  # the usual case, without a detour
+        answer = await transport.send(effect.request)
     else:
         answer = await _stream_async(effect, transport, sink)
     if logger.isEnabledFor(logging.DEBUG):
@@ -313,12 +340,10 @@ async def _answer_async(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> 
 
 
 async def _perform(effect: Effect, call: Call[Any, Any], clock: Callable[[], float]) -> Any:
-    """Perform a Sleep, Now or Ask under the running async library; return its answer."""
-    if isinstance(effect, Sleep):
-        import anyio
+    """Perform a Now or an Ask under the running async library; return its answer.
 
-        await anyio.sleep(effect.seconds)
-        return clock()
+    (The runners sleep in their own loop: a job waits there, with one frame less.)
+    """
     if isinstance(effect, Now):
         return time.time() if effect.wall else clock()
     assert isinstance(effect, Ask), effect
@@ -326,7 +351,7 @@ async def _perform(effect: Effect, call: Call[Any, Any], clock: Callable[[], flo
 
 
 async def _drive_async(
-    call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
+    call: Call[Any, Any], transport: AsyncTransport, library: Library
 ) -> AsyncIterator[object]:
     """Perform the flow's effects under the running async library, yield each Notify event."""
     flow = call.flow
@@ -342,25 +367,26 @@ async def _drive_async(
                 answer = None
             elif isinstance(effect, (Send, StreamedSend)):
                 answer = await _send_async(effect, transport, call.sink)
+            elif isinstance(effect, Sleep):
+                await library.sleep(effect.seconds)
+                answer = library.clock()
             else:
-                answer = await _perform(effect, call, clock)
+                answer = await _perform(effect, call, library.clock)
     finally:
         flow.close()
 
 
-def iterate_async(
-    call: Call[Any, Any], transport: AsyncTransport, clock: Callable[[], float]
-) -> AsyncIterator[object]:
+def iterate_async(call: Call[Any, Any], transport: AsyncTransport, library: Library) -> AsyncIterator[object]:
     """Run ``call``'s flow under asyncio or trio, yielding its Notify events as they happen."""
-    return _drive_async(call, transport, clock)
+    return _drive_async(call, transport, library)
 
 
-async def run_async(call: Call[Any, R], transport: AsyncTransport, clock: Callable[[], float]) -> R:
+async def run_async(call: Call[Any, R], transport: AsyncTransport, library: Library) -> R:
     """Run ``call`` to its end under asyncio or trio; returns ``call.finish`` of the result.
 
-    ``clock`` is the running library's monotonic clock (``run_clock``). A plain loop rather than
-    ``iterate_async``: an async generator per call costs more than the rest of this runner (the
-    event loop tracks each one until it is finalized).
+    ``library`` is the running library's clock and sleep (``running_library``). A plain loop
+    rather than ``iterate_async``: an async generator per call costs more than the rest of this
+    runner (the event loop tracks each one until it is finalized).
     """
     flow = call.flow
     answer: Any = None
@@ -378,8 +404,11 @@ async def run_async(call: Call[Any, R], transport: AsyncTransport, clock: Callab
                     returned = call.on_event(effect.event)
                     if inspect.isawaitable(returned):
                         await returned
+            elif isinstance(effect, Sleep):
+                await library.sleep(effect.seconds)
+                answer = library.clock()
             else:
-                answer = await _perform(effect, call, clock)
+                answer = await _perform(effect, call, library.clock)
     finally:
         flow.close()
         if call.sink is not None:

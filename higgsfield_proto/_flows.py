@@ -141,7 +141,9 @@ def _wait(
     check_first: bool,
 ) -> Flow[JobStatus]:
     poll = env.poll
-    last: Optional[JobStatus] = None
+    # Only the last state is kept between checks, not the last status with its payload: a wait
+    # holds what it polls with and little more while it sleeps (many may be in flight at once).
+    last: Optional[JobState] = None
     check = 0
     while True:
         if not (check_first and check == 0):
@@ -162,12 +164,13 @@ def _wait(
         yield Notify(event=StatusUpdate(status=status))
         if status.is_terminal:
             return status
-        last = status
+        last = status.state
+        del status
         check += 1
 
 
 def _last_check(
-    config: ApiConfig, request_id: str, last: Optional[JobStatus], cancel_on_timeout: bool
+    config: ApiConfig, request_id: str, last: Optional[JobState], cancel_on_timeout: bool
 ) -> Flow[JobStatus]:
     """At the deadline: one status request, sent once; its terminal answer still counts."""
     response = yield from send_once(build_status_request(config, request_id))
@@ -180,17 +183,17 @@ def _last_check(
             yield Notify(event=StatusUpdate(status=status))
             if status.is_terminal:
                 return status
-            last = status
+            last = status.state
     return (yield from _time_out(config, request_id, last, cancel_on_timeout))
 
 
 def _time_out(
-    config: ApiConfig, request_id: str, last: Optional[JobStatus], cancel_on_timeout: bool
+    config: ApiConfig, request_id: str, last: Optional[JobState], cancel_on_timeout: bool
 ) -> Flow[JobStatus]:
-    state = last.state.value if last is not None else None
+    state = last.value if last is not None else None
     message = f"job {request_id} did not finish in time (last status: {state or 'unknown'})"
     cancelled = False
-    if cancel_on_timeout and (last is None or last.state is JobState.QUEUED):
+    if cancel_on_timeout and (last is None or last is JobState.QUEUED):
         # The deadline has passed: one attempt, bounded by the transport's own timeout.
         response = yield from send_once(build_cancel_request(config, request_id))
         if response is None:
@@ -272,9 +275,11 @@ def subscribe_flow(
         # An idempotent replay of a finished job answers with its final state at once.
         yield Notify(event=StatusUpdate(status=job))
         return job
+    request_id = job.request_id
+    del request, job  # the wait needs the id only; these would live as long as it
     return (
         yield from _wait(
-            config, job.request_id, env, deadline, cancel_on_timeout=cancel_on_timeout, check_first=False
+            config, request_id, env, deadline, cancel_on_timeout=cancel_on_timeout, check_first=False
         )
     )
 

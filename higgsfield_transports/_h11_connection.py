@@ -1,18 +1,19 @@
 """One HTTP/1.1 connection of the h11 transport, and one request/response exchanged on it.
 
-Theory of operation: an exchange runs inside one cancel scope. Before each wait - a write of the
-request, a read of the answer - the scope's deadline is set to ``timeout`` seconds from now, so
-that ``timeout`` means the same as on the other transports: seconds for the answer to start and
-between reads (and between writes). When the scope fires, the exchange is a ``TIMEOUT`` failure.
-The exchange reports its facts in a ``Progress`` (was a byte written, did a byte of the answer
-arrive); it never repeats anything.
+Theory of operation: before each wait - a write of the request, a read of the answer - an
+exchange sets its deadline to ``timeout`` seconds from now, so that ``timeout`` means the same as
+on the other transports: seconds for the answer to start and between reads (and between writes).
+The run's watchdog (``_h11_watchdog``) closes the connection of an exchange past its deadline;
+the exchange is then a ``TIMEOUT`` failure. The exchange reports its facts in a ``Progress`` (was
+a byte written, did a byte of the answer arrive); it never repeats anything.
 """
 
 from __future__ import annotations
 
+import math
 import select
 from collections.abc import Callable
-from typing import Any, Optional, Protocol
+from typing import Optional
 from urllib.parse import SplitResult
 
 import anyio
@@ -25,6 +26,7 @@ from ._bodies import AnswerReader, BodySource
 from ._checks import READ_CHUNK, decode_headers, without_framing
 from ._failures import Progress, describe
 from ._h11_tunnel import Route
+from ._h11_watchdog import Watchdog
 
 NETWORK_ERRORS = (
     OSError,  # includes TimeoutError, ssl.SSLError and socket.gaierror
@@ -38,19 +40,6 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 class ServerClosed(Exception):
     """The server closed the connection before a complete response."""
-
-
-class Scope(Protocol):
-    """A cancel scope of trio or anyio: the deadline of one exchange."""
-
-    deadline: float
-
-    @property
-    def cancelled_caught(self) -> bool: ...
-
-    def __enter__(self) -> object: ...
-
-    def __exit__(self, *exc_info: Any) -> Optional[bool]: ...
 
 
 class Connection:
@@ -88,7 +77,7 @@ class Exchange:
     Args:
         connection: where to exchange.
         route: the route (for the request target and proxy credentials).
-        scope: the cancel scope the exchange runs in.
+        watchdog: the run's watchdog, which ends a wait past its deadline; None without a timeout.
         clock: the running library's clock.
         timeout: seconds allowed for each wait, or None.
         reader: where the answer's body goes.
@@ -99,43 +88,54 @@ class Exchange:
         self,
         connection: Connection,
         route: Route,
-        scope: Scope,
+        watchdog: Optional[Watchdog],
         clock: Callable[[], float],
         timeout: Optional[float],
         reader: AnswerReader,
         progress: Progress,
     ) -> None:
         self.connection = connection
+        self.stream = connection.stream
         self.route = route
-        self.scope = scope
+        self.watchdog = watchdog
         self.clock = clock
         self.timeout = timeout
         self.reader = reader
         self.progress = progress
+        self.deadline = math.inf
+        self.expired = False
         self._closed_by_server = False
 
     def _arm(self) -> None:
         """Before a wait: allow it ``timeout`` seconds from now."""
         if self.timeout is not None:
-            self.scope.deadline = self.clock() + self.timeout
+            self.deadline = self.clock() + self.timeout
 
     async def run(self, request: Request, parts: SplitResult, source: Optional[BodySource]) -> Outcome:
         """Write ``request``, read its answer; a network fault becomes a ``TransportFailure``.
 
-        A timeout surfaces as the scope's cancellation, for the caller to report.
+        A wait that outlives ``timeout`` is a ``TIMEOUT`` failure (``expired`` is then set).
 
         Raises:
             Exception: the ``StreamedBody`` source's own exception, or the stream target's.
         """
+        watchdog = self.watchdog
+        if watchdog is not None:
+            watchdog.watch(self)
         try:
             await self._write(request, parts, source)
             return await self._read()
         except (*NETWORK_ERRORS, ServerClosed) as exc:
             if source is not None:
                 source.raise_if_failed()
+            if self.expired:
+                return self.progress.failure(FailureKind.TIMEOUT, f"no data for {self.timeout}s")
             writing = not self.progress.response_started and source is not None and not source.finished
             kind = FailureKind.WRITE if writing else FailureKind.READ
             return self.progress.failure(kind, self._detail(exc))
+        finally:
+            if watchdog is not None:
+                watchdog.release(self)
 
     async def _write(self, request: Request, parts: SplitResult, source: Optional[BodySource]) -> None:
         state, stream = self.connection.h11, self.connection.stream

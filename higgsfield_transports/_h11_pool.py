@@ -11,8 +11,9 @@ from typing import Optional
 import anyio
 import sniffio
 
-from ._h11_connection import Connection, Scope
+from ._h11_connection import Connection
 from ._h11_tunnel import RouteKey
+from ._h11_watchdog import Watchdog
 
 
 def current_run() -> tuple[str, object]:
@@ -34,24 +35,22 @@ def current_run() -> tuple[str, object]:
 class Pool:
     """Idle keep-alive connections and connection slots, per route, for one run.
 
-    It also holds the run's own clock and cancel scope class: under trio, trio's (anyio's
-    portable wrappers cost about as much again as trio's scope itself, on every exchange).
+    It also holds the run's own clock (under trio, trio's: anyio's portable one costs more on
+    every wait) and the run's watchdog, which ends the exchanges that wait too long.
 
     A connection goes back to the pool only when both sides finished its exchange cleanly; a
     pooled connection found closed or readable when taken (the server closed it while idle) is
     discarded.
     """
 
-    def __init__(self, run: object, library: str, per_host: int) -> None:
+    def __init__(self, run: object, library: str, per_host: int, timeout: Optional[float]) -> None:
         self.run = run
         self.clock: Callable[[], float]
-        self.new_scope: Callable[[], Scope]
         if library == "trio":
-            import trio
-
-            self.clock, self.new_scope = trio.current_time, trio.CancelScope
+            self.clock = sys.modules["trio"].current_time
         else:
-            self.clock, self.new_scope = asyncio.get_running_loop().time, anyio.CancelScope
+            self.clock = asyncio.get_running_loop().time
+        self.watchdog = Watchdog(library, self.clock, timeout) if timeout is not None else None
         self._per_host = per_host
         self._idle: dict[RouteKey, list[Connection]] = {}
         self._slots: dict[RouteKey, anyio.Semaphore] = {}

@@ -105,7 +105,9 @@ class AiohttpTransport:
     request. aiohttp adds its ``Host``, ``User-Agent``, ``Accept`` and ``Accept-Encoding``
     headers unless ``request.headers`` sets them, and returns compressed responses decoded. A
     failure reports ``request_written=True`` once the connection was open (aiohttp cannot tell
-    how far the request got) and ``reused_connection=None``.
+    how far the request got) and ``reused_connection=None``. At most as many sends are in
+    progress at once as the session's connector has connections (its ``limit``); the others wait
+    their turn in the transport.
 
     Args:
         session: a session to send with; it stays the caller's (``aclose`` leaves it open) and
@@ -152,6 +154,8 @@ class AiohttpTransport:
         # Per-request middlewares (they replace a session's own): _send_once keeps aiohttp from
         # resending a request by itself, unless the session's own switch is off already.
         self._middlewares: Optional[tuple[aiohttp.ClientMiddlewareType, ...]] = (_send_once,)
+        # Sends in progress at once, up to the connector's limit of connections (see _send).
+        self._slots: Optional[asyncio.Semaphore] = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -228,6 +232,12 @@ class AiohttpTransport:
             if source.length is not None:
                 headers = (*headers, ("Content-Length", str(source.length)))
         progress = Progress()
+        slots = self._slots
+        if slots is not None:
+            # A send the connector has no connection for yet waits here, not inside aiohttp:
+            # the same wait, without the request state aiohttp builds first (a few KiB per
+            # waiting send, with thousands of jobs in flight).
+            await slots.acquire()
         try:
             response = await session.request(
                 request.method,
@@ -249,6 +259,8 @@ class AiohttpTransport:
         except Exception as exc:
             return _translate(exc, source, progress)
         finally:
+            if slots is not None:
+                slots.release()
             if source is not None:
                 source.close()
 
@@ -272,7 +284,8 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("AiohttpTransport is closed")
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        first = self._loop is None
+        if first:
             self._loop = loop
         elif self._loop is not loop:
             raise RuntimeError("AiohttpTransport is bound to another event loop; use one transport per loop")
@@ -289,6 +302,9 @@ class AiohttpTransport:
                 session._retry_connection = False
                 self._middlewares = None
             self._session = session
+        if first:
+            limit = self._session.connector.limit if self._session.connector is not None else 0
+            self._slots = asyncio.Semaphore(limit) if limit else None
         return self._session
 
     async def _read(

@@ -6,7 +6,7 @@ import http.client
 import logging
 import os
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Optional, Union
 
@@ -14,7 +14,7 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
-from higgsfield_proto._http import Outcome, Request
+from higgsfield_proto._http import Outcome, Request, Response
 
 from ._base import HeadCallback, Sink
 from ._bodies import AnswerReader, BodySource, StreamTarget, streaming
@@ -23,6 +23,7 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
+    Origin,
     Verify,
     check_options,
     check_request,
@@ -30,6 +31,7 @@ from ._checks import (
 )
 from ._failures import Progress, Stage, failure_for
 from ._proxies import ProxyResolver
+from ._requests_pool import PoolSender
 
 __all__ = ["RequestsTransport"]
 
@@ -127,6 +129,11 @@ class RequestsTransport:
     returned decoded. A failure reports ``request_written=True`` once the connection was open
     (requests cannot tell how far the request got) and ``reused_connection=None``.
 
+    The transport's own session sends through its adapter's urllib3 pool directly, without
+    requests' per-call machinery (which that session has no use for: no cookies, hooks or
+    environment to merge); a session passed in goes through ``Session.request`` as a whole, so
+    that its cookies, hooks, mounted adapters and settings all apply.
+
     Args:
         session: a session to send with; it stays the caller's (``close`` leaves it open) and
             keeps its own ``trust_env``, cookies, hooks and mounted adapters. Without one the
@@ -197,6 +204,7 @@ class RequestsTransport:
             ProxyResolver(proxy, trust_env) if self._owns_session or proxy is not None else None
         )
         self._max_response_bytes = max_response_bytes
+        self._pools = PoolSender(session, self._verify) if self._owns_session else None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -249,7 +257,8 @@ class RequestsTransport:
         """Close the transport; closes the session and its connections only if the transport
         made them."""
         self._closed = True
-        if self._owns_session:
+        if self._pools is not None:
+            self._pools.forget()
             for adapter in self._session.adapters.values():
                 if isinstance(adapter, requests.adapters.HTTPAdapter):
                     _close_pools(adapter)
@@ -262,44 +271,75 @@ class RequestsTransport:
         self.close()
 
     def _send(self, request: Request, timeout: Optional[float], target: Optional[StreamTarget]) -> Outcome:
-        origin, _ = check_request(request)
+        origin, parts = check_request(request)
         if self._closed:
             raise RuntimeError("RequestsTransport is closed")
         source = BodySource.of(request.body)
+        proxy = self._proxies.proxy_for(origin) if self._proxies is not None else None
+        progress = Progress()
+        try:
+            if self._pools is None:
+                return self._send_with_session(request, origin, proxy, source, timeout, target, progress)
+            try:
+                answer = self._pools.urlopen(request, origin, parts, proxy, source, self._limited(timeout))
+            except Exception as exc:
+                return _translate(exc, source, progress)
+            progress.request_written = progress.response_started = True
+            finished = False
+            try:
+                outcome = self._read(answer, answer.stream(READ_CHUNK, decode_content=True), target, progress)
+                finished = isinstance(outcome, Response)
+                return outcome
+            except Exception as exc:
+                return _translate(exc, source, progress)
+            finally:
+                # Returns a fully read connection to the pool; closes any other.
+                if not finished:
+                    answer.close()
+                answer.release_conn()
+        finally:
+            if source is not None:
+                source.close()
+
+    def _send_with_session(
+        self,
+        request: Request,
+        origin: Origin,
+        proxy: Optional[str],
+        source: Optional[BodySource],
+        timeout: Optional[float],
+        target: Optional[StreamTarget],
+        progress: Progress,
+    ) -> Outcome:
         headers: dict[str, Optional[str]] = {}
         for name, value in without_framing(request.headers):
             headers[name] = f"{headers[name]}, {value}" if headers.get(name) else value
         if request.header("Authorization") is None:
             headers["Authorization"] = None  # removes a session default header
-        proxy = self._proxies.proxy_for(origin) if self._proxies is not None else None
-        progress = Progress()
         try:
-            try:
-                response = self._session.request(
-                    request.method,
-                    request.url,
-                    headers=headers,
-                    data=self._data(request.body, source),
-                    auth=_no_auth,
-                    timeout=self._limited(timeout),
-                    verify=self._verify,
-                    proxies={origin.scheme: proxy} if proxy is not None else None,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except Exception as exc:
-                return _translate(exc, source, progress)
-            progress.request_written = progress.response_started = True
-            try:
-                return self._read(response, target, progress)
-            except Exception as exc:
-                return _translate(exc, source, progress)
-            finally:
-                # Returns a fully read connection to the pool; closes any other.
-                response.close()
+            response = self._session.request(
+                request.method,
+                request.url,
+                headers=headers,
+                data=self._data(request.body, source),
+                auth=_no_auth,
+                timeout=self._limited(timeout),
+                verify=self._verify,
+                proxies={origin.scheme: proxy} if proxy is not None else None,
+                allow_redirects=False,
+                stream=True,
+            )
+        except Exception as exc:
+            return _translate(exc, source, progress)
+        progress.request_written = progress.response_started = True
+        try:
+            # requests' own reading: a response hook may have read the body already.
+            return self._read(response.raw, response.iter_content(READ_CHUNK), target, progress)
+        except Exception as exc:
+            return _translate(exc, source, progress)
         finally:
-            if source is not None:
-                source.close()
+            # Returns a fully read connection to the pool; closes any other.
+            response.close()
 
     def _limited(self, timeout: Optional[float]) -> tuple[float, Optional[float]]:
         if timeout is None:
@@ -318,16 +358,21 @@ class RequestsTransport:
         return _SizedChunks(source, source.length)
 
     def _read(
-        self, response: requests.Response, target: Optional[StreamTarget], progress: Progress
+        self,
+        answer: urllib3.BaseHTTPResponse,
+        chunks: Iterable[bytes],
+        target: Optional[StreamTarget],
+        progress: Progress,
     ) -> Outcome:
+        """Read ``answer``'s body from ``chunks`` (decoded) into a ``Response`` or the target."""
         reader = AnswerReader(target, self._max_response_bytes, progress)
-        declared = response.headers.get("Content-Length", "")
+        declared = answer.headers.get("Content-Length", "")
         # urllib3's header dict keeps every line (duplicates too) with the name as first received.
-        headers = tuple((str(name), str(value)) for name, value in response.raw.headers.iteritems())
-        failure = reader.begin(response.status_code, headers, int(declared) if declared.isdigit() else None)
+        headers = tuple((str(name), str(value)) for name, value in answer.headers.iteritems())
+        failure = reader.begin(answer.status, headers, int(declared) if declared.isdigit() else None)
         if failure is not None:
             return failure
-        for chunk in response.iter_content(READ_CHUNK):
+        for chunk in chunks:
             failure = reader.add(chunk)
             if failure is not None:
                 return failure
@@ -355,7 +400,7 @@ def _translate(exc: Exception, source: Optional[BodySource], progress: Progress)
     """
     if source is not None:
         source.raise_if_failed()
-    stage = _stage(exc, progress)
+    stage = _stage(exc)
     if stage is None:
         raise exc
     if stage is Stage.EXCHANGE or stage is Stage.TIMEOUT:
@@ -365,22 +410,21 @@ def _translate(exc: Exception, source: Optional[BodySource], progress: Progress)
     return failure_for(exc, stage, progress, body_unfinished=unfinished)
 
 
-def _stage(exc: Exception, progress: Progress) -> Optional[Stage]:
-    if isinstance(exc, requests.exceptions.SSLError) and not progress.response_started:
-        return Stage.TLS
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        return Stage.CONNECT
-    if isinstance(exc, requests.exceptions.Timeout) or _is_read_timeout(exc):
-        return Stage.TIMEOUT
+def _stage(exc: Exception) -> Optional[Stage]:
     if (
-        isinstance(exc, requests.exceptions.ConnectionError)
-        and not progress.response_started
+        isinstance(exc, requests.exceptions.RequestException)
         and exc.args
-        and isinstance(exc.args[0], urllib3.exceptions.MaxRetryError)
+        and isinstance(exc.args[0], Exception)
     ):
-        # With retries off, urllib3 wraps only connection-stage errors in MaxRetryError;
-        # a failure after the request went out is re-raised bare.
-        return Stage.CONNECT
+        # A session's call wraps urllib3's exception in one of requests': judge the one inside.
+        exc = exc.args[0]
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        # With retries off, urllib3 wraps only connection-stage errors (TCP, proxy, TLS
+        # handshake) in MaxRetryError; a failure after the request went out is raised bare.
+        tls = isinstance(exc.reason, urllib3.exceptions.SSLError)
+        return Stage.TLS if tls else Stage.CONNECT
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return Stage.TIMEOUT
     if isinstance(
         exc,
         (
@@ -392,8 +436,3 @@ def _stage(exc: Exception, progress: Progress) -> Optional[Stage]:
     ):
         return Stage.EXCHANGE
     return None
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    # While streaming the body, requests reports a read timeout as a ConnectionError.
-    return bool(exc.args) and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError)

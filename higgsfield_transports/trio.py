@@ -48,7 +48,8 @@ class TrioTransport:
     never follows a redirect; a failure reports exactly whether a byte of the request was
     written, whether the connection was a reused one, and whether the answer had begun.
     Connections are kept alive in a pool bound to the trio run or asyncio loop of the first
-    ``send`` (see ``is_usable``).
+    ``send`` (see ``is_usable``). With a ``timeout``, one task in that run (a trio system task,
+    or an asyncio task) ends the exchanges whose wait outlived it; ``aclose`` ends that task.
 
     Args:
         timeout: seconds allowed for the answer to start and between reads (and between writes
@@ -149,7 +150,8 @@ class TrioTransport:
             return outcome
 
     async def aclose(self) -> None:
-        """Close the idle connections; connections in use close when their exchange ends.
+        """Close the idle connections and end the watchdog; connections in use close when their
+        exchange ends.
 
         Awaited from another run or loop than the pool's, it only drops the connections.
         """
@@ -163,8 +165,13 @@ class TrioTransport:
         except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
             same_run = False
         if same_run:
-            for connection in connections:
-                await anyio.aclose_forcefully(connection.stream)
+            # Shielded: a transport closed as its run ends (where every await is cancelled)
+            # still closes each connection and leaves no task behind.
+            with anyio.CancelScope(shield=True):
+                for connection in connections:
+                    await anyio.aclose_forcefully(connection.stream)
+                if pool.watchdog is not None:
+                    await pool.watchdog.stop()
 
     async def __aenter__(self) -> TrioTransport:
         return self
@@ -179,11 +186,11 @@ class TrioTransport:
         if isinstance(route, TransportFailure):
             return route
         slot = pool.slot(route.key)
-        try:
+        if slot.value:
             # A free slot is taken without a trip through the scheduler (what anyio >= 4.5 calls
             # fast_acquire; the I/O that follows checks for cancellation); a full route waits.
             slot.acquire_nowait()
-        except anyio.WouldBlock:
+        else:
             await slot.acquire()
         try:
             connection = await pool.take(route.key)
@@ -201,7 +208,7 @@ class TrioTransport:
             raise RuntimeError("TrioTransport is closed")
         library, run = current_run()
         if self._pool is None:
-            self._pool = Pool(run, library, self._per_host)
+            self._pool = Pool(run, library, self._per_host, self._timeout)
         elif self._pool.run is not run:
             raise RuntimeError(
                 "TrioTransport was first used in another trio run or asyncio loop; use one transport per run"
@@ -274,17 +281,16 @@ class TrioTransport:
         source = BodySource.of(request.body)
         progress = Progress(reused_connection=connection.reused)
         reader = AnswerReader(target, self._max_response_bytes, progress)
-        scope = pool.new_scope()
-        exchange = Exchange(connection, route, scope, pool.clock, self._timeout, reader, progress)
+        exchange = Exchange(connection, route, pool.watchdog, pool.clock, self._timeout, reader, progress)
         keep = False
         try:
-            with scope:
-                outcome = await exchange.run(request, parts, source)
-            if scope.cancelled_caught:
-                if source is not None:
-                    source.raise_if_failed()
-                return progress.failure(FailureKind.TIMEOUT, f"no data for {self._timeout}s")
-            keep = isinstance(outcome, Response) and connection.finished_cleanly and not self._closed
+            outcome = await exchange.run(request, parts, source)
+            keep = (
+                isinstance(outcome, Response)
+                and connection.finished_cleanly
+                and not exchange.expired
+                and not self._closed
+            )
             return outcome
         finally:
             if source is not None:

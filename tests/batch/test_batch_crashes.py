@@ -29,8 +29,11 @@ def _source(tmp_path: Path, count: int) -> Path:
     return path
 
 
-def _start(emulator: Emulator, source: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _start(emulator: Emulator, source: Path, *extra: str, killed: bool = False
+           ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
+    if killed:  # coverage in a process killed mid-write would leave a broken data file
+        env.pop("COVERAGE_PROCESS_CONFIG", None)
     argv = ["batch", str(source), "--model", MODEL, "--poll-interval", "0.05", *extra]
     log = open(source.with_suffix(f".{time.monotonic_ns()}.log"), "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([*COMMAND, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -87,7 +90,7 @@ def test_killed_mid_submit_the_next_run_sends_the_same_key_and_gets_the_same_job
     emulator.queue_time, emulator.run_time = 0.05, 0.1
     emulator.script_fault("submit", "slow")  # the job is made; its answer comes 8 s later
     source = _source(tmp_path, 4)
-    process = _start(emulator, source, "--concurrency", "1")
+    process = _start(emulator, source, "--concurrency", "1", killed=True)
     _until(lambda: len(emulator.jobs()) == 1, process, "a job")
     time.sleep(0.2)
     _kill(process)
@@ -108,7 +111,7 @@ def test_killed_mid_wait_the_next_run_waits_for_the_same_jobs_without_submitting
 ) -> None:
     emulator = higgsfield_emulator
     source = _source(tmp_path, 5)
-    process = _start(emulator, source, "--concurrency", "8")
+    process = _start(emulator, source, "--concurrency", "8", killed=True)
     out = tmp_path / "jobs-out"
     _until(lambda: len(emulator.jobs()) == 5, process, "five jobs")
     _until(lambda: _submitted(out) == 5, process, "five submitted")
@@ -128,7 +131,7 @@ def test_killed_mid_download_the_part_file_goes_and_the_next_run_completes_the_f
     emulator = higgsfield_emulator
     emulator.script_fault("output", "stall")  # half the file, then a pause of 20 s
     source = _source(tmp_path, 3)
-    process = _start(emulator, source, "--concurrency", "1")
+    process = _start(emulator, source, "--concurrency", "1", killed=True)
     out = tmp_path / "jobs-out"
     _until(lambda: bool(list(out.rglob("*.part"))), process, "a part file")
     _kill(process)

@@ -39,11 +39,13 @@ from higgsfield_proto import (
     FlowEnv,
     InvalidArgumentError,
     JobState,
+    JobStatus,
     NetworkTimeoutError,
     NotCancellableError,
     Now,
     PollPolicy,
     RateLimitError,
+    Request,
     Response,
     RetryPolicy,
     Send,
@@ -450,6 +452,30 @@ def test_subscribe_submits_notifies_enqueued_then_polls(config: ApiConfig) -> No
     )
     assert runner.notified[0] == Enqueued(request_id=REQUEST_ID)
     assert all(s.request == build_status_request(config, REQUEST_ID) for s in runner.sends[1:])
+
+
+def test_subscribe_sleeping_between_checks_holds_no_request_answer_or_status(config: ApiConfig) -> None:
+    # Thousands of jobs may wait at once: between two checks a wait keeps what it polls with
+    # (ids, policy, the last state), not the submit's request, an answer or a status payload.
+    flow = subscribe_flow(config, MODEL, ARGS, _env())
+    effect = flow.send(None)
+    answers = iter([json_response(200, SUBMITTED), _status("queued"), _status("in_progress")])
+    sleeps = 0
+    while sleeps < 3:
+        if isinstance(effect, Sleep):
+            sleeps += 1
+            if sleeps == 3:
+                break
+        effect = flow.send(next(answers) if isinstance(effect, Send) else 0.0)
+    frames: list[Any] = []
+    generator: Any = flow
+    while generator is not None:
+        frames.append(generator.gi_frame)
+        generator = generator.gi_yieldfrom
+    held = [value for frame in frames for value in frame.f_locals.values()]
+    assert [type(value).__name__ for value in held if isinstance(value, (Request, Response, JobStatus))] == []
+    assert JobState.IN_PROGRESS in held
+    flow.close()
 
 
 def test_subscribe_returns_a_finished_idempotent_replay_without_polling(config: ApiConfig) -> None:

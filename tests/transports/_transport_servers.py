@@ -30,6 +30,7 @@ from aiohttp import web
 T = TypeVar("T")
 
 STALL_SECONDS = 5.0
+NO_READ_SECONDS = 2.0
 HUGE = 128 * 65536  # 8 MiB
 PLAIN = b"compressible " * 1000
 GZIPPED = gzip.compress(PLAIN)
@@ -187,6 +188,7 @@ class RawServer:
         self.accepted = 0
         self.live = 0
         self.received: Counter[str] = Counter()  # requests read to their end, by target
+        self.gave_up = 0  # /no-read requests the server stopped waiting for
         self.url = ""
         self._server: Optional[asyncio.AbstractServer] = None
         self._serving: Dict[asyncio.StreamWriter, asyncio.Task[None]] = {}  # open connections
@@ -225,6 +227,11 @@ class RawServer:
                     return
                 if target == "/drop-early":
                     return  # closes while the client may still be sending its body
+                if target == "/no-read":
+                    # Reads nothing of the body: a large one fills the buffers and its writes stall.
+                    await asyncio.sleep(NO_READ_SECONDS)
+                    self.gave_up += 1
+                    return
                 if await self._read_request(reader, connection, stop_at_head=False) is None:
                     return
                 self.received[target] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ssl
 from typing import Any, Callable, Optional, Tuple
 
 import anyio
@@ -14,20 +15,25 @@ from higgsfield_proto._http import Body, Outcome, Request, Response
 # (transport, event-loop library)
 FLAVORS = [
     pytest.param(("requests", "asyncio"), id="requests"),
+    # The requests transport over a caller's session, which goes through Session.request (its
+    # own session sends through the adapter's pool directly).
+    pytest.param(("requests-session", "asyncio"), id="requests-session"),
     pytest.param(("aiohttp", "asyncio"), id="aiohttp"),
     pytest.param(("h11", "asyncio"), id="h11-asyncio"),
     pytest.param(("h11", "trio"), id="h11-trio"),
 ]
-ASYNC_FLAVORS = FLAVORS[1:]
-H11_FLAVORS = FLAVORS[2:]
+REQUESTS_FLAVORS = FLAVORS[:2]
+ASYNC_FLAVORS = FLAVORS[2:]
+H11_FLAVORS = FLAVORS[3:]
 
 
 class Driver:
     """One transport behind an async face; the blocking one runs in a worker thread."""
 
-    def __init__(self, transport: Any, blocking: bool) -> None:
+    def __init__(self, transport: Any, blocking: bool, session: Any = None) -> None:
         self.transport = transport
         self.blocking = blocking
+        self.session = session  # a caller's requests session, closed after the transport
 
     async def send(self, request: Request) -> Outcome:
         if self.blocking:
@@ -54,6 +60,8 @@ class Driver:
             await anyio.to_thread.run_sync(self.transport.close)
         else:
             await self.transport.aclose()
+        if self.session is not None:
+            self.session.close()
 
 
 Make = Callable[..., Driver]
@@ -63,6 +71,26 @@ def request_with(
     url: str, method: str = "GET", headers: Tuple[Tuple[str, str], ...] = (), body: Body = None
 ) -> Request:
     return Request(method=method, url=url, headers=headers, body=body)
+
+
+def build_driver(kind: str, **options: Any) -> Driver:
+    """A driver of a transport of ``kind`` built with ``options``.
+
+    For ``requests-session`` the options a session carries itself go to a caller's
+    ``requests.Session`` the way a caller would set them: ``trust_env`` on the session, and an
+    ``ssl.SSLContext`` in an adapter mounted for https.
+    """
+    if kind != "requests-session":
+        return Driver(build_transport(kind, **options), blocking=kind == "requests")
+    import requests
+
+    from higgsfield_transports.requests import _ContextAdapter
+
+    session = requests.Session()
+    session.trust_env = options.get("trust_env", True)
+    if isinstance(options.get("verify"), ssl.SSLContext):
+        session.mount("https://", _ContextAdapter(options.pop("verify")))
+    return Driver(build_transport("requests", session=session, **options), blocking=True, session=session)
 
 
 def build_transport(kind: str, **options: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Iterator, List, Tuple
 import pytest
 import trustme
 from _transport_servers import LoopThread, ProxyServer, RawServer, Servers, WebServer
-from _transport_support import FLAVORS, Driver, Make, build_transport
+from _transport_support import FLAVORS, Driver, Make, build_driver
 
 PROXY_VARIABLES = (
     "HTTP_PROXY",
@@ -89,7 +89,7 @@ async def make(flavor: Tuple[str, str]) -> AsyncIterator[Make]:
     drivers: List[Driver] = []
 
     def factory(**options: Any) -> Driver:
-        driver = Driver(build_transport(flavor[0], **options), blocking=flavor[0] == "requests")
+        driver = build_driver(flavor[0], **options)
         drivers.append(driver)
         return driver
 

@@ -4,7 +4,7 @@ connection limit, its proxy checks, and idle connections found dead before use."
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import anyio
 import pytest
@@ -71,3 +71,58 @@ async def test_idle_connection_closed_by_the_server_is_not_even_tried(make: Make
     request = request_with(servers.raw.url + "/ok", "POST", (), StreamedBody(open=body, length=7))
     answer(await driver.send(request))
     assert opened == 1
+
+
+async def test_one_watchdog_task_serves_every_exchange_and_ends_with_the_transport(
+    make: Make, servers: Servers, flavor: Any
+) -> None:
+    driver = make(timeout=0.3)
+    before = _tasks(flavor[1])
+    assert answer(await driver.send(request_with(servers.web.http_url + "/echo")))
+    result = await driver.send(request_with(servers.raw.url + "/stall"))  # its connection is closed
+    assert isinstance(result, TransportFailure)
+    assert result.kind is FailureKind.TIMEOUT
+    assert answer(await driver.send(request_with(servers.web.http_url + "/echo")))
+    assert _tasks(flavor[1]) == sorted([*before, "h11 transport watchdog"])  # one for all three
+    await driver.close()
+    assert _tasks(flavor[1]) == before
+
+
+async def test_closed_where_every_await_is_cancelled_it_still_closes_everything(
+    make: Make, servers: Servers, flavor: Any
+) -> None:
+    # As when a run ends and closes the transports it made (see the client's event-loop tests).
+    driver = make(timeout=5)
+    before = _tasks(flavor[1])
+    live = servers.raw.live
+
+    async def two() -> None:
+        for _ in range(2):
+            assert isinstance(await driver.send(request_with(servers.raw.url + "/ok")), Response)
+
+    async with anyio.create_task_group() as group:  # two connections at once, both pooled
+        group.start_soon(two)
+        group.start_soon(two)
+    assert servers.raw.live == live + 2
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await driver.transport.aclose()
+    assert _tasks(flavor[1]) == before
+    for _ in range(150):  # the server sees both go
+        if servers.raw.live == live:
+            break
+        await anyio.sleep(0.02)
+    assert servers.raw.live == live
+
+
+def _tasks(library: str) -> List[str]:
+    """The names of the tasks of the running trio run (at the top) or asyncio loop, but this one."""
+    if library == "trio":
+        import trio
+
+        root = trio.lowlevel.current_root_task()
+        assert root is not None
+        return sorted(task.name for nursery in root.child_nurseries for task in nursery.child_tasks)
+    import asyncio
+
+    return sorted(task.get_name() for task in asyncio.all_tasks() if task is not asyncio.current_task())

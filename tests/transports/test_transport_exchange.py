@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from _transport_servers import GZIPPED, PLAIN, Servers
-from _transport_support import H11_FLAVORS, Make, request_with
+from _transport_support import H11_FLAVORS, REQUESTS_FLAVORS, Make, request_with
 
 from higgsfield_proto._http import Outcome, Response, StreamedBody
 
@@ -173,6 +173,49 @@ async def test_each_send_opens_the_streamed_body_afresh(make: Make, servers: Ser
     second = answer(await driver.send(request))
     assert source.opened == 2
     assert first["sha256"] == second["sha256"] == source.sha256()
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "length"),
+    [
+        ("GET", None, None),
+        ("POST", None, "0"),
+        ("POST", StreamedBody(open=lambda: iter([b""]), length=0), "0"),
+    ],
+    ids=["get-none", "post-none", "post-empty-stream"],
+)
+async def test_an_empty_body_is_framed_as_its_method_asks(
+    make: Make, servers: Servers, method: str, body: Optional[StreamedBody], length: Optional[str]
+) -> None:
+    echo = answer(await make().send(request_with(servers.web.http_url + "/echo", method, (), body)))
+    assert echo["body_length"] == 0
+    assert values_of(echo, "Content-Length") == ([length] if length else [])
+    assert values_of(echo, "Transfer-Encoding") == []
+
+
+@pytest.mark.parametrize("flavor", REQUESTS_FLAVORS, indirect=True)
+async def test_requests_frames_a_bodiless_delete_as_requests_does(make: Make, servers: Servers) -> None:
+    # requests sends Content-Length: 0 for any method but GET and HEAD (urllib3 alone would
+    # not, for DELETE): the transport's own session keeps requests' framing.
+    echo = answer(await make().send(request_with(servers.web.http_url + "/echo", "DELETE")))
+    assert values_of(echo, "Content-Length") == ["0"]
+
+
+async def test_a_request_header_replaces_the_librarys_default_of_that_name(
+    make: Make, servers: Servers
+) -> None:
+    headers = (("user-agent", "mine/1.0"), ("ACCEPT", "application/json"))
+    echo = answer(await make().send(request_with(servers.web.http_url + "/echo", "GET", headers)))
+    assert values_of(echo, "User-Agent") == ["mine/1.0"]
+    assert values_of(echo, "Accept") == ["application/json"]
+
+
+async def test_a_repeated_request_header_arrives_with_every_value(make: Make, servers: Servers) -> None:
+    headers = (("X-Repeated", "a"), ("X-Single", "s"), ("X-Repeated", "b"))
+    echo = answer(await make().send(request_with(servers.web.http_url + "/echo", "GET", headers)))
+    # On one line joined with ", " (requests) or on one line each: the same header to HTTP.
+    assert ", ".join(values_of(echo, "X-Repeated")) == "a, b"
+    assert values_of(echo, "X-Single") == ["s"]
 
 
 async def test_compressed_body_is_decoded_by_libraries_that_ask_for_it(

@@ -10,7 +10,7 @@ from typing import Iterator, List
 import anyio
 import pytest
 from _transport_servers import STALL_SECONDS, Servers
-from _transport_support import ASYNC_FLAVORS, Make, request_with
+from _transport_support import ASYNC_FLAVORS, H11_FLAVORS, Make, request_with
 
 from higgsfield_proto._http import FailureKind, Outcome, Response, StreamedBody, TransportFailure
 
@@ -104,6 +104,21 @@ async def test_a_trickling_answer_gets_the_timeout_per_read_on_every_transport(
     sent = await driver.send(request_with(url))
     assert isinstance(sent, Response)
     assert sent.body == b"t" * 80
+
+
+@pytest.mark.parametrize("flavor", H11_FLAVORS, indirect=True)
+async def test_a_stalled_upload_is_a_timeout_between_writes(make: Make, servers: Servers) -> None:
+    # The server reads the head and nothing more: 64 MiB cannot fit in the socket buffers, so a
+    # write waits, and the timeout (between writes as between reads) ends it while the server
+    # still waits.
+    driver = make(timeout=0.3)
+    gave_up = servers.raw.gave_up
+    chunks = (b"u" * 2**20 for _ in range(64))
+    body = StreamedBody(open=lambda: chunks, length=64 * 2**20)
+    result = failure(await driver.send(request_with(servers.raw.url + "/no-read", "PUT", (), body)))
+    assert servers.raw.gave_up == gave_up
+    assert result.kind is FailureKind.TIMEOUT
+    assert (result.request_written, result.response_started) == (True, False)
 
 
 async def connection_closed_by_client(servers: Servers, live: int) -> None:

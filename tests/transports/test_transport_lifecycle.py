@@ -123,6 +123,38 @@ async def test_a_session_passed_in_stays_open_after_close(servers: Servers, flav
         await close_session(session)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize(("limit", "at_once"), [(1, 1), (0, 3)], ids=["one-connection", "no-limit"])
+async def test_aiohttp_sends_beyond_the_connectors_limit_wait_in_the_transport(
+    servers: Servers, limit: int, at_once: int
+) -> None:
+    # A send waits for a connection before aiohttp starts the request (and builds its state):
+    # with one connection, three slow sends start one at a time; without a limit, at once.
+    started: List[str] = []
+
+    async def on_request_start(session: Any, context: Any, params: Any) -> None:
+        started.append(str(params.url))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    connector = aiohttp.TCPConnector(limit=limit)
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace]) as session:
+        transport = AiohttpTransport(session)
+        outcomes: List[Any] = []
+
+        async def send() -> None:
+            outcomes.append(await transport.send(request_with(servers.web.http_url + "/slow?delay=0.4")))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(send)
+            await anyio.sleep(0.2)
+            assert len(started) == at_once
+        assert len(started) == 3
+        assert all(isinstance(outcome, Response) and outcome.status == 200 for outcome in outcomes)
+
+
 # --- credentials never come from a session --------------------------------------------------
 
 

@@ -9,9 +9,9 @@ import anyio
 import anyio.to_thread
 import pytest
 from _transport_servers import Servers
-from _transport_support import FLAVORS, Make, build_transport, request_with
+from _transport_support import FLAVORS, Make, build_driver, request_with
 
-from higgsfield_client._runner import Call, run_async, run_clock, run_sync
+from higgsfield_client._runner import Call, run_async, run_sync, running_library
 from higgsfield_proto import (
     ApiConfig,
     Credentials,
@@ -62,16 +62,13 @@ async def test_a_kept_alive_connection_dropped_after_reading_a_get_is_not_sent_a
 
 
 async def _run(flavor: Any, flow: Any) -> Any:
-    transport = build_transport(flavor[0])
-    if flavor[0] == "requests":
-        try:
-            return await anyio.to_thread.run_sync(run_sync, Call(flow=flow), transport)
-        finally:
-            transport.close()
+    driver = build_driver(flavor[0])
     try:
-        return await run_async(Call(flow=flow), transport, run_clock(flavor[1]))
+        if driver.blocking:
+            return await anyio.to_thread.run_sync(run_sync, Call(flow=flow), driver.transport)
+        return await run_async(Call(flow=flow), driver.transport, running_library(flavor[1]))
     finally:
-        await transport.aclose()
+        await driver.close()
 
 
 async def test_a_post_that_is_not_repeatable_reaches_the_server_once_and_raises(

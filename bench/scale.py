@@ -1,0 +1,254 @@
+"""10,000 concurrent ``subscribe`` calls in one process, against raw aiohttp making the same exchanges.
+
+Each measurement gets a fresh emulator process (``bench/_emulator_proc.py``: queue 1 s, run 2 s,
+timing jitter 0, every job admitted at once) and a fresh client process that starts all the
+jobs at once and waits for every one of them:
+
+- ``raw``: one ``aiohttp.ClientSession`` (its default pool of 100 connections, the transport's
+  timeouts) under asyncio, doing what ``subscribe`` does on the wire: the submit POST (the same
+  headers, an ``Idempotency-Key``), then status GETs on the default ``PollPolicy`` schedule
+  (2 s, x1.5, at most 3 s, up to a tenth less at random) until the job is done, each answer read
+  as JSON;
+- ``aiohttp``: our ``AsyncClient`` under asyncio; ``trio``: our ``AsyncClient`` under trio.
+
+Figures, per kind of ours, against ``raw`` measured in the same round (rounds alternate the
+order of the kinds): client CPU per job (``time.process_time()`` over the run, target <= 1.2x
+raw); RSS growth per job in flight (peak RSS during the run, reset through
+``/proc/self/clear_refs`` after a warm-up submit and status, minus RSS before it, divided by the
+jobs; target <= 8 KiB); errors (target: none, every job completed). And the emulator under that
+load: requests answered per second (from its journal) and its process's CPU share of the run
+(from ``/proc``; one core is all its event loop can use).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from typing import Any, Callable, Dict, List
+
+from ._harness import (
+    MODEL,
+    Context,
+    EmulatorProcess,
+    Figure,
+    check,
+    failure,
+    median,
+    proc_status,
+    raise_file_limit,
+    report,
+    reset_peak_rss,
+    run_worker,
+    worker_main,
+)
+
+QUEUE, RUN = 1.0, 6.2
+CPU_TARGET = 1.2
+RSS_TARGET = 8 * 1024
+KINDS = ("raw", "aiohttp", "trio")
+LIBRARY = {"raw": "asyncio", "aiohttp": "asyncio", "trio": "trio"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(kind: str, jobs: int) -> Dict[str, Any]:
+    """One run of ``kind`` with ``jobs`` jobs, against a fresh emulator process."""
+    emulator = EmulatorProcess(
+        queue_time=QUEUE, run_time=RUN, concurrency_limit=jobs + 100, queue_limit=jobs + 100,
+        journal_limit=10 * jobs, timing_jitter=0.0, counters=True,
+    )
+    with emulator:
+        before = emulator.stats()["routes"]
+        emulator_cpu = _cpu_seconds(emulator.pid)
+        params = {"base_url": emulator.base_url, "key": emulator.api_key, "jobs": jobs, "kind": kind}
+        result = run_worker("scale", params, timeout=1800)
+        emulator_cpu = _cpu_seconds(emulator.pid) - emulator_cpu
+        after = emulator.stats()["routes"]
+    answered = sum(after.values()) - sum(before.values())
+    result["emulator"] = {
+        "requests": answered,
+        "per_second": answered / result["wall"],
+        "cpu_share": emulator_cpu / result["wall"],
+    }
+    return result
+
+
+def run(ctx: Context) -> List[Figure]:
+    """Alternate raw, aiohttp and trio over a few rounds; one set of figures per kind of ours."""
+    jobs = ctx.pick(10_000, 2_000)
+    runs: Dict[str, List[Dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for number in range(ctx.pick(2, 1)):
+        shift = number % len(KINDS)
+        for kind in KINDS[shift:] + KINDS[:shift]:
+            try:
+                runs[kind].append(measure(kind, jobs))
+            except Exception as exc:
+                return [failure(f"scale/{kind}", exc)]
+            last = runs[kind][-1]
+            print(
+                f"  {kind}: wall {last['wall']:.1f} s, CPU {last['cpu'] / jobs * 1000:.2f} ms/job, "
+                f"RSS {last['rss_growth'] / jobs / 1024:.1f} KiB/job, completed {last['completed']}, "
+                f"errors {last['errors'] or 'none'}, emulator {last['emulator']['per_second']:,.0f} "
+                f"req/s at {last['emulator']['cpu_share']:.0%} CPU",
+                flush=True,
+            )
+    figures = [_figure(kind, jobs, runs[kind], runs["raw"]) for kind in ("aiohttp", "trio")]
+    figures.append(_emulator_figure(jobs, [r for kind in KINDS for r in runs[kind]]))
+    return [report(figure) for figure in figures]
+
+
+def _figure(kind: str, jobs: int, ours: List[Dict[str, Any]], raw: List[Dict[str, Any]]) -> Figure:
+    cpu_ratio = median([o["cpu"] / r["cpu"] for o, r in zip(ours, raw, strict=True)])
+    cpu, raw_cpu = median([o["cpu"] for o in ours]) / jobs, median([r["cpu"] for r in raw]) / jobs
+    rss = median([o["rss_growth"] for o in ours]) / jobs
+    raw_rss = median([r["rss_growth"] for r in raw]) / jobs
+    wall, raw_wall = median([o["wall"] for o in ours]), median([r["wall"] for r in raw])
+    errors = sum(sum(o["errors"].values()) + jobs - o["completed"] for o in ours + raw)
+    met = check(cpu_ratio, at_most=CPU_TARGET) and check(rss, at_most=RSS_TARGET) and errors == 0
+    return Figure(
+        name=f"scale/{kind}",
+        text=(
+            f"{jobs:,} jobs under {LIBRARY[kind]}: client CPU per job ours {cpu * 1000:.2f} ms, raw "
+            f"aiohttp {raw_cpu * 1000:.2f} ms, ratio {cpu_ratio:.2f} (target <= {CPU_TARGET}); RSS "
+            f"growth per job in flight ours {rss / 1024:.1f} KiB, raw {raw_rss / 1024:.1f} KiB "
+            f"(target <= {RSS_TARGET // 1024} KiB); wall ours {wall:.1f} s, raw {raw_wall:.1f} s; "
+            f"errors {errors} (target 0)"
+        ),
+        met=met,
+        data={"jobs": jobs, "cpu_per_job": cpu, "raw_cpu_per_job": raw_cpu, "cpu_ratio": cpu_ratio,
+              "rss_per_job": rss, "raw_rss_per_job": raw_rss, "wall": wall, "raw_wall": raw_wall,
+              "errors": errors},
+    )
+
+
+def _emulator_figure(jobs: int, runs: List[Dict[str, Any]]) -> Figure:
+    rates = [r["emulator"]["per_second"] for r in runs]
+    shares = [r["emulator"]["cpu_share"] for r in runs]
+    return Figure(
+        name="scale/emulator",
+        text=(
+            f"the emulator (own process) with {jobs:,} jobs in flight: {median(rates):,.0f} requests/s "
+            f"answered over each run (from {min(rates):,.0f} to {max(rates):,.0f}), its CPU "
+            f"{median(shares):.0%} of one core (at most {max(shares):.0%}), "
+            f"{sum(r['emulator']['requests'] for r in runs):,} requests in all"
+        ),
+        data={"per_second": rates, "cpu_share": shares},
+    )
+
+
+# -- worker ---------------------------------------------------------------------------------
+
+
+async def _ours(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[str, Any]:
+    from higgsfield_client import AsyncClient
+
+    transport = "aiohttp" if params["kind"] == "aiohttp" else "trio"
+    client = AsyncClient(base_url=params["base_url"], api_key=params["key"], transport=transport)
+    # Warm-up: the code paths, the transport and a connection exist before the baseline.
+    controller = await client.submit(MODEL, {"prompt": "warm-up"})
+    await client.status(controller.request_id)
+
+    async def one(index: int) -> bool:
+        result = await client.subscribe(MODEL, {"prompt": f"bench job {index}"})
+        return result.get("status") == "completed"
+
+    try:
+        return await _timed(params, start_all, one)
+    finally:
+        await client.aclose()
+
+
+async def _raw(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[str, Any]:
+    import asyncio
+    import json
+    import random
+    import uuid
+
+    import aiohttp
+
+    from higgsfield_proto import PollPolicy
+
+    from .status import _headers
+
+    base, headers, policy = params["base_url"], _headers(params["key"]), PollPolicy()
+    done = frozenset({"completed", "failed", "nsfw", "canceled", "cancelled"})
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=90)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def submit(prompt: str) -> Any:
+            body = json.dumps({"prompt": prompt}).encode()
+            keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+            async with session.post(f"{base}/{MODEL}", data=body, headers=keyed) as response:
+                response.raise_for_status()
+                return await response.json()
+
+        async def status(request_id: str) -> Any:
+            async with session.get(f"{base}/requests/{request_id}/status", headers=headers) as response:
+                response.raise_for_status()
+                return await response.json()
+
+        await status((await submit("warm-up"))["request_id"])
+
+        async def one(index: int) -> bool:
+            payload = await submit(f"bench job {index}")
+            check = 0
+            while payload["status"] not in done:
+                await asyncio.sleep(policy.delay(check, random.random()))
+                payload = await status(payload["request_id"])
+                check += 1
+            return payload["status"] == "completed"
+
+        return await _timed(params, start_all, one)
+
+
+async def _timed(params: Dict[str, Any], start_all: Callable[..., Any], one: Any) -> Dict[str, Any]:
+    completed: List[int] = []
+    errors: Dict[str, int] = {}
+
+    async def counted(index: int) -> None:
+        try:
+            if await one(index):
+                completed.append(index)
+        except Exception as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+
+    gc.collect()
+    baseline = reset_peak_rss()
+    cpu, started = time.process_time(), time.perf_counter()
+    await start_all(counted, params["jobs"])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "wall": wall, "cpu": cpu, "completed": len(completed), "errors": errors,
+        "rss_growth": proc_status("VmHWM") - baseline,
+    }
+
+
+def worker(params: Dict[str, Any]) -> Dict[str, Any]:
+    """Run ``jobs`` concurrent subscribes of ``kind``; wall, CPU, RSS growth, outcomes."""
+    raise_file_limit(4 * params["jobs"] + 1024)
+    main = _raw if params["kind"] == "raw" else _ours
+    if LIBRARY[params["kind"]] == "asyncio":
+        import asyncio
+
+        async def gather(one: Any, count: int) -> None:
+            await asyncio.gather(*(one(i) for i in range(count)))
+
+        return dict(asyncio.run(main(params, gather)))
+    import trio
+
+    async def nursery(one: Any, count: int) -> None:
+        async with trio.open_nursery() as tasks:
+            for index in range(count):
+                tasks.start_soon(one, index)
+
+    return dict(trio.run(main, params, nursery))
+
+
+if __name__ == "__main__":
+    worker_main(worker)
