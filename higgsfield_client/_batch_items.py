@@ -77,6 +77,9 @@ def check_id(item_id: str) -> str:
     return item_id
 
 
+NO_MODEL = "no model (give the item a 'model', or a default: --model, or model=)"
+
+
 def to_item(value: ItemLike, position: int, default_model: Optional[str] = None) -> BatchItem:
     """The checked ``BatchItem`` for one input value; ``position`` (from 1) is its default id.
 
@@ -99,7 +102,7 @@ def to_item(value: ItemLike, position: int, default_model: Optional[str] = None)
         if not isinstance(arguments, Mapping):
             raise BatchInputError(f"{where}: 'arguments' must be an object")
         if not isinstance(model, str) or not model:
-            raise BatchInputError(f"{where}: no model (give 'model' or a default model)")
+            raise BatchInputError(f"{where}: {NO_MODEL}")
         item = BatchItem(id=item_id, model=model, arguments=dict(arguments))
     else:
         raise BatchInputError(f"{where}: expected an object, got {type(value).__name__}")

@@ -1,7 +1,6 @@
 """The batch journal: one SQLite file (WAL mode) recording each item's way through the API.
 
-Theory of operation. An item's row goes through these states, each written in its own
-transaction before the step it enables is taken:
+Theory of operation. An item's row goes through these states:
 
     pending --(key committed)--> submitting --(request id)--> submitted --> completed
                                                                        \\-> failed / nsfw / canceled
@@ -10,8 +9,16 @@ transaction before the step it enables is taken:
 The Idempotency-Key is committed before the submit is sent, so a process killed while the
 submit is on the wire comes back with the same key and the API answers with the same job.
 A row in ``submitted`` is re-attached by its request id, never submitted again. Downloads are
-recorded file by file in ``paths``; an item is finished when its job ended and, for a completed
-job whose outputs are wanted, every output is on disk.
+recorded file by file in ``paths``, each committed once its file is in place; an item is
+finished when its job ended and, for a completed job whose outputs are wanted, every output is
+on disk.
+
+Group commit. A commit costs several times the UPDATE it ends, so the steps whose loss a
+crash can afford - the request id, the job's end, an error note - wait for the next commit,
+at most ``flush_after`` seconds (the runner also flushes on a timer). Losing them costs
+a request, never a job: an item back in ``submitting`` is submitted again with its committed
+key (the API answers with the same job), one back in ``submitted`` is checked again. The key
+and the downloaded paths are committed at once, with whatever waited.
 
 WAL mode lets ``higgsfield batch status`` read the file while a batch writes it. Commits are
 durable against a killed process; ``synchronous=NORMAL`` means a power cut may lose the last
@@ -32,6 +39,8 @@ from typing import Any, Optional, Union
 from ._batch_items import BatchConflictError, BatchInputError, BatchItem
 
 SCHEMA_VERSION = 1
+FLUSH_AFTER = 0.25
+"""Seconds a step that can wait for a commit waits at most (see "Group commit")."""
 
 PENDING = "pending"
 SUBMITTING = "submitting"
@@ -182,14 +191,20 @@ class Journal:
     Args:
         path: the journal file; created (with its folder) if missing.
         read_only: open an existing journal without writing (``batch status``).
+        flush_after: the longest a step that can wait (see the module's docstring) waits for its
+            commit, in seconds.
 
     Raises:
         BatchInputError: the file is not a batch journal, or comes from a newer version.
         FileNotFoundError: ``read_only`` and the file does not exist.
     """
 
-    def __init__(self, path: Union[str, os.PathLike[str]], *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Union[str, os.PathLike[str]], *, read_only: bool = False, flush_after: float = FLUSH_AFTER
+    ) -> None:
         self.path = Path(path)
+        self.flush_after = flush_after
+        self._open_since: Optional[float] = None  # when the steps waiting for a commit began
         if read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(2, "no batch journal here", str(self.path))
@@ -213,8 +228,15 @@ class Journal:
             raise BatchInputError(f"{self.path} is not a batch journal of this version")
 
     def close(self) -> None:
-        """Close the file."""
+        """Commit what waits, and close the file."""
+        self.flush()
         self._db.close()
+
+    def flush(self) -> None:
+        """Commit the steps that wait for a commit, if any."""
+        if self._open_since is not None:
+            self._open_since = None
+            self._db.execute("COMMIT")
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -242,6 +264,7 @@ class Journal:
 
     def end_run(self, run: int, outcome: str) -> None:
         """Record how run ``run`` ended ("finished", "stopped", "failed")."""
+        self.flush()
         self._db.execute("UPDATE runs SET ended = ?, outcome = ? WHERE run = ?", (time.time(), outcome, run))
 
     # -- items ---------------------------------------------------------------------------------
@@ -294,13 +317,15 @@ class Journal:
                 if row is not None:
                     _check_same(Record.from_row(row), item, position, run=0)
 
-    # Each step below is one UPDATE statement, a transaction of its own, committed before the
-    # step it records is taken. It takes the item's current record and returns the new one.
+    # Each step below is one UPDATE statement; it takes the item's current record and returns
+    # the new one. A durable step is committed before it returns (with any that wait), the others
+    # wait for the next commit (see "Group commit" above).
 
     def commit_key(self, record: Record, key: str) -> Record:
         """Record a new Idempotency-Key for the item's next submit (one more attempt)."""
         return self._write(
             record,
+            durable=True,
             state=SUBMITTING,
             idempotency_key=key,
             request_id=None,
@@ -313,27 +338,30 @@ class Journal:
 
     def submitted(self, record: Record, request_id: str) -> Record:
         """Record the request id the submit was answered with."""
-        return self._write(record, state=SUBMITTED, request_id=request_id, error=None)
+        return self._write(record, durable=False, state=SUBMITTED, request_id=request_id, error=None)
 
     def completed(self, record: Record, urls: Sequence[str]) -> Record:
         """Record a completed job and its output URLs."""
-        return self._write(record, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time())
+        return self._write(
+            record, durable=False, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time()
+        )
 
     def downloaded(self, record: Record, paths: Sequence[str]) -> Record:
         """Record the outputs on disk so far."""
-        return self._write(record, paths=tuple(paths))
+        return self._write(record, durable=True, paths=tuple(paths))
 
     def ended(self, record: Record, state: str, error: Optional[str]) -> Record:
         """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
         assert state in ENDED_WITHOUT_OUTPUT
-        return self._write(record, state=state, error=error, finished=time.time())
+        return self._write(record, durable=False, state=state, error=error, finished=time.time())
 
     def note_error(self, record: Record, error: str) -> Record:
         """Record what stopped an unfinished item (its state is kept for the next run)."""
-        return self._write(record, error=error)
+        return self._write(record, durable=False, error=error)
 
     def records(self, run: Optional[int] = None) -> list[Record]:
         """Every record, or those of run ``run``, in input order."""
+        self.flush()
         if run is None:
             rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
         else:
@@ -370,16 +398,31 @@ class Journal:
 
     # -- inside --------------------------------------------------------------------------------
 
-    def _write(self, record: Record, **changes: Any) -> Record:
+    def _write(self, record: Record, *, durable: bool, **changes: Any) -> Record:
         new = replace(record, updated=time.time(), **changes)
         changed = [*changes, "updated"]
         # The column names are this module's own keyword arguments, never outside text.
         assignments = ", ".join(f"{name} = ?" for name in changed)
         values = [_column(getattr(new, name)) for name in changed]
-        self._db.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*values, new.id))
+        update = f"UPDATE items SET {assignments} WHERE id = ?"
+        if durable and self._open_since is None:
+            self._db.execute(update, (*values, new.id))  # a transaction of its own
+            return new
+        if self._open_since is None:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._open_since = time.monotonic()
+        try:
+            self._db.execute(update, (*values, new.id))
+        except BaseException:
+            self._open_since = None
+            self._db.execute("ROLLBACK")  # the steps that waited are lost, as in a crash
+            raise
+        if durable or time.monotonic() - self._open_since >= self.flush_after:
+            self.flush()
         return new
 
     def _transaction(self, *, write: bool = True) -> _Transaction:
+        self.flush()
         return _Transaction(self._db, write)
 
 

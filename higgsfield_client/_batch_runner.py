@@ -264,12 +264,20 @@ class BatchRunner:
         self.run_number = run = self._journal.start_run()
         outcome = "failed"
         try:
-            async with results, anyio.create_task_group() as group:
-                await self._feed(group, results)
-            if self._input_error is not None:
-                raise self._input_error
-            if self._fatal is not None:
-                raise self._fatal
+            # The results stream ends only after the last checkpoint of the run: its reader may
+            # then cancel the run, which must have raised by then.
+            async with results:
+                async with anyio.create_task_group() as flusher:
+                    flusher.start_soon(self._flush_now_and_then)
+                    try:
+                        async with anyio.create_task_group() as group:
+                            await self._feed(group, results)
+                    finally:
+                        flusher.cancel_scope.cancel()
+                if self._input_error is not None:
+                    raise self._input_error
+                if self._fatal is not None:
+                    raise self._fatal
             outcome = "stopped" if self._stopping else "finished"
         finally:
             if outcome == "failed" and self._stopping and self._fatal is None and self._input_error is None:
@@ -281,6 +289,13 @@ class BatchRunner:
                 self._out / "results.jsonl",
                 (result_of(record, self._out, download=self._download) for record in records),
             )
+
+    async def _flush_now_and_then(self) -> None:
+        # The journal commits its waiting steps on its next write after flush_after; this
+        # commits them when no write comes (every job in flight waiting on the API).
+        while True:
+            await anyio.sleep(self._journal.flush_after)
+            self._journal.flush()
 
     # -- feeding -------------------------------------------------------------------------------
 

@@ -103,20 +103,20 @@ def test_the_summary_is_read_while_another_connection_holds_a_write(tmp_path: Pa
     run = writer.start_run()
     first, second, _ = writer.register([(n, _item(f"i{n}")) for n in range(1, 4)], run)
     writer.submitted(writer.commit_key(first, "k"), "r")
+    writer.flush()
+    # A step that waits for its commit: the writer holds a write transaction from here on.
     writer.note_error(second, "TransportError: refused")
-    writer._db.execute("BEGIN IMMEDIATE")  # a batch in the middle of a write
-    writer._db.execute("UPDATE items SET state = 'failed'")
     summary = journal_summary(path)
     assert summary.total == 3
     assert (summary.states[SUBMITTED], summary.states[PENDING], summary.states[FAILED]) == (1, 2, 0)
     assert summary.running == os.getpid()
-    assert summary.errors == (("i2", "TransportError: refused"),)
-    writer._db.execute("ROLLBACK")
-    writer.end_run(run, "finished")
+    assert summary.errors == ()  # not committed yet
+    writer.end_run(run, "finished")  # commits what waits first
     after = journal_summary(path)
     assert after.running is None
     assert after.last_ended is not None
     assert after.as_dict()["states"][SUBMITTED] == 1
+    assert after.errors == (("i2", "TransportError: refused"),)
     writer.close()
 
 
@@ -156,3 +156,55 @@ def test_a_run_of_a_live_process_keeps_others_out_and_a_killed_one_is_marked(tmp
     assert outcomes == ["killed", None]
     journal.end_run(run, "finished")
     assert journal_summary(path).last_outcome == "finished"
+
+
+def _states(path: Path) -> dict[str, str]:
+    """Each item's state as another process sees it (committed rows only)."""
+    with sqlite3.connect(path) as other:
+        return dict(other.execute("SELECT id, state FROM items").fetchall())
+
+
+def test_steps_that_can_wait_are_committed_with_the_next_key_or_a_flush(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, flush_after=3600)
+    run = journal.start_run()
+    a, b, c = journal.register([(n, _item(f"i{n}")) for n in range(1, 4)], run)
+    a = journal.commit_key(a, "key-a")
+    assert _states(path)["i1"] == SUBMITTING  # a key is committed before it returns
+    a = journal.submitted(a, "req-a")
+    assert _states(path)["i1"] == SUBMITTING  # the request id waits
+    journal.commit_key(b, "key-b")  # the next key takes it along
+    assert _states(path) == {"i1": SUBMITTED, "i2": SUBMITTING, "i3": PENDING}
+    journal.completed(a, ["https://cdn/x.png"])
+    journal.note_error(c, "TransportError: refused")
+    assert _states(path)["i1"] == SUBMITTED
+    journal.flush()
+    assert _states(path)["i1"] == COMPLETED
+    assert journal_summary(path).errors == (("i3", "TransportError: refused"),)
+    journal.close()
+
+
+def test_a_step_that_waited_flush_after_is_committed_by_the_next_write(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, flush_after=0.0)
+    run = journal.start_run()
+    (a,) = journal.register([(1, _item("i1"))], run)
+    journal.submitted(journal.commit_key(a, "key-a"), "req-a")
+    assert _states(path)["i1"] == SUBMITTED
+    journal.close()
+
+
+def test_a_crash_loses_only_the_steps_that_waited_never_a_key_or_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, flush_after=3600)
+    run = journal.start_run()
+    a, b = journal.register([(1, _item("i1")), (2, _item("i2"))], run)
+    b = journal.completed(journal.submitted(journal.commit_key(b, "key-b"), "req-b"), ["https://cdn/b.png"])
+    journal.downloaded(b, ["i2/0.png"])  # committed at once, with what waited
+    a = journal.submitted(journal.commit_key(a, "key-a"), "req-a")
+    journal._db.close()  # the process dies: what waits is rolled back
+    again = Journal(path)
+    first, second = again.records()
+    assert (first.state, first.idempotency_key, first.request_id) == (SUBMITTING, "key-a", None)
+    assert (second.state, second.request_id, second.paths) == (COMPLETED, "req-b", ("i2/0.png",))
+    again.close()

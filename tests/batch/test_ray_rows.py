@@ -76,7 +76,8 @@ def test_a_row_that_cannot_be_run_is_rejected_with_its_reason(row: dict[str, Any
 
 def test_a_row_without_a_model_is_rejected_when_there_is_no_default() -> None:
     (result,) = read_rows({"id": ["r"], "arguments": ['{"prompt": "p"}']}, None)
-    assert result == RowResult(status="rejected", error="no model (give 'model' or a default model)")
+    expected = "no model (give the item a 'model', or a default: --model, or model=)"
+    assert result == RowResult(status="rejected", error=expected)
 
 
 @pytest.mark.parametrize(
