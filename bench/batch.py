@@ -103,7 +103,7 @@ def run(ctx: Context) -> List[Figure]:
     figures: List[Figure] = []
     plans = [
         ("batch", ctx.pick(10_000, 2_000), 1000, False, ctx.pick(3, 1)),
-        ("batch/download", ctx.pick(2_000, 500), 250, True, ctx.pick(2, 1)),
+        ("batch/download", ctx.pick(2_000, 500), 250, True, ctx.pick(3, 1)),
     ]
     for name, items, concurrency, download, rounds in plans:
         try:
