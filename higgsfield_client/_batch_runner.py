@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
     from ._async import AsyncClient
+    from .webhooks import WebhookWaiter
 
 _REGISTER_CHUNK = 256
 
@@ -180,6 +181,7 @@ class BatchRunner:
         job_timeout: seconds to wait for one job in this run.
         new_key: makes a new Idempotency-Key.
         total: the number of items, when known in advance.
+        webhook_url, waiter: as ``ItemWork``'s.
     """
 
     def __init__(
@@ -195,6 +197,8 @@ class BatchRunner:
         job_timeout: Optional[float],
         new_key: Callable[[], str],
         total: Optional[int] = None,
+        webhook_url: Optional[str] = None,
+        waiter: Optional[WebhookWaiter] = None,
     ) -> None:
         self._journal = journal
         self._items = items
@@ -202,7 +206,13 @@ class BatchRunner:
         self._download = download
         self._retry_failed = retry_failed
         self._new_key = new_key
-        self._work = ItemWork(client, job_timeout=job_timeout, on_retry=self._count_retry)
+        self._work = ItemWork(
+            client,
+            job_timeout=job_timeout,
+            on_retry=self._count_retry,
+            webhook_url=webhook_url,
+            waiter=waiter,
+        )
         self._stopping = False
         self._gate = Gate(self._work, concurrency, lambda: self._stopping)
         self._downloads = anyio.CapacityLimiter(concurrency)

@@ -28,6 +28,7 @@ from higgsfield_proto import (
     RateLimitError,
     Retrying,
     WaitTimeoutError,
+    status_flow,
     submit_flow,
     wait_flow,
 )
@@ -39,6 +40,7 @@ from ._statuses import JobResult
 
 if TYPE_CHECKING:
     from ._async import AsyncClient
+    from .webhooks import WebhookWaiter
 
 # Errors that every other submit of the batch would meet too: the batch stops submitting.
 FATAL_SUBMIT_ERRORS = (AuthenticationError, InsufficientCreditsError, PermissionDeniedError)
@@ -106,6 +108,9 @@ class ItemWork:
         job_timeout: seconds to wait for one job before giving up on it for this run; None waits
             without a limit.
         on_retry: called with each ``Retrying`` event (a request about to be repeated).
+        webhook_url: sent with every submit.
+        waiter: waits for jobs by their webhooks (which must reach it, through ``webhook_url``)
+            after one status check, instead of polling.
     """
 
     def __init__(
@@ -114,8 +119,13 @@ class ItemWork:
         *,
         job_timeout: Optional[float],
         on_retry: Optional[Callable[[Retrying], None]] = None,
+        webhook_url: Optional[str] = None,
+        waiter: Optional[WebhookWaiter] = None,
     ) -> None:
         self.client = client
+        self._webhook_url = webhook_url
+        self._waiter = waiter
+        self._job_timeout = job_timeout
         settings = client._calls.settings
         retry = settings.retry
         self._submit_env = FlowEnv(
@@ -140,7 +150,9 @@ class ItemWork:
             HiggsfieldClientError: any other refusal or failure, typed.
         """
         config = self.client._calls.settings.config
-        flow = submit_flow(config, model, arguments, self._submit_env, idempotency_key=key)
+        flow = submit_flow(
+            config, model, arguments, self._submit_env, webhook_url=self._webhook_url, idempotency_key=key
+        )
         job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
         return job.request_id
 
@@ -152,8 +164,15 @@ class ItemWork:
             HiggsfieldClientError: the status checks failed for good, typed.
         """
         config = self.client._calls.settings.config
-        flow = wait_flow(config, request_id, self._wait_env, check_first=True)
-        job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+        if self._waiter is None:
+            flow = wait_flow(config, request_id, self._wait_env, check_first=True)
+            job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+            return job_end(job)
+        # One check first: a resumed item's job may have ended long ago, and its webhook with it.
+        flow = status_flow(config, request_id, self._wait_env)
+        job = await self.client._run(Call(flow=flow, on_event=self._observe))
+        if not job.state.is_terminal:
+            job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
         return job_end(job)
 
     async def settle(self, request_id: str) -> JobEnd:

@@ -22,7 +22,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import anyio
 from anyio.from_thread import start_blocking_portal
@@ -39,6 +39,9 @@ from ._batch_items import (
 from ._batch_journal import Journal, JournalSummary
 from ._batch_runner import BatchProgress, BatchRunner, ItemResult
 from ._settings import new_idempotency_key
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookWaiter
 
 __all__ = [
     "Batch",
@@ -82,9 +85,15 @@ class Batch:
             and ``base_url`` and closed at the end.
         api_key: the credentials of the client the batch makes.
         base_url: the API root of the client the batch makes.
+        webhook_url: sent with every submit, for the API to notify when each job ends.
+        waiter: a ``WebhookWaiter`` that receives those notifications (its receiver serves
+            ``webhook_url``): the batch then waits for each job by its webhook, after one status
+            check, and the waiter's slow polling finds the jobs whose webhook is lost. Only with
+            ``stream()``, in the event loop that serves the receiver.
 
     Raises:
-        InvalidArgumentError: ``concurrency`` below 1, or ``job_timeout`` not positive.
+        BatchInputError: ``concurrency`` below 1, ``job_timeout`` not positive, or a ``waiter``
+            without a ``webhook_url``.
     """
 
     def __init__(
@@ -101,11 +110,15 @@ class Batch:
         client: Optional[AsyncClient] = None,
         api_key: Optional[str] = None,
         base_url: Optional[str] = None,
+        webhook_url: Optional[str] = None,
+        waiter: Optional[WebhookWaiter] = None,
     ) -> None:
         if concurrency < 1:
             raise BatchInputError("concurrency must be at least 1")
         if job_timeout is not None and not (job_timeout > 0 and math.isfinite(job_timeout)):
             raise BatchInputError("job_timeout must be a positive number of seconds, or None")
+        if waiter is not None and webhook_url is None:
+            raise BatchInputError("a waiter needs webhook_url=, the URL its receiver serves")
         self.out = Path(out)
         self.journal_path = Path(journal) if journal is not None else self.out / DEFAULT_JOURNAL_NAME
         self._items = items
@@ -118,6 +131,8 @@ class Batch:
         self._client = client
         self._api_key = api_key
         self._base_url = base_url
+        self._webhook_url = webhook_url
+        self._waiter = waiter
         self._runner: Optional[BatchRunner] = None
         self._stop_requested = False
 
@@ -174,6 +189,8 @@ class Batch:
                 job_timeout=self._job_timeout,
                 new_key=new_idempotency_key,
                 total=self._total,
+                webhook_url=self._webhook_url,
+                waiter=self._waiter,
             )
             self._runner = runner
             if self._stop_requested:
@@ -216,7 +233,11 @@ class Batch:
         Raises:
             BatchInputError, BatchConflictError: the input is bad (items in flight finish first).
             HiggsfieldClientError: the API refused the account (authentication, credits).
+            BatchInputError: the batch has a ``waiter`` (it needs the loop of its receiver:
+                use ``stream()`` there).
         """
+        if self._waiter is not None:
+            raise BatchInputError("a batch with a waiter runs in its receiver's loop: use Batch.stream()")
         with start_blocking_portal() as portal, portal.wrap_async_context_manager(self.stream()) as results:
             while True:
                 try:

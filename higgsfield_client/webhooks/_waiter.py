@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Optional
 
 import anyio
 
-from higgsfield_proto import PollPolicy, WebhookEvent
+from higgsfield_proto import JobStatus, PollPolicy, WebhookEvent, wait_flow
+
+from .._runner import Call
 
 if TYPE_CHECKING:
     from .._async import AsyncClient
@@ -90,20 +92,32 @@ class WebhookWaiter:
             JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
             WaitTimeoutError: ``timeout`` passed first.
         """
-        job = self._client._calls.job(request_id)
+        final = await self.final_status(request_id, timeout=timeout)
+        return self._client._calls.job(request_id).keep(final)
+
+    async def final_status(self, request_id: str, *, timeout: Optional[float] = None) -> JobStatus:  # noqa: ASYNC109
+        """As ``wait``, but return the job's final status, failed or not, instead of its result.
+
+        Raises:
+            WaitTimeoutError: ``timeout`` passed first.
+        """
         arrived = self._arrived.pop(request_id, None)
         if arrived is not None:
-            return job.keep(arrived.status)
+            return arrived.status
         waiting = _Waiting()
         self._waiting.setdefault(request_id, []).append(waiting)
         try:
             with waiting.scope:
-                call = job.result(timeout=timeout, cancel_on_timeout=False, poll=self.fallback)
-                return await self._client._run(call)
+                settings = self._client._calls.settings
+                env = settings.env(timeout=timeout, poll=self.fallback)
+                # The first check waits the fallback's initial delay: the webhook is expected first.
+                flow = wait_flow(settings.config, request_id, env, cancel_on_timeout=False, check_first=False)
+                final: JobStatus = await self._client._run(Call(flow=flow))
+                return final
         finally:
             others = [each for each in self._waiting.pop(request_id) if each is not waiting]
             if others:
                 self._waiting[request_id] = others
         # Only deliver() cancels this scope, after setting the event.
         assert waiting.event is not None
-        return job.keep(waiting.event.status)
+        return waiting.event.status

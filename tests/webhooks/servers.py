@@ -7,12 +7,17 @@ import runpy
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from higgsfield_client.webhooks import Handler
+import trio
+
+from higgsfield_client.webhooks import Handler, WebhookWaiter
+from higgsfield_proto import WebhookEvent
+
+from .support import SECRET
 
 START_TIMEOUT = 15.0
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -112,3 +117,43 @@ SERVERS = {
     "flask-waitress": flask_under_waitress,
     "aiohttp": aiohttp_app,
 }
+
+
+@asynccontextmanager
+async def _receiver_in_this_loop(secret: Any, waiter: WebhookWaiter) -> AsyncIterator[str]:
+    """Under asyncio: the aiohttp example app on this loop, handing events to ``waiter``."""
+    from aiohttp import web
+
+    example = load("webhook_receiver")
+    runner = web.AppRunner(example["make_app"](secret, waiter.deliver))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{example['PATH']}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def _receiver_in_a_thread(secret: Any, waiter: WebhookWaiter) -> AsyncIterator[str]:
+    """Under trio: the FastAPI example under uvicorn in a thread, handing events to this run."""
+    token = trio.lowlevel.current_trio_token()
+
+    def handler(event: WebhookEvent) -> None:
+        trio.from_thread.run_sync(waiter.deliver, event, trio_token=token)
+
+    servers = fastapi_under_uvicorn(secret, handler)
+    url = await trio.to_thread.run_sync(servers.__enter__)
+    try:
+        yield url
+    finally:
+        await trio.to_thread.run_sync(servers.__exit__, None, None, None)
+
+
+def receiver(library: str, waiter: WebhookWaiter, secret: Any = SECRET) -> Any:  # an async cm
+    """A receiver handing verified events to ``waiter`` in this run; yields its URL. Under
+    asyncio, the aiohttp example app on this loop; under trio, the FastAPI one under uvicorn in
+    a thread."""
+    if library == "trio":
+        return _receiver_in_a_thread(secret, waiter)
+    return _receiver_in_this_loop(secret, waiter)

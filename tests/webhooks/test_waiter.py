@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -16,7 +15,7 @@ from higgsfield_client.testing import Emulator
 from higgsfield_client.webhooks import WebhookWaiter
 from higgsfield_proto import JobState, JobStatus, WebhookEvent
 
-from .servers import fastapi_under_uvicorn, load
+from .servers import receiver
 from .support import SECRET
 
 MODEL = "higgsfield-ai/soul/standard"
@@ -30,45 +29,10 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-@asynccontextmanager
-async def _receiver_in_this_loop(waiter: WebhookWaiter) -> AsyncIterator[str]:
-    """Under asyncio: the aiohttp example app on this loop, handing events to ``waiter``."""
-    from aiohttp import web
-
-    example = load("webhook_receiver")
-    runner = web.AppRunner(example["make_app"](SECRET, waiter.deliver))
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}{example['PATH']}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def _receiver_in_a_thread(waiter: WebhookWaiter) -> AsyncIterator[str]:
-    """Under trio: the FastAPI example under uvicorn in a thread, handing events to this run."""
-    token = trio.lowlevel.current_trio_token()
-
-    def handler(event: WebhookEvent) -> None:
-        trio.from_thread.run_sync(waiter.deliver, event, trio_token=token)
-
-    servers = fastapi_under_uvicorn(SECRET, handler)
-    url = await trio.to_thread.run_sync(servers.__enter__)
-    try:
-        yield url
-    finally:
-        await trio.to_thread.run_sync(servers.__exit__, None, None, None)
-
-
 def _run(library: str, scenario: Callable[[Emulator], Awaitable[Any]], emulator: Emulator) -> Any:
     if library == "trio":
         return trio.run(scenario, emulator)
     return asyncio.run(scenario(emulator))  # type: ignore[arg-type]
-
-
-def _receiver(library: str, waiter: WebhookWaiter) -> Any:
-    return _receiver_in_a_thread(waiter) if library == "trio" else _receiver_in_this_loop(waiter)
 
 
 def _client(emulator: Emulator) -> AsyncClient:
@@ -81,7 +45,7 @@ def _submit_and_wait(library: str, emulator: Emulator, fallback: PollPolicy) -> 
     async def scenario(emulator: Emulator) -> Any:
         async with _client(emulator) as client:
             waiter = WebhookWaiter(client, fallback=fallback)
-            async with _receiver(library, waiter) as url:
+            async with receiver(library, waiter) as url:
                 controller = await client.submit(MODEL, {"prompt": "a kite"}, webhook_url=url)
                 return controller.request_id, await waiter.wait(controller.request_id, timeout=60)
 
