@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Type
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, Sequence, Type
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -237,6 +237,34 @@ def worker_main(worker: Callable[[Dict[str, Any]], Dict[str, Any]]) -> None:
     if len(sys.argv) != 3 or sys.argv[1] != "--worker":
         raise SystemExit(f"usage: python -m {sys.argv[0]} --worker JSON (see python -m bench --help)")
     emit(worker(json.loads(sys.argv[2])))
+
+
+StartAll = Callable[[Callable[[int], Awaitable[Any]], int], Awaitable[None]]
+"""Runs ``one(0)``, ..., ``one(count - 1)`` concurrently and returns when all have."""
+
+
+def run_all_at_once(
+    library: str,
+    main: Callable[[Dict[str, Any], StartAll], Coroutine[Any, Any, Dict[str, Any]]],
+    params: Dict[str, Any],
+) -> Dict[str, Any]:
+    """``main(params, start_all)`` under ``library`` ("asyncio" or "trio"), with the library's own
+    way of starting many tasks at once (``asyncio.gather``, a trio nursery)."""
+    if library == "asyncio":
+        import asyncio
+
+        async def gather(one: Callable[[int], Awaitable[Any]], count: int) -> None:
+            await asyncio.gather(*(one(i) for i in range(count)))
+
+        return dict(asyncio.run(main(params, gather)))
+    import trio
+
+    async def nursery(one: Callable[[int], Awaitable[Any]], count: int) -> None:
+        async with trio.open_nursery() as tasks:
+            for index in range(count):
+                tasks.start_soon(one, index)
+
+    return dict(trio.run(main, params, nursery))
 
 
 def _run(command: List[str], *, cwd: Path, env: Optional[Dict[str, str]], timeout: float) -> Dict[str, Any]:

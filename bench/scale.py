@@ -39,6 +39,7 @@ from ._harness import (
     raise_file_limit,
     report,
     reset_peak_rss,
+    run_all_at_once,
     run_worker,
     worker_main,
 )
@@ -233,22 +234,7 @@ def worker(params: Dict[str, Any]) -> Dict[str, Any]:
     """Run ``jobs`` concurrent subscribes of ``kind``; wall, CPU, RSS growth, outcomes."""
     raise_file_limit(4 * params["jobs"] + 1024)
     main = _raw if params["kind"] == "raw" else _ours
-    if LIBRARY[params["kind"]] == "asyncio":
-        import asyncio
-
-        async def gather(one: Any, count: int) -> None:
-            await asyncio.gather(*(one(i) for i in range(count)))
-
-        return dict(asyncio.run(main(params, gather)))
-    import trio
-
-    async def nursery(one: Any, count: int) -> None:
-        async with trio.open_nursery() as tasks:
-            for index in range(count):
-                tasks.start_soon(one, index)
-
-    return dict(trio.run(main, params, nursery))
-
+    return run_all_at_once(LIBRARY[params["kind"]], main, params)
 
 if __name__ == "__main__":
     worker_main(worker)

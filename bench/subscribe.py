@@ -32,6 +32,7 @@ from ._harness import (
     median,
     raise_file_limit,
     report,
+    run_all_at_once,
     run_official,
     run_worker,
     worker_main,
@@ -152,22 +153,8 @@ async def _subscribe_all(params: Dict[str, Any], start_all: Any) -> Dict[str, An
 def worker(params: Dict[str, Any]) -> Dict[str, Any]:
     """Run ``jobs`` concurrent subscribes under asyncio (aiohttp) or trio; wall and CPU seconds."""
     raise_file_limit()
-    if params["transport"] == "aiohttp":
-        import asyncio
-
-        async def gather(one: Any, count: int) -> None:
-            await asyncio.gather(*(one(i) for i in range(count)))
-
-        return dict(asyncio.run(_subscribe_all(params, gather)))
-    import trio
-
-    async def nursery(one: Any, count: int) -> None:
-        async with trio.open_nursery() as tasks:
-            for index in range(count):
-                tasks.start_soon(one, index)
-
-    return dict(trio.run(_subscribe_all, params, nursery))
-
+    library = "asyncio" if params["transport"] == "aiohttp" else "trio"
+    return run_all_at_once(library, _subscribe_all, params)
 
 if __name__ == "__main__":
     worker_main(worker)

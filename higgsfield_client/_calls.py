@@ -131,10 +131,10 @@ class Job:
         """The result, if the final status was seen already (raises for failed jobs)."""
         return None if self.final is None else self._calls.result(self.final)
 
-    def result(
+    def final_status(
         self, *, timeout: Optional[float], cancel_on_timeout: bool, poll: Optional[PollPolicy] = None
-    ) -> Call[JobStatus, JobResult]:
-        """Wait for the final status, keep it, and return the result (raising for failed jobs).
+    ) -> Call[JobStatus, JobStatus]:
+        """Wait for the final status and return it as it is (a failed job is a status here).
 
         With ``poll`` (a webhook waiter's fallback) the first check waits its initial delay;
         otherwise it is made at once.
@@ -146,7 +146,12 @@ class Job:
             cancel_on_timeout=cancel_on_timeout,
             check_first=poll is None,
         )
-        return Call(flow=flow, finish=self.keep)
+        return Call(flow=flow)
+
+    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+        waiting = self.final_status(timeout=timeout, cancel_on_timeout=cancel_on_timeout)
+        return Call(flow=waiting.flow, finish=self.keep)
 
     def keep(self, job: JobStatus) -> JobResult:
         """Keep ``job``, a final status however learnt, and return its result (raising for

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import anyio
 
-from higgsfield_proto import JobStatus, PollPolicy, WebhookEvent, wait_flow
-
-from .._runner import Call
+from higgsfield_proto import JobStatus, PollPolicy, WebhookEvent
 
 if TYPE_CHECKING:
     from .._async import AsyncClient
@@ -108,11 +106,10 @@ class WebhookWaiter:
         self._waiting.setdefault(request_id, []).append(waiting)
         try:
             with waiting.scope:
-                settings = self._client._calls.settings
-                env = settings.env(timeout=timeout, poll=self.fallback)
                 # The first check waits the fallback's initial delay: the webhook is expected first.
-                flow = wait_flow(settings.config, request_id, env, cancel_on_timeout=False, check_first=False)
-                final: JobStatus = await self._client._run(Call(flow=flow))
+                job = self._client._calls.job(request_id)
+                call = job.final_status(timeout=timeout, cancel_on_timeout=False, poll=self.fallback)
+                final: JobStatus = await self._client._run(call)
                 return final
         finally:
             others = [each for each in self._waiting.pop(request_id) if each is not waiting]
