@@ -82,7 +82,12 @@ def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}{example['PATH']}"
     finally:
-        server.trigger.pull_trigger(server.close)  # closed by its own loop, not under its select()
+        try:
+            server.trigger.pull_trigger(server.close)  # closed by its own loop, not under its select()
+        except OSError:
+            # The trigger closed itself (waitress closes a dispatcher whose pipe read reports an
+            # end), so the loop can no longer be woken: close the server from here.
+            server.close()
         _join(thread)
 
 
