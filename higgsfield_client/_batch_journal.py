@@ -208,8 +208,10 @@ class Journal:
         if read_only:
             if not self.path.is_file():
                 raise FileNotFoundError(2, "no batch journal here", str(self.path))
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            # Not mode=ro: a read-only connection leaves the -wal and -shm files behind, where the
+            # last connection to close otherwise removes them. query_only refuses every write.
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA query_only = ON")
         else:
             if not self.path.exists():
                 _create(self.path)

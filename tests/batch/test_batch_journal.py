@@ -208,3 +208,17 @@ def test_a_crash_loses_only_the_steps_that_waited_never_a_key_or_a_file(tmp_path
     assert (first.state, first.idempotency_key, first.request_id) == (SUBMITTING, "key-a", None)
     assert (second.state, second.request_id, second.paths) == (COMPLETED, "req-b", ("i2/0.png",))
     again.close()
+
+
+def test_reading_a_summary_leaves_no_files_beside_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.register([(1, _item("i1"))], journal.start_run())
+    journal.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite3"]
+    assert journal_summary(path).total == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.sqlite3"]
+    reader = Journal(path, read_only=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader._db.execute("UPDATE items SET state = 'failed'")
+    reader.close()
