@@ -201,10 +201,12 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
 
     from higgsfield_client import AsyncClient
 
+    from ._bare_h11 import exchange
+
     parts = urlsplit(p["base_url"])
     assert parts.hostname is not None
     assert parts.port is not None
-    target = f"/requests/{p['request_id']}/status".encode()
+    target = f"/requests/{p['request_id']}/status"
     headers = [("Host", parts.netloc), *_headers(p["key"]).items()]
     connection = h11.Connection(our_role=h11.CLIENT)
 
@@ -212,33 +214,16 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
         base_url=p["base_url"], api_key=p["key"], transport="trio"
     ) as client:
 
-        async def get() -> Any:
-            request = h11.Request(method="GET", target=target, headers=headers)
-            await stream.send(connection.send(request) + (connection.send(h11.EndOfMessage()) or b""))
-            status, body = 0, bytearray()
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await stream.receive(65536))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    connection.start_next_cycle()
-                    if status != 200:
-                        raise RuntimeError(f"HTTP {status}")
-                    return json.loads(body)
-                else:
-                    raise RuntimeError(f"unexpected {event!r}")
-
         async def ours(n: int) -> None:
             for _ in range(n):
                 await client.status(p["request_id"])
 
         async def raw(n: int) -> None:
             for _ in range(n):
-                _check(await get())
+                status, body = await exchange(stream, connection, "GET", target, headers)
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}")
+                _check(json.loads(body))
 
         if "httpx" not in p["kinds"]:
             return await _async_batches({"ours": ours, "raw": raw}, p)

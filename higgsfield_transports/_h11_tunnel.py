@@ -73,13 +73,20 @@ class Route:
 
     def known_head(self, key: HeadKey) -> Optional[h11.Request]:
         """A request head sent before on this route with the same headers, if one is kept."""
-        return self._heads.get(key)
+        heads = self._heads
+        head = heads.pop(key, None)
+        if head is not None:
+            heads[key] = head  # the most recently used is the last to go
+        return head
 
     def keep_head(self, key: HeadKey, head: h11.Request) -> None:
-        """Keep ``head`` so that the next request with the same headers reuses its checked headers."""
-        if len(self._heads) >= _HEADS_KEPT:
-            self._heads.clear()
-        self._heads[key] = head
+        """Keep ``head`` so that the next request with the same headers reuses its checked
+        headers; the least recently used goes when too many are kept (each submit's own
+        Idempotency-Key makes a head that is never sent again)."""
+        heads = self._heads
+        if len(heads) >= _HEADS_KEPT:
+            del heads[next(iter(heads))]
+        heads[key] = head
 
     @property
     def tunnel_authority(self) -> str:
