@@ -22,8 +22,9 @@ Not in the default run, named explicitly:
 --quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 2,000 for scale, 5 s and 30 s
 jobs only) for a smoke run of about four minutes. The official SDK is installed on first use into
 its own venv under bench/.cache/. Results also go to bench/.cache/last-run.json and last-run.md,
-and the charts of the status, official, polling and upload figures to docs/charts/
-(bench/_charts.py); --charts-only draws them again from the last run without running anything.
+and, except after --quick, the charts of the status, official, polling and upload figures to
+docs/charts/ (bench/_charts.py); --charts-only draws them again from the last run without running
+anything.
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     (CACHE_DIR / "last-run.json").write_text(json.dumps(record, indent=2))
     (CACHE_DIR / "last-run.md").write_text(_markdown(figures))
-    _draw_charts(record)
+    if options.quick:
+        # The pages show full runs: a smoke run's figures would replace them in docs/charts/.
+        print("charts: not drawn for a --quick run (python -m bench --charts-only draws the last run's)")
+    else:
+        _draw_charts(record)
     if crashed or (options.strict and missed):
         return 1
     return 0

@@ -12,7 +12,9 @@ Not part of the default run (``python -m bench instructions``): it needs valgrin
 about fifteen minutes. The baselines are those of ``status``: the raw library (requests, aiohttp,
 an h11-over-anyio loop under trio) and httpx under trio, each sending the same headers as ours;
 and, next to the sync client, the official ``SyncClient`` (httpx) run by its own venv's
-interpreter through ``bench/_official_driver.py``. Every process runs with ``PYTHONHASHSEED=0``,
+interpreter through ``bench/_official_driver.py``. For trio, the transport on its own (a prebuilt
+request sent in a loop) is counted too, which splits ours into the transport's share and the
+core and client layers' share. Every process runs with ``PYTHONHASHSEED=0``,
 so that counts taken on two versions of the code compare.
 """
 
@@ -47,6 +49,8 @@ CASES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("aiohttp", ("raw",)),
     ("trio", ("raw", "httpx")),
 )
+ALONE = {"trio": "transport"}
+"""Our transport sending a prebuilt request on its own (``bench/status.py``), counted as well."""
 LABELS = {"raw": "raw", "httpx": "httpx under trio", "official": "official SyncClient"}
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -113,4 +117,22 @@ def run(ctx: Context) -> List[Figure]:
                           f"per call: ratio {ours / value:.2f}"),
                     data={"ours": ours, "baseline": value, "ratio": ours / value},
                 )))
+            if transport in ALONE:
+                figures.append(_alone(ctx, emulator, request_id, transport, ours, theirs["raw"]))
     return figures
+
+
+def _alone(
+    ctx: Context, emulator: EmulatorProcess, request_id: str, transport: str, ours: float, raw: float
+) -> Figure:
+    """Our transport on its own against the raw loop; the rest of ``ours`` is the client's layers."""
+    try:
+        alone = per_call(ctx, emulator, request_id, transport, ALONE[transport])
+    except Exception as exc:
+        return failure(f"instructions/{transport}-transport", exc)
+    return report(Figure(
+        name=f"instructions/{transport}-transport",
+        text=(f"our transport alone {alone / 1000:,.0f}k, raw {raw / 1000:,.0f}k instructions per "
+              f"call: ratio {alone / raw:.2f}; the core and client layers add {(ours - alone) / 1000:,.0f}k"),
+        data={"ours": alone, "baseline": raw, "ratio": alone / raw, "layers": ours - alone},
+    ))

@@ -9,13 +9,18 @@ jobs at once and waits for every one of them:
   headers, an ``Idempotency-Key``), then status GETs on the default ``PollPolicy`` schedule
   (2 s, x1.5, at most 3 s, up to a tenth less at random) until the job is done, each answer read
   as JSON;
+- ``raw-trio``: the same exchanges under trio through the bare h11-over-anyio client of
+  ``bench/_bare_h11.py`` (a pool of 100 kept-alive connections, no timeout): what the same
+  work costs under trio with nothing of ours, to tell trio's own cost from ours;
 - ``aiohttp``: our ``AsyncClient`` under asyncio; ``trio``: our ``AsyncClient`` under trio.
 
 Figures, per kind of ours, against ``raw`` measured in the same round (rounds alternate the
 order of the kinds): client CPU per job (``time.process_time()`` over the run, target <= 1.2x
 raw); RSS growth per job in flight (peak RSS during the run, reset through
 ``/proc/self/clear_refs`` after a warm-up submit and status, minus RSS before it, divided by the
-jobs; target <= 8 KiB); errors (target: none, every job completed). And the emulator under that
+jobs; target <= 8 KiB); errors (target: none, every job completed). For trio also the CPU of
+``raw-trio`` against ``raw`` (what trio and h11 cost by themselves) and ours against
+``raw-trio`` (what we add under trio). And the emulator under that
 load: requests answered per second (from its journal) and its process's CPU share of the run
 (from ``/proc``; one core is all its event loop can use).
 """
@@ -47,8 +52,8 @@ from ._harness import (
 QUEUE, RUN = 1.0, 6.2
 CPU_TARGET = 1.2
 RSS_TARGET = 8 * 1024
-KINDS = ("raw", "aiohttp", "trio")
-LIBRARY = {"raw": "asyncio", "aiohttp": "asyncio", "trio": "trio"}
+KINDS = ("raw", "raw-trio", "aiohttp", "trio")
+LIBRARY = {"raw": "asyncio", "raw-trio": "trio", "aiohttp": "asyncio", "trio": "trio"}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -100,6 +105,7 @@ def run(ctx: Context) -> List[Figure]:
                 flush=True,
             )
     figures = [_figure(kind, jobs, runs[kind], runs["raw"]) for kind in ("aiohttp", "trio")]
+    figures.append(_trio_figure(jobs, runs["trio"], runs["raw-trio"], runs["raw"]))
     figures.append(_emulator_figure(jobs, [r for kind in KINDS for r in runs[kind]]))
     return [report(figure) for figure in figures]
 
@@ -125,6 +131,28 @@ def _figure(kind: str, jobs: int, ours: List[Dict[str, Any]], raw: List[Dict[str
         data={"jobs": jobs, "cpu_per_job": cpu, "raw_cpu_per_job": raw_cpu, "cpu_ratio": cpu_ratio,
               "rss_per_job": rss, "raw_rss_per_job": raw_rss, "wall": wall, "raw_wall": raw_wall,
               "errors": errors},
+    )
+
+
+def _trio_figure(
+    jobs: int, ours: List[Dict[str, Any]], bare: List[Dict[str, Any]], raw: List[Dict[str, Any]]
+) -> Figure:
+    """Our trio client against the bare h11 client under trio: our cost apart from trio's."""
+    ours_ratio = median([o["cpu"] / b["cpu"] for o, b in zip(ours, bare, strict=True)])
+    trio_ratio = median([b["cpu"] / r["cpu"] for b, r in zip(bare, raw, strict=True)])
+    bare_cpu = median([b["cpu"] for b in bare]) / jobs
+    bare_rss = median([b["rss_growth"] for b in bare]) / jobs
+    errors = sum(sum(b["errors"].values()) + jobs - b["completed"] for b in bare)
+    return Figure(
+        name="scale/trio-vs-bare-h11",
+        text=(
+            f"{jobs:,} jobs under trio: the bare h11 client's CPU per job {bare_cpu * 1000:.2f} ms, "
+            f"{trio_ratio:.2f}x raw aiohttp under asyncio (trio's and h11's own cost); ours "
+            f"{ours_ratio:.2f}x the bare client; its RSS growth per job {bare_rss / 1024:.1f} KiB; "
+            f"its errors {errors}"
+        ),
+        data={"bare_cpu_per_job": bare_cpu, "bare_vs_raw": trio_ratio, "ours_vs_bare": ours_ratio,
+              "bare_rss_per_job": bare_rss, "bare_errors": errors},
     )
 
 
@@ -208,6 +236,58 @@ async def _raw(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[st
         return await _timed(params, start_all, one)
 
 
+async def _raw_trio(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[str, Any]:
+    import json
+    import random
+    import uuid
+    from urllib.parse import urlsplit
+
+    import trio
+
+    from higgsfield_proto import PollPolicy
+
+    from ._bare_h11 import BarePool
+    from .status import _headers
+
+    parts = urlsplit(params["base_url"])
+    assert parts.hostname is not None
+    assert parts.port is not None
+    headers = [("Host", parts.netloc), *_headers(params["key"]).items()]
+    policy = PollPolicy()
+    done = frozenset({"completed", "failed", "nsfw", "canceled", "cancelled"})
+    pool = BarePool(parts.hostname, parts.port)
+
+    async def call(method: str, target: str, extra: List[Any], body: bytes = b"") -> Any:
+        status, answer = await pool.request(method, target, headers + extra, body)
+        if status >= 400:
+            raise RuntimeError(f"HTTP {status}")
+        return json.loads(answer)
+
+    async def submit(prompt: str) -> Any:
+        body = json.dumps({"prompt": prompt}).encode()
+        keyed = [("Idempotency-Key", str(uuid.uuid4())), ("Content-Length", str(len(body)))]
+        return await call("POST", f"/{MODEL}", keyed, body)
+
+    async def status(request_id: str) -> Any:
+        return await call("GET", f"/requests/{request_id}/status", [])
+
+    await status((await submit("warm-up"))["request_id"])
+
+    async def one(index: int) -> bool:
+        payload = await submit(f"bench job {index}")
+        check = 0
+        while payload["status"] not in done:
+            await trio.sleep(policy.delay(check, random.random()))
+            payload = await status(payload["request_id"])
+            check += 1
+        return payload["status"] == "completed"
+
+    try:
+        return await _timed(params, start_all, one)
+    finally:
+        await pool.aclose()
+
+
 async def _timed(params: Dict[str, Any], start_all: Callable[..., Any], one: Any) -> Dict[str, Any]:
     completed: List[int] = []
     errors: Dict[str, int] = {}
@@ -233,7 +313,7 @@ async def _timed(params: Dict[str, Any], start_all: Callable[..., Any], one: Any
 def worker(params: Dict[str, Any]) -> Dict[str, Any]:
     """Run ``jobs`` concurrent subscribes of ``kind``; wall, CPU, RSS growth, outcomes."""
     raise_file_limit(4 * params["jobs"] + 1024)
-    main = _raw if params["kind"] == "raw" else _ours
+    main = {"raw": _raw, "raw-trio": _raw_trio}.get(params["kind"], _ours)
     return run_all_at_once(LIBRARY[params["kind"]], main, params)
 
 if __name__ == "__main__":

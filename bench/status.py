@@ -9,8 +9,11 @@ processes. The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession
 trio transport both baselines the target names: a hand-written h11-over-anyio keep-alive loop
 under trio (the stack the transport is built on, with no timeout, pool or checks) and an
 ``httpx.AsyncClient`` under trio. Every baseline sends the same GET as ours: the same
-Authorization, User-Agent and Content-Type headers. Client CPU per call is printed alongside: the
-emulator shares the two cores, so wall time also holds the server's time.
+Authorization, User-Agent and Content-Type headers. Under trio the transport on its own is
+measured too (``trio-transport``: a prebuilt status request sent in a loop and its answer parsed
+with ``json.loads``, as the bare loop does), to tell its cost from the core and client layers'.
+Client CPU per call is printed alongside: the emulator shares the two cores, so wall time also
+holds the server's time.
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ from ._harness import (
     worker_main,
 )
 
-# (figure name, our transport, the baseline's kind)
+# (figure name, our transport, our kind, the baseline's kind); "transport" is the trio
+# transport on its own: a prebuilt status request sent in a loop, each answer parsed with
+# json.loads as the bare loop does (what the adapter costs, without the core and client layers).
 PAIRS = (
-    ("requests", "requests", "raw"),
-    ("aiohttp", "aiohttp", "raw"),
-    ("trio", "trio", "raw"),
-    ("trio-httpx", "trio", "httpx"),
+    ("requests", "requests", "ours", "raw"),
+    ("aiohttp", "aiohttp", "ours", "raw"),
+    ("trio", "trio", "ours", "raw"),
+    ("trio-transport", "trio", "transport", "raw"),
+    ("trio-httpx", "trio", "ours", "httpx"),
 )
 BASELINES = {"raw": "raw", "httpx": "httpx under trio"}
 TARGET = 1.15
@@ -73,13 +79,13 @@ def run(ctx: Context) -> List[Figure]:
     figures: List[Figure] = []
     with EmulatorProcess() as emulator:
         request_id = create_job(emulator)
-        for name, transport, baseline in PAIRS:
+        for name, transport, kind, baseline in PAIRS:
             try:
-                got = measure(ctx, emulator, request_id, transport, ["ours", baseline])
+                got = measure(ctx, emulator, request_id, transport, [kind, baseline])
             except Exception as exc:
                 figures.append(failure(f"status/{name}", exc))
                 continue
-            figures.append(report(_figure(name, BASELINES[baseline], got["ours"], got[baseline])))
+            figures.append(report(_figure(name, BASELINES[baseline], got[kind], got[baseline])))
     return figures
 
 
@@ -200,11 +206,16 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
     import h11
 
     from higgsfield_client import AsyncClient
+    from higgsfield_proto import Response
+    from higgsfield_proto._build import build_status_request
+    from higgsfield_transports.trio import TrioTransport
+
+    from ._bare_h11 import exchange
 
     parts = urlsplit(p["base_url"])
     assert parts.hostname is not None
     assert parts.port is not None
-    target = f"/requests/{p['request_id']}/status".encode()
+    target = f"/requests/{p['request_id']}/status"
     headers = [("Host", parts.netloc), *_headers(p["key"]).items()]
     connection = h11.Connection(our_role=h11.CLIENT)
 
@@ -212,34 +223,29 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
         base_url=p["base_url"], api_key=p["key"], transport="trio"
     ) as client:
 
-        async def get() -> Any:
-            request = h11.Request(method="GET", target=target, headers=headers)
-            await stream.send(connection.send(request) + (connection.send(h11.EndOfMessage()) or b""))
-            status, body = 0, bytearray()
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await stream.receive(65536))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    connection.start_next_cycle()
-                    if status != 200:
-                        raise RuntimeError(f"HTTP {status}")
-                    return json.loads(body)
-                else:
-                    raise RuntimeError(f"unexpected {event!r}")
-
         async def ours(n: int) -> None:
             for _ in range(n):
                 await client.status(p["request_id"])
 
         async def raw(n: int) -> None:
             for _ in range(n):
-                _check(await get())
+                status, body = await exchange(stream, connection, "GET", target, headers)
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}")
+                _check(json.loads(body))
 
+        if "transport" in p["kinds"]:
+            async with TrioTransport() as alone:
+                request = build_status_request(client._calls.settings.config, p["request_id"])
+
+                async def transport(n: int) -> None:
+                    for _ in range(n):
+                        answer = await alone.send(request)
+                        if not isinstance(answer, Response) or answer.status != 200:
+                            raise RuntimeError(f"unexpected {answer!r}")
+                        _check(json.loads(answer.body))
+
+                return await _async_batches({"transport": transport, "raw": raw}, p)
         if "httpx" not in p["kinds"]:
             return await _async_batches({"ours": ours, "raw": raw}, p)
         import httpx

@@ -25,7 +25,7 @@ from higgsfield_proto._http import FailureKind, Outcome, Request, header_value
 from ._bodies import AnswerReader, BodySource
 from ._checks import READ_CHUNK, decode_headers, without_framing
 from ._failures import Progress, describe
-from ._h11_tunnel import Route
+from ._h11_tunnel import HeadKey, Route
 from ._h11_watchdog import Watchdog
 
 NETWORK_ERRORS = (
@@ -200,7 +200,30 @@ class Exchange:
 
 
 def _head(route: Route, request: Request, parts: SplitResult, source: Optional[BodySource]) -> h11.Request:
-    """The request head: Host (unless given), the request's headers, proxy credentials, framing."""
+    """The request head: Host (unless given), the request's headers, proxy credentials, framing.
+
+    h11 checks every header name and value of a head built from a list, which costs more than
+    the rest of the head. A client sends the same few header sets again and again, so the route
+    keeps the last heads it sent, by their headers and framing, and a head like a kept one is
+    built on the kept one's checked headers (h11 still checks its method and target).
+    """
+    framing: Optional[tuple[bytes, bytes]] = None
+    if source is not None:
+        if source.length is None:
+            framing = (b"Transfer-Encoding", b"chunked")
+        else:
+            framing = (b"Content-Length", str(source.length).encode("ascii"))
+    elif request.body or request.method in _BODY_METHODS:
+        length = len(request.body) if isinstance(request.body, bytes) else 0
+        framing = (b"Content-Length", str(length).encode("ascii"))
+    key: Optional[HeadKey] = (request.headers, framing)
+    target = route.target(parts)
+    try:
+        known = route.known_head((request.headers, framing))
+    except TypeError:  # header pairs that are no tuples cannot be remembered
+        known, key = None, None
+    if known is not None:
+        return h11.Request(method=request.method, target=target, headers=known.headers)
     headers: list[tuple[bytes, bytes]] = [
         (name.encode("ascii"), value.encode("latin-1")) for name, value in without_framing(request.headers)
     ]
@@ -209,12 +232,9 @@ def _head(route: Route, request: Request, parts: SplitResult, source: Optional[B
     proxy = route.proxy
     if proxy is not None and route.origin.scheme == "http" and proxy.authorization is not None:
         headers.append((b"Proxy-Authorization", proxy.authorization.encode("ascii")))
-    if source is not None:
-        if source.length is None:
-            headers.append((b"Transfer-Encoding", b"chunked"))
-        else:
-            headers.append((b"Content-Length", str(source.length).encode("ascii")))
-    elif request.body or request.method in _BODY_METHODS:
-        length = len(request.body) if isinstance(request.body, bytes) else 0
-        headers.append((b"Content-Length", str(length).encode("ascii")))
-    return h11.Request(method=request.method, target=route.target(parts), headers=headers)
+    if framing is not None:
+        headers.append(framing)
+    head = h11.Request(method=request.method, target=target, headers=headers)
+    if key is not None:
+        route.keep_head(key, head)
+    return head

@@ -186,11 +186,15 @@ class TrioTransport:
         if isinstance(route, TransportFailure):
             return route
         slot = pool.slot(route.key)
-        if slot.value:
+        try:
             # A free slot is taken without a trip through the scheduler (what anyio >= 4.5 calls
-            # fast_acquire; the I/O that follows checks for cancellation); a full route waits.
+            # fast_acquire; the I/O that follows checks for cancellation).
             slot.acquire_nowait()
+        except anyio.WouldBlock:
+            full = True
         else:
+            full = False
+        if full:  # a full route waits, without the exception held alive while it does
             await slot.acquire()
         try:
             connection = await pool.take(route.key)

@@ -126,3 +126,31 @@ def _tasks(library: str) -> List[str]:
     import asyncio
 
     return sorted(task.get_name() for task in asyncio.all_tasks() if task is not asyncio.current_task())
+
+
+async def test_a_head_built_on_kept_headers_carries_its_own_request_s(make: Make, servers: Servers) -> None:
+    # The route keeps the checked headers of the heads it sent; a request with other headers or
+    # another body length must not go out with a kept head's.
+    driver = make()
+    url = servers.web.http_url + "/echo"
+    first = request_with(url, "POST", (("X-Key", "one"),), b"abc")
+    sent = [
+        answer(await driver.send(request))
+        for request in (
+            first,
+            first,
+            request_with(url, "POST", (("X-Key", "two"),), b"abc"),
+            request_with(url, "POST", (("X-Key", "one"),), b"abcdef"),
+            request_with(url + "?q=1", "PUT", (("X-Key", "one"),), b"abc"),
+            request_with(url, "POST", [("X-Key", "list")], b"abc"),  # type: ignore[arg-type]
+        )
+    ]
+    seen = [(echo["method"], echo["path"], echo["headers"][1:], echo["body_length"]) for echo in sent]
+    assert seen == [
+        ("POST", "/echo", [["X-Key", "one"], ["Content-Length", "3"]], 3),
+        ("POST", "/echo", [["X-Key", "one"], ["Content-Length", "3"]], 3),
+        ("POST", "/echo", [["X-Key", "two"], ["Content-Length", "3"]], 3),
+        ("POST", "/echo", [["X-Key", "one"], ["Content-Length", "6"]], 6),
+        ("PUT", "/echo?q=1", [["X-Key", "one"], ["Content-Length", "3"]], 3),
+        ("POST", "/echo", [["X-Key", "list"], ["Content-Length", "3"]], 3),
+    ]
