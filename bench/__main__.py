@@ -7,7 +7,8 @@ an emulator running in a separate process. Suites (default: all, in this order):
   official       target 2: the same, ours vs the official higgsfield-client 0.2.0
   subscribe      target 3: 1,000 concurrent subscribe calls: wall time and CPU per job
   scale          10,000 concurrent subscribe calls vs raw aiohttp: CPU and RSS per job, the
-                 emulator's rate under that load (round 5)
+                 same exchanges by a bare h11 client under trio (trio's own cost), the
+                 emulator's rate under that load (rounds 5 and 6)
   upload         target 4: upload_file of 1 GiB: peak RSS growth and throughput vs raw
   polling        target 5: status requests per job and completion lag, 5/30/120 s jobs
   import         target 6: import time of higgsfield_client vs the official package

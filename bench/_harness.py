@@ -67,7 +67,10 @@ def failure(name: str, exc: BaseException) -> Figure:
     """Report a measurement that could not be made (the suite goes on with the next one)."""
     last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
     print(f"{name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    return report(Figure(name=name, text=f"could not be measured: {last[0]}", met=False, error=True))
+    text = f"could not be measured: {last[0]}"
+    if "No module named" in text:  # a baseline from the bench extra (httpx, matplotlib)
+        text += " (install the bench extra: make bench, or .venv/bin/pip install -e '.[bench]')"
+    return report(Figure(name=name, text=text, met=False, error=True))
 
 
 def median(values: Sequence[float]) -> float:
