@@ -89,7 +89,8 @@ class Emulator:
         queue_limit: queued outputs (a batch counts each image) beyond which submits get 429
             ``account_queue_full``.
         retry_after: the ``Retry-After`` seconds of 429 answers.
-        webhook_retry_window: seconds during which failed webhook deliveries are retried.
+        webhook_retry_window: seconds during which failed webhook deliveries are retried (less
+            once the request's data expires or is deleted).
         webhook_retry_delay: first retry delay; doubles up to ``webhook_retry_max_delay``.
         webhook_retry_max_delay: the longest delay between two attempts.
         webhook_timeout: seconds a webhook receiver has to answer one attempt.
@@ -414,7 +415,13 @@ class Emulator:
         stop_at = None
         if info.expires_at is not None:
             stop_at = time.monotonic() + (info.expires_at - time.time())
-        self._webhooks.deliver(info.request_id, info.webhook_url, body, stop_at)
+        self._webhooks.deliver(
+            info.request_id, info.webhook_url, body, stop_at, deleted=lambda: self._deleted(info.request_id)
+        )
+
+    def _deleted(self, request_id: str) -> bool:
+        info = self._book.peek(request_id, time.monotonic())
+        return info is None or info.deleted
 
     # -- public API -----------------------------------------------------------------------------
 

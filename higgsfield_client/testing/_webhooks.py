@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._faults import WEBHOOK_ROUTE, FaultPlan
@@ -119,10 +119,18 @@ class WebhookSender:
         self._held: List[asyncio.Event] = []
         self._session: Optional[aiohttp.ClientSession] = None
 
-    def deliver(self, request_id: str, url: str, body: bytes, stop_at: Optional[float]) -> None:
+    def deliver(
+        self,
+        request_id: str,
+        url: str,
+        body: bytes,
+        stop_at: Optional[float],
+        deleted: Callable[[], bool] = lambda: False,
+    ) -> None:
         """Start delivering ``body`` to ``url``, as the next scripted fault says; call on the loop.
 
-        ``stop_at`` (monotonic) ends the retries early, when the request's data expires.
+        ``stop_at`` (monotonic) ends the retries early, when the request's data expires;
+        ``deleted`` is asked before each retry and ends them once the request's data was deleted.
         """
         fault = self._faults.pick(WEBHOOK_ROUTE)
         with self._lock:
@@ -134,7 +142,7 @@ class WebhookSender:
             )
         if fault == "drop":
             return
-        task = asyncio.get_running_loop().create_task(self._run(index, stop_at, fault))
+        task = asyncio.get_running_loop().create_task(self._run(index, stop_at, fault, deleted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -152,7 +160,9 @@ class WebhookSender:
             await self._session.close()
             self._session = None
 
-    async def _run(self, index: int, stop_at: Optional[float], fault: Optional[str]) -> None:
+    async def _run(
+        self, index: int, stop_at: Optional[float], fault: Optional[str], deleted: Callable[[], bool]
+    ) -> None:
         held = fault == "out_of_order"
         if held:
             await self._hold()
@@ -176,6 +186,10 @@ class WebhookSender:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_delay)
+            if deleted():
+                # As on expiry: retries stop once the request's data is deleted.
+                self._give_up(index)
+                return
 
     async def _hold(self) -> None:
         """Wait until another event's first attempt was answered, or ``hold`` seconds."""
@@ -190,6 +204,10 @@ class WebhookSender:
         held, self._held = self._held, []
         for released in held:
             released.set()
+
+    def _give_up(self, index: int) -> None:
+        with self._lock:
+            self._records[index] = dataclasses.replace(self._records[index], finished=True)
 
     def _record(self, index: int, attempt: WebhookAttempt, delivered: bool, finished: bool) -> None:
         with self._lock:

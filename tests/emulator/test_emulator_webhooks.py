@@ -175,6 +175,20 @@ def test_delivery_gives_up_after_the_retry_window(receiver_factory: Any) -> None
         assert len(emu.webhook_deliveries[0].attempts) == len(record.attempts)
 
 
+def test_deleting_the_request_s_data_ends_the_retries(receiver_factory: Any) -> None:
+    # As when the data expires: the API stops retrying once the request's data is deleted.
+    receiver = receiver_factory(failures=10_000)
+    with Emulator(queue_time=0, run_time=0, webhook_retry_delay=0.05) as emu, _session(emu) as http:
+        rid, _ = _run(emu, receiver)
+        wait_until(lambda: len(receiver.deliveries()) >= 2 or None)
+        assert http.delete(f"{emu.base_url}/requests/{rid}", timeout=10).status_code == 200
+        record = wait_until(lambda: next((d for d in emu.webhook_deliveries if d.finished), None))
+        assert not record.delivered
+        time.sleep(0.3)  # several retry delays
+        assert emu.webhook_deliveries[0].attempts == record.attempts
+        assert len(receiver.deliveries()) == len(record.attempts)
+
+
 def test_unreachable_receiver_is_recorded_as_connection_errors() -> None:
     with Emulator(queue_time=0, run_time=0, webhook_retry_window=0.2,
                   webhook_retry_delay=0.05) as emu, _session(emu) as http:

@@ -50,6 +50,7 @@ def test_every_example_has_a_test() -> None:
         # Served by real servers in tests/webhooks/test_served_receivers.py, webhook_receiver too.
         "webhooks_fastapi",
         "webhooks_flask",
+        "webhooks_django",
         "agent_asyncio",
         "agent_trio",
     }

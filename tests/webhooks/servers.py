@@ -1,4 +1,5 @@
-"""The example receiver apps served by real servers on loopback: uvicorn, waitress, aiohttp."""
+"""The example receiver apps served by real servers on loopback: uvicorn (FastAPI), waitress (Flask,
+Django), aiohttp."""
 
 from __future__ import annotations
 
@@ -69,18 +70,16 @@ def fastapi_under_uvicorn(secret: Any, handler: Handler) -> Iterator[str]:
 
 
 @contextmanager
-def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
-    """``examples/webhooks_flask.py`` under waitress in a thread; yields the receiver's URL."""
+def under_waitress(app: Any) -> Iterator[str]:
+    """A WSGI app under waitress in a thread; yields its root URL."""
     import waitress
 
-    example = load("webhooks_flask")
-    app = example["make_app"](secret, handler)
     # A short loop timeout: the loop notices at once that it has nothing left to serve.
     server = waitress.create_server(app, host="127.0.0.1", port=0, asyncore_loop_timeout=0.05)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}{example['PATH']}"
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         try:
             server.trigger.pull_trigger(server.close)  # closed by its own loop, not under its select()
@@ -89,6 +88,22 @@ def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
             # end), so the loop can no longer be woken: close the server from here.
             server.close()
         _join(thread)
+
+
+@contextmanager
+def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
+    """``examples/webhooks_flask.py`` under waitress in a thread; yields the receiver's URL."""
+    example = load("webhooks_flask")
+    with under_waitress(example["make_app"](secret, handler)) as root:
+        yield root + example["PATH"]
+
+
+@contextmanager
+def django_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
+    """``examples/webhooks_django.py`` under waitress in a thread; yields the receiver's URL."""
+    example = load("webhooks_django")
+    with under_waitress(example["make_app"](secret, handler)) as root:
+        yield root + example["PATH"]
 
 
 @contextmanager
@@ -120,6 +135,7 @@ def aiohttp_app(secret: Any, handler: Handler) -> Iterator[str]:
 SERVERS = {
     "fastapi-uvicorn": fastapi_under_uvicorn,
     "flask-waitress": flask_under_waitress,
+    "django-waitress": django_under_waitress,
     "aiohttp": aiohttp_app,
 }
 

@@ -1,4 +1,5 @@
-"""The receivers under real servers: FastAPI on uvicorn (ASGI), Flask on waitress (WSGI), aiohttp.
+"""The receivers under real servers: FastAPI on uvicorn (ASGI), Flask and Django on waitress (WSGI),
+aiohttp.
 
 Jobs are submitted against the emulator with the receiver's URL as their ``webhook_url``; the
 emulator delivers, retries and plays duplicate deliveries as the API does.
