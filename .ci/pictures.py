@@ -91,11 +91,9 @@ def masked_text(svg: str) -> str:
     return " ".join(masked_lines(svg_lines(svg)))
 
 
-def _svg_format() -> str:
-    # rich's template also names a web font on a CDN; the docs are read offline too.
-    from rich._export_format import CONSOLE_SVG_FORMAT
-
-    return re.sub(r",?\s*url\(\"https://[^)]*\) format\(\"woff2?\"\)", "", CONSOLE_SVG_FORMAT)
+def _offline(svg: str) -> str:
+    # rich's SVG also names a web font on a CDN; the docs are read offline too.
+    return re.sub(r",?\s*url\(\"https://[^)]*\) format\(\"woff2?\"\)", "", svg)
 
 
 @contextlib.contextmanager
@@ -139,7 +137,7 @@ def _record(argvs: Sequence[Sequence[str]], into: Path, title: str) -> None:
         if code not in (0, 4):  # 4: the batch's item that fails on purpose
             shown = screen.export_text(clear=False)
             raise RuntimeError(f"higgsfield {' '.join(argv)} exited {code}:\n{shown}")
-    screen.save_svg(str(into), title=title, code_format=_svg_format(), unique_id=into.stem)
+    into.write_text(_offline(screen.export_svg(title=title, unique_id=into.stem)), encoding="utf-8")
 
 
 def make_pictures(into: Path) -> List[Path]:

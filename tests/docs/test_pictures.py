@@ -37,6 +37,15 @@ def test_the_terminal_pictures_show_what_the_commands_print_now(fresh: Path, nam
     assert now == committed, f"docs/pictures/{name} is out of date: run make pictures"
 
 
+@pytest.mark.parametrize("name", ["demo.svg", "batch.svg"])
+def test_the_terminal_pictures_load_no_web_font(fresh: Path, name: str) -> None:
+    # The docs are read offline too: the recordings name no font on a CDN.
+    for folder in (COMMITTED, fresh):
+        svg = (folder / name).read_text()
+        assert "@font-face" in svg
+        assert "url(\"http" not in svg
+
+
 def test_the_demo_image_is_the_png_the_demo_makes(fresh: Path) -> None:
     with Image.open(COMMITTED / "demo-image.png") as committed, Image.open(fresh / "demo-image.png") as now:
         assert committed.format == now.format == "PNG"
