@@ -216,12 +216,13 @@ def _head(route: Route, request: Request, parts: SplitResult, source: Optional[B
     elif request.body or request.method in _BODY_METHODS:
         length = len(request.body) if isinstance(request.body, bytes) else 0
         framing = (b"Content-Length", str(length).encode("ascii"))
-    key: Optional[HeadKey] = (request.headers, framing)
+    key: HeadKey = (request.headers, framing)
     target = route.target(parts)
     try:
-        known = route.known_head((request.headers, framing))
+        known = route.known_head(key)
+        remember = True
     except TypeError:  # header pairs that are no tuples cannot be remembered
-        known, key = None, None
+        known, remember = None, False
     if known is not None:
         return h11.Request(method=request.method, target=target, headers=known.headers)
     headers: list[tuple[bytes, bytes]] = [
@@ -235,6 +236,6 @@ def _head(route: Route, request: Request, parts: SplitResult, source: Optional[B
     if framing is not None:
         headers.append(framing)
     head = h11.Request(method=request.method, target=target, headers=headers)
-    if key is not None:
+    if remember:
         route.keep_head(key, head)
     return head
