@@ -30,7 +30,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List
 
 from ._harness import (
     MODEL,
@@ -196,17 +196,13 @@ async def _ours(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[s
 async def _raw(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[str, Any]:
     import asyncio
     import json
-    import random
     import uuid
 
     import aiohttp
 
-    from higgsfield_proto import PollPolicy
-
     from .status import _headers
 
-    base, headers, policy = params["base_url"], _headers(params["key"]), PollPolicy()
-    done = frozenset({"completed", "failed", "nsfw", "canceled", "cancelled"})
+    base, headers = params["base_url"], _headers(params["key"])
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=90)
     async with aiohttp.ClientSession(timeout=timeout) as session:
 
@@ -223,28 +219,15 @@ async def _raw(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[st
                 return await response.json()
 
         await status((await submit("warm-up"))["request_id"])
-
-        async def one(index: int) -> bool:
-            payload = await submit(f"bench job {index}")
-            check = 0
-            while payload["status"] not in done:
-                await asyncio.sleep(policy.delay(check, random.random()))
-                payload = await status(payload["request_id"])
-                check += 1
-            return payload["status"] == "completed"
-
-        return await _timed(params, start_all, one)
+        return await _timed(params, start_all, _by_hand(submit, status, asyncio.sleep))
 
 
 async def _raw_trio(params: Dict[str, Any], start_all: Callable[..., Any]) -> Dict[str, Any]:
     import json
-    import random
     import uuid
     from urllib.parse import urlsplit
 
     import trio
-
-    from higgsfield_proto import PollPolicy
 
     from ._bare_h11 import BarePool
     from .status import _headers
@@ -253,8 +236,6 @@ async def _raw_trio(params: Dict[str, Any], start_all: Callable[..., Any]) -> Di
     assert parts.hostname is not None
     assert parts.port is not None
     headers = [("Host", parts.netloc), *_headers(params["key"]).items()]
-    policy = PollPolicy()
-    done = frozenset({"completed", "failed", "nsfw", "canceled", "cancelled"})
     pool = BarePool(parts.hostname, parts.port)
 
     async def call(method: str, target: str, extra: List[Any], body: bytes = b"") -> Any:
@@ -272,20 +253,35 @@ async def _raw_trio(params: Dict[str, Any], start_all: Callable[..., Any]) -> Di
         return await call("GET", f"/requests/{request_id}/status", [])
 
     await status((await submit("warm-up"))["request_id"])
+    try:
+        return await _timed(params, start_all, _by_hand(submit, status, trio.sleep))
+    finally:
+        await pool.aclose()
+
+
+def _by_hand(
+    submit: Callable[[str], Awaitable[Any]], status: Callable[[str], Awaitable[Any]],
+    sleep: Callable[[float], Awaitable[Any]],
+) -> Callable[[int], Awaitable[bool]]:
+    """What ``subscribe`` does on the wire, from a baseline's own submit and status calls: the
+    submit, then status checks on the default ``PollPolicy`` schedule until the job is done."""
+    import random
+
+    from higgsfield_proto import PollPolicy
+
+    policy = PollPolicy()
+    done = frozenset({"completed", "failed", "nsfw", "canceled", "cancelled"})
 
     async def one(index: int) -> bool:
         payload = await submit(f"bench job {index}")
         check = 0
         while payload["status"] not in done:
-            await trio.sleep(policy.delay(check, random.random()))
+            await sleep(policy.delay(check, random.random()))
             payload = await status(payload["request_id"])
             check += 1
-        return payload["status"] == "completed"
+        return bool(payload["status"] == "completed")
 
-    try:
-        return await _timed(params, start_all, one)
-    finally:
-        await pool.aclose()
+    return one
 
 
 async def _timed(params: Dict[str, Any], start_all: Callable[..., Any], one: Any) -> Dict[str, Any]:

@@ -206,8 +206,7 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
     import h11
 
     from higgsfield_client import AsyncClient
-    from higgsfield_proto import Response
-    from higgsfield_proto._build import build_status_request
+    from higgsfield_proto import ApiConfig, Credentials, Response, build_status_request
     from higgsfield_transports.trio import TrioTransport
 
     from ._bare_h11 import exchange
@@ -236,7 +235,8 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
 
         if "transport" in p["kinds"]:
             async with TrioTransport() as alone:
-                request = build_status_request(client._calls.settings.config, p["request_id"])
+                config = ApiConfig(credentials=Credentials.from_string(p["key"]), base_url=p["base_url"])
+                request = build_status_request(config, p["request_id"])
 
                 async def transport(n: int) -> None:
                     for _ in range(n):

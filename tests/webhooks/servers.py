@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 import trio
 
@@ -22,6 +22,8 @@ from .support import SECRET
 
 START_TIMEOUT = 15.0
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+Served = Callable[[Any, Handler], ContextManager[str]]
+"""A receiver app served on loopback for ``(secret, handler)``; entering it yields its URL."""
 
 
 def load(name: str) -> dict[str, Any]:
@@ -62,14 +64,6 @@ def under_uvicorn(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def fastapi_under_uvicorn(secret: Any, handler: Handler) -> Iterator[str]:
-    """``examples/webhooks_fastapi.py`` under uvicorn; yields the receiver's URL."""
-    example = load("webhooks_fastapi")
-    with under_uvicorn(example["make_app"](secret, handler)) as root:
-        yield root + example["PATH"]
-
-
-@contextmanager
 def under_waitress(app: Any) -> Iterator[str]:
     """A WSGI app under waitress in a thread; yields its root URL."""
     import waitress
@@ -90,20 +84,20 @@ def under_waitress(app: Any) -> Iterator[str]:
         _join(thread)
 
 
-@contextmanager
-def flask_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
-    """``examples/webhooks_flask.py`` under waitress in a thread; yields the receiver's URL."""
-    example = load("webhooks_flask")
-    with under_waitress(example["make_app"](secret, handler)) as root:
-        yield root + example["PATH"]
+def example_under(name: str, server: Callable[[Any], ContextManager[str]]) -> Served:
+    """``examples/<name>.py``'s ``make_app(secret, handler)`` under ``server``; yields the
+    receiver's URL."""
+
+    @contextmanager
+    def served(secret: Any, handler: Handler) -> Iterator[str]:
+        example = load(name)
+        with server(example["make_app"](secret, handler)) as root:
+            yield root + example["PATH"]
+
+    return served
 
 
-@contextmanager
-def django_under_waitress(secret: Any, handler: Handler) -> Iterator[str]:
-    """``examples/webhooks_django.py`` under waitress in a thread; yields the receiver's URL."""
-    example = load("webhooks_django")
-    with under_waitress(example["make_app"](secret, handler)) as root:
-        yield root + example["PATH"]
+fastapi_under_uvicorn = example_under("webhooks_fastapi", under_uvicorn)
 
 
 @contextmanager
@@ -132,10 +126,10 @@ def aiohttp_app(secret: Any, handler: Handler) -> Iterator[str]:
         loop.close()
 
 
-SERVERS = {
+SERVERS: dict[str, Served] = {
     "fastapi-uvicorn": fastapi_under_uvicorn,
-    "flask-waitress": flask_under_waitress,
-    "django-waitress": django_under_waitress,
+    "flask-waitress": example_under("webhooks_flask", under_waitress),
+    "django-waitress": example_under("webhooks_django", under_waitress),
     "aiohttp": aiohttp_app,
 }
 
