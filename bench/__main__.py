@@ -162,4 +162,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The suite's worker and emulator processes got the same Ctrl-C and end with it.
+        print("\ninterrupted: nothing of this run was recorded", file=sys.stderr)
+        sys.exit(130)

@@ -5,7 +5,7 @@ prints the same lines as ``python -m higgsfield_client.testing`` (``export HF_KE
 ``export HIGGSFIELD_BASE_URL=...``), then answers each ``stats`` line on standard input with one
 JSON line: connections accepted, requests per route, status requests per request id and each
 job's submit and finish times (wall clock). It stops at the end of standard input, on ``stop``,
-or on SIGTERM.
+or on SIGTERM or SIGINT.
 
 The benchmark runs the emulator in its own process so that client and server do not share an
 interpreter; this launcher is how the benchmark reads the emulator's counters across that line.
@@ -62,6 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--timing-jitter", type=float, default=0.0)
     options = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # a terminal's Ctrl-C reaches the whole benchmark
     emulator = Emulator(
         options.host,
         options.port,

@@ -7,6 +7,7 @@ import math
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -239,6 +240,8 @@ def worker_main(worker: Callable[[Dict[str, Any]], Dict[str, Any]]) -> None:
     """Entry point of ``python -m bench.<suite> --worker JSON``: run ``worker`` and emit its result."""
     if len(sys.argv) != 3 or sys.argv[1] != "--worker":
         raise SystemExit(f"usage: python -m {sys.argv[0]} --worker JSON (see python -m bench --help)")
+    # A terminal's Ctrl-C reaches every process of the run; the parent reports it, a worker ends.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     emit(worker(json.loads(sys.argv[2])))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 from aiohttp import web
 
@@ -53,7 +54,8 @@ async def submit_and_receive(secret: str, timeout: float = 60.0) -> WebhookEvent
 
 
 def main() -> None:
-    event = asyncio.run(submit_and_receive(os.environ["HF_WEBHOOK_SECRET"]))
+    secret = os.environ.get("HF_WEBHOOK_SECRET") or sys.exit("set HF_WEBHOOK_SECRET (whsec_...)")
+    event = asyncio.run(submit_and_receive(secret))
     status = event.status
     print(f"verified webhook {event.webhook_id}: job {status.request_id} {status.state.value}")
     for url in status.images:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import types
 from typing import Optional
 
@@ -80,7 +81,8 @@ def main() -> None:
 
     from higgsfield_client.webhooks import SQLiteStore
 
-    app = make_app(os.environ["HF_WEBHOOK_SECRET"].split(), on_event, SQLiteStore("webhooks.sqlite3"))
+    secret = os.environ.get("HF_WEBHOOK_SECRET") or sys.exit("set HF_WEBHOOK_SECRET (whsec_...)")
+    app = make_app(secret.split(), on_event, SQLiteStore("webhooks.sqlite3"))
     waitress.serve(app, host="0.0.0.0", port=8000)
 
 

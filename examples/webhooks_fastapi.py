@@ -11,6 +11,7 @@ a rotation).
 from __future__ import annotations
 
 import os
+import sys
 
 from fastapi import FastAPI
 
@@ -42,7 +43,8 @@ async def on_event(event: WebhookEvent) -> None:
 def main() -> None:
     import uvicorn
 
-    uvicorn.run(make_app(os.environ["HF_WEBHOOK_SECRET"].split(), on_event), host="0.0.0.0", port=8000)
+    secret = os.environ.get("HF_WEBHOOK_SECRET") or sys.exit("set HF_WEBHOOK_SECRET (whsec_...)")
+    uvicorn.run(make_app(secret.split(), on_event), host="0.0.0.0", port=8000)
 
 
 if __name__ == "__main__":
