@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._agents import AsyncAgents
 from ._calls import Calls
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import Destination
+from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_async, run_async
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
@@ -26,7 +26,32 @@ from ._uploads import Progress, UploadData
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .agents import AsyncAgents
+
 R = TypeVar("R")
+
+
+class AsyncFetcher:
+    """How an AsyncClient's results fetch their outputs: ``aread`` and ``asave``, with that client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory."""
+        return await self._client._run(self._client._calls.read(url, max_size=max_size))
+
+    async def asave(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+        """Download every output of ``result`` into ``folder``."""
+        return await self._client.download_outputs(result, folder, overwrite=overwrite)
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Refused: an async client's fetch must be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
+
+    def save(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+        """Refused: an async client's fetch must be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
 
 
 class AsyncRequestController:
@@ -137,7 +162,7 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, self)
+        self._calls = Calls(settings, AsyncFetcher(self))
         self._transports = TransportsByRun(transport, settings)
 
     @property
@@ -151,7 +176,9 @@ class AsyncClient:
 
         Made on first access, which looks the credentials up (CredentialsMissedError).
         """
-        return AsyncAgents(self)
+        from .agents import AsyncAgents  # the Agent API loads on first use
+
+        return AsyncAgents(self._calls.settings, self._run)
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()

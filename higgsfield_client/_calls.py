@@ -43,6 +43,7 @@ from ._download import (
     refuse_existing,
     resolve_destination,
 )
+from ._outputs import Fetcher
 from ._runner import Call, EventHandler, Sink
 from ._settings import Settings, new_idempotency_key
 from ._statuses import JobResult, Status, status_from_job
@@ -170,14 +171,14 @@ class Calls:
     Nothing here performs I/O: a runner runs what these methods return.
     """
 
-    def __init__(self, settings: Settings, client: object = None) -> None:
+    def __init__(self, settings: Settings, fetcher: Optional[Fetcher] = None) -> None:
         self.settings = settings
-        self.client = client
+        self.fetcher = fetcher
 
     def result(self, job: JobStatus) -> JobResult:
-        """The result of a final status, made by ``client`` (raises for failed, NSFW or canceled
-        jobs)."""
-        return JobResult(raise_for_job_outcome(job), client=self.client)
+        """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
+        NSFW or canceled jobs)."""
+        return JobResult(raise_for_job_outcome(job), fetcher=self.fetcher)
 
     def job(self, request_id: str) -> Job:
         """The state a controller of ``request_id`` keeps."""

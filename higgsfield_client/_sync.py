@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._agents import SyncAgents
 from ._calls import Calls
 from ._connections import make_sync_transport
 from ._download import Destination
+from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
@@ -29,7 +29,32 @@ if TYPE_CHECKING:
 
     from higgsfield_transports import SyncTransport
 
+    from .agents import SyncAgents
+
 R = TypeVar("R")
+
+
+class SyncFetcher:
+    """How a SyncClient's results fetch their outputs: ``read`` and ``save``, with that client."""
+
+    def __init__(self, client: SyncClient) -> None:
+        self._client = client
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory."""
+        return self._client._run(self._client._calls.read(url, max_size=max_size))
+
+    def save(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+        """Download every output of ``result`` into ``folder``."""
+        return self._client.download_outputs(result, folder, overwrite=overwrite)
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Refused: the blocking client cannot be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
+
+    async def asave(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+        """Refused: the blocking client cannot be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
 
 
 class SyncRequestController:
@@ -140,7 +165,7 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, self)
+        self._calls = Calls(settings, SyncFetcher(self))
         self._transport = transport
         self._owns_transport = transport is None
         self._lock = threading.Lock()
@@ -156,7 +181,9 @@ class SyncClient:
 
         Made on first access, which looks the credentials up (CredentialsMissedError).
         """
-        return SyncAgents(self)
+        from .agents import SyncAgents  # the Agent API loads on first use
+
+        return SyncAgents(self._calls.settings, self._run)
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from higgsfield_client._batch_items import ItemLike, to_items
+from higgsfield_client.batch._items import ItemLike, to_items
 from higgsfield_client.batch import BatchInputError, BatchItem, read_jsonl
 
 MODEL = "higgsfield-ai/soul/standard"

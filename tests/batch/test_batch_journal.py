@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from higgsfield_client._batch_journal import (
+from higgsfield_client.batch._journal import (
     COMPLETED,
     FAILED,
     PENDING,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from higgsfield_client._cli_commands import UsageError, parse_arguments
-from higgsfield_client._cli_output import Console, StatusLine, Transfers
+from higgsfield_client.cli._commands import UsageError, parse_arguments
+from higgsfield_client.cli._output import Console, StatusLine, Transfers
 from higgsfield_client._statuses import InProgress, Queued
 from higgsfield_client.testing import Emulator
 

@@ -123,7 +123,7 @@ def test_the_ray_example_writes_each_postcard_through_two_actors(
 def test_the_batch_file_of_the_docs_runs_from_the_command_line(
     higgsfield_emulator: Emulator, in_tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from higgsfield_client._cli import main
+    from higgsfield_client.cli import main
 
     source = EXAMPLES / "batch_prompts.jsonl"
     argv = ["batch", str(source), "--model", "higgsfield-ai/soul/standard", "--out", "postcards"]

@@ -25,9 +25,9 @@ from higgsfield_proto import (
     wait_turn_flow,
 )
 
-from ._runner import Call
-from ._settings import Settings, jitter
-from ._uploads import Progress, body_from_data, body_from_path
+from .._runner import Call
+from .._settings import Settings, jitter
+from .._uploads import Progress, body_from_data, body_from_path
 
 MediaData = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
 """What ``media.upload`` takes: bytes, a path (``str`` or ``pathlib.Path``) or a binary file."""
