@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls
+from ._calls import Calls, output_urls
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -41,15 +41,18 @@ class AsyncFetcher:
         """Download ``url`` into memory."""
         return await self._client._run(self._client._calls.read(url, max_size=max_size))
 
-    async def asave(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
-        """Download every output of ``result`` into ``folder``."""
-        return await self._client.download_outputs(result, folder, overwrite=overwrite)
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``."""
+        calls = self._client._calls.download_outputs(request_id, urls, folder, overwrite=overwrite)
+        return [await self._client._run(call) for call in calls]
 
     def read(self, url: str, max_size: Optional[int]) -> bytes:
         """Refused: an async client's fetch must be awaited."""
         raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
 
-    def save(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
         """Refused: an async client's fetch must be awaited."""
         raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
 
@@ -162,7 +165,8 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, AsyncFetcher(self))
+        self._fetcher = AsyncFetcher(self)
+        self._calls = Calls(settings, self._fetcher)
         self._transports = TransportsByRun(transport, settings)
 
     @property
@@ -306,8 +310,7 @@ class AsyncClient:
         self, result: JobResult, folder: Destination, *, overwrite: bool = False
     ) -> list[Path]:
         """Download every output of a finished job into ``folder`` (see ``SyncClient.download_outputs``)."""
-        calls = self._calls.download_outputs(result, folder, overwrite=overwrite)
-        return [await self._run(call) for call in calls]
+        return await self._fetcher.asave(result.request_id, output_urls(result), folder, overwrite)
 
     async def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, Tuple, TypeVar
 
 from ._async import AsyncClient, AsyncFetcher
 from ._download import Destination
 from ._outputs import fetch_by_default
-from ._statuses import JobResult
 from ._sync import SyncClient, SyncFetcher
 
 if TYPE_CHECKING:
@@ -71,17 +71,19 @@ class DefaultFetcher:
         """Download ``url`` into memory with the default SyncClient."""
         return SyncFetcher(defaults.sync()).read(url, max_size)
 
-    def save(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
-        """Download every output of ``result`` with the default SyncClient."""
-        return SyncFetcher(defaults.sync()).save(result, folder, overwrite)
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
+        """Download outputs of job ``request_id`` with the default SyncClient."""
+        return SyncFetcher(defaults.sync()).save(request_id, urls, folder, overwrite)
 
     async def aread(self, url: str, max_size: Optional[int]) -> bytes:
         """Download ``url`` into memory with the default AsyncClient."""
         return await AsyncFetcher(defaults.async_()).aread(url, max_size)
 
-    async def asave(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
-        """Download every output of ``result`` with the default AsyncClient."""
-        return await AsyncFetcher(defaults.async_()).asave(result, folder, overwrite)
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
+        """Download outputs of job ``request_id`` with the default AsyncClient."""
+        return await AsyncFetcher(defaults.async_()).asave(request_id, urls, folder, overwrite)
 
 
 fetch_by_default(DefaultFetcher())

@@ -11,14 +11,11 @@ notebook's browser loads the media from their URLs.
 
 from __future__ import annotations
 
-import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional, Protocol, Union
+from typing import Any, List, Optional, Protocol, Union
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from ._statuses import JobResult
 
 Folder = Union[str, "os.PathLike[str]"]
 WRONG_KIND_OF_CLIENT = "this result came from another kind of client: "
@@ -37,12 +34,16 @@ class Fetcher(Protocol):
         """Download ``url`` into memory (``Output.aread``)."""
         ...
 
-    def save(self, result: JobResult, folder: Folder, overwrite: bool) -> List[Path]:
-        """Download every output of ``result`` into ``folder`` (``JobResult.save``)."""
+    def save(self, request_id: str, urls: Sequence[str], folder: Folder, overwrite: bool) -> List[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``
+        (``JobResult.save``)."""
         ...
 
-    async def asave(self, result: JobResult, folder: Folder, overwrite: bool) -> List[Path]:
-        """Download every output of ``result`` into ``folder`` (``JobResult.asave``)."""
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Folder, overwrite: bool
+    ) -> List[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``
+        (``JobResult.asave``)."""
         ...
 
 
@@ -122,6 +123,8 @@ class Output(str):
         return await fetcher_for(self._fetcher).aread(self, max_size)
 
     def _repr_html_(self) -> str:
+        import html  # only in a notebook
+
         if not is_web_url(self):
             return f"<code>{html.escape(self)}</code>"
         src = html.escape(self, quote=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
@@ -175,11 +174,14 @@ class JobResult(Dict[str, Any]):
             DownloadError, TransportError, APIError: as ``SyncClient.download``.
             TypeError: the result came from an AsyncClient (use ``asave``).
         """
-        return fetcher_for(self._fetcher).save(self, folder, overwrite)
+        return fetcher_for(self._fetcher).save(self.request_id, self._urls(), folder, overwrite)
 
     async def asave(self, folder: Folder, *, overwrite: bool = False) -> List[Path]:
         """``save`` for a result of an AsyncClient (asyncio or trio)."""
-        return await fetcher_for(self._fetcher).asave(self, folder, overwrite)
+        return await fetcher_for(self._fetcher).asave(self.request_id, self._urls(), folder, overwrite)
+
+    def _urls(self) -> List[str]:
+        return [output.url for output in self.outputs]
 
     @property
     def outputs(self) -> List[Output]:
@@ -193,6 +195,8 @@ class JobResult(Dict[str, Any]):
         return f"JobResult(request_id={self.request_id!r}{', ' if shown else ''}{shown})"
 
     def _repr_html_(self) -> str:
+        import html  # only in a notebook
+
         parts = [output._repr_html_() for output in self.outputs]
         expires = f" · expires {html.escape(self.expires_at)}" if self.expires_at else ""
         caption = f"<div><code>{html.escape(self.request_id)}</code>{expires}</div>"

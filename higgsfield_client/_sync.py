@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls
+from ._calls import Calls, output_urls
 from ._connections import make_sync_transport
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -44,15 +44,18 @@ class SyncFetcher:
         """Download ``url`` into memory."""
         return self._client._run(self._client._calls.read(url, max_size=max_size))
 
-    def save(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
-        """Download every output of ``result`` into ``folder``."""
-        return self._client.download_outputs(result, folder, overwrite=overwrite)
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``."""
+        calls = self._client._calls.download_outputs(request_id, urls, folder, overwrite=overwrite)
+        return [self._client._run(call) for call in calls]
 
     async def aread(self, url: str, max_size: Optional[int]) -> bytes:
         """Refused: the blocking client cannot be awaited."""
         raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
 
-    async def asave(self, result: JobResult, folder: Destination, overwrite: bool) -> list[Path]:
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
         """Refused: the blocking client cannot be awaited."""
         raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
 
@@ -165,7 +168,8 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, SyncFetcher(self))
+        self._fetcher = SyncFetcher(self)
+        self._calls = Calls(settings, self._fetcher)
         self._transport = transport
         self._owns_transport = transport is None
         self._lock = threading.Lock()
@@ -360,7 +364,7 @@ class SyncClient:
             FileExistsError: a file exists and ``overwrite`` is off.
             DownloadError, TransportError, APIError: as ``download``.
         """
-        return [self._run(call) for call in self._calls.download_outputs(result, folder, overwrite=overwrite)]
+        return self._fetcher.save(result.request_id, output_urls(result), folder, overwrite)
 
     def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
 from higgsfield_proto import (
+    TURN_POLL,
     AgentSession,
     Body,
     FlowEnv,
@@ -74,7 +75,7 @@ class AgentCalls:
         self.settings = settings
 
     def _env(self) -> FlowEnv:
-        return FlowEnv(retry=self.settings.retry, poll=self.settings.turn_poll, jitter=jitter)
+        return FlowEnv(retry=self.settings.retry, poll=self.settings.turn_poll or TURN_POLL, jitter=jitter)
 
     def create(self, config: Optional[Mapping[str, Any]]) -> Call[AgentSession, AgentSession]:
         """Open a session."""

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from higgsfield_client._statuses import InProgress, Queued
 from higgsfield_client.cli._commands import UsageError, parse_arguments
 from higgsfield_client.cli._output import Console, StatusLine, Transfers
-from higgsfield_client._statuses import InProgress, Queued
 from higgsfield_client.testing import Emulator
 
 from .conftest import FAST, MODEL, Run, lines

@@ -223,9 +223,9 @@ def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() ->
 
 @pytest.fixture
 def fast_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from higgsfield_client import _settings
+    from higgsfield_client.agents import _calls
 
-    monkeypatch.setattr(_settings, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
+    monkeypatch.setattr(_calls, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
 
 
 def test_the_asyncio_agent_example_answers_a_question_and_stops_a_long_turn(
