@@ -209,11 +209,11 @@ def test_the_urllib_adapter_streams_an_upload_with_its_length_and_no_credentials
 def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() -> None:
     import socket
 
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    example = load("urllib_adapter")
-    outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
+        example = load("urllib_adapter")
+        outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
     assert isinstance(outcome, TransportFailure)
     assert (outcome.kind, outcome.request_written) == (FailureKind.CONNECT, False)
 
