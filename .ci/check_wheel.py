@@ -22,7 +22,7 @@ from typing import List, NoReturn
 
 PACKAGES = ("higgsfield_proto", "higgsfield_transports", "higgsfield_client")
 ENTRY_POINTS = {
-    "console_scripts": ("higgsfield", "higgsfield_client._cli:main"),
+    "console_scripts": ("higgsfield", "higgsfield_client.cli:main"),
     "pytest11": ("higgsfield_emulator", "higgsfield_client.testing._plugin"),
 }
 # Loaded by pytest from the entry point alone: the scratch directory has no conftest.py.

@@ -126,7 +126,7 @@ def _record(argvs: Sequence[Sequence[str]], into: Path, title: str) -> None:
     """Run each command line with its live output drawn on a recording console; save the SVG."""
     from rich.console import Console
 
-    from higgsfield_client._cli import main
+    from higgsfield_client.cli import main
 
     # Not a terminal: rich then draws each live view once, as it ends, which is what a picture
     # of the finished command shows. Colours are kept.

@@ -120,7 +120,7 @@ class MemoryJournal:
     """The journal's calls on a dict: the baseline that shows what SQLite costs."""
 
     def __init__(self) -> None:
-        from higgsfield_client._batch_journal import PENDING, SUBMITTED, SUBMITTING, Record
+        from higgsfield_client.batch._journal import PENDING, SUBMITTED, SUBMITTING, Record
 
         self._records: Dict[str, Any] = {}
         self._make = Record

@@ -4,9 +4,14 @@ Submit image and video jobs, follow them, fetch results, cancel, upload inputs; 
 (``SyncClient`` and the module-level functions), asyncio or trio (``AsyncClient`` and the
 ``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors. ``client.agents`` is the
 Agent API.
+
+Importing the package loads the official surface and no more: the Agent API's types, and the
+capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``testing``, ``cli``...) load on first
+use, as attributes of the package or by importing them.
 """
 
-from typing import TYPE_CHECKING
+import importlib
+import typing
 
 from higgsfield_proto import DEFAULT_BASE_URL as BASE_URL
 from higgsfield_proto import (
@@ -14,8 +19,6 @@ from higgsfield_proto import (
     AgentBackendError,
     AgentError,
     AgentInsufficientCreditsError,
-    AgentMessage,
-    AgentSession,
     AgentTimeoutError,
     AgentTurnFailedError,
     APIError,
@@ -31,7 +34,6 @@ from higgsfield_proto import (
     JobError,
     JobFailedError,
     JobNSFWError,
-    MessageStatus,
     ModelUnavailableError,
     NetworkTimeoutError,
     NotCancellableError,
@@ -43,10 +45,7 @@ from higgsfield_proto import (
     RetryPolicy,
     ServerError,
     SessionBusyError,
-    SessionState,
-    SessionStatus,
     TransportError,
-    TurnResult,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -55,7 +54,8 @@ from higgsfield_proto import (
 
 from ._async import AsyncClient, AsyncRequestController
 from ._defaults import defaults as _defaults
-from ._defaults import on_default_async, on_default_sync
+from ._defaults import on_default_async as _on_default_async
+from ._defaults import on_default_sync as _on_default_sync
 from ._errors import HiggsfieldClientError
 from ._outputs import Output
 from ._statuses import (
@@ -71,37 +71,58 @@ from ._statuses import (
 )
 from ._sync import SyncClient, SyncRequestController
 
-submit = on_default_sync(SyncClient.submit)
-subscribe = on_default_sync(SyncClient.subscribe)
-status = on_default_sync(SyncClient.status)
-result = on_default_sync(SyncClient.result)
-cancel = on_default_sync(SyncClient.cancel)
-upload = on_default_sync(SyncClient.upload)
-upload_file = on_default_sync(SyncClient.upload_file)
-upload_image = on_default_sync(SyncClient.upload_image)
-estimate = on_default_sync(SyncClient.estimate)
-delete = on_default_sync(SyncClient.delete)
-download = on_default_sync(SyncClient.download)
-download_outputs = on_default_sync(SyncClient.download_outputs)
+submit = _on_default_sync(SyncClient.submit)
+subscribe = _on_default_sync(SyncClient.subscribe)
+status = _on_default_sync(SyncClient.status)
+result = _on_default_sync(SyncClient.result)
+cancel = _on_default_sync(SyncClient.cancel)
+upload = _on_default_sync(SyncClient.upload)
+upload_file = _on_default_sync(SyncClient.upload_file)
+upload_image = _on_default_sync(SyncClient.upload_image)
+estimate = _on_default_sync(SyncClient.estimate)
+delete = _on_default_sync(SyncClient.delete)
+download = _on_default_sync(SyncClient.download)
+download_outputs = _on_default_sync(SyncClient.download_outputs)
 
-submit_async = on_default_async(AsyncClient.submit)
-subscribe_async = on_default_async(AsyncClient.subscribe)
-status_async = on_default_async(AsyncClient.status)
-result_async = on_default_async(AsyncClient.result)
-cancel_async = on_default_async(AsyncClient.cancel)
-upload_async = on_default_async(AsyncClient.upload)
-upload_file_async = on_default_async(AsyncClient.upload_file)
-upload_image_async = on_default_async(AsyncClient.upload_image)
-estimate_async = on_default_async(AsyncClient.estimate)
-delete_async = on_default_async(AsyncClient.delete)
-download_async = on_default_async(AsyncClient.download)
-download_outputs_async = on_default_async(AsyncClient.download_outputs)
+submit_async = _on_default_async(AsyncClient.submit)
+subscribe_async = _on_default_async(AsyncClient.subscribe)
+status_async = _on_default_async(AsyncClient.status)
+result_async = _on_default_async(AsyncClient.result)
+cancel_async = _on_default_async(AsyncClient.cancel)
+upload_async = _on_default_async(AsyncClient.upload)
+upload_file_async = _on_default_async(AsyncClient.upload_file)
+upload_image_async = _on_default_async(AsyncClient.upload_image)
+estimate_async = _on_default_async(AsyncClient.estimate)
+delete_async = _on_default_async(AsyncClient.delete)
+download_async = _on_default_async(AsyncClient.download)
+download_outputs_async = _on_default_async(AsyncClient.download_outputs)
 
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     # Served by __getattr__ below; declared so that type checkers know their types.
+    from higgsfield_proto import (
+        AgentMessage,
+        AgentSession,
+        MessageStatus,
+        SessionState,
+        SessionStatus,
+        TurnResult,
+    )
+
+    from . import agents as agents
+    from . import batch as batch
+    from . import cli as cli
+    from . import ray as ray
+    from . import testing as testing
+    from . import webhooks as webhooks
+
     sync_client: SyncClient
     async_client: AsyncClient
+
+_AGENT_TYPES = frozenset(
+    {"AgentMessage", "AgentSession", "MessageStatus", "SessionState", "SessionStatus", "TurnResult"}
+)
+_CAPABILITIES = frozenset({"agents", "batch", "cli", "ray", "testing", "webhooks"})
 
 
 def __getattr__(name: str) -> object:
@@ -110,7 +131,15 @@ def __getattr__(name: str) -> object:
         return _defaults.sync()
     if name == "async_client":
         return _defaults.async_()
+    if name in _AGENT_TYPES:
+        return getattr(importlib.import_module(".agents", __name__), name)
+    if name in _CAPABILITIES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'higgsfield_client' has no attribute {name!r}")
+
+
+def __dir__() -> typing.List[str]:
+    return sorted({*__all__, *_CAPABILITIES, "sync_client", "async_client"})
 
 
 __all__ = [

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._agents import AsyncAgents
-from ._calls import Calls
+from ._calls import Calls, output_urls
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import Destination
+from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_async, run_async
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
@@ -26,7 +26,35 @@ from ._uploads import Progress, UploadData
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .agents import AsyncAgents
+
 R = TypeVar("R")
+
+
+class AsyncFetcher:
+    """How an AsyncClient's results fetch their outputs: ``aread`` and ``asave``, with that client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory."""
+        return await self._client._run(self._client._calls.read(url, max_size=max_size))
+
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``."""
+        calls = self._client._calls.download_outputs(request_id, urls, folder, overwrite=overwrite)
+        return [await self._client._run(call) for call in calls]
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Refused: an async client's fetch must be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
+
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
+        """Refused: an async client's fetch must be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "await its asave() / aread() instead")
 
 
 class AsyncRequestController:
@@ -137,7 +165,8 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, self)
+        self._fetcher = AsyncFetcher(self)
+        self._calls = Calls(settings, self._fetcher)
         self._transports = TransportsByRun(transport, settings)
 
     @property
@@ -151,7 +180,9 @@ class AsyncClient:
 
         Made on first access, which looks the credentials up (CredentialsMissedError).
         """
-        return AsyncAgents(self)
+        from .agents import AsyncAgents  # the Agent API loads on first use
+
+        return AsyncAgents(self._calls.settings, self._run)
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
@@ -279,8 +310,7 @@ class AsyncClient:
         self, result: JobResult, folder: Destination, *, overwrite: bool = False
     ) -> list[Path]:
         """Download every output of a finished job into ``folder`` (see ``SyncClient.download_outputs``)."""
-        calls = self._calls.download_outputs(result, folder, overwrite=overwrite)
-        return [await self._run(call) for call in calls]
+        return await self._fetcher.asave(result.request_id, output_urls(result), folder, overwrite)
 
     async def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

@@ -8,7 +8,7 @@ events filtered, failed jobs raised, uploads typed, downloads named - happens he
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
@@ -23,17 +23,18 @@ from higgsfield_proto import (
     UploadTarget,
     build_download_request,
     cancel_flow,
+    cancel_url,
     delete_flow,
     download_flow,
     estimate_flow,
     raise_for_job_outcome,
     status_flow,
+    status_url,
     submit_flow,
     subscribe_flow,
     upload_flow,
     wait_flow,
 )
-from higgsfield_proto._endpoints import CANCEL, STATUS
 
 from ._download import (
     Destination,
@@ -43,6 +44,7 @@ from ._download import (
     refuse_existing,
     resolve_destination,
 )
+from ._outputs import Fetcher
 from ._runner import Call, EventHandler, Sink
 from ._settings import Settings, new_idempotency_key
 from ._statuses import JobResult, Status, status_from_job
@@ -102,12 +104,12 @@ class Job:
     @property
     def status_url(self) -> str:
         """The job's status URL on the client's base URL (the id percent-encoded)."""
-        return STATUS.url(self._calls.settings.config, request_id=self.request_id)
+        return status_url(self._calls.settings.config, self.request_id)
 
     @property
     def cancel_url(self) -> str:
         """The job's cancel URL on the client's base URL (the id percent-encoded)."""
-        return CANCEL.url(self._calls.settings.config, request_id=self.request_id)
+        return cancel_url(self._calls.settings.config, self.request_id)
 
     def updates(self, *, timeout: Optional[float], delay: Optional[float]) -> Call[JobStatus, JobStatus]:
         """The wait whose status events ``observe`` turns into the statuses to yield."""
@@ -170,14 +172,14 @@ class Calls:
     Nothing here performs I/O: a runner runs what these methods return.
     """
 
-    def __init__(self, settings: Settings, client: object = None) -> None:
+    def __init__(self, settings: Settings, fetcher: Optional[Fetcher] = None) -> None:
         self.settings = settings
-        self.client = client
+        self.fetcher = fetcher
 
     def result(self, job: JobStatus) -> JobResult:
-        """The result of a final status, made by ``client`` (raises for failed, NSFW or canceled
-        jobs)."""
-        return JobResult(raise_for_job_outcome(job), client=self.client)
+        """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
+        NSFW or canceled jobs)."""
+        return JobResult(raise_for_job_outcome(job), fetcher=self.fetcher)
 
     def job(self, request_id: str) -> Job:
         """The state a controller of ``request_id`` keeps."""
@@ -316,17 +318,17 @@ class Calls:
         return self.stream(url, sink, sink.value)
 
     def download_outputs(
-        self, result: JobResult, folder: Destination, *, overwrite: bool
+        self, request_id: str, urls: Sequence[str], folder: Destination, *, overwrite: bool
     ) -> list[Call[Downloaded, Path]]:
-        """One download per output of ``result`` into ``folder``, named ``<request id>-<name>``.
+        """One download per output URL of job ``request_id`` into ``folder``, named
+        ``<request id>-<name>``.
 
         Raises:
             FileExistsError: a file exists and ``overwrite`` is off (checked for all first).
         """
         directory = Path(folder)
         directory.mkdir(parents=True, exist_ok=True)
-        urls = output_urls(result)
-        targets = [directory / name for name in output_file_names(result.request_id, urls)]
+        targets = [directory / name for name in output_file_names(request_id, urls)]
         if not overwrite:
             for target in targets:
                 refuse_existing(target)

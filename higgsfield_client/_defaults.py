@@ -1,14 +1,19 @@
-"""The clients behind the module-level functions, re-created when the environment changes."""
+"""The clients behind the module-level functions, re-created when the environment changes, and
+the fetcher of results made without a client."""
 
 from __future__ import annotations
 
 import functools
 import os
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, Tuple, TypeVar
 
-from ._async import AsyncClient
-from ._sync import SyncClient
+from ._async import AsyncClient, AsyncFetcher
+from ._download import Destination
+from ._outputs import fetch_by_default
+from ._sync import SyncClient, SyncFetcher
 
 if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
@@ -55,6 +60,33 @@ class _Defaults:
 
 
 defaults = _Defaults()
+
+
+class DefaultFetcher:
+    """Fetches the outputs of a result made without a client (unpickled, or built by hand) with
+    the default client of the kind the caller uses: ``read``/``save`` with the SyncClient,
+    ``aread``/``asave`` with the AsyncClient."""
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory with the default SyncClient."""
+        return SyncFetcher(defaults.sync()).read(url, max_size)
+
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
+        """Download outputs of job ``request_id`` with the default SyncClient."""
+        return SyncFetcher(defaults.sync()).save(request_id, urls, folder, overwrite)
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory with the default AsyncClient."""
+        return await AsyncFetcher(defaults.async_()).aread(url, max_size)
+
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
+        """Download outputs of job ``request_id`` with the default AsyncClient."""
+        return await AsyncFetcher(defaults.async_()).asave(request_id, urls, folder, overwrite)
+
+
+fetch_by_default(DefaultFetcher())
 
 
 def on_default_sync(method: Callable[Concatenate[SyncClient, P], R]) -> Callable[P, R]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Optional, Union
@@ -121,7 +120,7 @@ class DownloadSink:
         self.written, self._expected = 0, None
         if self._file is None:
             # Opened with the process umask (unlike mkstemp's 0600): the file is the user's.
-            self._part = self.target.with_name(f"{self.target.name}.{secrets.token_hex(4)}.part")
+            self._part = self.target.with_name(f"{self.target.name}.{os.urandom(4).hex()}.part")
             self._file = open(self._part, "xb")  # noqa: SIM115 - closed in commit() or close()
         else:
             self._file.seek(0)

@@ -1,57 +1,67 @@
 """Outputs users can look at: an output URL that reads its bytes and shows itself in Jupyter.
 
-A result keeps the client that made it, so that its outputs are fetched with that client's
-settings and transport: the blocking methods (``read``, ``save``) for a ``SyncClient``'s
-results, the ``a``-prefixed coroutines (``aread``, ``asave``) for an ``AsyncClient``'s. A result
-made by neither (unpickled, or built by hand) uses the module's default client of the kind
-called. Nothing here does I/O when an object is printed or displayed: the notebook's browser
-loads the media from their URLs.
+A result is handed a ``Fetcher`` by the client that made it, so that its outputs are fetched
+with that client's settings and transport: the blocking methods (``read``, ``save``) for a
+``SyncClient``'s results, the ``a``-prefixed coroutines (``aread``, ``asave``) for an
+``AsyncClient``'s. A result made without one (unpickled, or built by hand) fetches with the
+module's default clients, whose fetcher the package registers once with ``fetch_by_default``.
+Nothing here imports a client, and nothing does I/O when an object is printed or displayed: the
+notebook's browser loads the media from their URLs.
 """
 
 from __future__ import annotations
 
-import html
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, List, Optional, Protocol, Union
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from ._async import AsyncClient
-    from ._sync import SyncClient
+Folder = Union[str, "os.PathLike[str]"]
+WRONG_KIND_OF_CLIENT = "this result came from another kind of client: "
+"""The start of the TypeError of a fetch of the wrong kind (a ``save()`` of an async result)."""
 
 
-T = TypeVar("T")
+class Fetcher(Protocol):
+    """What a result needs to fetch its outputs; each kind of client hands its own to the
+    results it makes. The methods of the other kind raise ``TypeError`` saying which to call."""
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory (``Output.read``)."""
+        ...
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory (``Output.aread``)."""
+        ...
+
+    def save(self, request_id: str, urls: Sequence[str], folder: Folder, overwrite: bool) -> List[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``
+        (``JobResult.save``)."""
+        ...
+
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Folder, overwrite: bool
+    ) -> List[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``
+        (``JobResult.asave``)."""
+        ...
 
 
-def _maker(client: object, kind: type[T], default: Callable[[], T], instead: str) -> T:
-    if client is None:
-        return default()
-    if not isinstance(client, kind):
-        raise TypeError(f"this result came from another kind of client: {instead}")
-    return client
+_default_fetcher: Optional[Fetcher] = None
 
 
-def sync_client(client: object) -> SyncClient:
-    """The SyncClient to fetch with: the one that made the result, or the default one.
-
-    Raises:
-        TypeError: an AsyncClient made the result.
-    """
-    from ._defaults import defaults
-    from ._sync import SyncClient
-
-    return _maker(client, SyncClient, defaults.sync, "await its asave() / aread() instead")
+def fetch_by_default(fetcher: Fetcher) -> None:
+    """Set the fetcher of results made without a client (the default clients' one)."""
+    global _default_fetcher
+    _default_fetcher = fetcher
 
 
-def async_client(client: object) -> AsyncClient:
-    """The AsyncClient to fetch with: the one that made the result, or the default one.
-
-    Raises:
-        TypeError: a SyncClient made the result.
-    """
-    from ._async import AsyncClient
-    from ._defaults import defaults
-
-    return _maker(client, AsyncClient, defaults.async_, "call its save() / read() instead")
+def fetcher_for(fetcher: Optional[Fetcher]) -> Fetcher:
+    """``fetcher``, or the default one for a result made without a client."""
+    chosen = fetcher if fetcher is not None else _default_fetcher
+    if chosen is None:  # pragma: no cover - the package registers it on import
+        raise RuntimeError("no default fetcher: import higgsfield_client")
+    return chosen
 
 
 def is_web_url(url: str) -> bool:
@@ -75,16 +85,17 @@ class Output(str):
     """
 
     kind: str
-    _client: object
+    _fetcher: Optional[Fetcher]
 
-    def __new__(cls, url: str, *, kind: str, client: object = None) -> Output:
+    def __new__(cls, url: str, *, kind: str, fetcher: Optional[Fetcher] = None) -> Output:
         output = super().__new__(cls, url)
         output.kind = kind
-        output._client = client
+        output._fetcher = fetcher
         return output
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The client stays behind: an unpickled output fetches with the default client.
+        # The fetcher stays behind (its client holds connections and locks): an unpickled
+        # output fetches with the default client.
         return (_rebuild_output, (str(self), self.kind))
 
     @property
@@ -105,15 +116,15 @@ class Output(str):
             NotFoundError: the output expired or was deleted.
             TypeError: the result came from an AsyncClient (use ``aread``).
         """
-        client = sync_client(self._client)
-        return client._run(client._calls.read(self, max_size=max_size))
+        return fetcher_for(self._fetcher).read(self, max_size)
 
     async def aread(self, *, max_size: Optional[int] = None) -> bytes:
         """``read`` for a result of an AsyncClient (asyncio or trio)."""
-        client = async_client(self._client)
-        return await client._run(client._calls.read(self, max_size=max_size))
+        return await fetcher_for(self._fetcher).aread(self, max_size)
 
     def _repr_html_(self) -> str:
+        import html  # only in a notebook
+
         if not is_web_url(self):
             return f"<code>{html.escape(self)}</code>"
         src = html.escape(self, quote=True)

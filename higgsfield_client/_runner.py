@@ -8,7 +8,6 @@ sync and async clients build the same ``Call`` and hand it to ``run_sync`` or ``
 from __future__ import annotations
 
 import inspect
-import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -34,13 +33,31 @@ from higgsfield_proto import (
 )
 
 if TYPE_CHECKING:
+    import logging
+
     from higgsfield_transports import AsyncTransport, SyncTransport
 
 T = TypeVar("T")
 R = TypeVar("R")
 EventHandler = Callable[[object], Any]
 
-logger = logging.getLogger("higgsfield_client")
+_DEBUG = 10  # logging.DEBUG
+_logger: Optional[logging.Logger] = None
+
+
+def debug_logger() -> Optional[logging.Logger]:
+    """The ``higgsfield_client`` logger if it writes DEBUG records now, else None.
+
+    Until some code has loaded the ``logging`` module no handler can exist, so no record could be
+    written: the runner does not load it itself (it is a tenth of the package's import time).
+    """
+    global _logger
+    if _logger is None:
+        logging = sys.modules.get("logging")
+        if logging is None:
+            return None
+        _logger = logging.getLogger("higgsfield_client")
+    return _logger if _logger.isEnabledFor(_DEBUG) else None
 
 
 class Sink(Protocol):
@@ -87,9 +104,11 @@ class Call(Generic[T, R]):
     sink: Optional[Sink] = None
 
 
-def _log(effect: Union[Send, StreamedSend], outcome: StreamedOutcome, duration: float) -> None:
-    """One debug record per HTTP exchange, never with secrets (no headers, no query); the caller
-    checks that the logger is enabled for DEBUG.
+def _log(
+    logger: logging.Logger, effect: Union[Send, StreamedSend], outcome: StreamedOutcome, duration: float
+) -> None:
+    """One debug record per HTTP exchange, never with secrets (no headers, no query), to
+    ``logger`` (from ``debug_logger``).
 
     Besides the message, each record carries the fields as attributes for structured handlers:
     ``http_method``, ``http_url``, ``http_status`` (None for a network failure), ``failure``
@@ -184,8 +203,9 @@ def _send_sync(effect: Union[Send, StreamedSend], transport: SyncTransport, sink
             outcome = transport.send(effect.request, timeout=effect.timeout)
             attempt.whole(outcome)
         answer = attempt.answer(outcome)
-    if logger.isEnabledFor(logging.DEBUG):
-        _log(effect, answer, time.perf_counter() - started)
+    logger = debug_logger()
+    if logger is not None:
+        _log(logger, effect, answer, time.perf_counter() - started)
     return answer
 
 
@@ -281,7 +301,7 @@ def _send_async(
     The usual case - a Send without a deadline, not logged - is the transport's own ``send``,
     without a detour: a job waiting for its answer holds no frame of the runner's around it.
     """
-    if effect.timeout is None and isinstance(effect, Send) and not logger.isEnabledFor(logging.DEBUG):
+    if effect.timeout is None and isinstance(effect, Send) and debug_logger() is None:
         return transport.send(effect.request)
     return _send_in_full(effect, transport, sink)
 
@@ -302,8 +322,9 @@ async def _send_in_full(
         answer = await transport.send(effect.request)
     else:
         answer = await _stream_async(effect, transport, sink)
-    if logger.isEnabledFor(logging.DEBUG):
-        _log(effect, answer, time.perf_counter() - started)
+    logger = debug_logger()
+    if logger is not None:
+        _log(logger, effect, answer, time.perf_counter() - started)
     return answer
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import enum
 import os
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from higgsfield_proto import (
     DEFAULT_BASE_URL,
-    TURN_POLL,
     USER_AGENT,
     ApiConfig,
     Credentials,
@@ -52,6 +50,8 @@ def default_base_url(environ: Mapping[str, str]) -> str:
 
 def new_idempotency_key() -> str:
     """A fresh Idempotency-Key, so that a retried submit can never create a second job."""
+    import uuid  # on the first submit: uuid loads the platform module (import time)
+
     return str(uuid.uuid4())
 
 
@@ -97,14 +97,14 @@ class Settings:
     """A client's options. Credentials are looked up on first use, as the official SDK does.
 
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
-    (the same policy when the caller gave one, else the official turn schedule).
+    (the caller's poll policy when one was given; None: the official turn schedule).
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
     api_key: Optional[str] = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll: PollPolicy = field(default_factory=PollPolicy)
-    turn_poll: PollPolicy = TURN_POLL
+    turn_poll: Optional[PollPolicy] = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
     user_agent: str = USER_AGENT
@@ -177,7 +177,7 @@ def client_settings(
         api_key=api_key,
         retry=retry or RetryPolicy(),
         poll=poll or PollPolicy(),
-        turn_poll=poll or TURN_POLL,
+        turn_poll=poll,
         transport=TransportOptions.resolve(transport=transport, timeout=timeout, verify=verify, proxy=proxy),
         allow_insecure_http=allow_insecure_http,
     )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
-import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 from higgsfield_proto import JobState, JobStatus, job_status_from_payload
 
-from ._outputs import Output, async_client, short_url, sync_client
+from ._outputs import Fetcher, Folder, Output, fetcher_for, short_url
 
 
 class Status:
@@ -118,18 +116,18 @@ class JobResult(Dict[str, Any]):
     ``images``, ``video`` and ``artifacts`` are ``Output`` objects: the URLs as ``str``, which can
     also ``read()`` their bytes. ``save(folder)`` downloads every output. A result from a
     ``SyncClient`` uses the blocking ``save``/``read``, one from an ``AsyncClient`` awaits
-    ``asave``/``aread``; each fetches with the client that made the result. In Jupyter a result
-    shows its images and a video player; ``repr`` is one line.
+    ``asave``/``aread``; each fetches with the client that made the result (its ``fetcher``). In
+    Jupyter a result shows its images and a video player; ``repr`` is one line.
     """
 
-    def __init__(self, job: JobStatus, *, client: object = None) -> None:
+    def __init__(self, job: JobStatus, *, fetcher: Optional[Fetcher] = None) -> None:
         super().__init__(job.payload)
         self._job = job
-        self._client = client
+        self._fetcher = fetcher
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        # The client stays behind (it holds connections and locks): an unpickled result
-        # fetches with the default client.
+        # The fetcher stays behind (its client holds connections and locks): an unpickled
+        # result fetches with the default client.
         return (JobResult, (self._job,))
 
     @property
@@ -140,20 +138,20 @@ class JobResult(Dict[str, Any]):
     @property
     def images(self) -> Tuple[Output, ...]:
         """The output images (their URLs)."""
-        return tuple(Output(url, kind="image", client=self._client) for url in self._job.images)
+        return tuple(Output(url, kind="image", fetcher=self._fetcher) for url in self._job.images)
 
     @property
     def video(self) -> Optional[Output]:
         """The output video (its URL), if any."""
         video = self._job.video
-        return None if video is None else Output(video, kind="video", client=self._client)
+        return None if video is None else Output(video, kind="video", fetcher=self._fetcher)
 
     @property
     def artifacts(self) -> Mapping[str, Tuple[Output, ...]]:
         """Extra outputs by key (``zip``, ``mov``, ``jsx``, ``fbx``, ``ply``), when the model
         returns any."""
         return {
-            key: tuple(Output(url, kind=key, client=self._client) for url in urls)
+            key: tuple(Output(url, kind=key, fetcher=self._fetcher) for url in urls)
             for key, urls in self._job.artifacts.items()
         }
 
@@ -162,7 +160,7 @@ class JobResult(Dict[str, Any]):
         """When the outputs will be deleted, as the API wrote it."""
         return self._job.expires_at
 
-    def save(self, folder: Union[str, os.PathLike[str]], *, overwrite: bool = False) -> List[Path]:
+    def save(self, folder: Folder, *, overwrite: bool = False) -> List[Path]:
         """Download every output into ``folder`` with the SyncClient that made this result.
 
         ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``, never
@@ -176,11 +174,14 @@ class JobResult(Dict[str, Any]):
             DownloadError, TransportError, APIError: as ``SyncClient.download``.
             TypeError: the result came from an AsyncClient (use ``asave``).
         """
-        return sync_client(self._client).download_outputs(self, folder, overwrite=overwrite)
+        return fetcher_for(self._fetcher).save(self.request_id, self._urls(), folder, overwrite)
 
-    async def asave(self, folder: Union[str, os.PathLike[str]], *, overwrite: bool = False) -> List[Path]:
+    async def asave(self, folder: Folder, *, overwrite: bool = False) -> List[Path]:
         """``save`` for a result of an AsyncClient (asyncio or trio)."""
-        return await async_client(self._client).download_outputs(self, folder, overwrite=overwrite)
+        return await fetcher_for(self._fetcher).asave(self.request_id, self._urls(), folder, overwrite)
+
+    def _urls(self) -> List[str]:
+        return [output.url for output in self.outputs]
 
     @property
     def outputs(self) -> List[Output]:
@@ -194,6 +195,8 @@ class JobResult(Dict[str, Any]):
         return f"JobResult(request_id={self.request_id!r}{', ' if shown else ''}{shown})"
 
     def _repr_html_(self) -> str:
+        import html  # only in a notebook
+
         parts = [output._repr_html_() for output in self.outputs]
         expires = f" · expires {html.escape(self.expires_at)}" if self.expires_at else ""
         caption = f"<div><code>{html.escape(self.request_id)}</code>{expires}</div>"

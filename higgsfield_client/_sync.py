@@ -9,16 +9,16 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._agents import SyncAgents
-from ._calls import Calls
+from ._calls import Calls, output_urls
 from ._connections import make_sync_transport
 from ._download import Destination
+from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
@@ -29,7 +29,35 @@ if TYPE_CHECKING:
 
     from higgsfield_transports import SyncTransport
 
+    from .agents import SyncAgents
+
 R = TypeVar("R")
+
+
+class SyncFetcher:
+    """How a SyncClient's results fetch their outputs: ``read`` and ``save``, with that client."""
+
+    def __init__(self, client: SyncClient) -> None:
+        self._client = client
+
+    def read(self, url: str, max_size: Optional[int]) -> bytes:
+        """Download ``url`` into memory."""
+        return self._client._run(self._client._calls.read(url, max_size=max_size))
+
+    def save(self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool) -> list[Path]:
+        """Download each of ``urls``, outputs of job ``request_id``, into ``folder``."""
+        calls = self._client._calls.download_outputs(request_id, urls, folder, overwrite=overwrite)
+        return [self._client._run(call) for call in calls]
+
+    async def aread(self, url: str, max_size: Optional[int]) -> bytes:
+        """Refused: the blocking client cannot be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
+
+    async def asave(
+        self, request_id: str, urls: Sequence[str], folder: Destination, overwrite: bool
+    ) -> list[Path]:
+        """Refused: the blocking client cannot be awaited."""
+        raise TypeError(WRONG_KIND_OF_CLIENT + "call its save() / read() instead")
 
 
 class SyncRequestController:
@@ -140,7 +168,8 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
-        self._calls = Calls(settings, self)
+        self._fetcher = SyncFetcher(self)
+        self._calls = Calls(settings, self._fetcher)
         self._transport = transport
         self._owns_transport = transport is None
         self._lock = threading.Lock()
@@ -156,7 +185,9 @@ class SyncClient:
 
         Made on first access, which looks the credentials up (CredentialsMissedError).
         """
-        return SyncAgents(self)
+        from .agents import SyncAgents  # the Agent API loads on first use
+
+        return SyncAgents(self._calls.settings, self._run)
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:
@@ -333,7 +364,7 @@ class SyncClient:
             FileExistsError: a file exists and ``overwrite`` is off.
             DownloadError, TransportError, APIError: as ``download``.
         """
-        return [self._run(call) for call in self._calls.download_outputs(result, folder, overwrite=overwrite)]
+        return self._fetcher.save(result.request_id, output_urls(result), folder, overwrite)
 
     def estimate(self, application: str, arguments: Mapping[str, Any]) -> Estimate:
         """Price a generation without submitting it."""

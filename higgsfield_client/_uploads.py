@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
-import shutil
-import tempfile
 from typing import IO, TYPE_CHECKING, Callable, Iterator, Optional, Tuple, Union
 
 from higgsfield_proto import Body, InvalidArgumentError, StreamedBody
@@ -120,6 +118,9 @@ def _file_body(file: IO[bytes]) -> StreamedBody:
     except (OSError, ValueError):
         seekable = False
     if not seekable:
+        import shutil
+        import tempfile
+
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - dropped with the body
         shutil.copyfileobj(file, spool, CHUNK_SIZE)
         file = spool

@@ -5,47 +5,9 @@ however they like, and parse the ``Response``; or drive a whole flow (see the do
 "Protocol core for library authors" page).
 """
 
-from ._agent import (
-    AGENT_ERRORS,
-    MAX_CONTENT,
-    MEDIA_TYPES,
-    AgentMessage,
-    AgentSession,
-    MediaSlot,
-    MessageStatus,
-    SessionState,
-    SessionStatus,
-    TurnResult,
-    TurnUpdate,
-    agent_message_from_row,
-    build_interrupt_request,
-    build_media_confirm_request,
-    build_media_put_request,
-    build_media_request,
-    build_message_request,
-    build_messages_request,
-    build_session_request,
-    check_content,
-    parse_interrupt_response,
-    parse_media_confirm_response,
-    parse_media_response,
-    parse_message_response,
-    parse_messages_response,
-    parse_session_response,
-)
-from ._agent_flows import (
-    TURN_POLL,
-    QuestionAsked,
-    TurnEnded,
-    assess_turn,
-    create_session_flow,
-    interrupt_flow,
-    media_upload_flow,
-    messages_flow,
-    run_turn_flow,
-    send_message_flow,
-    wait_turn_flow,
-)
+import importlib
+import typing
+
 from ._build import (
     MIN_EXPIRES_AFTER,
     build_cancel_request,
@@ -56,6 +18,8 @@ from ._build import (
     build_submit_request,
     build_upload_put_request,
     build_upload_slot_request,
+    cancel_url,
+    status_url,
 )
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
@@ -127,6 +91,7 @@ from ._http import (
     StreamedOutcome,
     StreamedResponse,
     TransportFailure,
+    header_value,
 )
 from ._parse import (
     error_from_response,
@@ -157,9 +122,115 @@ from ._values import (
     UploadTarget,
     WebhookEvent,
 )
-from ._webhooks import WebhookSecrets, parse_webhook, sign_webhook, verify_webhook
+
+if typing.TYPE_CHECKING:
+    from ._agent import (
+        AGENT_ERRORS,
+        MAX_CONTENT,
+        MEDIA_TYPES,
+        AgentMessage,
+        AgentSession,
+        MediaSlot,
+        MessageStatus,
+        SessionState,
+        SessionStatus,
+        TurnResult,
+        TurnUpdate,
+        agent_message_from_row,
+        build_interrupt_request,
+        build_media_confirm_request,
+        build_media_put_request,
+        build_media_request,
+        build_message_request,
+        build_messages_request,
+        build_session_request,
+        check_content,
+        parse_interrupt_response,
+        parse_media_confirm_response,
+        parse_media_response,
+        parse_message_response,
+        parse_messages_response,
+        parse_session_response,
+    )
+    from ._agent_flows import (
+        TURN_POLL,
+        QuestionAsked,
+        TurnEnded,
+        assess_turn,
+        create_session_flow,
+        interrupt_flow,
+        media_upload_flow,
+        messages_flow,
+        run_turn_flow,
+        send_message_flow,
+        wait_turn_flow,
+    )
+    from ._webhooks import (
+        DEFAULT_TOLERANCE,
+        HeaderSource,
+        WebhookSecrets,
+        parse_webhook,
+        sign_webhook,
+        verify_webhook,
+    )
+
+# The Agent API and webhook verification load on first use: most programs need neither.
+_LAZY = {
+    "AGENT_ERRORS": "._agent",
+    "MAX_CONTENT": "._agent",
+    "MEDIA_TYPES": "._agent",
+    "AgentMessage": "._agent",
+    "AgentSession": "._agent",
+    "MediaSlot": "._agent",
+    "MessageStatus": "._agent",
+    "SessionState": "._agent",
+    "SessionStatus": "._agent",
+    "TurnResult": "._agent",
+    "TurnUpdate": "._agent",
+    "agent_message_from_row": "._agent",
+    "build_interrupt_request": "._agent",
+    "build_media_confirm_request": "._agent",
+    "build_media_put_request": "._agent",
+    "build_media_request": "._agent",
+    "build_message_request": "._agent",
+    "build_messages_request": "._agent",
+    "build_session_request": "._agent",
+    "check_content": "._agent",
+    "parse_interrupt_response": "._agent",
+    "parse_media_confirm_response": "._agent",
+    "parse_media_response": "._agent",
+    "parse_message_response": "._agent",
+    "parse_messages_response": "._agent",
+    "parse_session_response": "._agent",
+    "TURN_POLL": "._agent_flows",
+    "QuestionAsked": "._agent_flows",
+    "TurnEnded": "._agent_flows",
+    "assess_turn": "._agent_flows",
+    "create_session_flow": "._agent_flows",
+    "interrupt_flow": "._agent_flows",
+    "media_upload_flow": "._agent_flows",
+    "messages_flow": "._agent_flows",
+    "run_turn_flow": "._agent_flows",
+    "send_message_flow": "._agent_flows",
+    "wait_turn_flow": "._agent_flows",
+    "DEFAULT_TOLERANCE": "._webhooks",
+    "HeaderSource": "._webhooks",
+    "WebhookSecrets": "._webhooks",
+    "parse_webhook": "._webhooks",
+    "sign_webhook": "._webhooks",
+    "verify_webhook": "._webhooks",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'higgsfield_proto' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
 
 __all__ = [
+    "DEFAULT_TOLERANCE",
+    "HeaderSource",
     "AGENT_ERRORS",
     "ARTIFACT_KEYS",
     "CANCEL_ERRORS",
@@ -274,12 +345,15 @@ __all__ = [
     "build_submit_request",
     "build_upload_put_request",
     "build_upload_slot_request",
+    "cancel_url",
+    "status_url",
     "cancel_flow",
     "check_content",
     "create_session_flow",
     "delete_flow",
     "download_flow",
     "error_from_response",
+    "header_value",
     "estimate_flow",
     "interrupt_flow",
     "job_status_from_payload",

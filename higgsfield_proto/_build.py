@@ -22,6 +22,24 @@ MIN_EXPIRES_AFTER = 3600
 """The shortest retention ``Hf-Expires-After`` accepts, in seconds."""
 
 
+def status_url(config: ApiConfig, request_id: str) -> str:
+    """The URL of a job's status on ``config``'s base URL, the id percent-encoded.
+
+    Raises:
+        InvalidArgumentError: ``request_id`` is not a usable id.
+    """
+    return STATUS.url(config, request_id=request_id)
+
+
+def cancel_url(config: ApiConfig, request_id: str) -> str:
+    """The URL that cancels a job on ``config``'s base URL, the id percent-encoded.
+
+    Raises:
+        InvalidArgumentError: ``request_id`` is not a usable id.
+    """
+    return CANCEL.url(config, request_id=request_id)
+
+
 def _model_path(model: str) -> str:
     model = model.strip("/") if isinstance(model, str) else model
     # fullmatch, not match: "$" also matches before a trailing newline. Dot segments would be

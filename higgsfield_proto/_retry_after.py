@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
 from typing import Optional
 
 from ._http import Response
@@ -32,6 +31,8 @@ def _http_date(value: str) -> Optional[float]:
         year = ("19" if int(year) >= 50 else "20") + year
     if month.lower() not in _MONTHS:
         return None
+    from datetime import datetime, timezone  # an HTTP date is rare: seconds are the rule
+
     try:
         moment = datetime(
             int(year),

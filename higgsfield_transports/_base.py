@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Optional, Protocol, runtime_checkable
 
-from higgsfield_proto._http import Outcome, Request, Response
+from higgsfield_proto import Outcome, Request, Response
 
 __all__ = [
     "AsyncTransport",

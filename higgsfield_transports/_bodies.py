@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Optional, Union
 
-from higgsfield_proto._http import FailureKind, Headers, Response, StreamedBody, TransportFailure
+from higgsfield_proto import FailureKind, Headers, Response, StreamedBody, TransportFailure
 
 from ._base import HeadCallback, Sink
 from ._failures import Progress

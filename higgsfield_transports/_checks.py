@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import NamedTuple, Optional, Union
 from urllib.parse import SplitResult, urlsplit
 
-from higgsfield_proto._http import Headers, Request
+from higgsfield_proto import Headers, Request
 
 from ._base import InsecureTransportWarning
 

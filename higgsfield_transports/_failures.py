@@ -9,7 +9,7 @@ import socket
 import ssl
 from typing import Optional
 
-from higgsfield_proto._http import FailureKind, TransportFailure
+from higgsfield_proto import FailureKind, TransportFailure
 
 
 class Progress:

@@ -20,12 +20,13 @@ import anyio
 import anyio.abc
 import h11
 
-from higgsfield_proto._http import FailureKind, Outcome, Request, header_value
+from higgsfield_proto import FailureKind, Outcome, Request, header_value
 
 from ._bodies import AnswerReader, BodySource
 from ._checks import READ_CHUNK, decode_headers, without_framing
 from ._failures import Progress, describe
-from ._h11_tunnel import HeadKey, Route
+from ._h11_heads import HeadKey, SentHeads
+from ._h11_tunnel import Route
 from ._h11_watchdog import Watchdog
 
 NETWORK_ERRORS = (
@@ -77,6 +78,7 @@ class Exchange:
     Args:
         connection: where to exchange.
         route: the route (for the request target and proxy credentials).
+        heads: the heads sent on the route, which this request's head may be built on.
         watchdog: the run's watchdog, which ends a wait past its deadline; None without a timeout.
         clock: the running library's clock.
         timeout: seconds allowed for each wait, or None.
@@ -88,6 +90,7 @@ class Exchange:
         self,
         connection: Connection,
         route: Route,
+        heads: SentHeads,
         watchdog: Optional[Watchdog],
         clock: Callable[[], float],
         timeout: Optional[float],
@@ -97,6 +100,7 @@ class Exchange:
         self.connection = connection
         self.stream = connection.stream
         self.route = route
+        self.heads = heads
         self.watchdog = watchdog
         self.clock = clock
         self.timeout = timeout
@@ -139,7 +143,7 @@ class Exchange:
 
     async def _write(self, request: Request, parts: SplitResult, source: Optional[BodySource]) -> None:
         state, stream = self.connection.h11, self.connection.stream
-        data = state.send(_head(self.route, request, parts, source)) or b""
+        data = state.send(_head(self.route, self.heads, request, parts, source)) or b""
         self.progress.request_written = True
         if source is None:
             # Head and a bytes body leave in one write.
@@ -199,13 +203,13 @@ class Exchange:
         return describe(exc)
 
 
-def _head(route: Route, request: Request, parts: SplitResult, source: Optional[BodySource]) -> h11.Request:
+def _head(
+    route: Route, heads: SentHeads, request: Request, parts: SplitResult, source: Optional[BodySource]
+) -> h11.Request:
     """The request head: Host (unless given), the request's headers, proxy credentials, framing.
 
-    h11 checks every header name and value of a head built from a list, which costs more than
-    the rest of the head. A client sends the same few header sets again and again, so the route
-    keeps the last heads it sent, by their headers and framing, and a head like a kept one is
-    built on the kept one's checked headers (h11 still checks its method and target).
+    A head with the same headers and framing as one in ``heads`` is built on that one's checked
+    headers (h11 still checks its method and target); a new one is kept there.
     """
     framing: Optional[tuple[bytes, bytes]] = None
     if source is not None:
@@ -219,7 +223,7 @@ def _head(route: Route, request: Request, parts: SplitResult, source: Optional[B
     key: HeadKey = (request.headers, framing)
     target = route.target(parts)
     try:
-        known = route.known_head(key)
+        known = heads.known(key)
         remember = True
     except TypeError:  # header pairs that are no tuples cannot be remembered
         known, remember = None, False
@@ -237,5 +241,5 @@ def _head(route: Route, request: Request, parts: SplitResult, source: Optional[B
         headers.append(framing)
     head = h11.Request(method=request.method, target=target, headers=headers)
     if remember:
-        route.keep_head(key, head)
+        heads.keep(key, head)
     return head

@@ -1,5 +1,5 @@
-"""The h11 transport's connection pool: idle keep-alive connections and connection slots per route,
-for the one trio run or asyncio loop that uses it."""
+"""The h11 transport's connection pool: idle keep-alive connections, connection slots and the heads
+sent, per route, for the one trio run or asyncio loop that uses it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import anyio
 import sniffio
 
 from ._h11_connection import Connection
+from ._h11_heads import SentHeads
 from ._h11_tunnel import RouteKey
 from ._h11_watchdog import Watchdog
 
@@ -33,7 +34,7 @@ def current_run() -> tuple[str, object]:
 
 
 class Pool:
-    """Idle keep-alive connections and connection slots, per route, for one run.
+    """Idle keep-alive connections, connection slots and the heads sent, per route, for one run.
 
     It also holds the run's own clock (under trio, trio's: anyio's portable one costs more on
     every wait) and the run's watchdog, which ends the exchanges that wait too long.
@@ -54,6 +55,14 @@ class Pool:
         self._per_host = per_host
         self._idle: dict[RouteKey, list[Connection]] = {}
         self._slots: dict[RouteKey, anyio.Semaphore] = {}
+        self._heads: dict[RouteKey, SentHeads] = {}
+
+    def sent_heads(self, key: RouteKey) -> SentHeads:
+        """The request heads sent on route ``key``."""
+        heads = self._heads.get(key)
+        if heads is None:
+            heads = self._heads[key] = SentHeads()
+        return heads
 
     def slot(self, key: RouteKey) -> anyio.Semaphore:
         """The semaphore limiting the connections open at once on route ``key``."""

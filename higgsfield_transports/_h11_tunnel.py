@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -13,9 +13,6 @@ import h11
 from ._checks import Origin
 
 RouteKey = tuple[str, str, int, str]
-HeadKey = tuple[tuple[tuple[str, str], ...], Optional[tuple[bytes, bytes]]]
-"""A request's own headers and the framing header the transport adds to them."""
-_HEADS_KEPT = 32
 
 
 class TunnelRefused(Exception):
@@ -55,7 +52,6 @@ class Route:
     origin: Origin
     proxy: Optional[Proxy]
     key: RouteKey
-    _heads: dict[HeadKey, h11.Request] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def to(cls, origin: Origin, proxy: Optional[Proxy]) -> Route:
@@ -70,23 +66,6 @@ class Route:
             # A plain-HTTP request to a proxy names the whole URL (absolute-form).
             return urlunsplit(("http", self.origin.authority, path, parts.query, ""))
         return f"{path}?{parts.query}" if parts.query else path
-
-    def known_head(self, key: HeadKey) -> Optional[h11.Request]:
-        """A request head sent before on this route with the same headers, if one is kept."""
-        heads = self._heads
-        head = heads.pop(key, None)
-        if head is not None:
-            heads[key] = head  # the most recently used is the last to go
-        return head
-
-    def keep_head(self, key: HeadKey, head: h11.Request) -> None:
-        """Keep ``head`` so that the next request with the same headers reuses its checked
-        headers; the least recently used goes when too many are kept (each submit's own
-        Idempotency-Key makes a head that is never sent again)."""
-        heads = self._heads
-        if len(heads) >= _HEADS_KEPT:
-            del heads[next(iter(heads))]
-        heads[key] = head
 
     @property
     def tunnel_authority(self) -> str:

@@ -21,7 +21,7 @@ import requests.adapters
 import urllib3
 from requests.utils import urldefragauth
 
-from higgsfield_proto._http import Request
+from higgsfield_proto import Request
 
 from ._bodies import BodySource
 from ._checks import Origin, without_framing

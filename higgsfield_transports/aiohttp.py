@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 
 import aiohttp
 
-from higgsfield_proto._http import Headers, Outcome, Request, Response
+from higgsfield_proto import Headers, Outcome, Request, Response
 
 from ._base import HeadCallback, Sink
 from ._bodies import AnswerReader, BodySource, StreamTarget, streaming

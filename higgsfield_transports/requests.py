@@ -14,7 +14,7 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
-from higgsfield_proto._http import Outcome, Request, Response
+from higgsfield_proto import Outcome, Request, Response
 
 from ._base import HeadCallback, Sink
 from ._bodies import AnswerReader, BodySource, StreamTarget, streaming

@@ -14,7 +14,7 @@ import anyio.abc
 import sniffio
 from anyio.streams.tls import TLSStream
 
-from higgsfield_proto._http import FailureKind, Outcome, Request, Response, TransportFailure
+from higgsfield_proto import FailureKind, Outcome, Request, Response, TransportFailure
 
 from ._base import HeadCallback, Sink
 from ._bodies import AnswerReader, BodySource, StreamTarget, streaming
@@ -285,7 +285,10 @@ class TrioTransport:
         source = BodySource.of(request.body)
         progress = Progress(reused_connection=connection.reused)
         reader = AnswerReader(target, self._max_response_bytes, progress)
-        exchange = Exchange(connection, route, pool.watchdog, pool.clock, self._timeout, reader, progress)
+        heads = pool.sent_heads(route.key)
+        exchange = Exchange(
+            connection, route, heads, pool.watchdog, pool.clock, self._timeout, reader, progress
+        )
         keep = False
         try:
             outcome = await exchange.run(request, parts, source)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from higgsfield_proto import (
+    DEFAULT_TOLERANCE,
+    HeaderSource,
     InvalidArgumentError,
     ProtocolError,
     WebhookEvent,
@@ -19,7 +21,6 @@ from higgsfield_proto import (
     sign_webhook,
 )
 from higgsfield_proto import verify_webhook as verify_at
-from higgsfield_proto._webhooks import DEFAULT_TOLERANCE, HeaderSource
 
 from ._stores import Claim, MemoryStore, WebhookStore
 

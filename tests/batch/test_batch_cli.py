@@ -9,7 +9,7 @@ from typing import Any, Callable, List
 import pytest
 from cli.conftest import Ran
 
-from higgsfield_client._cli import main
+from higgsfield_client.cli import main
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file

@@ -19,7 +19,7 @@ from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file, submits
 
-COMMAND = [sys.executable, "-c", "from higgsfield_client._cli import main; raise SystemExit(main())"]
+COMMAND = [sys.executable, "-c", "from higgsfield_client.cli import main; raise SystemExit(main())"]
 
 
 def _source(tmp_path: Path, count: int) -> Path:

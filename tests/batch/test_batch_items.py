@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from higgsfield_client._batch_items import ItemLike, to_items
 from higgsfield_client.batch import BatchInputError, BatchItem, read_jsonl
+from higgsfield_client.batch._items import ItemLike, to_items
 
 MODEL = "higgsfield-ai/soul/standard"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from higgsfield_client._batch_journal import (
+from higgsfield_client.batch import BatchConflictError, BatchInputError, BatchItem, journal_summary
+from higgsfield_client.batch._journal import (
     COMPLETED,
     FAILED,
     PENDING,
@@ -18,7 +19,6 @@ from higgsfield_client._batch_journal import (
     SUBMITTING,
     Journal,
 )
-from higgsfield_client.batch import BatchConflictError, BatchInputError, BatchItem, journal_summary
 
 MODEL = "higgsfield-ai/soul/standard"
 

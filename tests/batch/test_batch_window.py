@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from higgsfield_client._batch_window import DEFAULT_PAUSE, Window
+from higgsfield_client.batch._window import DEFAULT_PAUSE, Window
 
 
 def _fill(window: Window, now: float = 0.0) -> int:

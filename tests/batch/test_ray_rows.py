@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from higgsfield_client._ray_rows import RowResult, read_rows, with_results
 from higgsfield_client.batch import BatchInputError, BatchItem
 from higgsfield_client.ray import idempotency_key
+from higgsfield_client.ray._rows import RowResult, read_rows, with_results
 
 from .conftest import MODEL
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, List
 
 import pytest
 
-from higgsfield_client._cli import main
+from higgsfield_client.cli import main
 
 MODEL = "higgsfield-ai/soul/standard"
 FAST = ["--poll-interval", "0.05"]

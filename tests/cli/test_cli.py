@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from higgsfield_client._cli_commands import UsageError, parse_arguments
-from higgsfield_client._cli_output import Console, StatusLine, Transfers
 from higgsfield_client._statuses import InProgress, Queued
+from higgsfield_client.cli._commands import UsageError, parse_arguments
+from higgsfield_client.cli._output import Console, StatusLine, Transfers
 from higgsfield_client.testing import Emulator
 
 from .conftest import FAST, MODEL, Run, lines
@@ -148,10 +148,11 @@ def test_wrong_or_missing_credentials_exit_3(
 
 
 def test_a_network_failure_exits_8_naming_the_host_and_the_attempts(run: Run) -> None:
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    ran = run("--base-url", f"http://127.0.0.1:{port}", "--api-key", "a:b", "--retries", "1", "status", "x")
+        base = f"http://127.0.0.1:{port}"
+        ran = run("--base-url", base, "--api-key", "a:b", "--retries", "1", "status", "x")
     assert ran.code == 8
     assert "TransportError" in ran.err
     assert "reaching 127.0.0.1 after 2 attempts" in ran.err

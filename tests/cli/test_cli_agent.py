@@ -18,9 +18,10 @@ FAST = ["--timeout", "30"]
 
 @pytest.fixture(autouse=True)
 def _fast_turn_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    from higgsfield_client import PollPolicy, _settings
+    from higgsfield_client import PollPolicy
+    from higgsfield_client.agents import _calls
 
-    monkeypatch.setattr(_settings, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
+    monkeypatch.setattr(_calls, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
 
 
 def test_ask_prints_the_answer_and_names_the_session(run: Run, higgsfield_emulator: Emulator) -> None:

@@ -27,7 +27,7 @@ def _interrupted(emulator: Emulator, *argv: str) -> subprocess.CompletedProcess[
     when a cold interpreter is slow to import (a fresh venv compiling its bytecode).
     """
     env = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
-    command: List[str] = [sys.executable, "-c", "from higgsfield_client._cli import main; exit(main())"]
+    command: List[str] = [sys.executable, "-c", "from higgsfield_client.cli import main; exit(main())"]
     process = subprocess.Popen(
         [*command, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

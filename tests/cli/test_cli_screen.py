@@ -14,7 +14,7 @@ from typing import Any, List
 import pytest
 from rich.console import Console as Screen
 
-from higgsfield_client._cli import main
+from higgsfield_client.cli import main
 from higgsfield_client.testing import Emulator
 
 from .conftest import FAST, MODEL, Ran
@@ -111,7 +111,7 @@ def test_the_agent_chat_shows_answers_as_markdown(draw: Any, monkeypatch: pytest
 def test_importing_the_package_or_printing_plain_lines_imports_no_rich(tmp_path: Path) -> None:
     code = (
         "import sys, higgsfield_client; loaded = 'rich' in sys.modules; "
-        "from higgsfield_client._cli import main; "
+        "from higgsfield_client.cli import main; "
         f"code = main(['batch', 'status', {str(tmp_path / 'none')!r}]); "
         "print(loaded, code, 'rich' in sys.modules)"
     )

@@ -41,7 +41,7 @@ class SyncFacade:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
-        if type(attribute).__module__ == "higgsfield_client._agents":
+        if type(attribute).__module__ == "higgsfield_client.agents.resources":
             return SyncFacade(attribute)  # client.agents, .sessions, .media
         if not callable(attribute):
             return attribute

@@ -354,11 +354,11 @@ def test_an_encoded_body_is_not_held_to_its_content_length(tmp_path: Path) -> No
 def test_a_network_failure_before_any_answer_is_a_plain_transport_error(tmp_path: Path) -> None:
     import socket
 
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with SyncClient(retry=RetryPolicy.never()) as client, pytest.raises(TransportError) as raised:
-        client.download(f"http://127.0.0.1:{port}/x.png", tmp_path)
+        with SyncClient(retry=RetryPolicy.never()) as client, pytest.raises(TransportError) as raised:
+            client.download(f"http://127.0.0.1:{port}/x.png", tmp_path)
     assert not isinstance(raised.value, DownloadError)
     assert raised.value.kind == "connect"
 

@@ -14,7 +14,7 @@ from typing import Dict, List
 import pytest
 import requests
 
-from higgsfield_client._cli import main as higgsfield
+from higgsfield_client.cli import main as higgsfield
 from higgsfield_client.testing import Emulator
 from higgsfield_client.testing._cli import build_parser
 

@@ -123,7 +123,7 @@ def test_the_ray_example_writes_each_postcard_through_two_actors(
 def test_the_batch_file_of_the_docs_runs_from_the_command_line(
     higgsfield_emulator: Emulator, in_tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from higgsfield_client._cli import main
+    from higgsfield_client.cli import main
 
     source = EXAMPLES / "batch_prompts.jsonl"
     argv = ["batch", str(source), "--model", "higgsfield-ai/soul/standard", "--out", "postcards"]
@@ -209,11 +209,11 @@ def test_the_urllib_adapter_streams_an_upload_with_its_length_and_no_credentials
 def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() -> None:
     import socket
 
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: connecting is refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    example = load("urllib_adapter")
-    outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
+        example = load("urllib_adapter")
+        outcome = example["send"](Request(method="POST", url=f"http://127.0.0.1:{port}/x", body=b"{}"))
     assert isinstance(outcome, TransportFailure)
     assert (outcome.kind, outcome.request_written) == (FailureKind.CONNECT, False)
 
@@ -223,9 +223,9 @@ def test_the_urllib_adapter_reports_a_refused_connection_as_nothing_written() ->
 
 @pytest.fixture
 def fast_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from higgsfield_client import _settings
+    from higgsfield_client.agents import _calls
 
-    monkeypatch.setattr(_settings, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
+    monkeypatch.setattr(_calls, "TURN_POLL", PollPolicy(initial_delay=0.02, max_delay=0.05))
 
 
 def test_the_asyncio_agent_example_answers_a_question_and_stops_a_long_turn(

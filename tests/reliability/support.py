@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import select
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -267,11 +266,6 @@ def on_every_transport(check: Callable[[str], None], timeout: float = 60.0) -> N
         raise AssertionError(f"failed on {sorted(failures)}; {name}: {first!r}") from first
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (right now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def route_of(received: Received) -> str:

@@ -99,12 +99,13 @@ async def make(flavor: Tuple[str, str]) -> AsyncIterator[Make]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nobody listens on."""
+def closed_port() -> Iterator[int]:
+    """A loopback port nobody listens on: bound and never listening for the whole test, so that
+    no other process (tests run beside other suites) can take it meanwhile; connecting is refused."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
-    return port
+        yield port
 
 
 @pytest.fixture

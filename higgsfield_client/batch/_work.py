@@ -33,14 +33,14 @@ from higgsfield_proto import (
     wait_flow,
 )
 
-from ._batch_window import Window
-from ._calls import output_urls
-from ._runner import Call, Sink
-from ._statuses import JobResult
+from .._calls import output_urls
+from .._runner import Call, Sink
+from .._statuses import JobResult
+from ._window import Window
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient
-    from .webhooks import WebhookWaiter
+    from .._async import AsyncClient
+    from ..webhooks import WebhookWaiter
 
 # Errors that every other submit of the batch would meet too: the batch stops submitting.
 FATAL_SUBMIT_ERRORS = (AuthenticationError, InsufficientCreditsError, PermissionDeniedError)

@@ -24,13 +24,13 @@ from higgsfield_proto import (
     Response,
 )
 
-from ._batch_items import BatchItem
-from ._batch_work import FATAL_SUBMIT_ERRORS, UNFINISHED, Gate, ItemWork, describe, submit_failure
-from ._download import file_name_from_url, unique_names
-from ._ray_rows import RowResult, idempotency_key
+from .._download import file_name_from_url, unique_names
+from ..batch._items import BatchItem
+from ..batch._work import FATAL_SUBMIT_ERRORS, UNFINISHED, Gate, ItemWork, describe, submit_failure
+from ._rows import RowResult, idempotency_key
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient
+    from .._async import AsyncClient
 
 class Outputs(Protocol):
     """Where a completed row's outputs go, and the column that lists them."""

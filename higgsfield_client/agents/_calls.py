@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
 from higgsfield_proto import (
+    TURN_POLL,
     AgentSession,
     Body,
     FlowEnv,
@@ -25,9 +26,9 @@ from higgsfield_proto import (
     wait_turn_flow,
 )
 
-from ._runner import Call
-from ._settings import Settings, jitter
-from ._uploads import Progress, body_from_data, body_from_path
+from .._runner import Call
+from .._settings import Settings, jitter
+from .._uploads import Progress, body_from_data, body_from_path
 
 MediaData = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Any]
 """What ``media.upload`` takes: bytes, a path (``str`` or ``pathlib.Path``) or a binary file."""
@@ -74,7 +75,7 @@ class AgentCalls:
         self.settings = settings
 
     def _env(self) -> FlowEnv:
-        return FlowEnv(retry=self.settings.retry, poll=self.settings.turn_poll, jitter=jitter)
+        return FlowEnv(retry=self.settings.retry, poll=self.settings.turn_poll or TURN_POLL, jitter=jitter)
 
     def create(self, config: Optional[Mapping[str, Any]]) -> Call[AgentSession, AgentSession]:
         """Open a session."""

@@ -26,13 +26,13 @@ from higgsfield_proto import (
     WaitTimeoutError,
 )
 
-from . import _cli_commands as commands
-from ._async import AsyncClient
-from ._cli_agent import add_agent_parser, run_agent
-from ._cli_batch import add_batch_parser, run_batch_command
-from ._cli_commands import UsageError, WaitInterrupted, positive_seconds
-from ._cli_output import Console, terminal, write_json
-from ._sync import SyncClient
+from .._async import AsyncClient
+from .._sync import SyncClient
+from . import _commands as commands
+from ._agent import add_agent_parser, run_agent
+from ._batch import add_batch_parser, run_batch_command
+from ._commands import UsageError, WaitInterrupted, positive_seconds
+from ._output import Console, terminal, write_json
 
 if TYPE_CHECKING:
     from rich.console import Console as Screen
@@ -160,7 +160,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
-    from .testing import _cli as emulator_cli
+    from ..testing import _cli as emulator_cli
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -291,7 +291,7 @@ def _report(console: Console, error: BaseException, code: int) -> None:
 
 def _run(options: argparse.Namespace, console: Console) -> int:
     if options.command == "emulator":
-        from .testing._cli import run
+        from ..testing._cli import run
 
         return run(options)
     if options.command == "demo":

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from ._batch_items import BatchInputError, BatchItem, to_item
-from ._batch_work import JobEnd
+from ..batch._items import BatchInputError, BatchItem, to_item
+from ..batch._work import JobEnd
 
 KEY_PREFIX = "hf-ray-"
 

@@ -1,22 +1,34 @@
 """``client.agents``: the Agent API, a drop-in for the official ``client.agents`` and better.
 
 The sync and async classes repeat signatures and docstrings only: each method builds its ``Call``
-in ``_agent_calls`` and runs it on the client's transport.
+in ``._calls`` and hands it to the run function of the client it belongs to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Awaitable, Optional, Protocol, TypeVar
 
 from higgsfield_proto import AgentSession, SessionState, TurnResult
 
-from ._agent_calls import AgentCalls, MediaData, QuestionHandler, UpdateHandler
-from ._uploads import Progress
+from .._runner import Call
+from .._settings import Settings
+from .._uploads import Progress
+from ._calls import AgentCalls, MediaData, QuestionHandler, UpdateHandler
 
-if TYPE_CHECKING:
-    from ._async import AsyncClient
-    from ._sync import SyncClient
+R = TypeVar("R")
+
+
+class SyncRun(Protocol):
+    """Runs a call to its end in this thread: a SyncClient's ``_run``."""
+
+    def __call__(self, call: Call[Any, R], /) -> R: ...
+
+
+class AsyncRun(Protocol):
+    """Runs a call under asyncio or trio: an AsyncClient's ``_run``."""
+
+    def __call__(self, call: Call[Any, R], /) -> Awaitable[R]: ...
 
 DEFAULT_TURN_TIMEOUT = 1800.0
 """Seconds a turn may take in ``run`` and ``wait`` (the official default)."""
@@ -25,8 +37,8 @@ DEFAULT_TURN_TIMEOUT = 1800.0
 class SyncSessions:
     """Agent sessions from plain Python: ``client.agents.sessions``."""
 
-    def __init__(self, client: SyncClient, calls: AgentCalls) -> None:
-        self._client = client
+    def __init__(self, run: SyncRun, calls: AgentCalls) -> None:
+        self._run = run
         self._calls = calls
 
     def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
@@ -35,7 +47,7 @@ class SyncSessions:
         Not sent again after a failure that may have reached the API (a repeat could open a
         second session).
         """
-        return self._client._run(self._calls.create(config))
+        return self._run(self._calls.create(config))
 
     def send(self, session_id: str, content: str) -> str:
         """Send a message (1 to 20,000 characters, checked before sending); returns its id.
@@ -43,18 +55,18 @@ class SyncSessions:
         Sent again only when the network failed before a byte of it left: a repeated message is
         a second, billed turn.
         """
-        return self._client._run(self._calls.send(session_id, content))
+        return self._run(self._calls.send(session_id, content))
 
     def messages(self, session_id: str, after: Optional[str] = None) -> SessionState:
         """The session's status and its rows, all of them or those after the message ``after``.
 
         An unknown session status is kept as its string rather than refused.
         """
-        return self._client._run(self._calls.messages(session_id, after))
+        return self._run(self._calls.messages(session_id, after))
 
     def interrupt(self, session_id: str) -> None:
         """Stop the session's running turn (a ``run`` waiting for it then ends, ``idle``)."""
-        self._client._run(self._calls.interrupt(session_id))
+        self._run(self._calls.interrupt(session_id))
 
     def run(
         self,
@@ -101,7 +113,7 @@ class SyncSessions:
             raise_on_failure=raise_on_failure,
             blocking=True,
         )
-        return self._client._run(call)
+        return self._run(call)
 
     def wait(
         self,
@@ -126,14 +138,14 @@ class SyncSessions:
             raise_on_failure=raise_on_failure,
             blocking=True,
         )
-        return self._client._run(call)
+        return self._run(call)
 
 
 class SyncMedia:
     """Media for agent messages from plain Python: ``client.agents.media``."""
 
-    def __init__(self, client: SyncClient, calls: AgentCalls) -> None:
-        self._client = client
+    def __init__(self, run: SyncRun, calls: AgentCalls) -> None:
+        self._run = run
         self._calls = calls
 
     def upload(
@@ -151,41 +163,41 @@ class SyncMedia:
         The PUT carries the slot's headers and no credentials; no error message holds the
         signed upload URL.
         """
-        return self._client._run(self._calls.upload(data, extension, type, progress))
+        return self._run(self._calls.upload(data, extension, type, progress))
 
 
 class SyncAgents:
     """``client.agents``: ``sessions`` and ``media``."""
 
-    def __init__(self, client: SyncClient) -> None:
-        client._calls.settings.config  # noqa: B018 - the official property looks credentials up
-        calls = AgentCalls(client._calls.settings)
-        self.sessions = SyncSessions(client, calls)
-        self.media = SyncMedia(client, calls)
+    def __init__(self, settings: Settings, run: SyncRun) -> None:
+        settings.config  # noqa: B018 - the official property looks credentials up
+        calls = AgentCalls(settings)
+        self.sessions = SyncSessions(run, calls)
+        self.media = SyncMedia(run, calls)
 
 
 class AsyncSessions:
     """Agent sessions under asyncio or trio: ``client.agents.sessions`` (see ``SyncSessions``)."""
 
-    def __init__(self, client: AsyncClient, calls: AgentCalls) -> None:
-        self._client = client
+    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None:
+        self._run = run
         self._calls = calls
 
     async def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
         """Open a session (see ``SyncSessions.create``)."""
-        return await self._client._run(self._calls.create(config))
+        return await self._run(self._calls.create(config))
 
     async def send(self, session_id: str, content: str) -> str:
         """Send a message; returns its id (see ``SyncSessions.send``)."""
-        return await self._client._run(self._calls.send(session_id, content))
+        return await self._run(self._calls.send(session_id, content))
 
     async def messages(self, session_id: str, after: Optional[str] = None) -> SessionState:
         """The session's status and rows (see ``SyncSessions.messages``)."""
-        return await self._client._run(self._calls.messages(session_id, after))
+        return await self._run(self._calls.messages(session_id, after))
 
     async def interrupt(self, session_id: str) -> None:
         """Stop the session's running turn."""
-        await self._client._run(self._calls.interrupt(session_id))
+        await self._run(self._calls.interrupt(session_id))
 
     async def run(
         self,
@@ -212,7 +224,7 @@ class AsyncSessions:
             raise_on_failure=raise_on_failure,
             blocking=False,
         )
-        return await self._client._run(call)
+        return await self._run(call)
 
     async def wait(
         self,
@@ -234,28 +246,28 @@ class AsyncSessions:
             raise_on_failure=raise_on_failure,
             blocking=False,
         )
-        return await self._client._run(call)
+        return await self._run(call)
 
 
 class AsyncMedia:
     """Media for agent messages under asyncio or trio (see ``SyncMedia``)."""
 
-    def __init__(self, client: AsyncClient, calls: AgentCalls) -> None:
-        self._client = client
+    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None:
+        self._run = run
         self._calls = calls
 
     async def upload(
         self, data: MediaData, extension: str, type: str = "image", *, progress: Optional[Progress] = None
     ) -> str:
         """Upload media and return the URL to put into a message (see ``SyncMedia.upload``)."""
-        return await self._client._run(self._calls.upload(data, extension, type, progress))
+        return await self._run(self._calls.upload(data, extension, type, progress))
 
 
 class AsyncAgents:
     """``client.agents`` of an ``AsyncClient``: ``sessions`` and ``media``."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        client._calls.settings.config  # noqa: B018 - the official property looks credentials up
-        calls = AgentCalls(client._calls.settings)
-        self.sessions = AsyncSessions(client, calls)
-        self.media = AsyncMedia(client, calls)
+    def __init__(self, settings: Settings, run: AsyncRun) -> None:
+        settings.config  # noqa: B018 - the official property looks credentials up
+        calls = AgentCalls(settings)
+        self.sessions = AsyncSessions(run, calls)
+        self.media = AsyncMedia(run, calls)

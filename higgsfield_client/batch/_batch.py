@@ -1,19 +1,4 @@
-"""Durable batches: many generations that survive a crash without paying twice.
-
-``Batch(items, out="out")`` submits every item, waits for its job, downloads its outputs to
-``out/<item id>/`` and records each step in an SQLite journal (``out/journal.sqlite3``). Run it
-again after a crash, a Ctrl-C or a network outage and it resumes: finished items are skipped,
-submitted jobs are waited for by request id, and a submit whose answer was lost is repeated
-with the same Idempotency-Key, so that the API answers with the same job. See the "Batches"
-page of the docs.
-
-    for result in Batch(items, out="out").run():              # plain Python
-        print(result.id, result.status, result.outputs)
-
-    async with Batch(items, out="out").stream() as results:   # asyncio or trio
-        async for result in results:
-            print(result.id, result.status)
-"""
+"""``Batch``: the public face of a durable batch, sync (``run``) and async (``stream``)."""
 
 from __future__ import annotations
 
@@ -27,34 +12,20 @@ from typing import TYPE_CHECKING, Optional, Union
 import anyio
 from anyio.from_thread import start_blocking_portal
 
-from ._async import AsyncClient
-from ._batch_items import (
-    BatchConflictError,
+from .._async import AsyncClient
+from .._settings import new_idempotency_key
+from ._items import (
     BatchInputError,
     BatchItem,
     ItemLike,
-    read_jsonl,
     to_items,
 )
-from ._batch_journal import Journal, JournalSummary
-from ._batch_runner import BatchProgress, BatchRunner, ItemResult
-from ._settings import new_idempotency_key
+from ._journal import Journal, JournalSummary
+from ._runner import BatchProgress, BatchRunner, ItemResult
 
 if TYPE_CHECKING:
-    from .webhooks import WebhookWaiter
+    from ..webhooks import WebhookWaiter
 
-__all__ = [
-    "Batch",
-    "BatchItem",
-    "ItemResult",
-    "BatchProgress",
-    "JournalSummary",
-    "BatchInputError",
-    "BatchConflictError",
-    "read_jsonl",
-    "journal_summary",
-    "DEFAULT_JOURNAL_NAME",
-]
 
 DEFAULT_JOURNAL_NAME = "journal.sqlite3"
 """The journal's file name in the outputs folder, unless ``journal=`` names another file."""

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 import anyio
 
-from ._async import AsyncClient
-from ._batch_items import BatchInputError, BatchItem, read_jsonl
-from ._batch_runner import BatchProgress, ItemResult
-from ._cli_commands import UsageError, positive_seconds
-from ._cli_output import STATE_STYLES, Console, live_progress, write_json
-from .batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
+from .._async import AsyncClient
+from ..batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
+from ..batch._items import BatchInputError, BatchItem, read_jsonl
+from ..batch._runner import BatchProgress, ItemResult
+from ._commands import UsageError, positive_seconds
+from ._output import STATE_STYLES, Console, live_progress, write_json
 
 if TYPE_CHECKING:
     from rich.console import Console as Screen

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ._batch_items import BatchConflictError, BatchInputError, BatchItem
+from ._items import BatchConflictError, BatchInputError, BatchItem
 
 SCHEMA_VERSION = 1
 FLUSH_AFTER = 0.25

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._calls import output_urls
-from ._cli_output import Console, StatusLine, Transfers, format_size, write_json
-from ._download import file_name_from_url, refuse_existing, unique_names
-from ._settings import new_idempotency_key
-from ._statuses import Failed, JobResult
-from ._sync import SyncClient
-from ._uploads import guess_content_type
+from .._calls import output_urls
+from .._download import file_name_from_url, refuse_existing, unique_names
+from .._settings import new_idempotency_key
+from .._statuses import Failed, JobResult
+from .._sync import SyncClient
+from .._uploads import guess_content_type
+from ._output import Console, StatusLine, Transfers, format_size, write_json
 
 
 class UsageError(Exception):

@@ -9,10 +9,10 @@ from typing import Callable, Dict, List, Optional
 
 from higgsfield_proto import AgentTimeoutError, SessionState, TurnResult
 
-from ._cli_commands import UsageError
-from ._cli_output import Console, StatusLine, write_json
-from ._download import file_name_from_url, refuse_existing, unique_names
-from ._sync import SyncClient
+from .._download import file_name_from_url, refuse_existing, unique_names
+from .._sync import SyncClient
+from ._commands import UsageError
+from ._output import Console, StatusLine, write_json
 
 AGENT_EPILOG = """\
 examples:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
 
-from ._statuses import Status
+from .._statuses import Status
 
 if TYPE_CHECKING:
     from rich.console import Console as Screen

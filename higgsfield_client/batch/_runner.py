@@ -24,8 +24,9 @@ import anyio
 
 from higgsfield_proto import HiggsfieldError, Retrying
 
-from ._batch_items import BatchInputError, BatchItem
-from ._batch_journal import (
+from .._download import file_name_from_url, unique_names
+from ._items import BatchInputError, BatchItem
+from ._journal import (
     COMPLETED,
     ENDED_WITHOUT_OUTPUT,
     PENDING,
@@ -34,7 +35,7 @@ from ._batch_journal import (
     Journal,
     Record,
 )
-from ._batch_work import (
+from ._work import (
     FATAL_SUBMIT_ERRORS,
     UNFINISHED,
     Gate,
@@ -44,13 +45,12 @@ from ._batch_work import (
     part_files,
     submit_failure,
 )
-from ._download import file_name_from_url, unique_names
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
-    from ._async import AsyncClient
-    from .webhooks import WebhookWaiter
+    from .._async import AsyncClient
+    from ..webhooks import WebhookWaiter
 
 _REGISTER_CHUNK = 256
 

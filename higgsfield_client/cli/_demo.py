@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from higgsfield_proto import PollPolicy
 
-from ._calls import output_urls
-from ._cli_output import Console, StatusLine, Transfers, format_size
-from ._download import file_name_from_url
-from ._sync import SyncClient
+from .._calls import output_urls
+from .._download import file_name_from_url
+from .._sync import SyncClient
+from ._output import Console, StatusLine, Transfers, format_size
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,7 +42,7 @@ def _endpoint(
     if live:
         yield base_url, api_key, None, "the Higgsfield API", None
         return
-    from .testing import Emulator
+    from ..testing import Emulator
 
     # Full-size outputs: the demo's files are worth looking at.
     with Emulator(queue_time=0.5, run_time=1.5, full_size_images=True) as emulator:

@@ -1,0 +1,56 @@
+"""The Agent API (``client.agents``): sessions, turns, questions and media, sync and async.
+
+A drop-in for the official ``higgsfield_client.agents``: the same names and call shapes, with
+retries where they are safe, questions answered once, resumable timeouts and the turn's cost.
+Loaded on first use of ``client.agents`` (or of one of these names), not by
+``import higgsfield_client``.
+"""
+
+from higgsfield_proto import (
+    AgentAccessDeniedError,
+    AgentBackendError,
+    AgentError,
+    AgentMessage,
+    AgentSession,
+    AgentTimeoutError,
+    AgentTurnFailedError,
+    MessageStatus,
+    SessionBusyError,
+    SessionState,
+    SessionStatus,
+    TurnResult,
+)
+from higgsfield_proto import AgentInsufficientCreditsError as InsufficientCreditsError
+
+from .resources import (
+    DEFAULT_TURN_TIMEOUT,
+    AsyncAgents,
+    AsyncMedia,
+    AsyncSessions,
+    SyncAgents,
+    SyncMedia,
+    SyncSessions,
+)
+
+__all__ = [
+    "DEFAULT_TURN_TIMEOUT",
+    "AgentAccessDeniedError",
+    "AgentBackendError",
+    "AgentError",
+    "AgentMessage",
+    "AgentSession",
+    "AgentTimeoutError",
+    "AgentTurnFailedError",
+    "AsyncAgents",
+    "AsyncMedia",
+    "AsyncSessions",
+    "InsufficientCreditsError",
+    "MessageStatus",
+    "SessionBusyError",
+    "SessionState",
+    "SessionStatus",
+    "SyncAgents",
+    "SyncMedia",
+    "SyncSessions",
+    "TurnResult",
+]
