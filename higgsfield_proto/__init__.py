@@ -57,6 +57,19 @@ from ._build import (
     build_upload_put_request,
     build_upload_slot_request,
 )
+from ._catalog import (
+    Catalog,
+    CatalogDrift,
+    EnumChange,
+    ForeignId,
+    IdSpace,
+    ModelArgument,
+    ModelDrift,
+    ModelEntry,
+    Price,
+    catalog_drift,
+)
+from ._catalog_parse import catalog_from_openapi, catalog_with_supplement
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._endpoints import (
@@ -77,6 +90,7 @@ from ._errors import (
     AgentTurnFailedError,
     APIError,
     AuthenticationError,
+    CatalogError,
     ConcurrencyLimitError,
     CredentialsMissedError,
     DownloadError,
@@ -97,6 +111,7 @@ from ._errors import (
     ServerError,
     SessionBusyError,
     TransportError,
+    UnknownModelError,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -143,6 +158,7 @@ from ._parse import (
 from ._poll import PollPolicy
 from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy
 from ._retry_after import retry_after_seconds
+from ._schema import schema_problems
 from ._values import (
     ARTIFACT_KEYS,
     Deletion,
@@ -312,4 +328,19 @@ __all__ = [
     "verify_webhook",
     "wait_flow",
     "wait_turn_flow",
+    "Catalog",
+    "CatalogDrift",
+    "CatalogError",
+    "EnumChange",
+    "ForeignId",
+    "IdSpace",
+    "ModelArgument",
+    "ModelDrift",
+    "ModelEntry",
+    "Price",
+    "UnknownModelError",
+    "catalog_drift",
+    "catalog_from_openapi",
+    "catalog_with_supplement",
+    "schema_problems",
 ]
