@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test test-pythons lint typecheck pytest docs pictures dist wheel-check bench soak clean
+.PHONY: demo test test-pythons lint typecheck pytest docs pictures catalog dist wheel-check bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py .ci/pictures.py
+	$(BIN)/mypy higgsfield_proto higgsfield_transports higgsfield_client .ci/check_wheel.py .ci/pictures.py \
+		.ci/catalog.py
 
 # coverage starts before pytest so that modules imported by the pytest11 plugin are measured too.
 # Four xdist workers on any number of cores: most tests wait on loopback servers and subprocesses,
@@ -66,6 +67,11 @@ docs: $(STAMP)
 # batch`, and the demo's image and video; tests/docs/test_pictures.py checks they are current.
 pictures: $(STAMP)
 	$(BIN)/python .ci/pictures.py
+
+# What the model catalog's snapshot generates (.ci/catalog.py): the TypedDicts of
+# higgsfield_client/models/arguments.py and the table of docs/models.md; tests/models checks them.
+catalog: $(STAMP)
+	$(BIN)/python .ci/catalog.py
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

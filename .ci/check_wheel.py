@@ -1,10 +1,11 @@
 """Check the built wheel as a user gets it (`make wheel-check`); standard library only.
 
 Run with the interpreter to check under: ``python .ci/check_wheel.py DIST_DIR``. It checks that the
-wheel holds the three packages' ``py.typed`` markers, the ``higgsfield`` console script, the
-``higgsfield_emulator`` pytest11 entry point and metadata claiming this Python; then installs the
-wheel into a clean venv outside the source tree and runs ``higgsfield demo`` and a test that uses
-the pytest plugin's fixture from it. Exits non-zero, naming what is wrong, on the first failure.
+wheel holds the three packages' ``py.typed`` markers, the model catalog's data files, the
+``higgsfield`` console script, the ``higgsfield_emulator`` pytest11 entry point and metadata
+claiming this Python; then installs the wheel into a clean venv outside the source tree, loads the
+catalog snapshot and runs ``higgsfield demo`` and a test that uses the pytest plugin's fixture
+from it. Exits non-zero, naming what is wrong, on the first failure.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from pathlib import Path
 from typing import List, NoReturn
 
 PACKAGES = ("higgsfield_proto", "higgsfield_transports", "higgsfield_client")
+# The catalog snapshot (package data): the published OpenAPI document and the SDK's catalog data.
+DATA_FILES = ("higgsfield_client/models/openapi.json", "higgsfield_client/models/catalog.json")
+LOAD_CATALOG = (
+    "from higgsfield_client.models import snapshot_catalog; catalog = snapshot_catalog(); "
+    "assert len(catalog.list()) > 48, len(catalog.list()); "
+    "print(f'{len(catalog.list())} models, snapshot of {catalog.date}')"
+)
 ENTRY_POINTS = {
     "console_scripts": ("higgsfield", "higgsfield_client.cli:main"),
     "pytest11": ("higgsfield_emulator", "higgsfield_client.testing._plugin"),
@@ -54,6 +62,10 @@ def check_contents(wheel: Path) -> None:
             if f"{package}/py.typed" not in names:
                 fail(f"{wheel.name} has no {package}/py.typed")
         ok("py.typed in " + ", ".join(PACKAGES))
+        for data_file in DATA_FILES:
+            if data_file not in names:
+                fail(f"{wheel.name} has no {data_file}")
+        ok("the catalog snapshot: " + ", ".join(DATA_FILES))
         top_level = {name.split("/", 1)[0] for name in names}
         dist_info = [name for name in top_level if name.endswith(".dist-info")]
         if len(dist_info) != 1 or top_level - {*PACKAGES, *dist_info}:
@@ -95,6 +107,8 @@ def check_installed(wheel: Path) -> None:
         if not site.startswith(str(home / "venv")):
             fail(f"higgsfield_client was imported from {site}, not from the clean venv")
         ok(f"installed into a clean venv ({site})")
+        run([python, "-c", LOAD_CATALOG], home)
+        ok("the catalog snapshot loads from the installed package data")
         run([str(bin_dir / "higgsfield"), "demo"], home)
         ok("higgsfield demo ran from the installed script")
         (home / "test_plugin.py").write_text(textwrap.dedent(PLUGIN_TEST))

@@ -15,6 +15,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
   connections    connection reuse: TCP connections a client opens while polling
   emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
   batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
+  catalog        the model catalog's argument check: CPU per check over CPU per submit
 
 Not in the default run, named explicitly:
 
@@ -55,6 +56,7 @@ SUITES: Dict[str, str] = {
     "connections": "connections",
     "emulator_rate": "emulator_suite",
     "batch": "batch",
+    "catalog": "catalog",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]

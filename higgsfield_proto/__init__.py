@@ -21,6 +21,19 @@ from ._build import (
     cancel_url,
     status_url,
 )
+from ._catalog import (
+    Catalog,
+    CatalogDrift,
+    EnumChange,
+    ForeignId,
+    IdSpace,
+    ModelArgument,
+    ModelDrift,
+    ModelEntry,
+    Price,
+    catalog_drift,
+)
+from ._catalog_parse import catalog_from_openapi, catalog_with_supplement
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._endpoints import (
@@ -41,6 +54,7 @@ from ._errors import (
     AgentTurnFailedError,
     APIError,
     AuthenticationError,
+    CatalogError,
     ConcurrencyLimitError,
     CredentialsMissedError,
     DownloadError,
@@ -61,6 +75,7 @@ from ._errors import (
     ServerError,
     SessionBusyError,
     TransportError,
+    UnknownModelError,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -108,6 +123,7 @@ from ._parse import (
 from ._poll import PollPolicy
 from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy
 from ._retry_after import retry_after_seconds
+from ._schema import schema_problems
 from ._values import (
     ARTIFACT_KEYS,
     Deletion,
@@ -386,4 +402,19 @@ __all__ = [
     "verify_webhook",
     "wait_flow",
     "wait_turn_flow",
+    "Catalog",
+    "CatalogDrift",
+    "CatalogError",
+    "EnumChange",
+    "ForeignId",
+    "IdSpace",
+    "ModelArgument",
+    "ModelDrift",
+    "ModelEntry",
+    "Price",
+    "UnknownModelError",
+    "catalog_drift",
+    "catalog_from_openapi",
+    "catalog_with_supplement",
+    "schema_problems",
 ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
 from ._http import FailureKind, TransportFailure
 from ._values import FieldError
+
+if TYPE_CHECKING:
+    from ._catalog import ForeignId
 
 
 class HiggsfieldError(Exception):
@@ -20,6 +23,24 @@ class CredentialsMissedError(HiggsfieldError):
 
 class InvalidArgumentError(HiggsfieldError, ValueError):
     """A caller passed an argument the protocol cannot carry (bad model id, key, header value...)."""
+
+
+class CatalogError(HiggsfieldError, ValueError):
+    """A model catalog document is malformed or partial: an OpenAPI document without paths, a
+    model endpoint without a request schema, a schema keyword of the wrong type..."""
+
+
+class UnknownModelError(InvalidArgumentError):
+    """The model catalog does not know this model id.
+
+    ``model_id`` is the id asked for; ``foreign`` is the ``ForeignId`` note when the id belongs to
+    another Higgsfield API plane, whose message the error's text carries.
+    """
+
+    def __init__(self, message: str, *, model_id: str, foreign: Optional[ForeignId] = None) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+        self.foreign = foreign
 
 
 class ProtocolError(HiggsfieldError):
@@ -181,11 +202,16 @@ class ValidationError(APIError):
     """400 or 422: the request was rejected as invalid.
 
     ``errors`` holds the 422 field list as ``FieldError`` values (empty when the body had none).
+    ``local`` is True when the arguments were checked on this machine against the model catalog
+    and nothing was sent; ``status_code`` is then the 422 the API would have answered.
     """
 
-    def __init__(self, message: str, *, errors: tuple[FieldError, ...] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, errors: tuple[FieldError, ...] = (), local: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.errors = errors
+        self.local = local
 
 
 class NotCancellableError(ValidationError):

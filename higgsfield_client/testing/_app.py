@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ._agent_routes import AgentRoutes
-from ._catalog import ModelSpec, batch_size, estimate, validate_arguments
+from ._catalog import ArgumentChecker, ModelSpec, batch_size, estimate
 from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
 from ._jobs import Job, JobBook, JobInfo, JobScript, QueueFull
 from ._journal import Journal, JournalEntry
@@ -106,6 +106,7 @@ class Api:
             ``give_back`` returns it when the submit was then refused.
         timings: returns (queue time, run time) for a new job.
         changed: called on the loop after a job was added, to arm the state timer.
+        openapi: returns the bytes served as the published OpenAPI document.
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class Api:
         give_back: Callable[[JobScript], None],
         timings: Callable[[], Tuple[float, float]],
         changed: Callable[[], None],
+        openapi: Callable[[], bytes],
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -135,6 +137,8 @@ class Api:
         self._give_back = give_back
         self._timings = timings
         self._changed = changed
+        self._openapi = openapi
+        self._checkers: Dict[str, ArgumentChecker] = {}
         self._connection_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._connections_seen = 0
         self._idempotency: Dict[str, Tuple[str, Dict[str, Any]]] = {}
@@ -160,6 +164,8 @@ class Api:
         add(app, "PUT", "/storage/{slot_id}", self.put, name="put", public=True)
         add(app, "GET", "/uploads/{name}", self.public_file, name="upload", public=True)
         add(app, "GET", "/outputs/{request_id}/{name}", self.output, name="output", public=True)
+        # The docs site publishes the OpenAPI document without credentials.
+        add(app, "GET", "/docs/openapi.json", self.openapi, name="openapi", public=True)
         add(app, "POST", "/{model_id:.+}", self.submit, name="submit")
         return app
 
@@ -353,7 +359,7 @@ class Api:
                 webhook,
             ))
         if body is not None:
-            errors.extend(validate_arguments(model, body))
+            errors.extend(self._argument_errors(model, body))
         if errors or body is None:
             return detail(422, errors)
         fingerprint = json.dumps(
@@ -506,10 +512,21 @@ class Api:
             return detail(404, f"Model '{model_id}' not found")
         body, errors = parse_object(await read_body(request))
         if body is not None:
-            errors.extend(validate_arguments(model, body))
+            errors.extend(self._argument_errors(model, body))
         if errors or body is None:
             return detail(422, errors)
         return web.json_response(estimate(model, body))
+
+    def _argument_errors(self, model: ModelSpec, body: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The 422 items for ``body``, with the model's schema (its checker is made once)."""
+        checker = self._checkers.get(model.model_id)
+        if checker is None:
+            checker = self._checkers[model.model_id] = ArgumentChecker(model.json_schema())
+        return checker.errors(body)
+
+    async def openapi(self, request: web.Request) -> web.StreamResponse:
+        """GET /docs/openapi.json: the published OpenAPI document (see `Emulator.serve_openapi`)."""
+        return web.Response(body=self._openapi(), content_type="application/json")
 
     # -- storage host and outputs -------------------------------------------------------------
 

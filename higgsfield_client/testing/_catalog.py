@@ -1,22 +1,52 @@
-"""The emulator's model catalog: argument rules, pydantic-style validation errors and prices."""
+"""The emulator's model catalog: the published schemas, checked with jsonschema, and prices.
+
+The models and their schemas come from the SDK's catalog data (``higgsfield_client/models``: the
+published OpenAPI document and ``catalog.json``), read here with code of the emulator's own; the
+SDK's core validates the same data with its own validator, so that a misreading in one cannot
+hide in the other. The emulator answers as the API's pydantic models would:
+
+- unknown fields are accepted and ignored, unless a schema says ``additionalProperties: false``;
+- ``"default": null`` on a typed field accepts an explicit null (``Optional[...] = None``);
+- a ``$ref`` that does not resolve inside the document is not checked;
+- ``multipleOf`` allows a difference of 1e-9 with fractions, as pydantic does (and a number
+  whose quotient overflows a float is no multiple);
+- one error per place: the first of enum, type, multipleOf, minimum/maximum, string length,
+  maxItems (items then unchecked), the items, minItems (not reported when an item failed).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from importlib.resources import files
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import jsonschema
 
 # One credit costs this many US dollars (1.500 credits -> "0.094", the documented example).
 USD_PER_CREDIT = Decimal("0.0625")
 _THOUSANDTHS = Decimal("0.001")
+# The price of a model the catalog data gives none: per image, or per five seconds of video.
+RULE_CREDITS = {"image": Decimal("1.5"), "video": Decimal("10")}
 
+_ARG_TYPES = {"str": "string", "int": "integer", "number": "number", "bool": "boolean", "list": "array"}
 _TYPE_ERRORS = {
-    "str": ("string_type", "Input should be a valid string"),
-    "int": ("int_type", "Input should be a valid integer"),
+    "string": ("string_type", "Input should be a valid string"),
+    "integer": ("int_type", "Input should be a valid integer"),
     "number": ("float_type", "Input should be a valid number"),
-    "bool": ("bool_type", "Input should be a valid boolean"),
-    "list": ("list_type", "Input should be a valid list"),
+    "boolean": ("bool_type", "Input should be a valid boolean"),
+    "array": ("list_type", "Input should be a valid list"),
+    "object": ("dict_type", "Input should be a valid dictionary"),
+    "null": ("none_required", "Input should be None"),
+    "fraction": ("int_from_float", "Input should be a valid integer, got a number with a fractional part"),
 }
+# Which error a place keeps when jsonschema finds several (lower first); see the module's notes.
+_RANK = {
+    "enum": 0, "type": 1, "multipleOf": 2, "minimum": 3, "maximum": 3, "minLength": 4,
+    "maxLength": 4, "maxItems": 5, "minItems": 7,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,7 +55,8 @@ class Arg:
 
     ``kind`` is "str", "int", "number", "bool", "list" or "any"; ``choices`` restricts the value to
     a fixed set (a pydantic ``Literal``); ``ge``/``le`` bound numbers; ``min_items``/``max_items``
-    bound lists; ``max_length`` bounds strings.
+    bound lists; ``max_length`` bounds strings. An argument that is not ``required`` also
+    accepts null.
     """
 
     name: str
@@ -38,114 +69,263 @@ class Arg:
     max_items: Optional[int] = None
     max_length: Optional[int] = None
 
+    def json_schema(self) -> Dict[str, Any]:
+        """The argument as a JSON Schema property."""
+        schema: Dict[str, Any] = {}
+        if self.kind in _ARG_TYPES:
+            schema["type"] = _ARG_TYPES[self.kind]
+        keywords = {
+            "enum": None if self.choices is None else list(self.choices),
+            "minimum": self.ge, "maximum": self.le, "minItems": self.min_items,
+            "maxItems": self.max_items, "maxLength": self.max_length,
+        }  # fmt: skip
+        schema.update({key: value for key, value in keywords.items() if value is not None})
+        if not self.required:
+            schema["default"] = None
+        return schema
+
 
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the emulator accepts: its id, output kind ("image" or "video"), arguments, price.
 
-    ``credits`` is the price of one image (per ``batch_size`` item) or of five seconds of video.
-    Arguments not listed are accepted and ignored, as the real API does.
+    ``credits`` is the price of one image (per ``batch_size`` or ``num_images`` item) or of five
+    seconds of video. The arguments are checked against ``schema`` (a JSON Schema of the
+    arguments) when given, else against ``args``; arguments neither lists are accepted and
+    ignored, as the real API does. ``checked`` False accepts any arguments (a model whose
+    schema is not known).
     """
 
     model_id: str
     kind: str
     args: Tuple[Arg, ...] = ()
     credits: Decimal = Decimal("1.5")
+    schema: Optional[Mapping[str, Any]] = field(default=None, compare=False, hash=False)
+    checked: bool = True
+
+    def json_schema(self) -> Dict[str, Any]:
+        """The JSON Schema the emulator checks a body against ({} when ``checked`` is False)."""
+        if not self.checked:
+            return {}
+        if self.schema is not None:
+            return dict(self.schema)
+        return {
+            "type": "object",
+            "properties": {arg.name: arg.json_schema() for arg in self.args},
+            "required": [arg.name for arg in self.args if arg.required],
+        }
 
 
-def _literal_text(choices: Tuple[Any, ...]) -> str:
-    shown = [repr(choice) for choice in choices]
-    if len(shown) == 1:
-        return shown[0]
-    return ", ".join(shown[:-1]) + " or " + shown[-1]
+def _tolerant_multiple_of(
+    validator: Any, step: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    # jsonschema's own rule refuses 0.07 as a multiple of 0.01 (floating point); pydantic does not.
+    if not validator.is_type(instance, "number"):
+        return
+    if isinstance(instance, int) and isinstance(step, int):
+        exact = instance % step == 0
+    else:
+        try:
+            quotient = instance / step
+        except OverflowError:  # an integer too large for a float
+            quotient = math.inf
+        exact = math.isfinite(quotient) and abs(instance - round(quotient) * step) < 1e-9
+    if not exact:
+        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {step}")
 
 
-def _has_kind(value: Any, kind: str) -> bool:
-    # bool is an int subclass in Python but never a valid number in the API's schema.
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "list":
-        return isinstance(value, list)
-    return True
+_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, {"multipleOf": _tolerant_multiple_of}
+)
 
 
-def _error(kind: str, name: str, msg: str, value: Any, **ctx: Any) -> Dict[str, Any]:
-    item: Dict[str, Any] = {"type": kind, "loc": ["body", name], "msg": msg, "input": value}
+class ArgumentChecker:
+    """Checks bodies against one JSON Schema and answers pydantic v2-style 422 items."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        prepared = _prepared(schema, schema, (), nullable=True)
+        self._validator = _Validator(prepared)
+        self._order = {name: index for index, name in enumerate(prepared.get("properties", {}))}
+
+    def errors(self, body: Any) -> List[Dict[str, Any]]:
+        """The 422 items for ``body`` (``type``, ``loc``, ``msg``, ``input``, ``ctx``), in the
+        order of the schema's properties, then unknown fields; empty when it is valid."""
+        found: List[Tuple[Tuple[Any, ...], int, Dict[str, Any]]] = []
+        for error in self._validator.iter_errors(body):
+            place = ("body", *error.absolute_path)
+            rank = _RANK.get(str(error.validator), 6)
+            found.extend((loc, rank, item) for loc, item in _items(error, place))
+        kept = _one_per_place(found)
+        return sorted(kept, key=lambda item: self._position(item["loc"], body))
+
+    def _position(self, loc: Sequence[Any], body: Any) -> Tuple[int, int, Tuple[Any, ...]]:
+        top = loc[1] if len(loc) > 1 else None
+        if top in self._order:
+            return 0, self._order[top], tuple((0, p) if isinstance(p, int) else (1, str(p)) for p in loc[2:])
+        keys = list(body) if isinstance(body, dict) else []
+        return 1, keys.index(top) if top in keys else len(keys), ()
+
+
+def _prepared(node: Any, document: Any, expanding: Tuple[str, ...], *, nullable: bool) -> Any:
+    """``node`` with the ``$ref``s that resolve in ``document`` inlined and the others made {};
+    with ``nullable``, a ``default: null`` also admits null in ``type`` and ``enum``."""
+    if not isinstance(node, Mapping):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target = _pointer(document, ref)
+        if target is None or ref in expanding:
+            return {}
+        return _prepared(target, document, (*expanding, ref), nullable=nullable)
+    out = dict(node)
+    for key in ("items", "additionalProperties"):
+        if key in out:
+            out[key] = _prepared(out[key], document, expanding, nullable=nullable)
+    if isinstance(out.get("properties"), Mapping):
+        out["properties"] = {
+            name: _prepared(part, document, expanding, nullable=nullable)
+            for name, part in out["properties"].items()
+        }
+    if nullable and "default" in out and out["default"] is None:
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+def _pointer(document: Any, ref: str) -> Optional[Any]:
+    if not ref.startswith("#/"):
+        return None
+    node = document
+    for token in ref[2:].split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _items(
+    error: jsonschema.ValidationError, place: Tuple[Any, ...]
+) -> Iterator[Tuple[Tuple[Any, ...], Dict[str, Any]]]:
+    keyword: Any = error.validator
+    value: Any = error.validator_value
+    instance: Any = error.instance
+    if keyword == "required":
+        for name in value:
+            if isinstance(instance, dict) and name not in instance:
+                yield (*place, name), _item("missing", (*place, name), "Field required", instance)
+    elif keyword == "additionalProperties":
+        schema: Any = error.schema
+        known = schema.get("properties", {})
+        for name in instance:
+            if name not in known:
+                where = (*place, name)
+                yield where, _item("extra_forbidden", where, "Extra inputs are not permitted", instance[name])
+    elif keyword == "type":
+        wanted = value if isinstance(value, str) else next((t for t in value if t != "null"), "null")
+        fraction = wanted == "integer" and isinstance(instance, float)
+        kind, msg = _TYPE_ERRORS["fraction" if fraction else wanted]
+        yield place, _item(kind, place, msg, instance)
+    elif keyword == "enum":
+        text = _choices_text([choice for choice in value if choice is not None])
+        yield place, _item("literal_error", place, f"Input should be {text}", instance, expected=text)
+    else:
+        yield place, _constraint_item(str(keyword), value, place, instance)
+
+
+# keyword -> (pydantic type, message with {limit}, the ctx key for the limit)
+_CONSTRAINTS = {
+    "multipleOf": ("multiple_of", "Input should be a multiple of {limit}", "multiple_of"),
+    "minimum": ("greater_than_equal", "Input should be greater than or equal to {limit}", "ge"),
+    "maximum": ("less_than_equal", "Input should be less than or equal to {limit}", "le"),
+    "minLength": ("string_too_short", "String should have at least {limit} character{s}", "min_length"),
+    "maxLength": ("string_too_long", "String should have at most {limit} character{s}", "max_length"),
+    "minItems": ("too_short", "List should have at least {limit} item{s} after validation, not {size}",
+                 "min_length"),
+    "maxItems": ("too_long", "List should have at most {limit} item{s} after validation, not {size}",
+                 "max_length"),
+}  # fmt: skip
+
+
+def _constraint_item(keyword: str, value: Any, place: Tuple[Any, ...], instance: Any) -> Dict[str, Any]:
+    if keyword not in _CONSTRAINTS:
+        return _item("value_error", place, f"Value error, the schema's {keyword} refuses it", instance)
+    kind, template, ctx_key = _CONSTRAINTS[keyword]
+    ctx = {ctx_key: value}
+    size = len(instance) if keyword in ("minItems", "maxItems") else 0
+    if keyword in ("minItems", "maxItems"):
+        ctx.update(field_type="List", actual_length=size)
+    msg = template.format(limit=_number_text(value), s="" if value == 1 else "s", size=size)
+    return _item(kind, place, msg, instance, **ctx)
+
+
+def _one_per_place(found: List[Tuple[Tuple[Any, ...], int, Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    best: Dict[Tuple[Any, ...], Tuple[int, Dict[str, Any]]] = {}
+    for loc, rank, item in found:
+        if loc not in best or rank < best[loc][0]:
+            best[loc] = (rank, item)
+    # A place that failed its enum or had too many items hides what failed inside it; a list
+    # whose items failed is not also too short.
+    hiding = [loc for loc, (rank, _) in best.items() if rank in (_RANK["enum"], _RANK["maxItems"])]
+    kept = {
+        loc: entry for loc, entry in best.items()
+        if not any(len(loc) > len(outer) and loc[: len(outer)] == outer for outer in hiding)
+    }  # fmt: skip
+    return [
+        item for loc, (rank, item) in kept.items()
+        if rank != _RANK["minItems"] or not any(len(o) > len(loc) and o[: len(loc)] == loc for o in kept)
+    ]  # fmt: skip
+
+
+def _item(kind: str, loc: Tuple[Any, ...], msg: str, value: Any, **ctx: Any) -> Dict[str, Any]:
+    item: Dict[str, Any] = {"type": kind, "loc": list(loc), "msg": msg, "input": value}
     if ctx:
         item["ctx"] = ctx
     return item
 
 
-def _check(arg: Arg, value: Any) -> Optional[Dict[str, Any]]:
-    if arg.choices is not None:
-        if any(value == c and type(value) is type(c) for c in arg.choices):
-            return None
-        text = _literal_text(arg.choices)
-        return _error("literal_error", arg.name, f"Input should be {text}", value, expected=text)
-    if not _has_kind(value, arg.kind):
-        kind, msg = _TYPE_ERRORS[arg.kind]
-        return _error(kind, arg.name, msg, value)
-    if arg.ge is not None and value < arg.ge:
-        msg = f"Input should be greater than or equal to {arg.ge:g}"
-        return _error("greater_than_equal", arg.name, msg, value, ge=arg.ge)
-    if arg.le is not None and value > arg.le:
-        msg = f"Input should be less than or equal to {arg.le:g}"
-        return _error("less_than_equal", arg.name, msg, value, le=arg.le)
-    if arg.min_items is not None and len(value) < arg.min_items:
-        msg = f"List should have at least {arg.min_items} item after validation, not {len(value)}"
-        return _error("too_short", arg.name, msg, value, field_type="List",
-                      min_length=arg.min_items, actual_length=len(value))
-    if arg.max_items is not None and len(value) > arg.max_items:
-        msg = f"List should have at most {arg.max_items} items after validation, not {len(value)}"
-        return _error("too_long", arg.name, msg, value, field_type="List",
-                      max_length=arg.max_items, actual_length=len(value))
-    if arg.max_length is not None and len(value) > arg.max_length:
-        msg = f"String should have at most {arg.max_length} characters"
-        return _error("string_too_long", arg.name, msg, value, max_length=arg.max_length)
-    return None
+def _choices_text(choices: Sequence[Any]) -> str:
+    shown = [repr(choice) for choice in choices]
+    if len(shown) < 2:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def validate_arguments(model: ModelSpec, body: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """Check a submit body against the model's rules.
-
-    Returns:
-        The pydantic v2 style error items (``type``, ``loc``, ``msg``, ``input``, ``ctx``), one per
-        failing argument, in catalog order; empty when the body is valid.
-    """
-    errors: List[Dict[str, Any]] = []
-    for arg in model.args:
-        if arg.name not in body:
-            if arg.required:
-                errors.append(_error("missing", arg.name, "Field required", dict(body)))
-            continue
-        if body[arg.name] is None and not arg.required:
-            continue
-        problem = _check(arg, body[arg.name])
-        if problem is not None:
-            errors.append(problem)
-    return errors
+def _number_text(number: Any) -> str:
+    return str(int(number)) if isinstance(number, float) and number.is_integer() else str(number)
 
 
 def batch_size(model: ModelSpec, body: Mapping[str, Any]) -> int:
-    """Number of outputs a request makes (``batch_size`` for image models, else 1)."""
-    size = body.get("batch_size")
-    if model.kind == "image" and isinstance(size, int) and not isinstance(size, bool) and size > 0:
-        return size
+    """Number of outputs a request makes: ``batch_size`` or ``num_images`` for image models, else 1."""
+    if model.kind != "image":
+        return 1
+    for key in ("batch_size", "num_images"):
+        size = body.get(key)
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            return size
     return 1
 
 
+def _seconds(body: Mapping[str, Any]) -> Decimal:
+    duration = body.get("duration")
+    if isinstance(duration, str) and duration.isdigit():
+        duration = int(duration)  # some schemas take the duration as "4", "6" or "8"
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration > 0:
+        return Decimal(str(duration))
+    return Decimal(5)
+
+
 def estimate(model: ModelSpec, body: Mapping[str, Any]) -> Dict[str, str]:
-    """Price a request as the estimate endpoint answers it: decimal strings with three places."""
+    """Price a request as the estimate endpoint answers it: decimal strings with three places.
+
+    Video: ``credits`` per five seconds of ``duration`` (5 s when absent); anything else:
+    ``credits`` per output.
+    """
     if model.kind == "video":
-        duration = body.get("duration")
-        seconds = duration if isinstance(duration, (int, float)) and duration > 0 else 5
-        credits = model.credits * Decimal(str(seconds)) / Decimal(5)
+        credits = model.credits * _seconds(body) / Decimal(5)
     else:
         credits = model.credits * batch_size(model, body)
     credits = credits.quantize(_THOUSANDTHS, ROUND_HALF_UP)
@@ -153,127 +333,46 @@ def estimate(model: ModelSpec, body: Mapping[str, Any]) -> Dict[str, str]:
     return {"credits": str(credits), "usd": str(usd)}
 
 
-_PROMPT = Arg("prompt", "str", required=True)
-_OPT_PROMPT = Arg("prompt", "str")
-_IMAGE_URL = Arg("image_url", "str", required=True)
-_SEED = Arg("seed", "int", ge=1, le=1_000_000)
-_SOUL_RATIOS = ("9:16", "16:9", "4:3", "3:4", "1:1", "2:3", "3:2")
-_SOUL_ARGS = (
-    _PROMPT,
-    Arg("aspect_ratio", choices=_SOUL_RATIOS),
-    Arg("resolution", choices=("720p", "1080p")),
-    Arg("enhance_prompt", "bool"),
-    Arg("style_id", "str"),
-    Arg("style_strength", "number", ge=0, le=1),
-    _SEED,
-    Arg("batch_size", choices=(1, 4)),
-    Arg("custom_reference_id", "str"),
-    Arg("custom_reference_strength", "number", ge=0, le=1),
-    Arg("image_reference_url", "str"),
-)
-_DOP_ARGS = (
-    _PROMPT,
-    _IMAGE_URL,
-    Arg("end_image_url", "str"),
-    Arg("motions", "list", max_items=2),
-    _SEED,
-    Arg("enhance_prompt", "bool"),
-)
+def read_data(name: str) -> bytes:
+    """The bytes of one of the SDK's catalog files (``openapi.json``, ``catalog.json``)."""
+    return files("higgsfield_client.models").joinpath(name).read_bytes()
 
-DEFAULT_MODELS: Tuple[ModelSpec, ...] = (
-    ModelSpec("higgsfield-ai/soul/standard", "image", _SOUL_ARGS, Decimal("1.5")),
-    ModelSpec("higgsfield-ai/soul/v2/standard", "image", _SOUL_ARGS, Decimal("1.5")),
-    ModelSpec("bytedance/seedream/v4/text-to-image", "image", (
-        _PROMPT,
-        Arg("resolution", choices=("1K", "2K", "4K")),
-        Arg("aspect_ratio", choices=("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9")),
-        Arg("camera_fixed", "bool"),
-    ), Decimal("2")),
-    ModelSpec("higgsfield-ai/dop/standard", "video", _DOP_ARGS, Decimal("9")),
-    ModelSpec("higgsfield-ai/dop/lite", "video", _DOP_ARGS, Decimal("4")),
-    ModelSpec("higgsfield-ai/dop/turbo", "video", _DOP_ARGS, Decimal("6.5")),
-    ModelSpec("kling-video/v2.1/pro/image-to-video", "video", (
-        _PROMPT,
-        _IMAGE_URL,
-        Arg("duration", choices=(5, 10)),
-        Arg("cfg_scale", "number", ge=0, le=1),
-        Arg("negative_prompt", "str"),
-    ), Decimal("10")),
-    ModelSpec("kling-video/v2.6/pro/image-to-video", "video", (
-        _PROMPT,
-        _IMAGE_URL,
-        Arg("sound", choices=("on", "off")),
-        Arg("duration", choices=(5, 10)),
-        Arg("cfg_scale", "number", ge=0, le=1),
-        Arg("aspect_ratio", choices=("16:9", "9:16", "1:1")),
-    ), Decimal("12")),
-    ModelSpec("bytedance/seedance-2.0/image-to-video", "video", (
-        _IMAGE_URL,
-        _OPT_PROMPT,
-        Arg("duration", "int", ge=4, le=15),
-        Arg("resolution", choices=("480p", "720p", "1080p", "4k")),
-        Arg("end_image_url", "str"),
-        Arg("generate_audio", "bool"),
-    ), Decimal("8")),
-    ModelSpec("minimax/hailuo-2.3/standard/image-to-video", "video", (
-        _PROMPT,
-        _IMAGE_URL,
-        Arg("duration", choices=(6, 10)),
-        Arg("prompt_optimizer", "bool"),
-    ), Decimal("7")),
-    ModelSpec("alibaba/wan-3.0/text-to-video", "video", (
-        _PROMPT,
-        Arg("seed", "int", ge=0, le=2_147_483_647),
-        Arg("duration", "int", ge=2, le=30),
-        Arg("resolution", choices=("480p", "720p", "1080p")),
-        Arg("aspect_ratio", choices=("16:9", "4:3", "1:1", "3:4", "9:16", "adaptive")),
-        Arg("generate_audio", "bool"),
-        Arg("enable_thinking", "bool"),
-    ), Decimal("6")),
-    ModelSpec("alibaba/qwen-image-3/edit", "image", (
-        _PROMPT,
-        Arg("image_urls", "list", required=True, min_items=1, max_items=3),
-        Arg("resolution", choices=("1k", "2k")),
-        Arg("aspect_ratio", "str"),
-        Arg("seed", "int"),
-        Arg("negative_prompt", "str"),
-        Arg("prompt_extend", "bool"),
-        Arg("enable_thinking", "bool"),
-        Arg("prompt_extend_mode", choices=("direct",)),
-    ), Decimal("2.5")),
-    ModelSpec("veo3.1/image-to-video", "video", (
-        _PROMPT,
-        _IMAGE_URL,
-        Arg("duration", "int"),
-        Arg("resolution", "str"),
-        Arg("aspect_ratio", "str"),
-        Arg("generate_audio", "bool"),
-    ), Decimal("20")),
-    ModelSpec("sora-2/text-to-video", "video", (
-        _PROMPT,
-        Arg("duration", choices=(4, 8, 12)),
-        Arg("resolution", choices=("720p",)),
-        Arg("aspect_ratio", choices=("16:9", "9:16")),
-    ), Decimal("15")),
-    ModelSpec("higgsfield/genjutsu/motion-transfer/v1.0", "video", (
-        Arg("video_url", "str", required=True),
-        Arg("image_urls", "list", required=True, min_items=1, max_items=8),
-        _OPT_PROMPT,
-        Arg("resolution", choices=("720p", "480p", "1080p")),
-    ), Decimal("10")),
-    ModelSpec("z-image/turbo", "image", (
-        Arg("prompt", "str", required=True, max_length=800),
-        Arg("seed", "int"),
-        Arg("resolution", choices=("1k", "2k")),
-        Arg("aspect_ratio", "str"),
-        Arg("prompt_extend", "bool"),
-    ), Decimal("0.5")),
-    ModelSpec("recraft/v4.1/text-to-image", "image", (
-        _PROMPT,
-        Arg("resolution", choices=("1k",)),
-        Arg("aspect_ratio", "str"),
-        Arg("output_format", choices=("jpg", "png", "webp")),
-        Arg("colors", "list"),
-        Arg("background_color", "any"),
-    ), Decimal("1")),
+
+def _kind(model_id: str, properties: Mapping[str, Any], kinds: Mapping[str, str]) -> str:
+    if model_id in kinds:
+        return kinds[model_id]
+    return "video" if "video" in model_id or "duration" in properties else "image"
+
+
+def catalog_models(document: Mapping[str, Any], data: Mapping[str, Any]) -> Tuple[ModelSpec, ...]:
+    """The models of a published OpenAPI ``document`` and of the SDK's catalog ``data``.
+
+    Every ``POST`` path without a template is a model, with its JSON request schema; the
+    documented models the document lacks follow. A model is priced from ``data`` or by
+    `RULE_CREDITS`.
+    """
+    prices = {key: Decimal(price["credits"]) for key, price in data["prices"]["models"].items()}
+    specs: Dict[str, ModelSpec] = {}
+    for path, item in document["paths"].items():
+        if "{" in path or "post" not in item:
+            continue
+        model_id = path.strip("/")
+        schema = item["post"]["requestBody"]["content"]["application/json"]["schema"]
+        kind = _kind(model_id, schema.get("properties", {}), data["kinds"])
+        specs[model_id] = ModelSpec(
+            model_id, kind, credits=prices.get(model_id, RULE_CREDITS[kind]),
+            schema=_prepared(schema, document, (), nullable=False),
+        )  # fmt: skip
+    for entry in data["documented"]:
+        model_id, kind, schema = entry["id"], entry["kind"], entry["schema"]
+        if model_id not in specs:
+            specs[model_id] = ModelSpec(
+                model_id, kind, credits=prices.get(model_id, RULE_CREDITS[kind]),
+                schema=schema, checked=schema is not None,
+            )  # fmt: skip
+    return tuple(specs.values())
+
+
+DEFAULT_MODELS: Tuple[ModelSpec, ...] = catalog_models(
+    json.loads(read_data("openapi.json")), json.loads(read_data("catalog.json"))
 )

@@ -31,6 +31,12 @@ jobs:
   At most --concurrency-limit jobs run at once; the others wait in the queue, and
   past --queue-limit queued outputs a submit gets 429 account_queue_full.
 
+models:
+  Every model of the SDK's catalog snapshot, its arguments checked against its
+  published schema (a 422 with the API's field list); unknown fields pass, as on
+  the API. The published OpenAPI document is served at /docs/openapi.json, with
+  no key needed. At start the emulator prints how many models it serves.
+
 agent API:
   Under /v1/agent, with the same key. A message's turn runs --agent-turn-time
   seconds, then answers "Echo: <message>"; a message containing [fail] fails,
@@ -159,8 +165,12 @@ def run(options: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     with emulator:
+        models = emulator.models
+        checked = sum(1 for model in models if model.checked)
         lines: List[str] = [
             f"Higgsfield API emulator listening on {emulator.base_url}",
+            f"Models: {len(models)} from the SDK's catalog, {checked} checked against their schemas "
+            f"({emulator.base_url}/docs/openapi.json)",
             f"API key: {emulator.api_key}",
             f"export HF_KEY={shlex.quote(emulator.api_key)}",
             f"export HIGGSFIELD_BASE_URL={shlex.quote(emulator.base_url)}",

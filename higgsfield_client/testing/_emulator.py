@@ -16,11 +16,11 @@ import time
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Deque, Iterable, List, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Deque, Iterable, List, Mapping, Optional, Tuple, Type, Union
 
 from ._agent import AgentBook, AgentScript, AgentSessionInfo
 from ._agent_media import MediaBook
-from ._catalog import DEFAULT_MODELS, ModelSpec
+from ._catalog import DEFAULT_MODELS, ModelSpec, read_data
 from ._faults import FaultPlan
 from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
 from ._journal import Journal, JournalEntry
@@ -107,7 +107,8 @@ class Emulator:
         timing_jitter: each job's queue and run time is scaled by a random factor within
             1 +/- this fraction.
         retention: the account's data retention in seconds (the ``Hf-Expires-After`` maximum).
-        models: the model catalog; a set of documented models if None.
+        models: the models to accept; if None, `DEFAULT_MODELS`: every model of the SDK's
+            catalog, checked against its published schema (see "Models" in the docs).
         journal_limit: newest journal entries kept (None keeps all, 0 keeps none).
         agent_turn_time: seconds an unscripted Agent API turn runs; can be changed later.
         agent_long_turn_time: seconds an unscripted turn runs when its message contains
@@ -178,6 +179,7 @@ class Emulator:
         self._storage_arg = None if storage_dir is None else Path(storage_dir)
         self._upload_ttl = upload_url_ttl
         self._catalog = {m.model_id: m for m in (DEFAULT_MODELS if models is None else models)}
+        self._openapi = read_data("openapi.json")
         self._timing_rng = random.Random(None if seed is None else f"timings:{seed}")
         self._faults = FaultPlan(fault_rate, seed)
         self._journal = Journal(journal_limit)
@@ -322,6 +324,7 @@ class Emulator:
             ),
             storage / "outputs",
             self._take_script, self._give_back, self._timings, self._arm_timer,
+            lambda: self._openapi,
         )
         runner = web.AppRunner(
             api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
@@ -479,6 +482,11 @@ class Emulator:
         self._uploads.style = value
 
     @property
+    def models(self) -> Tuple[ModelSpec, ...]:
+        """The models the emulator accepts, in catalog order."""
+        return tuple(self._catalog.values())
+
+    @property
     def journal(self) -> List[JournalEntry]:
         """The requests received so far, oldest first (a copy)."""
         return self._journal.entries()
@@ -559,8 +567,9 @@ class Emulator:
 
         Routes: "submit", "status", "cancel", "delete", "upload-url", "put", "estimate",
         "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
-        "agent-media-confirm", or "*" for any of them; and "output" (the generated files) and
-        "agent-output" (the images agent answers link), which "*" does not include.
+        "agent-media-confirm", or "*" for any of them; and "output" (the generated files),
+        "agent-output" (the images agent answers link) and "openapi" (the published OpenAPI
+        document), which "*" does not include.
         Kinds: "429", "500", "502", "503", "504", "html", "drop", "slow", "truncate",
         "redirect_samehost", "redirect_offhost", "stall". Scripted faults are used before
         ``fault_rate`` applies, first in first out per route.
@@ -580,6 +589,18 @@ class Emulator:
     def clear_faults(self) -> None:
         """Drop scripted faults not yet used (``fault_rate`` is unchanged)."""
         self._faults.clear()
+
+    def serve_openapi(self, document: Union[Mapping[str, Any], bytes, None] = None) -> None:
+        """Serve ``document`` at ``GET /docs/openapi.json`` from now on (no credentials needed).
+
+        By default the emulator serves the published OpenAPI document of the SDK's catalog
+        snapshot. Give a mapping (served as JSON: a document that drifted), bytes (served as
+        they are: a broken or partial document), or None to serve the snapshot's again. The
+        models the emulator accepts do not change. The route "openapi" takes scripted faults.
+        """
+        self._openapi = read_data("openapi.json") if document is None else (
+            document if isinstance(document, bytes) else json.dumps(document).encode("utf-8")
+        )
 
     # -- the Agent API --------------------------------------------------------------------------
 

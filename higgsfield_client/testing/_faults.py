@@ -21,8 +21,8 @@ FAULT_ROUTES = (
     "agent-media-confirm",
 )
 # Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads
-# (the generated files, and the images agent answers link).
-SCRIPT_ONLY_ROUTES = ("output", "agent-output")
+# (the generated files, and the images agent answers link) or the published OpenAPI document.
+SCRIPT_ONLY_ROUTES = ("output", "agent-output", "openapi")
 ANY_ROUTE = "*"
 # The deliveries the emulator makes, with faults of their own; scripted by name only.
 WEBHOOK_ROUTE = "webhook"

@@ -26,7 +26,7 @@ MINIMAL_BODIES: Dict[str, Dict[str, Any]] = {
     "minimax/hailuo-2.3/standard/image-to-video": {"prompt": "p", "image_url": "u"},
     "alibaba/wan-3.0/text-to-video": {"prompt": "p"},
     "alibaba/qwen-image-3/edit": {"prompt": "p", "image_urls": ["u"]},
-    "veo3.1/image-to-video": {"prompt": "p", "image_url": "u"},
+    "veo3.1/image-to-video": {"prompt": "p", "image_url": "https://x.test/u.png"},  # minLength 3
     "sora-2/text-to-video": {"prompt": "p"},
     "higgsfield/genjutsu/motion-transfer/v1.0": {"video_url": "v", "image_urls": ["u"]},
     "z-image/turbo": {"prompt": "p"},
@@ -65,6 +65,8 @@ PUBLIC_ROUTES = {
     ("HEAD", "/outputs/{request_id}/{name}"),
     ("GET", "/agent-outputs/{name}"),
     ("HEAD", "/agent-outputs/{name}"),
+    ("GET", "/docs/openapi.json"),
+    ("HEAD", "/docs/openapi.json"),
 }
 # A plausible value for each path parameter; a route with a new parameter must add it here.
 PATH_VALUES = {
@@ -200,8 +202,10 @@ def test_missing_required_arguments_get_422_with_the_field_list(
 
 
 def test_choice_and_range_arguments_are_validated(emu: Emulator, http: requests.Session) -> None:
-    body = {"prompt": "x", "aspect_ratio": "5:4", "seed": 0, "style_strength": 2, "batch_size": 3}
-    response = submit(http, emu, body)
+    # soul/reference's published schema has the choices and ranges of the first soul models.
+    body = {"prompt": "x", "aspect_ratio": "5:4", "seed": 0, "style_strength": 2, "batch_size": 3,
+            "image_reference_url": "https://x.test/face.png"}
+    response = submit(http, emu, body, model="higgsfield-ai/soul/reference")
     assert response.status_code == 422
     by_field = {item["loc"][1]: item for item in response.json()["detail"]}
     assert by_field["aspect_ratio"]["type"] == "literal_error"

@@ -30,14 +30,18 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
     try:
         assert process.stdout is not None
         lines: Dict[str, str] = {}
+        printed: List[str] = []
         while "HIGGSFIELD_BASE_URL" not in lines:
             line = process.stdout.readline()
             assert line, "the emulator exited before printing its URL"
+            printed.append(line)
             if line.startswith("export "):
                 name, _, value = line[len("export "):].strip().partition("=")
                 lines[name] = value.strip("'")
         base, key = lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
         assert base.startswith("http://127.0.0.1:")
+        models = "Models: 62 from the SDK's catalog, 59 checked against their schemas"
+        assert f"{models} ({base}/docs/openapi.json)\n" in printed
         response = requests.post(
             f"{base}/higgsfield-ai/soul/standard",
             json={"prompt": "cli"},
@@ -113,6 +117,7 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
     assert "export HIGGSFIELD_BASE_URL=" in text
     assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
     assert "Under /v1/agent, with the same key." in text
+    assert "Every model of the SDK's catalog snapshot" in text
     # Not the main command's epilog: no other command's examples, no exit code table.
     for other in ("submit", "status", "result", "cancel", "upload", "download", "estimate", "demo"):
         assert f"higgsfield {other}" not in text

@@ -17,6 +17,8 @@ from higgsfield_client.testing import Emulator
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 WEEK = 7 * 24 * 3600
+# Its published schema takes "720p" (soul/standard's takes "2K" or "4K").
+POPCORN = "higgsfield-ai/popcorn/auto"
 
 
 def _epoch(stamp: str) -> float:
@@ -161,7 +163,7 @@ def test_image_outputs_are_real_pngs_with_the_asked_aspect_ratio(
     emu: Emulator, http: requests.Session
 ) -> None:
     body = {"prompt": "x", "aspect_ratio": "16:9", "resolution": "720p"}
-    rid = submit(http, emu, body).json()["request_id"]
+    rid = submit(http, emu, body, model=POPCORN).json()["request_id"]
     url = wait_status(http, emu, rid)["images"][0]["url"]
     response = requests.get(url, timeout=10)
     assert response.status_code == 200
@@ -190,7 +192,7 @@ def test_full_size_images_match_the_resolution() -> None:
             requests.Session() as http:
         http.headers["Authorization"] = f"Key {emulator.api_key}"
         body = {"prompt": "x", "aspect_ratio": "16:9", "resolution": "720p"}
-        rid = submit(http, emulator, body).json()["request_id"]
+        rid = submit(http, emulator, body, model=POPCORN).json()["request_id"]
         url = wait_status(http, emulator, rid)["images"][0]["url"]
         image = Image.open(io.BytesIO(requests.get(url, timeout=10).content))
         assert image.size == (1280, 720)

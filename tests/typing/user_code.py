@@ -37,6 +37,10 @@ from higgsfield_client import (
     ValidationError,
     WaitTimeoutError,
 )
+from higgsfield_client.models.arguments import (
+    BytedanceSeedreamV4TextToImageArguments,
+    HiggsfieldAiSoulStandardArguments,
+)
 from higgsfield_client.testing import Emulator
 from higgsfield_proto import (
     ApiConfig,
@@ -70,6 +74,16 @@ def module_level() -> str:
     video: Optional[str] = result.video
     print(result.request_id, result.expires_at, images, video, dict(result.artifacts))
     return first
+
+
+def typed_arguments() -> str:
+    soul: HiggsfieldAiSoulStandardArguments = {"prompt": "A lake", "resolution": "4K", "num_images": 2}
+    seedream: BytedanceSeedreamV4TextToImageArguments = {
+        "prompt": "A serene lake", "resolution": "2K", "aspect_ratio": "16:9", "camera_fixed": False,
+    }
+    higgsfield_client.submit("higgsfield-ai/soul/standard", arguments=soul)
+    result: JobResult = higgsfield_client.subscribe(MODEL, seedream)
+    return result.request_id
 
 
 def controllers() -> None:
