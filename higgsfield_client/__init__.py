@@ -112,6 +112,7 @@ if typing.TYPE_CHECKING:
     from . import agents as agents
     from . import batch as batch
     from . import cli as cli
+    from . import models as models
     from . import ray as ray
     from . import testing as testing
     from . import webhooks as webhooks
@@ -122,7 +123,7 @@ if typing.TYPE_CHECKING:
 _AGENT_TYPES = frozenset(
     {"AgentMessage", "AgentSession", "MessageStatus", "SessionState", "SessionStatus", "TurnResult"}
 )
-_CAPABILITIES = frozenset({"agents", "batch", "cli", "ray", "testing", "webhooks"})
+_CAPABILITIES = frozenset({"agents", "batch", "cli", "models", "ray", "testing", "webhooks"})
 
 
 def __getattr__(name: str) -> object:

@@ -21,19 +21,6 @@ from ._build import (
     cancel_url,
     status_url,
 )
-from ._catalog import (
-    Catalog,
-    CatalogDrift,
-    EnumChange,
-    ForeignId,
-    IdSpace,
-    ModelArgument,
-    ModelDrift,
-    ModelEntry,
-    Price,
-    catalog_drift,
-)
-from ._catalog_parse import catalog_from_openapi, catalog_with_supplement
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._endpoints import (
@@ -123,7 +110,6 @@ from ._parse import (
 from ._poll import PollPolicy
 from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy
 from ._retry_after import retry_after_seconds
-from ._schema import schema_problems
 from ._values import (
     ARTIFACT_KEYS,
     Deletion,
@@ -131,6 +117,7 @@ from ._values import (
     Enqueued,
     Estimate,
     FieldError,
+    ForeignId,
     JobState,
     JobStatus,
     Retrying,
@@ -181,6 +168,19 @@ if typing.TYPE_CHECKING:
         send_message_flow,
         wait_turn_flow,
     )
+    from ._catalog import (
+        Catalog,
+        CatalogDrift,
+        EnumChange,
+        IdSpace,
+        ModelArgument,
+        ModelDrift,
+        ModelEntry,
+        Price,
+        catalog_drift,
+    )
+    from ._catalog_parse import catalog_from_openapi, catalog_with_supplement
+    from ._schema import schema_problems
     from ._webhooks import (
         DEFAULT_TOLERANCE,
         HeaderSource,
@@ -190,8 +190,21 @@ if typing.TYPE_CHECKING:
         verify_webhook,
     )
 
-# The Agent API and webhook verification load on first use: most programs need neither.
+# The Agent API, webhook verification and the model catalog load on first use: most programs need
+# none of them.
 _LAZY = {
+    "Catalog": "._catalog",
+    "CatalogDrift": "._catalog",
+    "EnumChange": "._catalog",
+    "IdSpace": "._catalog",
+    "ModelArgument": "._catalog",
+    "ModelDrift": "._catalog",
+    "ModelEntry": "._catalog",
+    "Price": "._catalog",
+    "catalog_drift": "._catalog",
+    "catalog_from_openapi": "._catalog_parse",
+    "catalog_with_supplement": "._catalog_parse",
+    "schema_problems": "._schema",
     "AGENT_ERRORS": "._agent",
     "MAX_CONTENT": "._agent",
     "MEDIA_TYPES": "._agent",

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from ._errors import UnknownModelError, ValidationError
 from ._schema import schema_problems
-from ._values import FieldError
+from ._values import FieldError, ForeignId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,19 +195,6 @@ def _json_type(value: Any) -> str:
     if isinstance(value, float):
         return "number"
     return "string" if isinstance(value, str) else ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ForeignId:
-    """An id of another Higgsfield API plane that users mistake for a model id of this one.
-
-    ``plane`` names the plane; ``message`` says what the id is and, when known, which models of
-    this API are of the same family (not the same model).
-    """
-
-    model_id: str
-    plane: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from ._http import FailureKind, TransportFailure
-from ._values import FieldError
-
-if TYPE_CHECKING:
-    from ._catalog import ForeignId
+from ._values import FieldError, ForeignId
 
 
 class HiggsfieldError(Exception):

@@ -155,3 +155,16 @@ class Downloaded:
     url: str
     size: int
     content_type: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForeignId:
+    """An id of another Higgsfield API plane that users mistake for a model id of this one.
+
+    ``plane`` names the plane; ``message`` says what the id is and, when known, which models of
+    this API are of the same family (not the same model).
+    """
+
+    model_id: str
+    plane: str
+    message: str

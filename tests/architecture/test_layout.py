@@ -202,7 +202,14 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         for name in loaded
         if name.split(".")[0] in ("rich", "sqlite3", "_sqlite3", "ray", "aiohttp", "requests", "trio", "h11")
         or any(name.startswith(f"higgsfield_client.{capability}") for capability in CAPABILITIES)
-        or name in ("higgsfield_proto._agent", "higgsfield_proto._agent_flows", "higgsfield_proto._webhooks")
+        or name
+        in (
+            "higgsfield_proto._agent",
+            "higgsfield_proto._agent_flows",
+            "higgsfield_proto._webhooks",
+            "higgsfield_proto._catalog",
+            "higgsfield_proto._schema",
+        )
         or name.startswith("higgsfield_transports")
     }
     assert unwanted == set()
@@ -215,6 +222,7 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         ("higgsfield_client.SyncClient(api_key='a:b').agents", "higgsfield_client.agents"),
         ("higgsfield_client.batch.Batch", "higgsfield_client.batch"),
         ("higgsfield_client.webhooks.WebhookReceiver", "higgsfield_client.webhooks"),
+        ("higgsfield_client.models.snapshot_catalog", "higgsfield_client.models._snapshot"),
     ],
 )
 def test_a_capability_loads_on_first_use(touch: str, loads: str) -> None:
