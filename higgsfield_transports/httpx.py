@@ -47,12 +47,14 @@ from __future__ import annotations
 import contextlib
 import enum
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Generic, NamedTuple, Optional, TypeVar, Union
 
 import anyio
 import httpx
+import sniffio
 
 from higgsfield_proto._http import FailureKind, Outcome, Request, TransportFailure
 
@@ -280,6 +282,7 @@ class _HttpxTransport(Generic[C]):
         self._max_response_bytes = max_response_bytes
         self._closed = False
         self._clients: dict[Optional[str], C] = {}
+        self._making = threading.Lock()
         self._proxies: Optional[ProxyResolver] = None
         self._options: dict[str, Any] = {}
         if client is None:
@@ -309,7 +312,10 @@ class _HttpxTransport(Generic[C]):
     def _client_through(self, proxy: Optional[str]) -> C:
         client = self._clients.get(proxy)
         if client is None:
-            client = self._clients[proxy] = self._make_client(proxy)
+            with self._making:  # threads sharing a sync transport make one client per proxy
+                client = self._clients.get(proxy)
+                if client is None:
+                    client = self._clients[proxy] = self._make_client(proxy)
         return client
 
     def _client_for(self, origin: Origin) -> Union[C, TransportFailure]:
@@ -516,8 +522,12 @@ class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
         client: an ``httpx.AsyncClient`` to send with; it stays the caller's (``aclose`` leaves
             it open) and keeps its settings. ``timeout``, ``connect_timeout``, ``verify``,
             ``proxy`` and ``trust_env`` are then refused: set them on the client.
-        timeout, connect_timeout, verify, proxy, trust_env, max_response_bytes: as for
-            ``HttpxTransport``.
+        timeout: as for ``HttpxTransport``.
+        connect_timeout: as for ``HttpxTransport``.
+        verify: as for ``HttpxTransport``.
+        proxy: as for ``HttpxTransport``.
+        trust_env: as for ``HttpxTransport``.
+        max_response_bytes: as for ``HttpxTransport``.
 
     Raises:
         ValueError: an invalid option, or an option given together with a client.
@@ -542,7 +552,7 @@ class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
             return True
         try:
             return current_run(self._name)[1] is self._run
-        except Exception:  # outside async code, or under another library
+        except (sniffio.AsyncLibraryNotFoundError, RuntimeError):  # outside async code, or another library
             return False
 
     async def send(self, request: Request) -> Outcome:
@@ -585,7 +595,7 @@ class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
         clients, self._clients = self._clients, {}
         try:
             same_run = self._run is None or current_run(self._name)[1] is self._run
-        except Exception:  # outside async code, or under another library
+        except (sniffio.AsyncLibraryNotFoundError, RuntimeError):  # outside async code, or another library
             same_run = False
         if same_run:
             # Shielded: a transport closed as its run ends still closes each connection.

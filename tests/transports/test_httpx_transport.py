@@ -15,7 +15,7 @@ from _transport_servers import Servers
 from _transport_support import Driver, request_with
 
 from higgsfield_proto._http import FailureKind, Response, StreamedBody, TransportFailure
-from higgsfield_transports.httpx import AsyncHttpxTransport, HttpxTransport
+from higgsfield_transports.httpx import AsyncHttpxTransport, HttpxTransport, _Trace
 
 # (transport kind, event-loop library): the sync transport over an httpx.Client, the async one
 # over an httpx.AsyncClient under asyncio and under trio.
@@ -256,3 +256,37 @@ def test_httpx_log_lines_carry_no_query_string(servers: Servers, caplog: pytest.
     lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
     assert any("/echo?..." in line for line in lines), lines  # httpx's INFO line, redacted
     assert "s3cr3t-signature" not in caplog.text
+
+
+@pytest.mark.parametrize(("method", "written"), [("GET", False), ("CONNECT", True)])
+def test_a_connect_while_connecting_is_the_tunnels_unless_the_request_is_a_connect(
+    method: str, written: bool
+) -> None:
+    # The steps httpcore reports for a new connection whose first head out is a CONNECT: a proxy
+    # tunnel's for any other request, the request itself for a CONNECT.
+    class Head:
+        method = b"CONNECT"
+
+    trace = _Trace(method)
+    trace("connection.connect_tcp.started", {})
+    trace("connection.connect_tcp.complete", {})
+    trace("http11.send_request_headers.started", {"request": Head()})
+    assert trace.progress.request_written is written
+    assert trace.progress.reused_connection is False
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flavor", CLIENT_FLAVORS, indirect=True)
+async def test_a_proxy_from_the_environment_httpx_cannot_use_is_a_connect_failure(
+    servers: Servers, flavor: Tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "ftp://127.0.0.1:21")
+    transport = HttpxTransport if flavor[0] == "httpx" else AsyncHttpxTransport
+    driver = Driver(transport(), blocking=flavor[0] == "httpx")
+    try:
+        outcome = await driver.send(request_with(servers.web.http_url + "/echo"))
+    finally:
+        await driver.close()
+    assert isinstance(outcome, TransportFailure), outcome
+    assert outcome.kind is FailureKind.CONNECT
+    assert outcome.request_written is False
