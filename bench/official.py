@@ -8,7 +8,10 @@ the same sequential loop on one client against one emulator process:
 - sync: our ``SyncClient`` (requests) and the official ``SyncClient`` (httpx): ratio reported;
 - aiohttp: our ``AsyncClient`` under asyncio and the official ``AsyncClient`` under asyncio;
 - trio: our ``AsyncClient`` under trio and the official ``AsyncClient`` under trio (httpx runs
-  under trio; trio is installed into the official venv for this).
+  under trio; trio is installed into the official venv for this);
+- httpx and httpx-asyncio: our ``SyncClient`` over ``HttpxTransport`` and our ``AsyncClient``
+  over ``AsyncHttpxTransport`` under asyncio, against the official sync and async clients (both
+  on httpx, as ours then are): ratios reported.
 
 Each sample pair is one official process and one of ours (300 calls under --quick, 1,000
 otherwise, after 50 warm-up calls), one after the other; the figure is the median of the pair
@@ -35,7 +38,14 @@ from ._harness import (
 )
 
 # (our transport, the official client's mode, target ratio or None)
-PAIRS = (("requests", "sync", None), ("aiohttp", "asyncio", 0.5), ("trio", "trio", 0.5))
+PAIRS = (
+    ("requests", "sync", None),
+    ("aiohttp", "asyncio", 0.5),
+    ("trio", "trio", 0.5),
+    # Our clients over the httpx transports against the official client, which is itself on httpx.
+    ("httpx", "sync", None),
+    ("httpx-asyncio", "asyncio", None),
+)
 
 
 def run(ctx: Context) -> List[Figure]:

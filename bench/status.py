@@ -5,8 +5,10 @@ queued job's status against an emulator in its own process. The machine is share
 speed drifts, so the two are measured as pairs: one worker process holds both (each with its own
 connection) and runs them in alternating batches (ours-raw, raw-ours, ...); the figure is the
 median of the per-batch time ratios, ours over raw (target <= 1.15), pooled over the worker
-processes. The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, and for the
-trio transport both baselines the target names: a hand-written h11-over-anyio keep-alive loop
+processes. The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, for the httpx
+transports (``SyncClient`` over ``HttpxTransport``, ``AsyncClient`` over ``AsyncHttpxTransport``
+under asyncio) an ``httpx.Client`` and an ``httpx.AsyncClient``, and for the trio transport both
+baselines the target names: a hand-written h11-over-anyio keep-alive loop
 under trio (the stack the transport is built on, with no timeout, pool or checks) and an
 ``httpx.AsyncClient`` under trio. Every baseline sends the same GET as ours: the same
 Authorization, User-Agent and Content-Type headers. Under trio the transport on its own is
@@ -46,6 +48,8 @@ PAIRS = (
     ("trio", "trio", "ours", "raw"),
     ("trio-transport", "trio", "transport", "raw"),
     ("trio-httpx", "trio", "ours", "httpx"),
+    ("httpx", "httpx", "ours", "raw"),
+    ("httpx-asyncio", "httpx-asyncio", "ours", "raw"),
 )
 BASELINES = {"raw": "raw", "httpx": "httpx under trio"}
 TARGET = 1.15
@@ -262,15 +266,65 @@ async def _trio(p: Dict[str, Any]) -> Rounds:
             return await _async_batches({"ours": ours, "httpx": httpx_loop}, p)
 
 
+def _httpx_sync(p: Dict[str, Any]) -> Rounds:
+    import httpx
+
+    from higgsfield_client import SyncClient
+    from higgsfield_transports.httpx import HttpxTransport
+
+    url = f"{p['base_url']}/requests/{p['request_id']}/status"
+    with HttpxTransport() as transport, httpx.Client(headers=_headers(p["key"])) as session:
+        client = SyncClient(base_url=p["base_url"], api_key=p["key"], transport=transport)
+
+        def ours(n: int) -> None:
+            for _ in range(n):
+                client.status(p["request_id"])
+
+        def raw(n: int) -> None:
+            for _ in range(n):
+                response = session.get(url)
+                response.raise_for_status()
+                _check(response.json())
+
+        return _batches({"ours": ours, "raw": raw}, p)
+
+
+async def _httpx_async(p: Dict[str, Any]) -> Rounds:
+    import httpx
+
+    from higgsfield_client import AsyncClient
+    from higgsfield_transports.httpx import AsyncHttpxTransport
+
+    url = f"{p['base_url']}/requests/{p['request_id']}/status"
+    transport = AsyncHttpxTransport()
+    async with transport, AsyncClient(
+        base_url=p["base_url"], api_key=p["key"], transport=transport
+    ) as client, httpx.AsyncClient(headers=_headers(p["key"])) as session:
+
+        async def ours(n: int) -> None:
+            for _ in range(n):
+                await client.status(p["request_id"])
+
+        async def raw(n: int) -> None:
+            for _ in range(n):
+                response = await session.get(url)
+                response.raise_for_status()
+                _check(response.json())
+
+        return await _async_batches({"ours": ours, "raw": raw}, p)
+
+
 def worker(p: Dict[str, Any]) -> Dict[str, Any]:
     """Time alternating batches of sequential status checks, ours and raw, on one transport."""
     transport = p["transport"]
     if transport == "requests":
         return dict(_sync(p))
-    if transport == "aiohttp":
+    if transport == "httpx":
+        return dict(_httpx_sync(p))
+    if transport in ("aiohttp", "httpx-asyncio"):
         import asyncio
 
-        return dict(asyncio.run(_aiohttp(p)))
+        return dict(asyncio.run(_aiohttp(p) if transport == "aiohttp" else _httpx_async(p)))
     import trio
 
     return dict(trio.run(_trio, p))

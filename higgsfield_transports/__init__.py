@@ -2,9 +2,11 @@
 
 The adapters live in submodules so that importing this package pulls in no HTTP library:
 ``higgsfield_transports.requests.RequestsTransport`` (blocking, requests),
-``higgsfield_transports.aiohttp.AiohttpTransport`` (asyncio, aiohttp) and
-``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio). All three also
-stream response bodies to a callable (``stream``), which downloads use. Each sends a request
+``higgsfield_transports.aiohttp.AiohttpTransport`` (asyncio, aiohttp),
+``higgsfield_transports.trio.TrioTransport`` (trio or asyncio, h11 over anyio) and, with the
+``httpx`` extra, ``higgsfield_transports.httpx.HttpxTransport`` and ``AsyncHttpxTransport``
+(httpx; the async one under trio or asyncio). All of them also stream response bodies to a
+callable (``stream``), which downloads use. Each sends a request
 once and reports the facts of a failure; the core decides whether to send it again.
 """
 

@@ -1,5 +1,6 @@
-"""Bodies in and out, the same in every adapter: one pass over a streamed request body, and the
-reading of an answer into a size-limited buffer or, for ``stream()``, into the caller's sink."""
+"""Bodies in and out, the same in every adapter: one pass over a streamed request body (and its
+async face), and the reading of an answer into a size-limited buffer or, for ``stream()``, into
+the caller's sink."""
 
 from __future__ import annotations
 
@@ -85,6 +86,27 @@ class BodySource:
     def _fail(self, message: str) -> None:
         self.error = ValueError(message)
         raise self.error
+
+
+class AsyncChunks:
+    """Feeds the chunks of a ``BodySource`` pass to an async HTTP library (aiohttp, httpx).
+
+    A plain async iterator rather than an async generator: the library may drop it mid-way, and
+    an abandoned async generator would be finalised later, outside our control.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        # Reading the next chunk (a 64 KiB file read) inside the event loop is accepted.
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
 
 
 class StreamTarget:

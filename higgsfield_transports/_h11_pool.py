@@ -9,28 +9,11 @@ from collections.abc import Callable
 from typing import Optional
 
 import anyio
-import sniffio
 
 from ._h11_connection import Connection
 from ._h11_heads import SentHeads
 from ._h11_tunnel import RouteKey
 from ._h11_watchdog import Watchdog
-
-
-def current_run() -> tuple[str, object]:
-    """The running library and its run (a trio run's token, or the asyncio loop).
-
-    Raises:
-        sniffio.AsyncLibraryNotFoundError: not inside async code.
-        RuntimeError: inside a library other than trio or asyncio.
-    """
-    library = sniffio.current_async_library()
-    if library == "trio":
-        # Loaded, since trio runs; an import statement per send costs more than this lookup.
-        return library, sys.modules["trio"].lowlevel.current_trio_token()
-    if library == "asyncio":
-        return library, asyncio.get_running_loop()
-    raise RuntimeError(f"TrioTransport runs under trio or asyncio, not {library}")
 
 
 class Pool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
 from typing import Any, Optional, Union
 
 import aiohttp
@@ -12,7 +11,7 @@ import aiohttp
 from higgsfield_proto import Headers, Outcome, Request, Response
 
 from ._base import HeadCallback, Sink
-from ._bodies import AnswerReader, BodySource, StreamTarget, streaming
+from ._bodies import AnswerReader, AsyncChunks, BodySource, StreamTarget, streaming
 from ._checks import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -55,27 +54,6 @@ async def _send_once(
         raise
     except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
         raise _NotResent(exc) from exc
-
-
-class _AsyncChunks:
-    """Feeds a streamed body to aiohttp one chunk at a time.
-
-    A plain async iterator rather than an async generator: aiohttp may drop it mid-way, and an
-    abandoned async generator would be finalised later, outside our control.
-    """
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    def __aiter__(self) -> _AsyncChunks:
-        return self
-
-    async def __anext__(self) -> bytes:
-        # Reading the next chunk (a 64 KiB file read) inside the loop is accepted.
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            raise StopAsyncIteration from None
 
 
 def _authorization_middleware(value: Optional[str]) -> aiohttp.ClientMiddlewareType:
@@ -228,7 +206,7 @@ class AiohttpTransport:
             middlewares = (_send_once, _authorization_middleware(request.header("Authorization")))
         data: Any = request.body
         if source is not None:
-            data = _AsyncChunks(source.chunks())
+            data = AsyncChunks(source.chunks())
             if source.length is not None:
                 headers = (*headers, ("Content-Length", str(source.length)))
         progress = Progress()

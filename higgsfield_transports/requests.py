@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import logging
 import os
 import ssl
 from collections.abc import Iterable, Iterator
@@ -30,6 +29,7 @@ from ._checks import (
     without_framing,
 )
 from ._failures import Progress, Stage, failure_for
+from ._logs import QUERIES, install
 from ._proxies import ProxyResolver
 from ._requests_pool import PoolSender
 
@@ -42,26 +42,8 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-class _QueryRedactor(logging.Filter):
-    """Cuts the query string off the URLs in urllib3's debug records.
-
-    urllib3 logs each request line with its full URL, and a presigned upload URL's query holds
-    its signature (a bearer secret). Installed on urllib3's loggers when this module is imported.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_without_query(arg) if isinstance(arg, str) else arg for arg in record.args)
-        return True
-
-
-def _without_query(text: str) -> str:
-    return text.split("?", 1)[0] + "?..." if "?" in text else text
-
-
-_REDACTOR = _QueryRedactor()
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
-    logging.getLogger(_name).addFilter(_REDACTOR)  # the same filter object is added only once
+# urllib3 logs each request line with its full URL: a presigned upload URL's query is a secret.
+install(QUERIES, ("urllib3.connectionpool", "urllib3.util.retry"))
 
 
 class _ContextAdapter(requests.adapters.HTTPAdapter):

@@ -30,9 +30,10 @@ from ._checks import (
 )
 from ._failures import Progress, Stage, failure_for
 from ._h11_connection import NETWORK_ERRORS, Connection, Exchange
-from ._h11_pool import Pool, current_run
+from ._h11_pool import Pool
 from ._h11_tunnel import Proxy, Route, TunnelRefused, open_tunnel
 from ._proxies import ProxyResolver
+from ._runs import current_run
 
 __all__ = ["TrioTransport"]
 
@@ -115,7 +116,7 @@ class TrioTransport:
         if self._pool is None:
             return True
         try:
-            return current_run()[1] is self._pool.run
+            return current_run("TrioTransport")[1] is self._pool.run
         except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
             return False
 
@@ -161,7 +162,7 @@ class TrioTransport:
             return
         connections = pool.drain()
         try:
-            same_run = current_run()[1] is pool.run
+            same_run = current_run("TrioTransport")[1] is pool.run
         except (sniffio.AsyncLibraryNotFoundError, RuntimeError):
             same_run = False
         if same_run:
@@ -210,7 +211,7 @@ class TrioTransport:
     def _pool_for_current_run(self) -> Pool:
         if self._closed:
             raise RuntimeError("TrioTransport is closed")
-        library, run = current_run()
+        library, run = current_run("TrioTransport")
         if self._pool is None:
             self._pool = Pool(run, library, self._per_host, self._timeout)
         elif self._pool.run is not run:

@@ -17,7 +17,8 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(params=TRANSPORTS)
 def harness(request: pytest.FixtureRequest, emulator: Emulator) -> Harness:
-    """Every transport: requests, aiohttp, trio under trio, trio transport under asyncio."""
+    """Every transport: requests, httpx (sync), aiohttp, trio under trio, the trio transport under
+    asyncio, httpx under asyncio and under trio."""
     return Harness(transport=request.param, emulator=emulator)
 
 

@@ -22,7 +22,8 @@ FAST_JOBS = {"queue_time": 0.0, "run_time": 0.02, "timing_jitter": 0.0, "seed": 
 
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
-    """requests, aiohttp, trio under trio, and the trio transport under asyncio."""
+    """requests, httpx (sync), aiohttp, trio under trio, the trio transport under asyncio, and
+    httpx under asyncio and under trio."""
     return str(request.param)
 
 

@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable, List
 
 import anyio
 import pytest
+from client.harness import HTTPX_TRANSPORTS, TRIO_TRANSPORTS, close_transport, httpx_transport
 
 from higgsfield_client import AsyncClient, Queued
 from higgsfield_client.testing import Emulator
@@ -23,6 +24,10 @@ STYLES = [
     pytest.param(("aiohttp", "move_on_after"), id="aiohttp-move_on_after"),
     pytest.param(("trio-on-asyncio", "move_on_after"), id="trio-on-asyncio-move_on_after"),
     pytest.param(("trio", "move_on_after"), id="trio-move_on_after"),
+    pytest.param(("httpx-asyncio", "task.cancel"), id="httpx-asyncio-task.cancel"),
+    pytest.param(("httpx-trio", "cancel-scope"), id="httpx-trio-cancel-scope"),
+    pytest.param(("httpx-asyncio", "move_on_after"), id="httpx-asyncio-move_on_after"),
+    pytest.param(("httpx-trio", "move_on_after"), id="httpx-trio-move_on_after"),
 ]
 GUARD = 10.0  # seconds: a hang guard only, never a measure of speed
 
@@ -72,18 +77,25 @@ async def cancel_when(style: str, call: Callable[[], Awaitable[Any]], ready: Cal
     assert outer.cancelled_caught
 
 
-def client_for(transport: str, base_url: str, api_key: str, **options: Any) -> AsyncClient:
-    return AsyncClient(
-        base_url=base_url,
-        api_key=api_key,
-        transport="aiohttp" if transport == "aiohttp" else "trio",
-        poll=QUICK_POLL,
-        **options,
-    )
+def client_for(transport: str, base_url: str, api_key: str) -> AsyncClient:
+    """A client on ``transport``; an httpx transport is passed as an object (see ``close``)."""
+    if transport in HTTPX_TRANSPORTS:
+        chosen: Any = httpx_transport(transport, {})
+    else:
+        chosen = "aiohttp" if transport == "aiohttp" else "trio"
+    return AsyncClient(base_url=base_url, api_key=api_key, transport=chosen, poll=QUICK_POLL)
+
+
+async def close(client: AsyncClient) -> None:
+    """Close ``client``, and the httpx transport it was given (which it leaves open)."""
+    await client.aclose()
+    transport = client._transports._shared
+    if transport is not None:
+        await close_transport(transport)
 
 
 def backend(transport: str) -> str:
-    return "trio" if transport == "trio" else "asyncio"
+    return "trio" if transport in TRIO_TRANSPORTS else "asyncio"
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -112,7 +124,7 @@ def test_cancelling_subscribe_again_and_again_leaks_nothing(style: Any) -> None:
                 # The client still works, and the job is untouched (cancelling the wait is not
                 # cancelling the job).
                 states.append(await client.status(ids[0]))
-            await client.aclose()
+            await close(client)
             return states
 
         states = anyio.run(main, backend=backend(transport))
@@ -151,7 +163,7 @@ def test_a_request_cancelled_mid_answer_never_returns_its_connection_to_the_pool
             # The cut-off connection is closed by the client at once, not kept for later.
             await until(lambda: server.state.closed_by_client >= 1)
             assert (await client.status(REQUEST_ID)).request_id == REQUEST_ID
-            await client.aclose()
+            await close(client)
 
         anyio.run(main, backend=backend(transport))
         first, cut, after = server.received

@@ -163,6 +163,31 @@ async def test_streamed_body_is_pulled_as_it_is_sent(make: Make, servers: Server
     assert source.max_lead < source.total // 3, source.max_lead
 
 
+def socket_buffers() -> int:
+    """The most a loopback TCP connection can buffer: the kernel's largest receive and send
+    buffers (autotuning grows them up to these while a reader lags), 36 MiB if unknown."""
+    total = 0
+    for name in ("tcp_rmem", "tcp_wmem"):
+        try:
+            with open(f"/proc/sys/net/ipv4/{name}") as limits:
+                total += int(limits.read().split()[2])
+        except (OSError, IndexError, ValueError):
+            return 36 * 2**20
+    return total
+
+
+async def test_a_256_mib_upload_holds_no_more_than_socket_buffers(make: Make, servers: Servers) -> None:
+    # As above at 256 MiB: what the transport pulled but the server had not yet read (the
+    # memory an upload holds) stays within the kernel's socket buffers and 8 MiB of the
+    # libraries' own: a bound that does not grow with the body.
+    source = CountingBody(chunks=4096, servers=servers)
+    body = StreamedBody(open=source.open, length=source.total)
+    echo = answer(await make().send(request_with(servers.web.http_url + "/echo", "PUT", (), body)))
+    assert echo["body_length"] == source.total == 256 * 2**20
+    assert source.opened == 1
+    assert source.max_lead < min(socket_buffers() + 8 * 2**20, source.total // 4), source.max_lead
+
+
 async def test_each_send_opens_the_streamed_body_afresh(make: Make, servers: Servers) -> None:
     driver = make()
     source = CountingBody(chunks=4, chunk_size=1000)

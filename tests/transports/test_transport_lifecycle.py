@@ -15,21 +15,26 @@ from typing import Any, Dict, List, Tuple
 
 import aiohttp
 import anyio
+import httpx
 import pytest
 import requests
 import trio
 from _transport_servers import Servers
-from _transport_support import Driver, Make, build_transport, request_with
+from _transport_support import BLOCKING, Driver, Make, build_transport, request_with
 
 from higgsfield_proto._http import Response
 from higgsfield_transports import AsyncTransport, SyncTransport
 from higgsfield_transports.aiohttp import AiohttpTransport
+from higgsfield_transports.httpx import AsyncHttpxTransport, HttpxTransport
 from higgsfield_transports.requests import RequestsTransport
 from higgsfield_transports.trio import TrioTransport
 
 SESSION_FLAVORS = [
     pytest.param(("requests", "asyncio"), id="requests"),
     pytest.param(("aiohttp", "asyncio"), id="aiohttp"),
+    pytest.param(("httpx", "asyncio"), id="httpx"),
+    pytest.param(("httpx-async", "asyncio"), id="httpx-asyncio"),
+    pytest.param(("httpx-async", "trio"), id="httpx-trio"),
 ]
 
 
@@ -47,6 +52,11 @@ def authorization_values(outcome: Any) -> List[str]:
 
 
 def session_for(kind: str, **options: Any) -> Any:
+    """A caller's session (requests, aiohttp) or client (httpx) with ``options``."""
+    if kind == "httpx":
+        return httpx.Client(**options)
+    if kind == "httpx-async":
+        return httpx.AsyncClient(**options)
     if kind == "requests":
         session = requests.Session()
         for name, value in options.items():
@@ -60,11 +70,32 @@ def session_for(kind: str, **options: Any) -> Any:
     return aiohttp.ClientSession(**options)
 
 
+def over(kind: str, session: Any) -> Driver:
+    """A driver of a transport of ``kind`` over the caller's ``session``."""
+    name = "client" if kind.startswith("httpx") else "session"
+    return Driver(build_transport(kind, **{name: session}), kind in BLOCKING)
+
+
 async def close_session(session: Any) -> None:
-    if isinstance(session, requests.Session):
+    if isinstance(session, (requests.Session, httpx.Client)):
         session.close()
+    elif isinstance(session, httpx.AsyncClient):
+        await session.aclose()
     else:
         await session.close()
+
+
+async def get_status(session: Any, url: str) -> int:
+    """The status of a GET of ``url`` by the session's owner, with the session itself."""
+    if isinstance(session, requests.Session):
+        return session.get(url, timeout=5).status_code
+    if isinstance(session, httpx.Client):
+        return session.get(url).status_code
+    if isinstance(session, httpx.AsyncClient):
+        return (await session.get(url)).status_code
+    async with session.get(url) as response:
+        status: int = response.status
+        return status
 
 
 # --- closing -------------------------------------------------------------------------------
@@ -107,18 +138,13 @@ def test_requests_transport_close_closes_connections_of_a_pool_still_referenced(
 async def test_a_session_passed_in_stays_open_after_close(servers: Servers, flavor: Tuple[str, str]) -> None:
     session = session_for(flavor[0])
     try:
-        driver = Driver(build_transport(flavor[0], session=session), flavor[0] == "requests")
+        driver = over(flavor[0], session)
         live = servers.raw.live
         assert isinstance(await driver.send(request_with(servers.raw.url + "/ok")), Response)
         await driver.close()
         await anyio.sleep(0.2)
         assert servers.raw.live == live + 1  # its pooled connection is still open
-        # and the session still works for its owner
-        if isinstance(session, requests.Session):
-            assert session.get(servers.raw.url + "/ok", timeout=5).status_code == 200
-        else:
-            async with session.get(servers.raw.url + "/ok") as response:
-                assert response.status == 200
+        assert await get_status(session, servers.raw.url + "/ok") == 200  # and works for its owner
     finally:
         await close_session(session)
 
@@ -174,7 +200,7 @@ async def test_a_session_passed_in_never_adds_authorization(
 ) -> None:
     session = session_for(flavor[0], **session_options)
     try:
-        driver = Driver(build_transport(flavor[0], session=session), flavor[0] == "requests")
+        driver = over(flavor[0], session)
         url = servers.web.http_url + "/echo"
         assert authorization_values(await driver.send(request_with(url))) == []
         mine = request_with(url, "GET", (("Authorization", "Key mine"),))
@@ -197,7 +223,7 @@ async def test_netrc_credentials_are_never_sent_through_a_trusting_session(
 ) -> None:
     session = session_for(flavor[0], trust_env=True)
     try:
-        driver = Driver(build_transport(flavor[0], session=session), flavor[0] == "requests")
+        driver = over(flavor[0], session)
         outcome = await driver.send(request_with(servers.web.http_url + "/echo"))
         assert authorization_values(outcome) == []
     finally:
@@ -247,26 +273,30 @@ def test_aiohttp_transport_closed_on_its_loop_leaves_nothing_open(servers: Serve
         gc.collect()
 
 
-def test_trio_transport_is_bound_to_the_run_of_its_first_send(servers: Servers) -> None:
+@pytest.mark.parametrize("transport", [TrioTransport, AsyncHttpxTransport])
+def test_a_trio_capable_transport_is_bound_to_the_run_of_its_first_send(
+    servers: Servers, transport: Any
+) -> None:
     def scenario() -> None:
-        transport = TrioTransport()
+        bound = transport()
 
         async def use() -> None:
-            assert transport.is_usable()
-            outcome = await transport.send(request_with(servers.web.http_url + "/echo"))
+            assert bound.is_usable()
+            outcome = await bound.send(request_with(servers.web.http_url + "/echo"))
             assert isinstance(outcome, Response)
-            assert transport.is_usable()
+            assert bound.is_usable()
 
         async def elsewhere() -> None:
-            assert not transport.is_usable()
+            assert not bound.is_usable()
             with pytest.raises(RuntimeError, match="another trio run"):
-                await transport.send(request_with(servers.web.http_url + "/echo"))
+                await bound.send(request_with(servers.web.http_url + "/echo"))
 
         trio.run(use)
+        assert not bound.is_usable()  # outside any run
         asyncio.run(elsewhere())
         trio.run(elsewhere)
-        trio.run(transport.aclose)
-        assert not transport.is_usable()
+        trio.run(bound.aclose)  # from another run: drops the connections
+        assert not bound.is_usable()
 
     with warnings.catch_warnings():
         # The first run's idle connection can only be dropped from a later run, not closed.
@@ -275,13 +305,18 @@ def test_trio_transport_is_bound_to_the_run_of_its_first_send(servers: Servers) 
         gc.collect()
 
 
+@pytest.mark.parametrize("transport", [TrioTransport, AsyncHttpxTransport])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_trio_transport_closed_in_its_run_leaves_nothing_open(servers: Servers, backend: str) -> None:
+def test_a_trio_capable_transport_closed_in_its_run_leaves_nothing_open(
+    servers: Servers, backend: str, transport: Any
+) -> None:
     async def use_and_close() -> None:
-        transport = TrioTransport()
-        assert isinstance(await transport.send(request_with(servers.web.http_url + "/echo")), Response)
-        await transport.aclose()
-        assert not transport.is_usable()
+        bound = transport()
+        assert isinstance(await bound.send(request_with(servers.web.http_url + "/echo")), Response)
+        await bound.aclose()
+        assert not bound.is_usable()
+        with pytest.raises(RuntimeError, match="closed"):
+            await bound.send(request_with(servers.web.http_url + "/echo"))
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -297,13 +332,17 @@ def test_transports_satisfy_the_protocols() -> None:
     assert isinstance(sync, SyncTransport)
     assert isinstance(AiohttpTransport(), AsyncTransport)
     assert isinstance(TrioTransport(), AsyncTransport)
+    assert isinstance(AsyncHttpxTransport(), AsyncTransport)
+    with HttpxTransport() as httpx_sync:
+        assert isinstance(httpx_sync, SyncTransport)
     sync.close()
 
 
 def test_importing_the_package_imports_no_http_library() -> None:
     code = (
         "import sys, higgsfield_transports; "
-        "print(sorted({'requests', 'aiohttp', 'trio', 'anyio', 'h11'} & set(sys.modules)))"
+        "print(sorted({'requests', 'aiohttp', 'trio', 'anyio', 'h11', 'httpx', 'httpcore'} "
+        "& set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
@@ -311,7 +350,21 @@ def test_importing_the_package_imports_no_http_library() -> None:
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("kind", ["requests", "aiohttp", "h11"])
+def test_httpx_is_imported_only_by_its_own_transport() -> None:
+    # The core, the client (sync and async, with their default transports) and the other
+    # adapters run without httpx: it is an optional extra.
+    code = (
+        "import sys, higgsfield_proto, higgsfield_client, higgsfield_client.testing; "
+        "import higgsfield_transports.requests, higgsfield_transports.aiohttp, higgsfield_transports.trio; "
+        "print(sorted({'httpx', 'httpcore', 'h2'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", ["requests", "aiohttp", "h11", "httpx", "httpx-async"])
 @pytest.mark.parametrize(
     ("options", "error"),
     [

@@ -27,6 +27,8 @@ from higgsfield_proto import (
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("flavor", FLAVORS, indirect=True)]
 
+# The transports that can tell a reused connection from a new one (requests and aiohttp cannot).
+TELLS_REUSE = ("h11", "httpx", "httpx-async", "httpx-client")
 RETRY = RetryPolicy(max_attempts=4, backoff_base=0.0, backoff_cap=0.0)
 
 
@@ -38,8 +40,8 @@ async def test_a_post_read_then_dropped_reached_the_server_once_and_says_so(
     assert isinstance(outcome, TransportFailure)
     assert outcome.kind is FailureKind.READ
     assert (outcome.request_written, outcome.response_started) == (True, False)
-    if flavor[0] == "h11":
-        assert outcome.reused_connection is False  # only the h11 transport can tell
+    if flavor[0] in TELLS_REUSE:
+        assert outcome.reused_connection is False
     assert servers.raw.received["/drop"] == before + 1
 
 
@@ -55,7 +57,7 @@ async def test_a_kept_alive_connection_dropped_after_reading_a_get_is_not_sent_a
     outcome = await driver.send(request_with(servers.raw.url + "/reuse-drop"))
     assert isinstance(outcome, TransportFailure)
     assert (outcome.request_written, outcome.response_started) == (True, False)
-    if flavor[0] == "h11":
+    if flavor[0] in TELLS_REUSE:
         assert outcome.reused_connection is True
     await anyio.sleep(0.05)  # give a resend, if any, the time to arrive
     assert servers.raw.received["/reuse-drop"] == before + 1

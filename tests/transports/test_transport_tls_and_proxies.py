@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from _transport_servers import Servers
-from _transport_support import Make, request_with
+from _transport_support import VERIFY_FLAVORS, Make, request_with
 
 from higgsfield_proto._http import FailureKind, Response, TransportFailure
 from higgsfield_transports import InsecureTransportWarning
@@ -51,6 +51,7 @@ async def test_tls_to_a_plain_http_port_is_a_tls_failure(make: Make, servers: Se
 
 
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")  # urllib3's own, per request
+@pytest.mark.parametrize("flavor", VERIFY_FLAVORS, indirect=True)
 async def test_verify_false_warns_and_logs_then_skips_verification(
     make: Make, servers: Servers, caplog: pytest.LogCaptureFixture
 ) -> None:
