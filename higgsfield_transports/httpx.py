@@ -56,7 +56,7 @@ import anyio
 import httpx
 import sniffio
 
-from higgsfield_proto._http import FailureKind, Outcome, Request, TransportFailure
+from higgsfield_proto import FailureKind, Outcome, Request, TransportFailure
 
 from ._base import HeadCallback, Sink
 from ._bodies import AnswerReader, AsyncChunks, BodySource, StreamTarget, streaming
