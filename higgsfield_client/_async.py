@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
 from ._calls import Calls, output_urls
-from ._connections import AsyncTransportChoice, TransportsByRun
+from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_async, run_async
@@ -24,6 +24,7 @@ from ._statuses import JobResult, Status
 from ._uploads import Progress, UploadData
 
 if TYPE_CHECKING:
+    import httpx
     from PIL import Image
 
     from .agents import AsyncAgents
@@ -136,9 +137,12 @@ class AsyncClient:
         transport: an AsyncTransport (yours to close, built with the options you want), or
             ``"aiohttp"`` / ``"trio"`` to choose the kind the client creates; default: aiohttp
             under asyncio, the h11 transport under trio.
+        http_client: an ``httpx.AsyncClient`` to send with (the ``httpx`` extra; under asyncio
+            or trio, in the run it belongs to), with all its settings; it stays yours to close.
 
     Raises:
-        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object.
+        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object
+            or ``http_client``, or both of those given.
     """
 
     def __init__(
@@ -153,11 +157,13 @@ class AsyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        http_client: Optional[httpx.AsyncClient] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
             transport=transport,
+            http_client=http_client,
             timeout=timeout,
             verify=verify,
             proxy=proxy,
@@ -167,6 +173,8 @@ class AsyncClient:
         )
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
+        if http_client is not None:
+            transport = over_async_httpx_client(http_client)
         self._transports = TransportsByRun(transport, settings)
 
     @property

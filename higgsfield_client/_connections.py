@@ -13,11 +13,29 @@ from ._runner import Library, running_library
 from ._settings import Settings, transport_options
 
 if TYPE_CHECKING:
+    import httpx
+
     from higgsfield_transports import AsyncTransport, SyncTransport
 
 AsyncTransportChoice = Union["AsyncTransport", str, None]
 """An AsyncTransport instance (the caller's to close), ``"aiohttp"``, ``"trio"``, or None (pick by
 the running library: aiohttp under asyncio, the h11 transport under trio)."""
+
+
+def over_httpx_client(http_client: httpx.Client) -> SyncTransport:
+    """A transport over the caller's ``httpx.Client``, which keeps all its settings and stays the
+    caller's (closing the transport leaves it open)."""
+    from higgsfield_transports.httpx import HttpxTransport
+
+    return HttpxTransport(http_client)
+
+
+def over_async_httpx_client(http_client: httpx.AsyncClient) -> AsyncTransport:
+    """A transport over the caller's ``httpx.AsyncClient`` (asyncio or trio), which stays the
+    caller's."""
+    from higgsfield_transports.httpx import AsyncHttpxTransport
+
+    return AsyncHttpxTransport(http_client)
 
 
 def make_sync_transport(settings: Settings) -> SyncTransport:

@@ -71,18 +71,30 @@ class TransportOptions:
         timeout: Union[float, Default, None],
         verify: Union[Verify, Default],
         proxy: Union[str, Default, None],
+        http_client: object = None,
     ) -> TransportOptions:
-        """The options for the client's own transport; given with a transport of the caller's,
-        they are refused rather than silently dropped.
+        """The options for the client's own transport; given with a transport or an httpx client
+        of the caller's, they are refused rather than silently dropped.
 
         Raises:
-            InvalidArgumentError: ``transport`` is an object and an option was given too.
+            InvalidArgumentError: ``transport`` is an object or ``http_client`` is given, and an
+                option was given too; or both ``transport`` and ``http_client`` are given.
         """
+        if http_client is not None and transport is not None:
+            raise InvalidArgumentError(
+                "give either transport= or http_client=, not both: the client sends with one of them"
+            )
         given = {
             name: value
             for name, value in (("timeout", timeout), ("verify", verify), ("proxy", proxy))
             if value is not DEFAULT
         }
+        if given and http_client is not None:
+            names = ", ".join(f"{name}=" for name in given)
+            raise InvalidArgumentError(
+                f"{names} cannot apply to an httpx client you built: the client sends with it as it "
+                f"is. Give the same settings to httpx.Client() / httpx.AsyncClient() instead"
+            )
         if given and transport is not None and not isinstance(transport, str):
             names = ", ".join(f"{name}=" for name in given)
             raise InvalidArgumentError(
@@ -160,6 +172,7 @@ def client_settings(
     base_url: Optional[str],
     api_key: Optional[str],
     transport: object,
+    http_client: object = None,
     timeout: Union[float, Default, None],
     verify: Union[Verify, Default],
     proxy: Union[str, Default, None],
@@ -178,7 +191,9 @@ def client_settings(
         retry=retry or RetryPolicy(),
         poll=poll or PollPolicy(),
         turn_poll=poll,
-        transport=TransportOptions.resolve(transport=transport, timeout=timeout, verify=verify, proxy=proxy),
+        transport=TransportOptions.resolve(
+            transport=transport, timeout=timeout, verify=verify, proxy=proxy, http_client=http_client
+        ),
         allow_insecure_http=allow_insecure_http,
     )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
 from ._calls import Calls, output_urls
-from ._connections import make_sync_transport
+from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
@@ -25,6 +25,7 @@ from ._statuses import JobResult, Status
 from ._uploads import Progress, UploadData
 
 if TYPE_CHECKING:
+    import httpx
     from PIL import Image
 
     from higgsfield_transports import SyncTransport
@@ -134,6 +135,8 @@ class SyncClient:
         transport: a SyncTransport to use (yours to close, and built with the timeout, TLS and
             proxy options you want); default: a requests transport the client creates on first
             use and closes in ``close()``.
+        http_client: an ``httpx.Client`` to send with (the ``httpx`` extra), with its proxies,
+            mounts, TLS settings, HTTP/2, timeouts and event hooks; it stays yours to close.
         retry: the retry policy for every request.
         poll: the poll policy for waiting calls (interval growth, overall timeout).
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
@@ -141,7 +144,8 @@ class SyncClient:
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
 
     Raises:
-        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport``.
+        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
+            ``http_client``, or both of those given.
     """
 
     def __init__(
@@ -156,11 +160,13 @@ class SyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        http_client: Optional[httpx.Client] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
             transport=transport,
+            http_client=http_client,
             timeout=timeout,
             verify=verify,
             proxy=proxy,
@@ -170,8 +176,15 @@ class SyncClient:
         )
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
+        # The caller's transport is used as it is, never replaced or closed; the client's own is
+        # made on first use (again after ``close()``), over the caller's httpx client if given.
         self._transport = transport
         self._owns_transport = transport is None
+        self._make_transport: Callable[[], SyncTransport] = (
+            functools.partial(make_sync_transport, settings)
+            if http_client is None
+            else functools.partial(over_httpx_client, http_client)
+        )
         self._lock = threading.Lock()
 
     @property
@@ -192,17 +205,20 @@ class SyncClient:
     def _get_transport(self) -> SyncTransport:
         with self._lock:
             if self._transport is None:
-                self._transport = make_sync_transport(self._calls.settings)
+                self._transport = self._make_transport()
             return self._transport
 
     def _run(self, call: Call[Any, R]) -> R:
         return run_sync(call, self._get_transport())
 
     def close(self) -> None:
-        """Close the transport if this client created it."""
+        """Close the transport if this client created it (a caller's transport stays open, and
+        in use: the client can still send with it)."""
+        if not self._owns_transport:
+            return
         with self._lock:
             transport, self._transport = self._transport, None
-        if transport is not None and self._owns_transport:
+        if transport is not None:
             transport.close()
 
     def __enter__(self) -> SyncClient:
