@@ -24,7 +24,7 @@ from .._download import file_name_from_url, refuse_existing, unique_names
 from .._sync import SyncClient
 from ._commands import UsageError, fetch, positive_seconds
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, TurnInterrupted, describe
-from ._lines import ReadLine, line_reader
+from ._lines import ReadLine, editing, line_reader
 from ._output import Console, StatusLine, printable, write_json
 
 if TYPE_CHECKING:
@@ -381,12 +381,15 @@ def _chat(client: SyncClient, options: argparse.Namespace, console: Console) -> 
         f"waits for a turn still running, {INTERRUPT_COMMAND} stops it"
     )
     session_id = chat.session_id
+    at_terminal = editing(sys.stdin, console.err)
     while True:
         try:
             line = read("you> ").strip()
         except EOFError:
             line = ""
-        except KeyboardInterrupt:  # off a terminal; at one, Ctrl-C only clears the line
+        except KeyboardInterrupt:
+            if at_terminal:  # Ctrl-C at the prompt drops the line, as in a shell
+                continue
             return chat.end(EXIT_INTERRUPTED)
         if not line:
             return chat.end(0)

@@ -12,15 +12,20 @@ Raises ``EOFError`` when the input ends (Ctrl-D, or the end of a pipe); Ctrl-C r
 """
 
 
+def editing(stdin: TextIO, prompts: TextIO) -> bool:
+    """True when lines of ``stdin`` are typed at a terminal, with the prompts on one."""
+    return stdin.isatty() and prompts.isatty()
+
+
 def line_reader(stdin: TextIO, prompts: TextIO) -> ReadLine:
     """A `ReadLine` of ``stdin`` that shows its prompts on ``prompts`` (stderr: stdout carries
     only results).
 
-    When both are terminals, lines are read with prompt_toolkit: the arrow keys move in the
-    line and through the lines typed before (kept for this run only), and what is typed is
-    never sent with escape codes in it. Elsewhere (a pipe, a file) a line is read as it comes.
+    When both are terminals (`editing`), lines are read with prompt_toolkit: the arrow keys move
+    in the line and through the lines typed before (kept for this run only), and what is typed
+    is never sent with escape codes in it. Elsewhere (a pipe, a file) a line is read as it comes.
     """
-    if stdin.isatty() and prompts.isatty():
+    if editing(stdin, prompts):
         return _editor(stdin, prompts)
 
     def read(prompt: str) -> str:

@@ -99,6 +99,9 @@ def test_ctrl_d_at_the_agents_question_ends_agent_ask_saying_how_to_answer(
 def test_the_chat_edits_lines_recalls_history_and_survives_ctrl_c(higgsfield_emulator: Emulator) -> None:
     child = _spawn(higgsfield_emulator, "agent", "chat")
     child.expect("you>")
+    child.send("never mind")
+    child.sendintr()  # at the prompt, Ctrl-C drops the line
+    child.expect("you>")
     child.send("hllo" + HOME + "\x1b[C" + "e")  # to the start, one right, insert "e"
     child.send("\r")
     child.expect("Echo: hello")
