@@ -277,3 +277,5 @@ DEFAULT_MODELS: Tuple[ModelSpec, ...] = (
         Arg("background_color", "any"),
     ), Decimal("1")),
 )
+"""The models the emulator knows unless ``Emulator(models=...)`` names others: the official
+catalog's ids, their arguments and prices."""
