@@ -14,6 +14,7 @@ from higgsfield_proto import (
     JobCancelledError,
     JobFailedError,
     JobNSFWError,
+    SessionBusyError,
     TransportError,
     WaitTimeoutError,
 )
@@ -127,6 +128,12 @@ def message_for(error: BaseException) -> str:
             f"no answer within --timeout; the agent's turn goes on (session {error.session_id}, "
             f"message {error.message_id}). Wait for it with: higgsfield agent wait --session "
             f"{error.session_id}   Stop it with: higgsfield agent interrupt --session {error.session_id}"
+        )
+    if isinstance(error, SessionBusyError):
+        return (
+            f"{type(error).__name__}: {error}. The session's last turn is still running: "
+            "higgsfield agent wait --session ID waits for it, higgsfield agent interrupt --session ID "
+            "stops it"
         )
     return f"{type(error).__name__}: {error}"
 

@@ -154,6 +154,7 @@ def test_after_a_timeout_agent_wait_gets_the_answer_and_the_error_names_both_ids
     assert "agent ask --session" not in slow.err
     busy = run("agent", "ask", "--session", session.session_id, "more", *FAST)
     assert (busy.code, "SessionBusyError" in busy.err) == (1, True)
+    assert "higgsfield agent wait --session ID waits for it" in busy.err
     waited = run("agent", "wait", "--session", session.session_id, *FAST)
     assert waited.code == 0, waited.err
     assert waited.out == "Echo: a [long] one\n"
