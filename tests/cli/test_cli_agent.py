@@ -138,7 +138,8 @@ def test_ask_refuses_a_bad_timeout_or_an_over_long_message_before_opening_a_sess
     assert higgsfield_emulator.journal == []
 
 
-@pytest.mark.higgsfield_emulator(agent_turn_time=0.05, agent_long_turn_time=1.5)
+# A long turn outlasts --timeout by seconds, so that a loaded machine cannot see it end in time.
+@pytest.mark.higgsfield_emulator(agent_turn_time=0.05, agent_long_turn_time=4.0)
 def test_after_a_timeout_agent_wait_gets_the_answer_and_the_error_names_both_ids(
     run: Run, higgsfield_emulator: Emulator
 ) -> None:
@@ -177,12 +178,12 @@ def test_agent_interrupt_stops_a_running_turn(run: Run, higgsfield_emulator: Emu
     assert f"session {empty} has no message to wait for" in nothing.err
 
 
-@pytest.mark.higgsfield_emulator(agent_turn_time=0.05, agent_long_turn_time=0.6)
+@pytest.mark.higgsfield_emulator(agent_turn_time=0.05, agent_long_turn_time=3.0)
 def test_a_chat_outlives_a_timeout_and_waits_for_the_turn_with_slash_wait(
     run: Run, higgsfield_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each /wait lasts at least --timeout: the eight of them outlast the 0.6 s turn.
-    monkeypatch.setattr("sys.stdin", io.StringIO("a [long] one\nnext\n" + "/wait\n" * 8 + "\n"))
+    # Each /wait lasts at least --timeout: the twenty of them outlast the 3 s turn.
+    monkeypatch.setattr("sys.stdin", io.StringIO("a [long] one\nnext\n" + "/wait\n" * 20 + "\n"))
     ran = run("agent", "chat", "--timeout", "0.2")
     assert ran.code == 0, ran.err
     answers = lines(ran.out)
