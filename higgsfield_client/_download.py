@@ -37,6 +37,12 @@ def file_name_from_url(url: str) -> str:
     return name[:200] or "download"
 
 
+def shown_url(url: str) -> str:
+    """``url`` as errors may name it: without its query and fragment (a signed URL's query is a
+    secret)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def unique_names(names: Iterable[str]) -> list[str]:
     """``names`` with repeats made distinct: the second ``0.png`` becomes ``0-2.png``."""
     seen: set[str] = set()
@@ -227,7 +233,7 @@ class MemorySink:
         if self._max_size is not None and size > self._max_size:
             raise DownloadError(
                 f"the output is over max_size ({size} > {self._max_size} bytes)",
-                url=urlsplit(self._url)._replace(query="", fragment="").geturl(),
+                url=shown_url(self._url),
                 received=len(self._buffer),
                 expected=size,
             )

@@ -18,6 +18,7 @@ DEFAULT_TOLERANCE = 300.0
 """Deliveries signed more than five minutes away from ``now`` are rejected."""
 
 HeaderSource = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+"""A delivery's headers as a web framework gives them: a mapping, or (name, value) pairs."""
 WebhookSecrets = Union[str, Sequence[str]]
 """One ``whsec_...`` secret, or several (during a rotation, a delivery signed with any of them is valid)."""
 

@@ -132,6 +132,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "turn turns processing, as a stale poll would (default: %(default)s)",
     )
     parser.add_argument(
+        "--full-size-images", action="store_true",
+        help="render images (and the agent's) at the size asked for (resolution, aspect_ratio) "
+        "instead of at most 256 pixels a side (default: small, fast thumbnails)",
+    )
+    parser.add_argument(
         "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
         help="newest requests kept in the in-memory request journal, which bounds its memory; "
         "0 keeps none (default: %(default)s)",
@@ -157,6 +162,7 @@ def run(options: argparse.Namespace) -> int:
         agent_turn_time=options.agent_turn_time,
         agent_long_turn_time=options.agent_long_turn_time,
         agent_answer_lag=options.agent_answer_lag,
+        full_size_images=options.full_size_images,
     )
     stopping = threading.Event()
 

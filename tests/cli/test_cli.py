@@ -294,3 +294,54 @@ def test_off_a_terminal_the_status_line_is_printed_per_change_and_bars_are_silen
     bars.bar("clip.mp4")(10, 20)
     bars.close()
     assert lines(plain.getvalue()) == ["job: queued         0.5 s", "job: in_progress    1.0 s"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["submit", MODEL, "no-equals-sign"], "expected KEY=VALUE, got 'no-equals-sign'"),
+        (["result", "some-id", "--timeout", "-1"], "must be a positive number of seconds"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_under_json_are_json_documents(
+    run: Run, higgsfield_emulator: Emulator, argv: Any, said: str
+) -> None:
+    ran = run("--json", *argv)
+    assert ran.code == 2
+    error = json.loads(ran.out)["error"]
+    assert (error["type"], error["exit_code"]) == ("UsageError", 2)
+    assert said in error["message"]
+    assert said in ran.err
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("folder", "is a folder; upload takes one file"),
+        ("missing.png", "missing.png: no such file"),
+        ("notes.unknown-extension", "from its extension; pass --content-type TYPE"),
+    ],
+)
+def test_upload_says_what_is_wrong_with_the_file_in_command_line_terms(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path, name: str, said: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.unknown-extension").write_text("x")
+    ran = run("upload", tmp_path / name)
+    assert ran.code == 2
+    assert said in ran.err
+    assert "content_type=" not in ran.err
+    assert higgsfield_emulator.uploads == []
+
+
+def test_a_dead_download_url_is_named_without_its_query(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    dead = f"{higgsfield_emulator.base_url}/outputs/gone/0.png"
+    ran = run("--json", "download", f"{dead}?signature=secret", "--to", tmp_path)
+    assert ran.code == 1
+    assert f"cannot download {dead}: NotFoundError: HTTP 404" in ran.err
+    error = json.loads(ran.out)["error"]
+    assert (error["type"], error["url"], error["status_code"]) == ("NotFoundError", dead, 404)
+    assert "secret" not in ran.out + ran.err

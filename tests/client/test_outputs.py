@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from higgsfield_client import DownloadError, JobResult, NotFoundError, SyncClient
+from higgsfield_client import (
+    DownloadError,
+    Embedded,
+    InvalidArgumentError,
+    JobResult,
+    NotFoundError,
+    SyncClient,
+)
 from higgsfield_client.testing import Emulator
 from higgsfield_proto import JobState, JobStatus
 
@@ -30,6 +38,11 @@ async def _save(harness: Harness, result: JobResult, folder: Path, **options: An
 async def _read(harness: Harness, output: Any, **options: Any) -> bytes:
     data: bytes = await output.aread(**options) if harness.is_async else output.read(**options)
     return data
+
+
+async def _embed(harness: Harness, shown: Any, **options: Any) -> Embedded:
+    embedded: Embedded = await shown.aembed(**options) if harness.is_async else shown.embed(**options)
+    return embedded
 
 
 def _subscribe(harness: Harness, arguments: dict[str, Any], model: str = IMAGE_MODEL) -> JobResult:
@@ -104,11 +117,15 @@ def test_a_result_fetches_only_with_its_own_kind_of_client(harness: Harness, tmp
             result.save(tmp_path)
         with pytest.raises(TypeError, match="aread"):
             image.read()
+        with pytest.raises(TypeError, match="aread"):
+            result.embed()
     else:
         with pytest.raises(TypeError, match="call its save"):
             harness.run_plain(lambda: result.asave(tmp_path))
         with pytest.raises(TypeError, match="read"):
             harness.run_plain(image.aread)
+        with pytest.raises(TypeError, match="read"):
+            harness.run_plain(result.aembed)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -202,3 +219,52 @@ def test_jupyter_shows_a_result_inline_and_prints_it_in_one_line() -> None:
     image, _ = DisplayFormatter().format(result.images[0])
     assert image["text/plain"] == "'https://cdn.example/req-1/0.png'"
     assert image["text/html"].startswith('<img src="https://cdn.example/req-1/0.png"')
+
+
+def test_embed_inlines_the_images_with_the_client_that_made_the_result(harness: Harness) -> None:
+    harness.emulator.script_next_job(queue_time=0.0, run_time=0.0)
+
+    async def scenario(client: Any) -> tuple[JobResult, Embedded, Embedded, Embedded]:
+        result = await client.subscribe(IMAGE_MODEL, {"prompt": "four kites", "batch_size": 4})
+        return (
+            result,
+            await _embed(harness, result),
+            await _embed(harness, result, max_size=100),  # over the cap: linked, as displayed
+            await _embed(harness, result.images[1]),
+        )
+
+    result, whole, capped, one = harness.run(scenario)
+    inlined = [base64.b64encode(_stored(harness, url)).decode() for url in result.images]
+    assert all(f'<img src="data:image/png;base64,{data}"' in whole.html for data in inlined)
+    assert harness.emulator.base_url not in whole.html  # nothing left to expire
+    assert result.request_id in whole.html
+    assert (whole.inlined, whole.linked) == (4, 0)
+    assert (capped.inlined, capped.linked) == (0, 4)
+    assert f'<img src="{result.images[0]}"' in capped.html
+    assert capped.html.count("not embedded: larger than max_size") == 4
+    assert (one.inlined, one.linked) == (1, 0)
+    assert inlined[1] in one.html
+    assert inlined[0] not in one.html
+
+
+def test_embed_links_a_video_refuses_a_bad_cap_and_fails_on_an_expired_image() -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    with Emulator(queue_time=0, run_time=0) as emulator, SyncClient(
+        base_url=emulator.base_url, api_key=emulator.api_key
+    ) as client:
+        image = client.subscribe(IMAGE_MODEL, {"prompt": "a kite"})
+        video = client.subscribe(VIDEO_MODEL, {"prompt": "it flies", "image_url": image.images[0]})
+        shown = video.embed()
+        assert (shown.inlined, shown.linked) == (0, 1)
+        assert f'<video src="{video.video}" controls' in shown.html
+        assert "not embedded" not in shown.html  # a video is never inlined: no cap to name
+        formats, _ = DisplayFormatter().format(image.embed())
+        assert formats["text/html"].count('src="data:image/png;base64,') == 1
+        assert formats["text/plain"] == "Embedded(inlined=1, linked=0)"
+        for wrong in (0, -1, 1.5, True):
+            with pytest.raises(InvalidArgumentError, match="max_size"):
+                image.embed(max_size=wrong)
+        emulator.expire(image.request_id)
+        with pytest.raises(NotFoundError):
+            image.embed()

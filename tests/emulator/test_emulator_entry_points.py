@@ -9,14 +9,31 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 import requests
 
+from higgsfield_client import SyncClient
 from higgsfield_client.cli import main as higgsfield
 from higgsfield_client.testing import Emulator
 from higgsfield_client.testing._cli import build_parser
+
+
+def _connection(process: subprocess.Popen[str], printed: Optional[List[str]] = None) -> Tuple[str, str]:
+    """The base URL and the key of the emulator ``process`` started, read from its export lines;
+    every line read is added to ``printed``."""
+    assert process.stdout is not None
+    lines: Dict[str, str] = {}
+    while "HIGGSFIELD_BASE_URL" not in lines:
+        line = process.stdout.readline()
+        assert line, "the emulator exited before printing its URL"
+        if printed is not None:
+            printed.append(line)
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].strip().partition("=")
+            lines[name] = value.strip("'")
+    return lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
 
 
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
@@ -28,17 +45,8 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
         text=True,
     )
     try:
-        assert process.stdout is not None
-        lines: Dict[str, str] = {}
         printed: List[str] = []
-        while "HIGGSFIELD_BASE_URL" not in lines:
-            line = process.stdout.readline()
-            assert line, "the emulator exited before printing its URL"
-            printed.append(line)
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
-                lines[name] = value.strip("'")
-        base, key = lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
+        base, key = _connection(process, printed)
         assert base.startswith("http://127.0.0.1:")
         models = "Models: 62 from the SDK's catalog, 59 checked against their schemas"
         assert f"{models} ({base}/docs/openapi.json)\n" in printed
@@ -71,6 +79,27 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
             process.wait()
 
 
+@pytest.mark.parametrize(("options", "side"), [([], 256), (["--full-size-images"], 2048)])
+def test_the_standalone_emulator_serves_images_at_the_size_asked_for_with_full_size_images(
+    options: List[str], side: int
+) -> None:
+    command = [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--queue-time", "0",
+               "--run-time", "0", *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        base, key = _connection(process)
+        with SyncClient(base_url=base, api_key=key) as client:
+            arguments = {"prompt": "a lake", "resolution": "2K", "aspect_ratio": "1:1"}
+            result = client.subscribe("bytedance/seedream/v4/text-to-image", arguments)
+            png = result.images[0].read()
+        # The PNG's IHDR chunk: width and height, big-endian, after the signature and its header.
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (side, side)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
 # Each option of ``higgsfield emulator`` with words of its meaning (units, default) its help shows.
 OPTION_MEANINGS = {
     "--host": ["interface to listen on", "default: 127.0.0.1"],
@@ -87,6 +116,7 @@ OPTION_MEANINGS = {
     "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
     "--agent-long-turn-time": ["SECONDS", "contains [long]", "default: ten times --agent-turn-time"],
     "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
+    "--full-size-images": ["at the size asked for", "instead of at most 256 pixels a side"],
 }
 
 
