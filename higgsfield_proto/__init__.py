@@ -101,6 +101,7 @@ from ._errors import (
     UploadRejectedError,
     ValidationError,
     WaitTimeoutError,
+    WebhookSecretError,
     WebhookVerificationError,
     transport_error_from_failure,
 )
@@ -157,7 +158,14 @@ from ._values import (
     UploadTarget,
     WebhookEvent,
 )
-from ._webhooks import WebhookSecrets, parse_webhook, sign_webhook, verify_webhook
+from ._webhooks import (
+    MIN_SECRET_BYTES,
+    WebhookSecrets,
+    check_webhook_secret,
+    parse_webhook,
+    sign_webhook,
+    verify_webhook,
+)
 
 __all__ = [
     "AGENT_ERRORS",
@@ -170,6 +178,7 @@ __all__ = [
     "MAX_REDIRECTS",
     "MEDIA_TYPES",
     "MIN_EXPIRES_AFTER",
+    "MIN_SECRET_BYTES",
     "RETRYABLE_STATUSES",
     "STORAGE_ERRORS",
     "TURN_POLL",
@@ -255,6 +264,7 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "WebhookEvent",
+    "WebhookSecretError",
     "WebhookSecrets",
     "WebhookVerificationError",
     "agent_message_from_row",
@@ -276,6 +286,7 @@ __all__ = [
     "build_upload_slot_request",
     "cancel_flow",
     "check_content",
+    "check_webhook_secret",
     "create_session_flow",
     "delete_flow",
     "download_flow",

@@ -280,6 +280,13 @@ class WebhookVerificationError(HiggsfieldError):
     """A webhook delivery's signature, timestamp or headers did not verify."""
 
 
+class WebhookSecretError(InvalidArgumentError):
+    """A webhook secret that cannot be trusted: empty, too short, or not in its format.
+
+    Raised where a secret is given (a receiver made, a delivery signed or verified, a URL
+    token made), never because of a delivery. The message describes the fault, never the secret.
+    """
+
 
 class AgentError(HiggsfieldError):
     """An error of the Agent API (the official SDK's root name for them).

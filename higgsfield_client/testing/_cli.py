@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import List, Optional, Sequence
@@ -43,7 +44,7 @@ agent API:
 examples:
   %(prog)s --port 8000
   %(prog)s --port 0 --fault-rate 0.1 --seed 7   # 1 answer in 10 faulty
-  %(prog)s --queue-time 2 --run-time 10 --webhook-secret whsec_c2VjcmV0"""
+  %(prog)s --queue-time 2 --run-time 10 --webhook-secret whsec_YW4gZW11bGF0b3Igd2ViaG9vayBrZXkh"""
 
 
 def build_parser(prog: str = "python -m higgsfield_client.testing") -> argparse.ArgumentParser:
@@ -92,9 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--webhook-secret", default=None, metavar="whsec_...",
-        help="Standard Webhooks secret (whsec_ and base64) to sign webhook deliveries with "
-        "webhook-id, webhook-timestamp and webhook-signature headers (default: none, "
-        "deliveries are unsigned)",
+        help="Standard Webhooks secret (whsec_ and the base64 of 24 to 64 bytes) to sign webhook "
+        "deliveries with webhook-id, webhook-timestamp and webhook-signature headers (default: "
+        "none, deliveries are unsigned)",
     )
     parser.add_argument(
         "--api-key", default=None, metavar="ID:SECRET",
@@ -136,22 +137,26 @@ def run(options: argparse.Namespace) -> int:
     """Serve with parsed ``options`` until SIGINT or SIGTERM; print where and how to connect."""
     from ._emulator import Emulator
 
-    emulator = Emulator(
-        options.host,
-        options.port,
-        queue_time=options.queue_time,
-        run_time=options.run_time,
-        fault_rate=options.fault_rate,
-        seed=options.seed,
-        webhook_secret=options.webhook_secret,
-        api_key=options.api_key,
-        concurrency_limit=options.concurrency_limit,
-        queue_limit=options.queue_limit,
-        journal_limit=options.journal_limit,
-        agent_turn_time=options.agent_turn_time,
-        agent_long_turn_time=options.agent_long_turn_time,
-        agent_answer_lag=options.agent_answer_lag,
-    )
+    try:
+        emulator = Emulator(
+            options.host,
+            options.port,
+            queue_time=options.queue_time,
+            run_time=options.run_time,
+            fault_rate=options.fault_rate,
+            seed=options.seed,
+            webhook_secret=options.webhook_secret,
+            api_key=options.api_key,
+            concurrency_limit=options.concurrency_limit,
+            queue_limit=options.queue_limit,
+            journal_limit=options.journal_limit,
+            agent_turn_time=options.agent_turn_time,
+            agent_long_turn_time=options.agent_long_turn_time,
+            agent_answer_lag=options.agent_answer_lag,
+        )
+    except ValueError as exc:  # an option out of range; the message never shows a secret
+        print(f"higgsfield emulator: error: {exc}", file=sys.stderr)
+        return 2
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Optional[FrameType]) -> None:

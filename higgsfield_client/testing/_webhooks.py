@@ -22,20 +22,29 @@ if TYPE_CHECKING:
     import aiohttp
 
 _PREFIX = "whsec_"
+# Standard Webhooks secrets hold 24 to 64 random bytes; a shorter key is a placeholder.
+_MIN_KEY_BYTES = 24
 
 
 def webhook_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_...`` secret.
 
     Raises:
-        ValueError: the secret lacks the prefix or is not base64 after it.
+        ValueError: the secret lacks the prefix, is not base64 after it, or holds fewer than 24
+            bytes (the message never shows the secret).
     """
     if not secret.startswith(_PREFIX):
         raise ValueError("webhook_secret must start with 'whsec_'")
     try:
-        return base64.b64decode(secret[len(_PREFIX):], validate=True)
-    except binascii.Error as exc:
-        raise ValueError("webhook_secret must be base64 after 'whsec_'") from exc
+        key = base64.b64decode(secret[len(_PREFIX):], validate=True)
+    except binascii.Error:
+        raise ValueError("webhook_secret must be base64 after 'whsec_'") from None
+    if len(key) < _MIN_KEY_BYTES:
+        raise ValueError(
+            f"webhook_secret must hold at least {_MIN_KEY_BYTES} bytes after 'whsec_' "
+            f"(Standard Webhooks secrets hold 24 to 64), not {len(key)}"
+        )
+    return key
 
 
 def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:

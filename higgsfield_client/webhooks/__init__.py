@@ -13,6 +13,8 @@
 - ``verify_webhook``: the core's check with the wall clock read for you.
 """
 
+from higgsfield_proto import MIN_SECRET_BYTES, WebhookSecretError
+
 from ._aiohttp import aiohttp_handler
 from ._asgi import asgi_app
 from ._receiver import DEFAULT_MAX_BODY, Handler, WebhookReceiver, WebhookReply, verify_webhook
@@ -23,12 +25,14 @@ from ._wsgi import wsgi_app
 __all__ = [
     "DEFAULT_MAX_BODY",
     "FALLBACK_POLL",
+    "MIN_SECRET_BYTES",
     "Claim",
     "Handler",
     "MemoryStore",
     "SQLiteStore",
     "WebhookReceiver",
     "WebhookReply",
+    "WebhookSecretError",
     "WebhookStore",
     "WebhookWaiter",
     "aiohttp_handler",

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from higgsfield_proto import (
-    InvalidArgumentError,
     ProtocolError,
     WebhookEvent,
     WebhookSecrets,
     WebhookVerificationError,
-    sign_webhook,
+    check_webhook_secret,
 )
 from higgsfield_proto import verify_webhook as verify_at
 from higgsfield_proto._webhooks import DEFAULT_TOLERANCE, HeaderSource
@@ -48,6 +47,7 @@ def verify_webhook(
     Raises:
         WebhookVerificationError: the delivery does not verify (headers, time or signature).
         ProtocolError: it verifies, but the body is not a job status.
+        WebhookSecretError: no secret, or one that cannot be trusted (empty, short, not base64).
     """
     return verify_at(secret, headers, body, now=time.time(), tolerance=tolerance)
 
@@ -73,17 +73,6 @@ class WebhookReply:
         return f"{self.reason}\n".encode()
 
     content_type = "text/plain; charset=utf-8"
-
-
-def _check_secrets(secret: WebhookSecrets) -> None:
-    secrets = [secret] if isinstance(secret, str) else list(secret)
-    if not secrets:
-        raise InvalidArgumentError("a webhook receiver needs at least one secret")
-    for each in secrets:
-        try:
-            sign_webhook(each, "probe", 0, b"")
-        except WebhookVerificationError:
-            raise InvalidArgumentError("a webhook secret is not base64 after 'whsec_'") from None
 
 
 class WebhookReceiver:
@@ -115,7 +104,10 @@ class WebhookReceiver:
         max_body: the largest body accepted, in bytes.
 
     Raises:
-        InvalidArgumentError: no secret, or a secret that is not base64 after ``whsec_``.
+        WebhookSecretError: no secret, or one that is empty (an unset variable reads ``""``),
+            ``whsec_`` alone, not base64 after ``whsec_``, or under 24 key bytes
+            (``MIN_SECRET_BYTES``); with several secrets, any one of them. It is an
+            ``InvalidArgumentError``, and its message never contains the secret.
     """
 
     def __init__(
@@ -127,7 +119,7 @@ class WebhookReceiver:
         tolerance: float = DEFAULT_TOLERANCE,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
-        _check_secrets(secret)
+        check_webhook_secret(secret)
         self._secret = secret
         self._handler = handler
         self.store: WebhookStore = store if store is not None else MemoryStore()

@@ -67,6 +67,17 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
             process.wait()
 
 
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_c2VjcmV0"])
+def test_an_empty_or_short_webhook_secret_is_a_usage_error_without_a_traceback(
+    secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert higgsfield(["emulator", "--port", "0", "--webhook-secret", secret]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("higgsfield emulator: error: webhook_secret must")
+    assert "Traceback" not in err
+    assert not secret.removeprefix("whsec_") or secret.removeprefix("whsec_") not in err
+
+
 # Each option of ``higgsfield emulator`` with words of its meaning (units, default) its help shows.
 OPTION_MEANINGS = {
     "--host": ["interface to listen on", "default: 127.0.0.1"],

@@ -209,10 +209,18 @@ def test_invalid_webhook_urls_are_422(emu: Emulator, http: requests.Session, url
     assert response.json()["detail"][0]["loc"] == ["query", "hf_webhook"]
 
 
-@pytest.mark.parametrize("secret", ["nope", "whsec_!!!"])
-def test_malformed_secret_is_refused(secret: str) -> None:
-    with pytest.raises(ValueError, match="webhook_secret"):
+@pytest.mark.parametrize(
+    "secret", ["nope", "whsec_!!!", "", "whsec_", "whsec_" + base64.b64encode(b"k" * 23).decode()]
+)
+def test_malformed_empty_or_short_secret_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="webhook_secret") as raised:
         Emulator(webhook_secret=secret)
+    encoded = secret.removeprefix("whsec_")
+    assert not encoded or encoded not in str(raised.value)
+
+
+def test_the_shortest_standard_webhooks_secret_signs() -> None:
+    Emulator(webhook_secret="whsec_" + base64.b64encode(b"k" * 24).decode())
 
 
 # -- scripted delivery faults and the journal ---------------------------------------------------

@@ -12,11 +12,14 @@ import pytest
 from proto_support import COMPLETED_IMAGES, FAILED, REQUEST_ID
 
 from higgsfield_proto import (
+    MIN_SECRET_BYTES,
     InvalidArgumentError,
     JobState,
     ProtocolError,
     UnknownStatusError,
+    WebhookSecretError,
     WebhookVerificationError,
+    check_webhook_secret,
     parse_webhook,
     sign_webhook,
     verify_webhook,
@@ -24,7 +27,7 @@ from higgsfield_proto import (
 
 KEY = b"\x01\x02 higgsfield webhook key \xfe"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
-OTHER_SECRET = "whsec_" + base64.b64encode(b"another account").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"another account's webhook key").decode()
 NOW = 1_760_000_000
 BODY = json.dumps({**COMPLETED_IMAGES, "expires_at": "2026-09-08T12:00:00Z"}).encode()
 MSG_ID = "msg_2mV8sQbY1"
@@ -72,7 +75,7 @@ def test_one_matching_signature_among_several_is_enough() -> None:
 @pytest.mark.parametrize(
     "signature",
     [
-        _reference_signature(b"another account", MSG_ID, NOW, BODY),
+        _reference_signature(b"another account's webhook key", MSG_ID, NOW, BODY),
         _reference_signature(KEY, "msg_other", NOW, BODY),
         _reference_signature(KEY, MSG_ID, NOW + 1, BODY),
         _reference_signature(KEY, MSG_ID, NOW, BODY)[3:],  # without the v1, prefix
@@ -119,13 +122,20 @@ def test_any_of_several_secrets_verifies_during_a_rotation() -> None:
     for secrets in ([OTHER_SECRET, SECRET], (SECRET, OTHER_SECRET), [SECRET]):
         assert verify_webhook(secrets, headers, BODY, now=NOW).webhook_id == MSG_ID
     with pytest.raises(WebhookVerificationError, match="no webhook signature matches"):
-        verify_webhook([OTHER_SECRET, "whsec_" + base64.b64encode(b"third").decode()], headers, BODY, now=NOW)
+        verify_webhook(
+            [OTHER_SECRET, "whsec_" + base64.b64encode(b"a third account's webhook key").decode()],
+            headers,
+            BODY,
+            now=NOW,
+        )
 
 
 def test_an_empty_list_of_secrets_is_refused() -> None:
     headers = _headers(_reference_signature(KEY, MSG_ID, NOW, BODY))
-    with pytest.raises(InvalidArgumentError, match="at least one secret"):
+    with pytest.raises(WebhookSecretError, match="at least one secret"):
         verify_webhook([], headers, BODY, now=NOW)
+    with pytest.raises(WebhookSecretError, match="at least one secret"):
+        check_webhook_secret(())
 
 
 def test_wrong_secret_is_rejected() -> None:
@@ -190,9 +200,55 @@ def test_timestamp_that_is_not_unix_seconds_is_rejected(timestamp: str) -> None:
 
 
 @pytest.mark.parametrize("secret", ["whsec_***not base64***", "whsec_ключ", "whsec_abc"])
-def test_a_secret_that_is_not_base64_is_a_verification_error(secret: str) -> None:
-    with pytest.raises(WebhookVerificationError, match="base64"):
+def test_a_secret_that_is_not_base64_is_a_secret_error_not_a_verification_error(secret: str) -> None:
+    # A misconfigured receiver must not answer 401 for two hours of retries: it is an
+    # argument error of the caller's, whatever the delivery.
+    with pytest.raises(WebhookSecretError, match="not base64") as raised:
         verify_webhook(secret, _headers("v1,x"), BODY, now=NOW)
+    assert not isinstance(raised.value, WebhookVerificationError)
+    assert secret[len("whsec_") :] not in str(raised.value)
+
+
+SHORT_KEY = b"k" * (MIN_SECRET_BYTES - 1)
+EMPTY_OR_SHORT = {  # the secret, and the key it holds
+    "empty": ("", b""),
+    "prefix alone": ("whsec_", b""),
+    "short": ("whsec_" + base64.b64encode(SHORT_KEY).decode(), SHORT_KEY),
+    "short without prefix": (base64.b64encode(SHORT_KEY).decode(), SHORT_KEY),
+    "one byte": ("whsec_" + base64.b64encode(b"x").decode(), b"x"),
+}
+
+
+@pytest.mark.parametrize(("secret", "key"), list(EMPTY_OR_SHORT.values()), ids=list(EMPTY_OR_SHORT))
+def test_empty_or_short_secrets_are_refused_everywhere_without_showing_them(secret: str, key: bytes) -> None:
+    body_headers = _headers(_reference_signature(key, MSG_ID, NOW, BODY))
+    attempts = [
+        lambda: check_webhook_secret(secret),
+        lambda: check_webhook_secret([SECRET, secret]),
+        lambda: sign_webhook(secret, MSG_ID, NOW, BODY),
+        # A delivery "signed" with the same empty or short key is refused too.
+        lambda: verify_webhook(secret, body_headers, BODY, now=NOW),
+        lambda: verify_webhook([secret, SECRET], body_headers, BODY, now=NOW),
+    ]
+    for attempt in attempts:
+        with pytest.raises(WebhookSecretError) as raised:
+            attempt()
+        assert isinstance(raised.value, InvalidArgumentError)
+        encoded = secret.removeprefix("whsec_")
+        assert not encoded or encoded not in str(raised.value)
+
+
+def test_the_shortest_standard_webhooks_secret_is_accepted() -> None:
+    key = b"k" * MIN_SECRET_BYTES  # 24 bytes: the Standard Webhooks minimum
+    secret = "whsec_" + base64.b64encode(key).decode()
+    check_webhook_secret(secret)
+    headers = _headers(_reference_signature(key, MSG_ID, NOW, BODY))
+    assert verify_webhook(secret, headers, BODY, now=NOW).webhook_id == MSG_ID
+
+
+def test_a_bad_secret_is_refused_before_the_delivery_is_looked_at() -> None:
+    with pytest.raises(WebhookSecretError, match="empty"):
+        verify_webhook("whsec_", {}, b"", now=NOW)
 
 
 def test_signature_matches_but_body_is_not_a_status_payload() -> None:
