@@ -91,6 +91,7 @@ from ._errors import (
     NetworkTimeoutError,
     NotCancellableError,
     NotFoundError,
+    OutputExpiredError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
@@ -130,6 +131,7 @@ from ._http import (
     TransportFailure,
 )
 from ._parse import (
+    error_from_file_response,
     error_from_response,
     job_status_from_payload,
     parse_cancel_response,
@@ -230,6 +232,7 @@ __all__ = [
     "NotCancellableError",
     "NotFoundError",
     "Notify",
+    "OutputExpiredError",
     "Now",
     "Outcome",
     "PermissionDeniedError",
@@ -290,6 +293,7 @@ __all__ = [
     "create_session_flow",
     "delete_flow",
     "download_flow",
+    "error_from_file_response",
     "error_from_response",
     "estimate_flow",
     "interrupt_flow",

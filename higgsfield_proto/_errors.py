@@ -177,6 +177,20 @@ class NotFoundError(APIError):
     """404: unknown model, or a request that does not exist or belongs to another account."""
 
 
+class OutputExpiredError(NotFoundError):
+    """404 from the host of an output file: it expired (its retention passed) or was deleted.
+
+    Attributes:
+        url: the output's URL without its query (a signed URL's query is a secret).
+        storage_code: the storage's own error code (``NoSuchKey``), when its answer gave one.
+    """
+
+    def __init__(self, message: str, *, url: str, storage_code: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.url = url
+        self.storage_code = storage_code
+
+
 class ValidationError(APIError):
     """400 or 422: the request was rejected as invalid.
 
