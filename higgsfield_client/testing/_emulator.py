@@ -292,6 +292,7 @@ class Emulator:
 
         from ._agent_routes import AgentRoutes
         from ._app import Api, Settings
+        from ._control import Control
 
         storage = self._storage_arg or Path(tempfile.mkdtemp(prefix="higgsfield-emulator-"))
         self._storage = storage
@@ -323,9 +324,10 @@ class Emulator:
             storage / "outputs",
             self._take_script, self._give_back, self._timings, self._arm_timer,
         )
-        runner = web.AppRunner(
-            api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
+        app = api.make_app()
+        # The control routes answer in front of the API: its faults, credentials and journal.
+        app.middlewares.insert(0, Control(self).middleware)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         self._runner = runner
         protocol_factory = runner.server

@@ -13,6 +13,7 @@ from typing import Dict, List
 
 import pytest
 import requests
+from emu_helpers import in_the_foreground
 
 from higgsfield_client._cli import main as higgsfield
 from higgsfield_client.testing import Emulator
@@ -20,22 +21,10 @@ from higgsfield_client.testing._cli import build_parser
 
 
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
-         "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0",
-         "--agent-long-turn-time", "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: Dict[str, str] = {}
-        while "HIGGSFIELD_BASE_URL" not in lines:
-            line = process.stdout.readline()
-            assert line, "the emulator exited before printing its URL"
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
-                lines[name] = value.strip("'")
+    argv = [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
+            "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0",
+            "--agent-long-turn-time", "600"]
+    with in_the_foreground(argv) as (process, lines):
         base, key = lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
         assert base.startswith("http://127.0.0.1:")
         response = requests.post(
@@ -61,10 +50,6 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
         assert state["status"] == "processing"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.parametrize("secret", ["", "whsec_", "whsec_c2VjcmV0"])
@@ -94,6 +79,9 @@ OPTION_MEANINGS = {
     "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
     "--agent-long-turn-time": ["SECONDS", "contains [long]", "default: ten times --agent-turn-time"],
     "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
+    "--fault": ["ROUTE:KIND[:COUNT]", "webhook:duplicate", "output:stall:3", "repeatable"],
+    "--slow-seconds": ["SECONDS", "stalled download pauses", "out_of_order webhook", "default: 2.0"],
+    "--retry-after": ["SECONDS", "Retry-After of 429 answers", "default: 1"],
 }
 
 
@@ -124,6 +112,11 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
     assert "export HIGGSFIELD_BASE_URL=" in text
     assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
     assert "Under /v1/agent, with the same key." in text
+    # The commands against a running emulator, and the faults the options can script.
+    for command in ("jobs", "journal", "webhooks", "fault", "expire"):
+        assert f"\n    {command} " in text
+    assert "answer loopback clients only" in text
+    assert "duplicate (sent twice)" in text
     # Not the main command's epilog: no other command's examples, no exit code table.
     for other in ("submit", "status", "result", "cancel", "upload", "download", "estimate", "demo"):
         assert f"higgsfield {other}" not in text

@@ -6,73 +6,16 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import requests
-from emu_helpers import submit, wait_status, wait_until
+from emu_helpers import Receiver, submit, wait_status, wait_until
 
 from higgsfield_client.testing import Emulator
 
 SECRET = "whsec_" + base64.b64encode(b"emulator-test-key-0123456789abcd").decode()
-
-
-class Receiver:
-    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries, and
-    the first ``stalls`` only after ``stall`` seconds."""
-
-    def __init__(self, failures: int = 0, stalls: int = 0, stall: float = 0.0) -> None:
-        self.failures = failures
-        self.stalls = stalls
-        self.stall = stall
-        self.received: List[Tuple[Dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.received.append((dict(self.headers.items()), body))
-                    fail = len(receiver.received) <= receiver.failures
-                    stall = len(receiver.received) <= receiver.stalls
-                if stall:
-                    time.sleep(receiver.stall)
-                self.send_response(500 if fail else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?tenant=1"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def deliveries(self) -> List[Tuple[Dict[str, str], bytes]]:
-        with self.lock:
-            return list(self.received)
-
-
-@pytest.fixture
-def receiver_factory() -> Iterator[Any]:
-    made: List[Receiver] = []
-
-    def make(failures: int = 0, stalls: int = 0, stall: float = 0.0) -> Receiver:
-        receiver = Receiver(failures, stalls, stall)
-        receiver.thread.start()
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
 def verify(secret: str, headers: Dict[str, str], body: bytes) -> bool:
