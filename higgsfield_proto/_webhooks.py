@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from typing import Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import ProtocolError, WebhookSecretError, WebhookVerificationError
 from ._http import header_value
@@ -86,8 +86,24 @@ def sign_webhook(secret: str, webhook_id: str, timestamp: int, body: bytes) -> s
     return _sign(_key(secret), webhook_id, timestamp, body)
 
 
+def _flat(payload: Any) -> Any:
+    """A delivery whose results sit under ``payload`` as the flat status payload: the outputs
+    come up beside ``request_id``, ``status`` and ``error``, which win over any of the same name."""
+    if not isinstance(payload, dict) or "payload" not in payload:
+        return payload
+    nested = payload["payload"]
+    if nested is not None and not isinstance(nested, dict):
+        raise ProtocolError(f"webhook body: 'payload' is {type(nested).__name__}, not an object")
+    top = {key: value for key, value in payload.items() if key != "payload"}
+    return {**(nested or {}), **top}
+
+
 def parse_webhook(body: bytes, headers: HeaderSource = ()) -> WebhookEvent:
     """Read a delivery's body without checking a signature (for unsigned accounts).
+
+    Two body shapes are read: flat, as a status answer (``{"status", "request_id", "images",
+    ...}``), and with the results under ``payload`` (``{"request_id", "status", "error",
+    "payload": {"images": [...]}}``), which the event's ``status.payload`` holds flattened.
 
     Raises:
         ProtocolError: the body is not a status payload (UnknownStatusError for a bad status).
@@ -98,7 +114,7 @@ def parse_webhook(body: bytes, headers: HeaderSource = ()) -> WebhookEvent:
         raise ProtocolError("webhook body is not JSON") from None
     timestamp = _header(headers, "webhook-timestamp")
     return WebhookEvent(
-        status=job_status_from_payload(payload),
+        status=job_status_from_payload(_flat(payload)),
         webhook_id=_header(headers, "webhook-id"),
         timestamp=int(timestamp) if timestamp is not None and _is_unix_time(timestamp) else None,
     )
@@ -112,7 +128,8 @@ def verify_webhook(
     now: float,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> WebhookEvent:
-    """Check a signed delivery (Standard Webhooks, as the API signs them) and read it.
+    """Check a signed delivery (Standard Webhooks, as the API signs them) and read it as
+    ``parse_webhook`` does (either body shape).
 
     Args:
         secret: the account's ``whsec_...`` secret, or several during a rotation (any of them

@@ -124,6 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "none, deliveries are unsigned)",
     )
     parser.add_argument(
+        "--webhook-body", choices=("flat", "nested"), default="flat",
+        help="the webhook deliveries' body: flat, the status answer's fields, or nested, with "
+        "request_id, status and error at the top and the results under payload "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--api-key", default=None, metavar="ID:SECRET",
         help="the key_id:key_secret key to accept (default: a random key, printed at start)",
     )
@@ -199,6 +205,7 @@ def run(options: argparse.Namespace) -> int:
             fault_rate=options.fault_rate,
             seed=options.seed,
             webhook_secret=options.webhook_secret,
+            webhook_body=options.webhook_body,
             api_key=options.api_key,
             concurrency_limit=options.concurrency_limit,
             queue_limit=options.queue_limit,

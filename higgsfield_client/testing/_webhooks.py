@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._faults import WEBHOOK_ROUTE, FaultPlan
@@ -45,6 +45,33 @@ def webhook_key(secret: str) -> bytes:
             f"(Standard Webhooks secrets hold 24 to 64), not {len(key)}"
         )
     return key
+
+
+WEBHOOK_BODIES = ("flat", "nested")
+"""The delivery body shapes: ``flat`` (the status answer's fields) or ``nested`` (``request_id``,
+``status`` and ``error`` at the top, the results under ``payload``), as receivers in the wild get."""
+
+
+def webhook_body(payload: Dict[str, Any], shape: str) -> Dict[str, Any]:
+    """The delivery body of a status ``payload`` in ``shape`` (one of ``WEBHOOK_BODIES``)."""
+    if shape == "flat":
+        return payload
+    top = ("request_id", "status", "error")
+    return {
+        **{key: payload.get(key) for key in top},
+        "payload": {key: value for key, value in payload.items() if key not in top},
+    }
+
+
+def check_webhook_body(shape: str) -> str:
+    """``shape`` when it is one of ``WEBHOOK_BODIES``.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if shape not in WEBHOOK_BODIES:
+        raise ValueError(f"webhook_body must be one of {WEBHOOK_BODIES}, not {shape!r}")
+    return shape
 
 
 def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:

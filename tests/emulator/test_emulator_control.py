@@ -178,7 +178,8 @@ def served() -> Iterator[Dict[str, str]]:
     """``higgsfield emulator`` in the foreground with fault options; its two export lines."""
     argv = [HIGGSFIELD, "emulator", "--port", "0", "--queue-time", "0", "--run-time", "0.05",
             "--webhook-secret", SECRET, "--fault", "webhook:duplicate", "--fault", "submit:429:1",
-            "--fault", "output:stall", "--slow-seconds", "0.3", "--retry-after", "7"]
+            "--fault", "output:stall", "--slow-seconds", "0.3", "--retry-after", "7",
+            "--webhook-body", "nested"]
     with in_the_foreground(argv) as (process, exports):
         yield exports
         process.terminate()
@@ -200,6 +201,8 @@ def test_from_a_shell_faults_are_options_and_the_commands_show_what_the_emulator
                           headers={"Idempotency-Key": "item-1"}, timeout=10)
         request_id = again.json()["request_id"]
         wait_until(lambda: True if len(webhook_receiver.deliveries()) == 2 else None)
+    (_, body), _ = webhook_receiver.deliveries()
+    assert sorted(json.loads(body)) == ["error", "payload", "request_id", "status"]  # --webhook-body
     # The user's shell: HIGGSFIELD_BASE_URL exported as the emulator printed it.
     env = {**os.environ, "HIGGSFIELD_BASE_URL": base}
     jobs = json.loads(_shell(*MODULE, "jobs", "--json", env=env).stdout)["jobs"]

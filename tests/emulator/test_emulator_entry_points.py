@@ -72,6 +72,7 @@ OPTION_MEANINGS = {
     "--fault-rate": ["from 0.0 to 1.0", "answered with a random fault", "default: 0.0"],
     "--seed": ["seed for the fault draws and the timing variation", "default: none"],
     "--webhook-secret": ["whsec_", "to sign webhook deliveries", "unsigned"],
+    "--webhook-body": ["{flat,nested}", "results under payload", "default: flat"],
     "--api-key": ["the key_id:key_secret key to accept", "default: a random key"],
     "--concurrency-limit": ["jobs in progress at once", "default: 50"],
     "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],

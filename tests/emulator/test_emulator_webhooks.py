@@ -95,6 +95,44 @@ def test_failed_and_nsfw_jobs_deliver_their_status_body(
     assert "webhook-signature" not in {name.lower() for name in headers}
 
 
+def test_deliveries_can_hold_their_results_under_payload_per_emulator_and_per_job(
+    receiver_factory: Any,
+) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET, webhook_body="nested") as emu:
+        _, completed = _run(emu, receiver)
+        _, failed = _run(emu, receiver, "[fail]")
+        emu.webhook_body = "flat"  # the next job's delivery is flat again
+        _, flat = _run(emu, receiver)
+        wait_until(lambda: True if len(receiver.deliveries()) == 3 else None)
+    bodies = {json.loads(body)["request_id"]: json.loads(body) for _, body in receiver.deliveries()}
+    assert bodies[completed["request_id"]] == {
+        "request_id": completed["request_id"],
+        "status": "completed",
+        "error": None,
+        "payload": {key: value for key, value in completed.items() if key not in ("request_id", "status")},
+    }
+    assert "images" in bodies[completed["request_id"]]["payload"]
+    assert bodies[failed["request_id"]] == {
+        "request_id": failed["request_id"],
+        "status": "failed",
+        "error": failed["error"],
+        "payload": {"expires_at": failed["expires_at"]},
+    }
+    assert bodies[flat["request_id"]] == flat
+    assert all(verify(SECRET, headers, body) for headers, body in receiver.deliveries())
+
+
+@pytest.mark.parametrize("shape", ["", "Nested", "payload"])
+def test_an_unknown_body_shape_is_refused(shape: str) -> None:
+    with pytest.raises(ValueError, match="webhook_body must be one of"):
+        Emulator(webhook_body=shape)
+    emu = Emulator()
+    with pytest.raises(ValueError, match="webhook_body must be one of"):
+        emu.webhook_body = shape
+    assert emu.webhook_body == "flat"
+
+
 def test_canceled_jobs_send_no_webhook(receiver_factory: Any) -> None:
     receiver = receiver_factory()
     with Emulator(queue_time=30) as emu, _session(emu) as http:

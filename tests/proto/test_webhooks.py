@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from proto_support import COMPLETED_IMAGES, FAILED, REQUEST_ID
+from proto_support import COMPLETED_IMAGES, COMPLETED_VIDEO, FAILED, NSFW, REQUEST_ID
 
 from higgsfield_proto import (
     MIN_SECRET_BYTES,
@@ -307,4 +307,58 @@ def test_parse_keeps_id_and_timestamp_when_present() -> None:
 )
 def test_parse_rejects_non_status_bodies_with_protocol_errors(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
+        parse_webhook(body)
+
+
+# -- the two body shapes ------------------------------------------------------------------------
+
+
+def _under_payload(flat: dict[str, Any]) -> dict[str, Any]:
+    top = {key: flat.get(key) for key in ("request_id", "status", "error")}
+    return {**top, "payload": {key: value for key, value in flat.items() if key not in top}}
+
+
+@pytest.mark.parametrize(
+    "flat", [COMPLETED_IMAGES, COMPLETED_VIDEO, FAILED, NSFW], ids=["images", "video", "failed", "nsfw"]
+)
+def test_a_body_with_its_results_under_payload_reads_as_the_flat_one(flat: dict[str, Any]) -> None:
+    nested = json.dumps(_under_payload(flat)).encode()
+    assert parse_webhook(nested).status == parse_webhook(json.dumps(flat).encode()).status
+    # Signed, it verifies and reads the same way.
+    headers = _headers(_reference_signature(KEY, MSG_ID, NOW, nested))
+    assert verify_webhook(SECRET, headers, nested, now=NOW).status == parse_webhook(nested).status
+
+
+def test_the_nested_shape_as_receivers_see_it() -> None:
+    body = {
+        "request_id": REQUEST_ID,
+        "status": "completed",
+        "error": None,
+        "payload": {"images": [{"url": "https://cdn.example/a.png"}, {"url": "https://cdn.example/b.png"}]},
+    }
+    status = parse_webhook(json.dumps(body).encode()).status
+    assert (status.state, status.request_id) == (JobState.COMPLETED, REQUEST_ID)
+    assert status.images == ("https://cdn.example/a.png", "https://cdn.example/b.png")
+    assert status.error is None
+    # The event's payload is flat, as a status answer's: result["images"] reads the same.
+    assert dict(status.payload) == {
+        "request_id": REQUEST_ID, "status": "completed", "error": None, "images": body["payload"]["images"]
+    }
+
+
+def test_the_top_level_fields_win_over_the_nested_ones_and_a_null_payload_is_empty() -> None:
+    body = {"request_id": REQUEST_ID, "status": "failed", "error": "no ink",
+            "payload": {"status": "completed", "request_id": "someone-else", "error": "ignored"}}
+    status = parse_webhook(json.dumps(body).encode()).status
+    assert (status.state, status.request_id, status.error) == (JobState.FAILED, REQUEST_ID, "no ink")
+    empty = parse_webhook(json.dumps({"request_id": REQUEST_ID, "status": "nsfw", "payload": None}).encode())
+    assert (empty.status.state, empty.status.images, dict(empty.status.payload)) == (
+        JobState.NSFW, (), {"request_id": REQUEST_ID, "status": "nsfw"}
+    )
+
+
+@pytest.mark.parametrize("payload", [[], "images", 3, True])
+def test_a_payload_that_is_not_an_object_is_a_protocol_error(payload: Any) -> None:
+    body = json.dumps({"request_id": REQUEST_ID, "status": "completed", "payload": payload}).encode()
+    with pytest.raises(ProtocolError, match="'payload' is"):
         parse_webhook(body)

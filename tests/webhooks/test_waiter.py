@@ -53,12 +53,15 @@ def _submit_and_wait(library: str, emulator: Emulator, fallback: PollPolicy) -> 
     return _run(library, scenario, emulator)
 
 
+@pytest.mark.parametrize("shape", ["flat", "nested"])
 @pytest.mark.parametrize("library", ["asyncio", "trio"])
-def test_wait_completes_when_the_webhook_arrives(library: str, emulator: Emulator) -> None:
+def test_wait_completes_when_the_webhook_arrives(library: str, shape: str, emulator: Emulator) -> None:
+    emulator.webhook_body = shape  # results beside the status, or under "payload"
     request_id, result = _submit_and_wait(library, emulator, NEVER)
     assert result.request_id == request_id
     assert result["status"] == "completed"
     assert result.images
+    assert result["images"][0]["url"] == result.images[0]  # the result reads as a status answer
     # The waiter checks once at once (the job is still running), then the webhook ends the wait.
     assert [entry.route for entry in emulator.journal if entry.route != "webhook"] == ["submit", "status"]
 
