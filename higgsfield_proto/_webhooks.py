@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import ProtocolError, WebhookSecretError, WebhookVerificationError
 from ._http import header_value
@@ -46,18 +46,34 @@ def _key(secret: str) -> bytes:
         key = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise WebhookSecretError("a webhook secret is not base64 after 'whsec_'") from None
+    return long_enough(key, "a webhook secret's key")
+
+
+def long_enough(key: bytes, what: str) -> bytes:
+    """``key`` when it holds at least ``MIN_SECRET_BYTES`` bytes.
+
+    Raises:
+        WebhookSecretError: a shorter key, named ``what`` (its length is said, never its bytes).
+    """
     if len(key) < MIN_SECRET_BYTES:
-        raise WebhookSecretError(
-            f"a webhook secret holds {len(key)} key bytes; at least {MIN_SECRET_BYTES} are needed"
-        )
+        raise WebhookSecretError(f"{what} holds {len(key)} bytes; at least {MIN_SECRET_BYTES} are needed")
     return key
 
 
-def _keys(secret: WebhookSecrets) -> list[bytes]:
+def secret_keys(secret: Union[str, Sequence[str]], key_of: Callable[[str], bytes]) -> list[bytes]:
+    """The key ``key_of`` makes of each secret: one, or several during a rotation.
+
+    Raises:
+        WebhookSecretError: no secret at all, or what ``key_of`` raises.
+    """
     secrets = [secret] if isinstance(secret, str) else list(secret)
     if not secrets:
         raise WebhookSecretError("at least one secret is needed")
-    return [_key(each) for each in secrets]
+    return [key_of(each) for each in secrets]
+
+
+def _keys(secret: WebhookSecrets) -> list[bytes]:
+    return secret_keys(secret, _key)
 
 
 def check_webhook_secret(secret: WebhookSecrets) -> None:
