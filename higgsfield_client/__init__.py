@@ -38,6 +38,7 @@ from higgsfield_proto import (
     NetworkTimeoutError,
     NotCancellableError,
     NotFoundError,
+    OutputExpiredError,
     PermissionDeniedError,
     PollPolicy,
     ProtocolError,
@@ -50,6 +51,7 @@ from higgsfield_proto import (
     UploadRejectedError,
     ValidationError,
     WaitTimeoutError,
+    WebhookSecretError,
 )
 
 from ._async import AsyncClient, AsyncRequestController
@@ -233,6 +235,7 @@ __all__ = [
     "NotCancellableError",
     "NotFoundError",
     "Output",
+    "OutputExpiredError",
     "PermissionDeniedError",
     "PollPolicy",
     "ProtocolError",
@@ -252,6 +255,7 @@ __all__ = [
     "UploadRejectedError",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookSecretError",
     "cancel",
     "cancel_async",
     "delete",

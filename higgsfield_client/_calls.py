@@ -138,15 +138,15 @@ class Job:
     ) -> Call[JobStatus, JobStatus]:
         """Wait for the final status and return it as it is (a failed job is a status here).
 
-        With ``poll`` (a webhook waiter's fallback) the first check waits its initial delay;
-        otherwise it is made at once.
+        The first check is made at once (the job may have ended long ago), the next ones on
+        ``poll``'s schedule (a webhook waiter's slow fallback), else the client's.
         """
         flow = wait_flow(
             self._calls.settings.config,
             self.request_id,
             self._calls.settings.env(timeout=timeout, poll=poll),
             cancel_on_timeout=cancel_on_timeout,
-            check_first=poll is None,
+            check_first=True,
         )
         return Call(flow=flow)
 

@@ -26,7 +26,7 @@ from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
 from ._journal import Journal, JournalEntry
 from ._media import video_encoder
 from ._uploads import UploadStore
-from ._webhooks import WebhookDelivery, WebhookSender
+from ._webhooks import WebhookDelivery, WebhookSender, check_webhook_body, webhook_body
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -85,6 +85,9 @@ class Emulator:
             fault; can be changed later through the attribute of the same name.
         seed: makes fault choices and timing jitter reproducible.
         webhook_secret: a ``whsec_...`` secret; webhook deliveries are signed when it is given.
+        webhook_body: the deliveries' body shape: "flat" (the status answer's fields) or
+            "nested" (``request_id``, ``status`` and ``error`` at the top, the results under
+            ``payload``); can be changed later, between jobs.
         concurrency_limit: jobs in progress at once; later jobs stay queued until a slot frees.
         queue_limit: queued outputs (a batch counts each image) beyond which submits get 429
             ``account_queue_full``.
@@ -123,8 +126,8 @@ class Emulator:
             agent messages. Can be changed later.
 
     Raises:
-        ValueError: an argument is out of range (fault rate, limits, webhook secret, style,
-            agent times).
+        ValueError: an argument is out of range (fault rate, limits, webhook secret or body
+            shape, style, agent times).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class Emulator:
         fault_rate: float = 0.0,
         seed: Optional[int] = None,
         webhook_secret: Optional[str] = None,
+        webhook_body: str = "flat",
         concurrency_limit: int = 50,
         queue_limit: int = 10_000,
         retry_after: int = 1,
@@ -180,6 +184,7 @@ class Emulator:
         self._upload_ttl = upload_url_ttl
         self._catalog = {m.model_id: m for m in (DEFAULT_MODELS if models is None else models)}
         self._openapi = read_data("openapi.json")
+        self._webhook_body = check_webhook_body(webhook_body)
         self._timing_rng = random.Random(None if seed is None else f"timings:{seed}")
         self._faults = FaultPlan(fault_rate, seed)
         self._journal = Journal(journal_limit)
@@ -294,6 +299,7 @@ class Emulator:
 
         from ._agent_routes import AgentRoutes
         from ._app import Api, Settings
+        from ._control import Control
 
         storage = self._storage_arg or Path(tempfile.mkdtemp(prefix="higgsfield-emulator-"))
         self._storage = storage
@@ -326,9 +332,10 @@ class Emulator:
             self._take_script, self._give_back, self._timings, self._arm_timer,
             lambda: self._openapi,
         )
-        runner = web.AppRunner(
-            api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
+        app = api.make_app()
+        # The control routes answer in front of the API: its faults, credentials and journal.
+        app.middlewares.insert(0, Control(self).middleware)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         self._runner = runner
         protocol_factory = runner.server
@@ -414,7 +421,7 @@ class Emulator:
 
         assert info.webhook_url is not None
         assert self._base_url is not None
-        body = json.dumps(status_payload(info, self._base_url)).encode()
+        body = json.dumps(webhook_body(status_payload(info, self._base_url), self._webhook_body)).encode()
         stop_at = None
         if info.expires_at is not None:
             stop_at = time.monotonic() + (info.expires_at - time.time())
@@ -471,6 +478,16 @@ class Emulator:
     @fault_rate.setter
     def fault_rate(self, value: float) -> None:
         self._faults.rate = value
+
+    @property
+    def webhook_body(self) -> str:
+        """The shape of the next deliveries' bodies, "flat" or "nested" (see the constructor);
+        a job's shape is the one set when it finishes."""
+        return self._webhook_body
+
+    @webhook_body.setter
+    def webhook_body(self, value: str) -> None:
+        self._webhook_body = check_webhook_body(value)
 
     @property
     def upload_headers_style(self) -> str:

@@ -197,8 +197,15 @@ def test_download_saves_every_url(run: Run, higgsfield_emulator: Emulator, tmp_p
     saved = [Path(line) for line in lines(ran.out)]
     assert [path.read_bytes() for path in saved] == [_stored(higgsfield_emulator, url) for url in urls[:2]]
     assert "downloaded 2 file(s)" in ran.err  # stderr is no terminal: one final line, no bars
-    higgsfield_emulator.expire(urls[0].rsplit("/", 2)[-2])
-    assert run("download", urls[0], "--to", tmp_path).code == 1
+    request_id = urls[0].rsplit("/", 2)[-2]
+    higgsfield_emulator.expire(request_id)
+    expired = run("download", urls[0], "--to", tmp_path)
+    assert expired.code == 1
+    assert f"output {urls[0]} has expired or was deleted (HTTP 404, storage code NoSuchKey)" in expired.err
+    again = run("result", request_id, "--download", tmp_path / "again", *FAST)
+    assert again.code == 1
+    assert f"output {urls[0]} has expired or was deleted" in again.err
+    assert "non-JSON answer" not in expired.err + again.err
 
 
 def test_two_jobs_outputs_named_alike_never_overwrite_one_another(
