@@ -348,7 +348,8 @@ def test_a_dead_download_url_is_named_without_its_query(
     dead = f"{higgsfield_emulator.base_url}/outputs/gone/0.png"
     ran = run("--json", "download", f"{dead}?signature=secret", "--to", tmp_path)
     assert ran.code == 1
-    assert f"cannot download {dead}: NotFoundError: HTTP 404" in ran.err
+    assert f"cannot download {dead}: OutputExpiredError: output " in ran.err
+    assert "has expired or was deleted (HTTP 404, storage code NoSuchKey)" in ran.err
     error = json.loads(ran.out)["error"]
-    assert (error["type"], error["url"], error["status_code"]) == ("NotFoundError", dead, 404)
+    assert (error["type"], error["url"], error["status_code"]) == ("OutputExpiredError", dead, 404)
     assert "secret" not in ran.out + ran.err
