@@ -141,9 +141,13 @@ class Batch:
             HiggsfieldClientError: the API refused the account (authentication, credits); the
                 batch stopped submitting.
         """
+        journal = self._open_journal()
         owned = self._client is None
-        client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
-        journal = Journal(self.journal_path)
+        try:
+            client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
+        except BaseException:
+            journal.close()
+            raise
         try:
             items: Iterable[BatchItem] = to_items(self._items, self._model)
             if isinstance(self._items, Sequence):
@@ -194,6 +198,23 @@ class Batch:
             if owned:
                 with anyio.CancelScope(shield=True):
                     await client.aclose()
+
+    def _open_journal(self) -> Journal:
+        """Make the outputs folder and open the journal.
+
+        Raises:
+            BatchInputError: the outputs folder is a file, or it or the journal cannot be made
+                or opened.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise BatchInputError(f"the outputs folder {self.out} is a file: give the batch a folder")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            return Journal(self.journal_path)
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else self.journal_path
+            reason = exc.strerror or exc
+            raise BatchInputError(f"cannot make the batch's files at {where}: {reason}") from None
 
     def run(self) -> Iterator[ItemResult]:
         """Run the batch from plain Python; yields results as they finish.

@@ -205,21 +205,22 @@ class Journal:
         self.path = Path(path)
         self.flush_after = flush_after
         self._open_since: Optional[float] = None  # when the steps waiting for a commit began
-        if read_only:
-            if not self.path.is_file():
-                raise FileNotFoundError(2, "no batch journal here", str(self.path))
-            # Not mode=ro: a read-only connection leaves the -wal and -shm files behind, where the
-            # last connection to close otherwise removes them. query_only refuses every write.
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA query_only = ON")
-        else:
-            if not self.path.exists():
-                _create(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 10000")
+        if read_only and not self.path.is_file():
+            raise FileNotFoundError(2, "no batch journal here", str(self.path))
+        if not read_only and not self.path.exists():
+            _create(self.path)
         try:
-            if not read_only:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a folder, a file it may not open...
+            raise BatchInputError(f"{self.path} cannot be opened as a batch journal ({exc})") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            if read_only:
+                # Not mode=ro: a read-only connection leaves the -wal and -shm files behind, where
+                # the last connection to close otherwise removes them. query_only refuses writes.
+                self._db.execute("PRAGMA query_only = ON")
+            else:
                 self._db.execute("PRAGMA synchronous = NORMAL")
             version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -361,13 +362,10 @@ class Journal:
         """Record what stopped an unfinished item (its state is kept for the next run)."""
         return self._write(record, durable=False, error=error)
 
-    def records(self, run: Optional[int] = None) -> list[Record]:
-        """Every record, or those of run ``run``, in input order."""
+    def records(self) -> list[Record]:
+        """Every record: by the run that last saw it, then in that run's input order."""
         self.flush()
-        if run is None:
-            rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
-        else:
-            rows = self._db.execute("SELECT * FROM items WHERE run = ? ORDER BY position", (run,)).fetchall()
+        rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
         return [Record.from_row(row) for row in rows]
 
     def summary(self) -> JournalSummary:

@@ -270,13 +270,14 @@ class BatchRunner:
             AuthenticationError, InsufficientCreditsError, PermissionDeniedError: the API refused
                 the account; the batch stopped submitting.
         """
-        self._out.mkdir(parents=True, exist_ok=True)
-        self.run_number = run = self._journal.start_run()
-        outcome = "failed"
-        try:
-            # The results stream ends only after the last checkpoint of the run: its reader may
-            # then cancel the run, which must have raised by then.
-            async with results:
+        # The results stream ends however the run ends, even if it could not start (another
+        # process runs a batch on the journal): its reader would otherwise wait for good. It ends
+        # after the last checkpoint of the run: its reader may then cancel the run, which must
+        # have raised by then.
+        async with results:
+            self.run_number = run = self._journal.start_run()
+            outcome = "failed"
+            try:
                 async with anyio.create_task_group() as flusher:
                     flusher.start_soon(self._flush_now_and_then)
                     try:
@@ -288,17 +289,17 @@ class BatchRunner:
                     raise self._input_error
                 if self._fatal is not None:
                     raise self._fatal
-            outcome = "stopped" if self._stopping else "finished"
-        finally:
-            if outcome == "failed" and self._stopping and self._fatal is None and self._input_error is None:
-                outcome = "stopped"  # cancelled after stop(): a second Ctrl-C
-            # Plain calls, no checkpoint: a cancellation cannot interrupt them.
-            self._journal.end_run(run, outcome)
-            records = self._journal.records(run)
-            write_results(
-                self._out / "results.jsonl",
-                (result_of(record, self._out, download=self._download) for record in records),
-            )
+                outcome = "stopped" if self._stopping else "finished"
+            finally:
+                if outcome == "failed" and self._stopping and not (self._fatal or self._input_error):
+                    outcome = "stopped"  # cancelled after stop(): a second Ctrl-C
+                # Plain calls, no checkpoint: a cancellation cannot interrupt them.
+                self._journal.end_run(run, outcome)
+                records = self._journal.records()
+                write_results(
+                    self._out / "results.jsonl",
+                    (result_of(record, self._out, download=self._download) for record in records),
+                )
 
     async def _flush_now_and_then(self) -> None:
         # The journal commits its waiting steps on its next write after flush_after; this

@@ -113,11 +113,18 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
 
 
 def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
-    """Every item of ``source``, checked before anything is submitted."""
+    """Every item of ``source``, checked before anything is submitted.
+
+    Raises:
+        UsageError: there is no such file, or it holds no item.
+    """
     try:
-        return list(read_jsonl(source, model))
+        items = list(read_jsonl(source, model))
     except FileNotFoundError:
         raise UsageError(f"no input file {source}") from None
+    if not items:
+        raise UsageError(f"{source} holds no items: nothing to run")
+    return items
 
 
 async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:

@@ -153,3 +153,72 @@ def test_the_help_explains_the_input_resume_and_exit_codes(run: Run) -> None:
 
 def _lines(text: str) -> List[str]:
     return [line for line in text.splitlines() if line]
+
+
+def test_an_out_that_is_a_file_is_a_usage_error_that_says_so(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--out", taken)
+    assert ran.code == 2
+    assert f"the outputs folder {taken} is a file" in ran.err
+    assert "--overwrite" not in ran.err
+    assert taken.read_text() == "mine"
+    assert emulator.jobs() == []
+
+
+def test_a_journal_that_cannot_be_opened_is_a_usage_error(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--journal", folder)
+    assert ran.code == 2
+    assert f"{folder} cannot be opened as a batch journal" in ran.err
+    assert "Traceback" not in ran.err
+    under_a_file = tmp_path / "jobs.jsonl" / "journal.sqlite3"
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--journal", under_a_file)
+    assert ran.code == 2
+    assert "cannot make the batch's files at" in ran.err
+    assert emulator.jobs() == []
+
+
+def test_a_utf8_bom_at_the_start_of_the_input_is_read_as_nothing(run: Run, tmp_path: Path) -> None:
+    source = tmp_path / "windows.jsonl"
+    line = json.dumps({"id": "first", "arguments": {"prompt": "x"}})
+    source.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\r\n")
+    ran = run("batch", source, *FAST)
+    assert ran.code == 0, ran.err
+    assert [line["id"] for line in results_file(tmp_path / "windows-out")] == ["first"]
+
+
+def test_an_empty_input_is_a_usage_error_and_leaves_the_results_alone(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "shots"
+    assert run("batch", _jobs_file(tmp_path, "one", "two"), *FAST, "--out", out).code == 0
+    before = (out / "results.jsonl").read_text()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n")
+    ran = run("batch", empty, *FAST, "--out", out)
+    assert ran.code == 2
+    assert f"{empty} holds no items" in ran.err
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_results_jsonl_describes_the_whole_journal_after_a_run_of_part_of_it(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "shots"
+    three = tmp_path / "three.jsonl"
+    lines = [json.dumps({"id": f"i{n}", "arguments": {"prompt": f"p{n}"}}) for n in (1, 2, 3)]
+    three.write_text("\n".join(lines) + "\n")
+    assert run("batch", three, *FAST, "--out", out).code == 0
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "i2", "arguments": {"prompt": "p2"}}) + "\n")
+    ran = run("batch", one, *FAST, "--out", out)
+    assert ran.code == 0
+    assert sorted(line["id"] for line in results_file(out)) == ["i1", "i2", "i3"]
+    assert {line["status"] for line in results_file(out)} == {"completed"}
+    assert len(emulator.jobs()) == 3

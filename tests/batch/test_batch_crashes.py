@@ -3,18 +3,20 @@ Ctrl-C, and run again: exactly one job per item, every output on disk, nothing p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, Iterator, List
 
 import pytest
 
-from higgsfield_client.batch import BatchInputError, journal_summary
+from higgsfield_client.batch import Batch, BatchInputError, journal_summary, read_jsonl
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file, submits
@@ -191,3 +193,71 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_the_journal_consistent(
 def _log(source: Path) -> str:
     logs: List[Path] = sorted(source.parent.glob(f"{source.stem}.*.log"))
     return logs[-1].read_text()
+
+
+def _running(out: Path) -> bool:
+    journal = out / "journal.sqlite3"
+    try:
+        return journal.exists() and journal_summary(journal).running is not None
+    except BatchInputError:  # the file exists, its tables not yet
+        return False
+
+
+@contextlib.contextmanager
+def _first_run(emulator: Emulator, source: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A batch process running on ``source``'s default folder (its jobs take long), killed after."""
+    process = _start(emulator, source, killed=True)
+    try:
+        _until(lambda: _running(source.with_name(f"{source.stem}-out")), process, "the first run")
+        yield process
+    finally:
+        _kill(process)
+
+
+@pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=0.1)
+def test_a_second_batch_on_the_same_folder_is_refused_at_once_naming_the_first(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 3)
+    out = tmp_path / "jobs-out"
+    with _first_run(emulator, source) as first:
+        second = _start(emulator, source)
+        try:
+            code = second.wait(timeout=30)  # it hung for good before
+        finally:
+            if second.poll() is None:
+                _kill(second)
+        log = _log(source)
+        assert code == 2, log
+        assert f"process {first.pid} is running a batch on {out / 'journal.sqlite3'}" in log
+        assert "Traceback" not in log
+        assert "unfinished" not in log
+        assert first.poll() is None
+        assert len(submits(emulator)) == 3  # the second one sent nothing
+
+
+@pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=0.1)
+def test_batch_run_from_python_raises_the_refusal_at_once(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 2)
+    outcome: List[BaseException] = []
+
+    def second_run() -> None:
+        connection = {"api_key": emulator.api_key, "base_url": emulator.base_url}
+        batch = Batch(read_jsonl(source, MODEL), out=tmp_path / "jobs-out", **connection)
+        try:
+            batch.results()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with _first_run(emulator, source) as first:
+        worker = threading.Thread(target=second_run, daemon=True)  # daemon: a hang cannot keep pytest
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "Batch.run() hung instead of refusing"
+        (error,) = outcome
+        assert isinstance(error, BatchInputError)
+        assert f"process {first.pid} is running a batch" in str(error)

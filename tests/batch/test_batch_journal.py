@@ -94,7 +94,7 @@ def test_the_same_items_in_a_later_run_are_kept_and_renumbered(tmp_path: Path) -
     run = journal.start_run()
     records = journal.register([(1, _item("b")), (2, _item("a"))], run)
     assert [(r.id, r.position, r.run) for r in records] == [("b", 1, run), ("a", 2, run)]
-    assert [r.id for r in journal.records(run)] == ["b", "a"]
+    assert [r.id for r in journal.records()] == ["b", "a"]
 
 
 def test_the_summary_is_read_while_another_connection_holds_a_write(tmp_path: Path) -> None:

@@ -320,3 +320,15 @@ def test_an_error_in_the_callers_block_comes_out_as_itself_and_the_journal_keeps
     results = run_batch(harness, items(6), tmp_path)
     assert {r.status for r in results} == {"completed"}
     assert len(emulator.jobs()) == 6
+
+
+def test_an_out_that_is_a_file_is_refused_before_anything_is_sent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    client = AsyncClient(emulator.base_url, api_key=emulator.api_key, poll=FAST_POLL, retry=FAST_RETRY)
+    with pytest.raises(BatchInputError, match="is a file"):
+        Batch(items(1), out=taken, client=client).results()
+    assert taken.read_text() == "mine"
+    assert emulator.jobs() == []
