@@ -68,7 +68,7 @@ from ._errors import (
     WebhookVerificationError,
     transport_error_from_failure,
 )
-from ._exchange import MAX_REDIRECTS, FlowEnv
+from ._exchange import MAX_REDIRECTS, FlowEnv, declared_length
 from ._flows import (
     cancel_flow,
     delete_flow,
@@ -274,6 +274,7 @@ __all__ = [
     "FieldError",
     "Flow",
     "FlowEnv",
+    "declared_length",
     "GiveUp",
     "Headers",
     "HiggsfieldError",
