@@ -48,8 +48,9 @@ class Batch:
         concurrency: the most items in flight at once. The batch halves its window when the API
             says the account is full (429) and grows back one item at a time.
         download: download the outputs; False only records their URLs.
-        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected)
-            again, with a new Idempotency-Key (the old key would only return the old failure).
+        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected,
+            expired) again, with a new Idempotency-Key (the old key would only return the old
+            failure).
         job_timeout: seconds to wait for one job in this run (None: no limit); a job still
             running then is left ``unfinished`` and waited for by the next run.
         client: the AsyncClient to use (yours to close); default: one made from ``api_key``

@@ -5,13 +5,16 @@ Theory of operation. An item's row goes through these states:
     pending --(key committed)--> submitting --(request id)--> submitted --> completed
                                                                        \\-> failed / nsfw / canceled
     submitting --(refused by the API: 4xx)--> rejected
+    completed --(an output gone from the storage before it was downloaded: 404)--> expired
 
 The Idempotency-Key is committed before the submit is sent, so a process killed while the
 submit is on the wire comes back with the same key and the API answers with the same job.
 A row in ``submitted`` is re-attached by its request id, never submitted again. Downloads are
-recorded file by file in ``paths``, each committed once its file is in place; an item is
-finished when its job ended and, for a completed job whose outputs are wanted, every output is
-on disk.
+recorded file by file in ``paths`` with their sizes in ``sizes``, each committed once its file
+is in place; an item is finished when its job ended and, for a completed job whose outputs are
+wanted, every output is on disk with the size recorded (a file deleted since, or cut short, is
+downloaded again). The journal records where the latest run put the outputs (``meta.out``), so
+that a summary can check them too.
 
 Group commit. A commit costs several times the UPDATE it ends, so the steps whose loss a
 crash can afford - the request id, the job's end, an error note - wait for the next commit,
@@ -38,7 +41,8 @@ from typing import Any, Optional, Union
 
 from ._items import BatchConflictError, BatchInputError, BatchItem
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``items.sizes``; a journal of version 1 is brought to 2 when opened for writing."""
 FLUSH_AFTER = 0.25
 """Seconds a step that can wait for a commit waits at most (see "Group commit")."""
 
@@ -50,9 +54,11 @@ FAILED = "failed"
 NSFW = "nsfw"
 CANCELED = "canceled"
 REJECTED = "rejected"
-ENDED_WITHOUT_OUTPUT = frozenset({FAILED, NSFW, CANCELED, REJECTED})
-"""States in which an item is finished without outputs; ``retry_failed`` submits them again."""
-STATES = (PENDING, SUBMITTING, SUBMITTED, COMPLETED, FAILED, NSFW, CANCELED, REJECTED)
+EXPIRED = "expired"
+ENDED_WITHOUT_OUTPUT = frozenset({FAILED, NSFW, CANCELED, REJECTED, EXPIRED})
+"""States in which an item is finished without (all) its outputs; ``retry_failed`` submits them
+again."""
+STATES = (PENDING, SUBMITTING, SUBMITTED, COMPLETED, FAILED, NSFW, CANCELED, REJECTED, EXPIRED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +80,7 @@ CREATE TABLE IF NOT EXISTS items (
     request_id TEXT,
     urls TEXT NOT NULL DEFAULT '[]',
     paths TEXT NOT NULL DEFAULT '[]',
+    sizes TEXT NOT NULL DEFAULT '[]',
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
@@ -98,7 +105,9 @@ class Record:
         idempotency_key: the key of the current submit, once committed.
         request_id: the job's id, once the submit was answered.
         urls: the job's output URLs, once completed.
-        paths: the outputs downloaded so far.
+        paths: the outputs downloaded so far, relative to the outputs folder.
+        sizes: their sizes in bytes, in the same order (shorter than ``paths`` in a journal
+            written by version 1, which did not record them).
         error: why the item failed, or what stopped it last.
         attempts: submits started with a new key (a retry of a failed item is one more).
         created, updated, finished: Unix times.
@@ -114,6 +123,7 @@ class Record:
     request_id: Optional[str]
     urls: tuple[str, ...]
     paths: tuple[str, ...]
+    sizes: tuple[int, ...]
     error: Optional[str]
     attempts: int
     created: float
@@ -125,8 +135,8 @@ class Record:
         """The record of an item new to the journal."""
         return cls(
             id=item.id, position=position, run=run, model=item.model, digest=item.digest,
-            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), error=None,
-            attempts=0, created=now, updated=now, finished=None,
+            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), sizes=(),
+            error=None, attempts=0, created=now, updated=now, finished=None,
         )
 
     @classmethod
@@ -135,7 +145,26 @@ class Record:
         values = dict(row)
         values["urls"] = tuple(json.loads(values["urls"]))
         values["paths"] = tuple(json.loads(values["paths"]))
+        values["sizes"] = tuple(json.loads(values.get("sizes", "[]")))  # none in version 1
         return cls(**values)
+
+    def files(self) -> list[tuple[str, Optional[int]]]:
+        """The outputs downloaded so far, each with its size (None where it was not recorded)."""
+        sizes: list[Optional[int]] = [*self.sizes, *[None] * (len(self.paths) - len(self.sizes))]
+        return list(zip(self.paths, sizes, strict=True))
+
+    def outputs_on_disk(self, out: Path) -> list[str]:
+        """The ``paths`` whose files are in ``out`` with the size recorded (any size where it
+        was not)."""
+        return [path for path, size in self.files() if is_whole(out / path, size)]
+
+
+def is_whole(path: Path, size: Optional[int]) -> bool:
+    """True if ``path`` is a file of ``size`` bytes (of any size when ``size`` is None)."""
+    try:
+        return path.is_file() and (size is None or path.stat().st_size == size)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,7 +174,8 @@ class JournalSummary:
     Attributes:
         path: the journal file.
         states: the number of items in each state (every state listed, zeros included).
-        downloads_pending: completed items whose outputs are not all on disk.
+        downloads_pending: completed items whose outputs are not all on disk: not downloaded
+            yet, or gone from the outputs folder of the latest run (deleted, or of another size).
         runs: how many runs wrote it.
         running: the process id of a live run, if any.
         last_outcome: how the latest run ended ("finished", "stopped", "failed"), "killed" when
@@ -229,6 +259,16 @@ class Journal:
         if version is None or int(version[0]) > SCHEMA_VERSION:
             self._db.close()
             raise BatchInputError(f"{self.path} is not a batch journal of this version")
+        if int(version[0]) < SCHEMA_VERSION and not read_only:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a journal of version 1 to this version (another process may do it meanwhile)."""
+        with self._transaction():
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(items)")}
+            if "sizes" not in columns:
+                self._db.execute("ALTER TABLE items ADD COLUMN sizes TEXT NOT NULL DEFAULT '[]'")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         """Commit what waits, and close the file."""
@@ -243,10 +283,13 @@ class Journal:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def start_run(self) -> int:
+    def start_run(self, out: Optional[Path] = None) -> int:
         """Record the start of a run by this process; returns its number.
 
         A run that never ended, of a process that is gone, is marked ``killed``.
+
+        Args:
+            out: the run's outputs folder, recorded for ``summary`` to check the files in.
 
         Raises:
             BatchInputError: a live process is running a batch on this journal.
@@ -259,6 +302,8 @@ class Journal:
                         "let it finish or stop it (Ctrl-C) first"
                     )
             self._db.execute("UPDATE runs SET outcome = 'killed' WHERE ended IS NULL AND outcome IS NULL")
+            if out is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('out', ?)", (str(out.absolute()),))
             cursor = self._db.execute(
                 "INSERT INTO runs (pid, started) VALUES (?, ?)", (os.getpid(), time.time())
             )
@@ -334,6 +379,7 @@ class Journal:
             request_id=None,
             urls=(),
             paths=(),
+            sizes=(),
             error=None,
             finished=None,
             attempts=record.attempts + 1,
@@ -349,13 +395,20 @@ class Journal:
             record, durable=False, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time()
         )
 
-    def downloaded(self, record: Record, paths: Sequence[str]) -> Record:
-        """Record the outputs on disk so far."""
-        return self._write(record, durable=True, paths=tuple(paths))
+    def downloaded(self, record: Record, files: Sequence[tuple[str, int]]) -> Record:
+        """Record the outputs on disk so far: (path in the outputs folder, size) pairs."""
+        paths, sizes = tuple(path for path, _ in files), tuple(size for _, size in files)
+        return self._write(record, durable=True, paths=paths, sizes=sizes)
+
+    def expired(self, record: Record, error: str) -> Record:
+        """Record a completed item whose outputs are gone from the storage before they were all
+        downloaded (those on disk stay recorded)."""
+        return self._write(record, durable=False, state=EXPIRED, error=error, finished=time.time())
 
     def ended(self, record: Record, state: str, error: Optional[str]) -> Record:
         """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
         assert state in ENDED_WITHOUT_OUTPUT
+        assert state != EXPIRED
         return self._write(record, durable=False, state=state, error=error, finished=time.time())
 
     def note_error(self, record: Record, error: str) -> Record:
@@ -374,11 +427,7 @@ class Journal:
             states = dict.fromkeys(STATES, 0)
             for state, count in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
                 states[state] = count
-            pending = self._db.execute(
-                "SELECT COUNT(*) FROM items"
-                " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
-                (COMPLETED,),
-            ).fetchone()[0]
+            pending = self._downloads_pending()
             runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             last = self._db.execute("SELECT * FROM runs ORDER BY run DESC LIMIT 1").fetchone()
             errors = self._db.execute(
@@ -397,6 +446,26 @@ class Journal:
         )
 
     # -- inside --------------------------------------------------------------------------------
+
+    def _downloads_pending(self) -> int:
+        """Completed items whose outputs are not all downloaded, or not all on disk any more in
+        the outputs folder of the latest run."""
+        pending = self._db.execute(
+            "SELECT COUNT(*) FROM items"
+            " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
+            (COMPLETED,),
+        ).fetchone()[0]
+        out = self._db.execute("SELECT value FROM meta WHERE key = 'out'").fetchone()
+        if out is None:
+            return int(pending)
+        downloaded = self._db.execute(
+            "SELECT * FROM items WHERE state = ? AND json_array_length(paths) > 0"
+            " AND json_array_length(paths) >= json_array_length(urls)",
+            (COMPLETED,),
+        )
+        folder = Path(out[0])
+        gone = sum(1 for row in downloaded if not _all_on_disk(Record.from_row(row), folder))
+        return int(pending) + gone
 
     def _write(self, record: Record, *, durable: bool, **changes: Any) -> Record:
         new = replace(record, updated=time.time(), **changes)
@@ -438,6 +507,10 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _all_on_disk(record: Record, out: Path) -> bool:
+    return len(record.outputs_on_disk(out)) == len(record.paths)
 
 
 def _column(value: Any) -> Any:

@@ -6,7 +6,9 @@ Resume rules, applied to each item from its journal row:
   ``retry_failed`` gives an item that ended without output a new key and submits it again;
 - ``submitting`` (a key committed, the answer lost): submitted again with the same key;
 - ``submitted``: re-attached by request id and waited for;
-- ``completed`` with outputs missing: only the missing outputs are downloaded.
+- ``completed`` with outputs missing (never downloaded, or deleted or cut short since: the disk
+  is checked, name and size): only the missing outputs are downloaded; an output the storage no
+  longer has (404) makes the item ``expired``.
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import anyio
 
-from higgsfield_proto import HiggsfieldError, Retrying
+from higgsfield_proto import HiggsfieldError, NotFoundError, Retrying
 
 from .._download import file_name_from_url, unique_names
 from ._items import BatchInputError, BatchItem
 from ._journal import (
     COMPLETED,
     ENDED_WITHOUT_OUTPUT,
+    EXPIRED,
     PENDING,
     SUBMITTED,
     SUBMITTING,
     Journal,
     Record,
+    is_whole,
 )
 from ._work import (
     FATAL_SUBMIT_ERRORS,
@@ -62,11 +66,12 @@ class ItemResult:
     Attributes:
         id: the item id.
         status: ``completed`` (outputs on disk, or only recorded without downloads), ``failed``,
-            ``nsfw``, ``canceled``, ``rejected`` (the API refused the submit), ``unfinished``
-            (to be resumed by the next run; ``error`` says what stopped it) or ``pending``
-            (never started: the batch was stopped first).
+            ``nsfw``, ``canceled``, ``rejected`` (the API refused the submit), ``expired`` (the
+            job completed, but its outputs were gone from the storage before they were all
+            downloaded), ``unfinished`` (to be resumed by the next run; ``error`` says what
+            stopped it) or ``pending`` (never started: the batch was stopped first).
         request_id: the job's id, once submitted.
-        outputs: the downloaded files.
+        outputs: the downloaded files that are on disk, with the size recorded.
         urls: the job's output URLs.
         error: why it failed, or what stopped it.
         attempts: submits made with a new key for it, in every run.
@@ -104,6 +109,8 @@ class BatchProgress:
         input_done: the whole input has been read.
         completed, failed: items finished with outputs, and without (failed, nsfw, canceled,
             rejected), this run and earlier ones.
+        expired: items whose job completed, but whose outputs were gone from the storage before
+            they were all downloaded.
         unfinished: items this run gave up on for now (the next run resumes them).
         in_flight: items being submitted, waited for or downloaded.
         resumed: items finished by an earlier run.
@@ -118,6 +125,7 @@ class BatchProgress:
     input_done: bool
     completed: int
     failed: int
+    expired: int
     unfinished: int
     in_flight: int
     resumed: int
@@ -129,22 +137,23 @@ class BatchProgress:
 
     @property
     def finished(self) -> int:
-        """Items completed or failed."""
-        return self.completed + self.failed
+        """Items that reached a final state: completed, failed or expired."""
+        return self.completed + self.failed + self.expired
 
 
 def result_of(record: Record, out: Path, *, download: bool, resumed: bool = False) -> ItemResult:
-    """What ``record`` says of its item now."""
+    """What ``record`` says of its item now, its files checked on disk."""
     status = record.state
+    on_disk = record.outputs_on_disk(out)
     if record.state in (SUBMITTING, SUBMITTED) or (
-        record.state == COMPLETED and download and len(record.paths) < len(record.urls)
+        record.state == COMPLETED and download and len(on_disk) < len(record.urls)
     ):
-        status = "unfinished"
+        status = UNFINISHED
     return ItemResult(
         id=record.id,
         status=status,
         request_id=record.request_id,
-        outputs=tuple(str(out / path) for path in record.paths),
+        outputs=tuple(str(out / path) for path in on_disk),
         urls=record.urls,
         error=record.error,
         attempts=record.attempts,
@@ -222,7 +231,9 @@ class BatchRunner:
         self._total = total or 0
         self._known_total = total is not None
         self._input_done = False
-        self._counts = {"completed": 0, "failed": 0, "unfinished": 0, "resumed": 0, "finished_now": 0}
+        self._counts = {
+            "completed": 0, "failed": 0, "expired": 0, "unfinished": 0, "resumed": 0, "finished_now": 0
+        }
         self._in_flight = 0
         self._retries = 0
         self.run_number: Optional[int] = None
@@ -243,7 +254,7 @@ class BatchRunner:
         elapsed = time.monotonic() - self._started
         done_now = self._counts["finished_now"]
         rate = done_now / elapsed if done_now and elapsed > 0 else None
-        finished = self._counts["completed"] + self._counts["failed"]
+        finished = self._counts["completed"] + self._counts["failed"] + self._counts["expired"]
         remaining = self._total - finished - self._counts["unfinished"]
         eta = remaining / rate if rate and (self._input_done or self._known_total) else None
         return BatchProgress(
@@ -251,6 +262,7 @@ class BatchRunner:
             input_done=self._input_done,
             completed=self._counts["completed"],
             failed=self._counts["failed"],
+            expired=self._counts["expired"],
             unfinished=self._counts["unfinished"],
             in_flight=self._in_flight,
             resumed=self._counts["resumed"],
@@ -275,7 +287,7 @@ class BatchRunner:
         # after the last checkpoint of the run: its reader may then cancel the run, which must
         # have raised by then.
         async with results:
-            self.run_number = run = self._journal.start_run()
+            self.run_number = run = self._journal.start_run(self._out)
             outcome = "failed"
             try:
                 async with anyio.create_task_group() as flusher:
@@ -342,7 +354,7 @@ class BatchRunner:
         if record.state in ENDED_WITHOUT_OUTPUT:
             return not self._retry_failed
         if record.state == COMPLETED:
-            return not self._download or len(record.paths) >= len(record.urls)
+            return not self._download or len(record.outputs_on_disk(self._out)) >= len(record.urls)
         return False
 
     # -- one item ------------------------------------------------------------------------------
@@ -406,26 +418,34 @@ class BatchRunner:
         return self._journal.submitted(record, request_id)
 
     async def _fetch_outputs(self, record: Record) -> Record:
+        """Download the outputs that are not on disk, whole; record each one as it comes."""
         folder = self._out / record.id
         names = unique_names(file_name_from_url(url) for url in record.urls)
         for part in part_files(folder, names):
             part.unlink(missing_ok=True)  # left by a run killed mid-download
-        paths = list(record.paths)
+        recorded = dict(record.files())
+        on_disk: dict[str, int] = {}
         for url, name in zip(record.urls, names, strict=True):
-            relative = f"{record.id}/{name}"
-            if relative in paths:
+            relative, target = f"{record.id}/{name}", folder / name
+            if relative in recorded and is_whole(target, recorded[relative]):
+                on_disk[relative] = target.stat().st_size
                 continue
-            target = folder / name
-            if not target.exists():  # an existing one is a download committed before a kill
-                folder.mkdir(parents=True, exist_ok=True)
-                try:
-                    await self._work.download(url, target)
-                except FileExistsError:
-                    pass
-                except (HiggsfieldError, OSError) as exc:
-                    return self._journal.note_error(record, f"download of {name}: {describe(exc)}")
-            paths.append(relative)
-            record = self._journal.downloaded(record, paths)
+            # Not recorded (a run killed between the file and its record, or an earlier job's
+            # file), or deleted or cut short since: the file there is kept only if it has the
+            # output's size.
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                await self._work.save(url, target)
+            except NotFoundError as exc:
+                record = self._journal.downloaded(record, list(on_disk.items()))
+                return self._journal.expired(record, f"{name} is gone from the storage: {describe(exc)}")
+            except (HiggsfieldError, OSError) as exc:
+                record = self._journal.downloaded(record, list(on_disk.items()))
+                return self._journal.note_error(record, f"download of {name}: {describe(exc)}")
+            on_disk[relative] = target.stat().st_size
+            record = self._journal.downloaded(record, list(on_disk.items()))
+        if list(on_disk.items()) != record.files():
+            record = self._journal.downloaded(record, list(on_disk.items()))
         return record
 
     # -- counting ------------------------------------------------------------------------------
@@ -435,6 +455,8 @@ class BatchRunner:
             self._counts["unfinished"] += 1
         elif record.state == COMPLETED:
             self._counts["completed"] += 1
+        elif record.state == EXPIRED:
+            self._counts["expired"] += 1
         elif record.state in ENDED_WITHOUT_OUTPUT:
             self._counts["failed"] += 1
 

@@ -34,7 +34,8 @@ Each line of INPUT is one job: {"id": "cat-1", "model": "...", "arguments": {"pr
 "id" is optional (default: the line number) and names the item's folder, OUT/<id>/. "model" is
 optional with --model. The journal (OUT/journal.sqlite3 unless --journal) records every step:
 run the same command again after a crash or Ctrl-C and the batch resumes without paying twice.
-Finished items are skipped; failed ones are kept failed unless --retry-failed.
+Finished items are skipped (their files are checked on disk, name and size, and downloaded
+again if missing); failed or expired ones stay so unless --retry-failed.
 
 examples:
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard --out shots/
@@ -42,8 +43,9 @@ examples:
   higgsfield batch status shots/journal.sqlite3     # also while the batch is running
 
 Ctrl-C stops submitting and waits for the jobs in flight; a second Ctrl-C exits at once.
-exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected), 1 some items
-are unfinished (run again to resume), 2 bad input, 3 credentials, 130 interrupted.
+exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected, expired),
+1 some items are unfinished or pending (run again to resume), 2 bad input, 3 credentials,
+130 interrupted.
 """
 
 # The batch's view is updated this often; elsewhere than on a terminal a line is printed this often.
@@ -63,7 +65,9 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     batch.add_argument(
         "--concurrency", type=_at_least_one, default=8, metavar="N", help="most jobs in flight (default 8)"
     )
-    batch.add_argument("--retry-failed", action="store_true", help="submit failed items again, with new keys")
+    batch.add_argument(
+        "--retry-failed", action="store_true", help="submit failed or expired items again, with new keys"
+    )
     batch.add_argument("--no-download", action="store_true", help="record output URLs, download nothing")
     batch.add_argument(
         "--poll-interval",
@@ -203,6 +207,8 @@ def _summarise(
 ) -> int:
     pending = progress.total - progress.finished - progress.unfinished
     parts = [f"{progress.completed} completed", f"{progress.failed} failed"]
+    if progress.expired:
+        parts.append(f"{progress.expired} expired")
     if progress.unfinished or pending:
         parts.append(f"{progress.unfinished + pending} unfinished")
     if progress.resumed:
@@ -220,7 +226,7 @@ def _summarise(
         return EXIT_INTERRUPTED
     if progress.unfinished or pending:
         return EXIT_UNFINISHED
-    return EXIT_FAILED if progress.failed else EXIT_OK
+    return EXIT_FAILED if progress.failed or progress.expired else EXIT_OK
 
 
 def format_duration(seconds: float) -> str:

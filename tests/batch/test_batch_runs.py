@@ -332,3 +332,85 @@ def test_an_out_that_is_a_file_is_refused_before_anything_is_sent(
         Batch(items(1), out=taken, client=client).results()
     assert taken.read_text() == "mine"
     assert emulator.jobs() == []
+
+
+@pytest.mark.parametrize("gone", ["expired", "deleted"])
+def test_outputs_gone_before_their_download_make_the_item_expired_until_retry_failed(
+    harness: Harness, emulator: Emulator, tmp_path: Path, gone: str
+) -> None:
+    (recorded,) = run_batch(harness, items(1), tmp_path, download=False)
+    assert recorded.request_id is not None
+    if gone == "expired":
+        emulator.expire(recorded.request_id)
+    else:
+        harness.run(lambda client: client.delete(recorded.request_id))
+
+    (expired,) = run_batch(harness, items(1), tmp_path)
+    assert (expired.status, expired.outputs, expired.urls) == ("expired", (), recorded.urls)
+    assert "0.png is gone from the storage: NotFoundError" in (expired.error or "")
+    assert journal_summary(tmp_path / "journal.sqlite3").states["expired"] == 1
+    assert [line["status"] for line in results_file(tmp_path)] == ["expired"]
+    (again,) = run_batch(harness, items(1), tmp_path)  # final: a plain run leaves it alone
+    assert (again.status, again.resumed) == ("expired", True)
+    assert len(submits(emulator)) == 1
+
+    (retried,) = run_batch(harness, items(1), tmp_path, retry_failed=True)
+    assert (retried.status, retried.attempts) == ("completed", 2)
+    assert retried.request_id != recorded.request_id
+    assert [Path(path).name for path in retried.outputs] == ["0.png"]
+    jobs = emulator.jobs()
+    assert len(jobs) == 2
+    assert len({job.idempotency_key for job in jobs}) == 2
+
+
+def test_files_deleted_or_cut_short_in_the_outputs_folder_are_downloaded_again(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    given = [*items(1), {"id": "four", "model": MODEL, "arguments": {"prompt": "four", "batch_size": 4}}]
+    first = _by_id(run_batch(harness, given, tmp_path))
+    deleted = Path(first["item-1"].outputs[0])
+    cut = Path(first["four"].outputs[2])
+    kept = Path(first["four"].outputs[0])
+    kept_inode = kept.stat().st_ino
+    deleted.unlink()
+    cut.write_bytes(cut.read_bytes()[:50])
+    journal = tmp_path / "journal.sqlite3"
+    assert journal_summary(journal).downloads_pending == 2  # `batch status` sees it
+    emulator.clear_journal()
+
+    again = _by_id(run_batch(harness, given, tmp_path))
+    assert {r.id: (r.status, r.resumed) for r in again.values()} == {
+        "item-1": ("completed", False),
+        "four": ("completed", False),
+    }
+    for result in again.values():
+        assert result.outputs == first[result.id].outputs
+        for path, url in zip(result.outputs, result.urls, strict=True):
+            stored = emulator.storage_dir / "outputs" / "/".join(url.rsplit("/", 2)[-2:])
+            assert Path(path).read_bytes() == stored.read_bytes()
+    fetched = sorted(entry.path for entry in emulator.journal if entry.route == "output")
+    assert fetched == sorted(
+        [f"/outputs/{first['item-1'].request_id}/0.png", f"/outputs/{first['four'].request_id}/2.png"]
+    )
+    assert kept.stat().st_ino == kept_inode
+    assert not submits(emulator)
+    assert journal_summary(journal).downloads_pending == 0
+    assert {line["status"] for line in results_file(tmp_path)} == {"completed"}
+
+
+def test_a_journal_used_again_with_another_out_downloads_the_files_there(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    first = run_batch(harness, items(2), tmp_path / "a", journal=journal)
+    moved = _by_id(run_batch(harness, items(2), tmp_path / "b", journal=journal))
+    for result in first:
+        elsewhere = moved[result.id]
+        assert not elsewhere.resumed
+        (output,) = elsewhere.outputs
+        assert Path(output).parent == tmp_path / "b" / result.id
+        assert Path(output).read_bytes() == Path(result.outputs[0]).read_bytes()
+    assert [line["outputs"] for line in results_file(tmp_path / "b")] == [
+        list(moved[f"item-{n}"].outputs) for n in (1, 2)
+    ]
+    assert len(submits(emulator)) == 2
