@@ -578,7 +578,7 @@ def _twice(item_id: str, first: int, second: int) -> BatchInputError:
 
 
 def _check_same(record: Record, item: BatchItem, position: int, run: int) -> None:
-    if record.run == run:
+    if record.run == run and record.position != position:
         raise _twice(item.id, record.position, position)
     if record.digest != item.digest:
         raise BatchConflictError(

@@ -17,7 +17,8 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -105,29 +106,41 @@ class BatchProgress:
     """A snapshot of a running batch.
 
     Attributes:
-        total: items read from the input so far (final once ``input_done``).
-        input_done: the whole input has been read.
+        total: the items of the input: all of them when their number is known (a list, any
+            sized input), else those read so far.
+        total_known: ``total`` is final: the input's size was known, or it has been read whole.
+        input_done: the whole input has been read (every item started or finished).
         completed, failed: items finished with outputs, and without (failed, nsfw, canceled,
             rejected), this run and earlier ones.
         expired: items whose job completed, but whose outputs were gone from the storage before
             they were all downloaded.
         unfinished: items this run gave up on for now (the next run resumes them).
-        in_flight: items being submitted, waited for or downloaded.
+        in_flight: items being submitted or waited for: each holds one of the ``concurrency``
+            places.
+        downloading: items whose outputs are being downloaded (downloads do not hold a place:
+            they have a limit of their own, also ``concurrency``).
+        window: the places there are now: ``concurrency``, less while the API says the account
+            is full (see "Concurrency and a full account" in the docs).
         resumed: items finished by an earlier run.
         retries: requests repeated after a failure or a 429.
         capacity_waits: submits the API answered "full" (429), each followed by a pause.
         elapsed: seconds since the run started.
-        rate: items finished per second by this run, or None before the first.
+        rate: items this run submitted and finished, per second; None before the first. Items
+            an earlier run had submitted are left out: their jobs may have ended long ago, and
+            would make the rate and the ETA far too good.
         eta: seconds until the rest is finished at that rate, when it can be told.
     """
 
     total: int
+    total_known: bool
     input_done: bool
     completed: int
     failed: int
     expired: int
     unfinished: int
     in_flight: int
+    downloading: int
+    window: int
     resumed: int
     retries: int
     capacity_waits: int
@@ -139,6 +152,11 @@ class BatchProgress:
     def finished(self) -> int:
         """Items that reached a final state: completed, failed or expired."""
         return self.completed + self.failed + self.expired
+
+    @property
+    def pending(self) -> int:
+        """Items not started (yet, or at all when the batch stopped first)."""
+        return self.total - self.finished - self.unfinished - self.in_flight - self.downloading
 
 
 def result_of(record: Record, out: Path, *, download: bool, resumed: bool = False) -> ItemResult:
@@ -168,6 +186,17 @@ def write_results(path: Path, results: Iterable[ItemResult]) -> None:
         for result in results:
             stream.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
     os.replace(part, path)
+
+
+def _by_kind(statuses: Counter[str]) -> dict[str, int]:
+    """The progress counts of the items whose results have ``statuses``."""
+    failed = sum(statuses[state] for state in ENDED_WITHOUT_OUTPUT if state != EXPIRED)
+    return {
+        "completed": statuses[COMPLETED],
+        "failed": failed,
+        "expired": statuses[EXPIRED],
+        "unfinished": statuses[UNFINISHED],
+    }
 
 
 def _chunks(items: Iterable[BatchItem], size: int) -> Iterator[list[tuple[int, BatchItem]]]:
@@ -231,11 +260,12 @@ class BatchRunner:
         self._total = total or 0
         self._known_total = total is not None
         self._input_done = False
-        self._counts = {
-            "completed": 0, "failed": 0, "expired": 0, "unfinished": 0, "resumed": 0, "finished_now": 0
-        }
-        self._in_flight = 0
+        self._counts = dict.fromkeys(
+            ("completed", "failed", "expired", "unfinished", "resumed", "submitted_and_finished"), 0
+        )
+        self._downloading = 0
         self._retries = 0
+        self._ended: Optional[Counter[str]] = None  # results.jsonl's statuses of the run's items
         self.run_number: Optional[int] = None
 
     # -- public --------------------------------------------------------------------------------
@@ -250,22 +280,30 @@ class BatchRunner:
         return self._stopping
 
     def progress(self) -> BatchProgress:
-        """A snapshot of the counts, the rate and the ETA."""
+        """A snapshot of the counts, the rate and the ETA. Once the run has ended, the counts
+        are those of ``results.jsonl`` for the items of the run."""
         elapsed = time.monotonic() - self._started
-        done_now = self._counts["finished_now"]
+        done_now = self._counts["submitted_and_finished"]
         rate = done_now / elapsed if done_now and elapsed > 0 else None
-        finished = self._counts["completed"] + self._counts["failed"] + self._counts["expired"]
-        remaining = self._total - finished - self._counts["unfinished"]
-        eta = remaining / rate if rate and (self._input_done or self._known_total) else None
+        counts, total = self._counts, self._total
+        if self._ended is not None:
+            counts, total = {**counts, **_by_kind(self._ended)}, sum(self._ended.values())
+        finished = counts["completed"] + counts["failed"] + counts["expired"]
+        remaining = total - finished - counts["unfinished"]
+        total_known = self._input_done or self._known_total or self._ended is not None
+        eta = remaining / rate if rate and total_known else None
         return BatchProgress(
-            total=self._total,
+            total=total,
+            total_known=total_known,
             input_done=self._input_done,
-            completed=self._counts["completed"],
-            failed=self._counts["failed"],
-            expired=self._counts["expired"],
-            unfinished=self._counts["unfinished"],
-            in_flight=self._in_flight,
-            resumed=self._counts["resumed"],
+            completed=counts["completed"],
+            failed=counts["failed"],
+            expired=counts["expired"],
+            unfinished=counts["unfinished"],
+            in_flight=self._gate.window.in_flight,
+            downloading=self._downloading,
+            window=int(self._gate.window.size),
+            resumed=counts["resumed"],
             retries=self._retries,
             capacity_waits=self._gate.capacity_waits,
             elapsed=elapsed,
@@ -307,11 +345,16 @@ class BatchRunner:
                     outcome = "stopped"  # cancelled after stop(): a second Ctrl-C
                 # Plain calls, no checkpoint: a cancellation cannot interrupt them.
                 self._journal.end_run(run, outcome)
-                records = self._journal.records()
-                write_results(
-                    self._out / "results.jsonl",
-                    (result_of(record, self._out, download=self._download) for record in records),
-                )
+                self._ended = Counter()
+                write_results(self._out / "results.jsonl", self._results_of_all(run, self._ended))
+
+    def _results_of_all(self, run: int, statuses: Counter[str]) -> Iterator[ItemResult]:
+        """Every journaled item's result, counting those of run ``run`` in ``statuses``."""
+        for record in self._journal.records():
+            result = result_of(record, self._out, download=self._download)
+            if record.run == run:
+                statuses[result.status] += 1
+            yield result
 
     async def _flush_now_and_then(self) -> None:
         # The journal commits its waiting steps on its next write after flush_after; this
@@ -325,12 +368,17 @@ class BatchRunner:
     async def _feed(self, group: anyio.abc.TaskGroup, results: MemoryObjectSendStream[ItemResult]) -> None:
         assert self.run_number is not None
         try:
+            if isinstance(self._items, Sequence):
+                # Registered whole before the first submit, so that `batch status` counts every
+                # item of the run from the start; the loop below finds them registered.
+                for chunk in _chunks(self._items, _REGISTER_CHUNK):
+                    self._journal.register(chunk, self.run_number)
             for chunk in _chunks(self._items, _REGISTER_CHUNK):
                 if self._stopping:
                     return
                 if not self._known_total:
                     self._total += len(chunk)
-                records = self._journal.register([(n, item) for n, item in chunk], self.run_number)
+                records = self._journal.register(chunk, self.run_number)
                 for (_, item), record in zip(chunk, records, strict=True):
                     if self.stopping:
                         return
@@ -343,7 +391,6 @@ class BatchRunner:
                     needs_slot = record.state != COMPLETED
                     if needs_slot and not await self._gate.enter():
                         return
-                    self._in_flight += 1
                     group.start_soon(self._run_item, item, record, needs_slot, results.clone())
             self._input_done = True
         except BatchInputError as exc:
@@ -364,21 +411,24 @@ class BatchRunner:
     ) -> None:
         async with results:
             slot = [holds_slot]
+            new_key = record.state == PENDING or record.state in ENDED_WITHOUT_OUTPUT
             try:
                 record = await self._through_the_api(item, record, slot)
             finally:
                 if slot[0]:
                     self._gate.leave()
             if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
-                self._in_flight -= 1
                 return
             if record.state == COMPLETED and self._download:
-                async with self._downloads:
-                    record = await self._fetch_outputs(record)
-            self._in_flight -= 1
+                self._downloading += 1
+                try:
+                    async with self._downloads:
+                        record = await self._fetch_outputs(record)
+                finally:
+                    self._downloading -= 1
             result = result_of(record, self._out, download=self._download)
-            self._count(record, unfinished=result.status == "unfinished")
-            self._counts["finished_now"] += result.status != "unfinished"
+            self._count(record, unfinished=result.status == UNFINISHED)
+            self._counts["submitted_and_finished"] += new_key and result.status != UNFINISHED
             await results.send(result)
 
     async def _through_the_api(self, item: BatchItem, record: Record, slot: list[bool]) -> Record:

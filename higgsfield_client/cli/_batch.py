@@ -205,12 +205,15 @@ def write_json_line(stream: TextIO, document: Any) -> None:
 def _summarise(
     batch: Batch, progress: BatchProgress, console: Console, elapsed: float, *, interrupted: bool
 ) -> int:
-    pending = progress.total - progress.finished - progress.unfinished
+    # The words of results.jsonl, whose lines these counts are.
+    pending = progress.pending
     parts = [f"{progress.completed} completed", f"{progress.failed} failed"]
     if progress.expired:
         parts.append(f"{progress.expired} expired")
-    if progress.unfinished or pending:
-        parts.append(f"{progress.unfinished + pending} unfinished")
+    if progress.unfinished:
+        parts.append(f"{progress.unfinished} unfinished")
+    if pending:
+        parts.append(f"{pending} pending")
     if progress.resumed:
         parts.append(f"{progress.resumed} finished before")
     console.note(
@@ -277,13 +280,15 @@ class BatchView:
         assert self._task is not None
         counts = (
             f"[green]{progress.completed} completed[/]  [red]{progress.failed} failed[/]  "
-            f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"[red]{progress.expired} expired[/]  " if progress.expired else "")
+            + f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"  [cyan]{progress.downloading} downloading[/]" if progress.downloading else "")
         )
         if progress.rate is not None:
             counts += f"  {progress.rate:.2f}/s"
         if progress.eta is not None and progress.finished < progress.total:
             counts += f"  ETA {format_duration(progress.eta)}"
-        total = progress.total if progress.input_done else None
+        total = progress.total if progress.total_known else None
         self._live.update(self._task, completed=progress.finished, total=total, counts=counts)
 
     def note(self, text: str, style: Optional[str] = None) -> None:
@@ -301,12 +306,12 @@ class BatchView:
 
 
 def describe(progress: BatchProgress) -> str:
-    """One line: done, failed, in flight, rate and ETA."""
-    total = f"/{progress.total}" if progress.input_done or progress.total else ""
-    text = (
-        f"batch: {progress.finished}{total} done ({progress.failed} failed), "
-        f"{progress.in_flight} in flight"
-    )
+    """One line: done, failed, in flight, downloading, rate and ETA."""
+    total = f"/{progress.total}" if progress.total_known else ""
+    failed = f"{progress.failed} failed" + (f", {progress.expired} expired" if progress.expired else "")
+    text = f"batch: {progress.finished}{total} done ({failed}), {progress.in_flight} in flight"
+    if progress.downloading:
+        text += f", {progress.downloading} downloading"
     if progress.rate is not None:
         text += f", {progress.rate:.2f}/s"
     if progress.eta is not None:

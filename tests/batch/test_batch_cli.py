@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
 from cli.conftest import Ran
 
+from higgsfield_client.batch import BatchProgress
 from higgsfield_client.cli import main
+from higgsfield_client.cli._batch import BatchView, describe
+from higgsfield_client.cli._output import Console
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file
@@ -222,3 +227,23 @@ def test_results_jsonl_describes_the_whole_journal_after_a_run_of_part_of_it(
     assert sorted(line["id"] for line in results_file(out)) == ["i1", "i2", "i3"]
     assert {line["status"] for line in results_file(out)} == {"completed"}
     assert len(emulator.jobs()) == 3
+
+
+def test_the_live_bar_shows_the_known_total_and_downloads_apart() -> None:
+    from rich.console import Console as Screen
+
+    screen = Screen(record=True, file=io.StringIO(), width=120)
+    view = BatchView(Console(out=io.StringIO(), err=io.StringIO(), json=False, screen=screen))
+    progress = BatchProgress(
+        total=300, total_known=True, input_done=False, completed=11, failed=1, expired=0, unfinished=0,
+        in_flight=8, downloading=3, window=8, resumed=0, retries=0, capacity_waits=0, elapsed=6.0,
+        rate=2.0, eta=144.0,
+    )  # fmt: skip
+    view.update(progress)
+    view.close()
+    text = re.sub(r"\s+", " ", screen.export_text())
+    drawn = r"batch ━+ 12/300 11 completed 1 failed 8 in flight 3 downloading 2.00/s ETA 2m24s"
+    assert re.search(drawn, text)
+    assert describe(progress) == (
+        "batch: 12/300 done (1 failed), 8 in flight, 3 downloading, 2.00/s, ETA 2m24s"
+    )

@@ -156,6 +156,8 @@ def test_ctrl_c_stops_submitting_finishes_what_is_in_flight_and_says_how_to_resu
     assert process.wait(timeout=30) == 130
     log = _log(source)
     assert "stopping - no new submits" in log
+    assert "8 items: 2 completed, 0 failed, 6 pending in" in log  # the word of results.jsonl
+    assert "unfinished" not in log
     assert "run the same command again to resume" in log
     assert "Traceback" not in log
     out = tmp_path / "jobs-out"
@@ -187,6 +189,7 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_the_journal_consistent(
     summary = journal_summary(out / "journal.sqlite3")
     assert (summary.states["submitted"], summary.last_outcome) == (3, "stopped")
     assert [line["status"] for line in results_file(out)] == ["unfinished"] * 3
+    assert "3 items: 0 completed, 0 failed, 3 unfinished in" in _log(source)
     assert "Traceback" not in _log(source)
 
 

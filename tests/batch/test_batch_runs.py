@@ -414,3 +414,71 @@ def test_a_journal_used_again_with_another_out_downloads_the_files_there(
         list(moved[f"item-{n}"].outputs) for n in (1, 2)
     ]
     assert len(submits(emulator)) == 2
+
+
+def test_the_progress_counts_every_item_from_the_start_and_so_does_the_journal(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    async def scenario(client: AsyncClient) -> Any:
+        batch = Batch(items(300), out=tmp_path, client=client, concurrency=2)
+        async with batch.stream() as results:
+            async for _ in results:
+                progress = batch.progress()
+                journal = tmp_path / "journal.sqlite3"
+                return progress, await anyio.to_thread.run_sync(journal_summary, journal)
+
+    progress, summary = harness.run(scenario)
+    assert (progress.total, progress.total_known, progress.input_done) == (300, True, False)
+    assert summary.total == 300  # 256 before: the input was registered a chunk at a time
+    assert summary.states["pending"] >= 290
+
+
+def test_downloads_do_not_count_as_in_flight_but_apart(harness: Harness, tmp_path: Path) -> None:
+    with Emulator(queue_time=0.02, run_time=0.02, slow_seconds=3.0) as emu:
+        harness = Harness(transport=harness.transport, emulator=emu)
+        emu.script_fault("output", "stall")  # the first download stops half way for 3 s
+
+        async def scenario(client: AsyncClient) -> List[Any]:
+            batch = Batch(items(3), out=tmp_path, client=client, concurrency=1)
+            seen = []
+
+            async def watch() -> None:
+                while True:
+                    progress = batch.progress()
+                    if progress is not None:
+                        seen.append(progress)
+                    await anyio.sleep(0.01)
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group, batch.stream() as results:
+                    group.start_soon(watch)
+                    async for _ in results:
+                        pass
+                    group.cancel_scope.cancel()
+            return seen
+
+        seen = harness.run(scenario)
+    assert max(progress.in_flight for progress in seen) == 1  # the concurrency, never more
+    # The second item's job ran while the first one's outputs were downloading.
+    assert any(progress.in_flight == 1 and progress.downloading == 1 for progress in seen)
+    assert {progress.window for progress in seen} == {1}
+
+
+def test_the_rate_counts_only_the_items_this_run_submitted(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.queue_time = 0.5
+    first = run_batch(harness, items(3), tmp_path, job_timeout=0.1)
+    assert {result.status for result in first} == {"unfinished"}  # submitted, not waited for
+
+    async def scenario(client: AsyncClient) -> Any:
+        await anyio.sleep(0.7)  # the jobs end meanwhile: the next run finds them ended
+        batch = Batch(items(3), out=tmp_path, client=client)
+        async with batch.stream() as results:
+            statuses = [result.status async for result in results]
+        return statuses, batch.progress()
+
+    statuses, progress = harness.run(scenario)
+    assert statuses == ["completed"] * 3
+    assert (progress.completed, progress.rate, progress.eta) == (3, None, None)
+    assert len(submits(emulator)) == 3
