@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -135,6 +136,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
     started = time.monotonic()
     display = BatchView(console)
     failure: Optional[Exception] = None
+    stdout_closed = False
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(_watch_signals, batch, console, group.cancel_scope)
@@ -142,7 +144,14 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
             try:
                 async with batch.stream() as results:
                     async for result in results:
-                        _show(result, console, display)
+                        if stdout_closed or _show(result, console, display):
+                            continue
+                        stdout_closed = True  # `higgsfield batch --json | head`: as a first Ctrl-C
+                        batch.stop()
+                        console.note(
+                            "batch: stdout was closed; stopping - no new submits, waiting for the "
+                            "jobs in flight (the journal records them)."
+                        )
             except Exception as exc:  # raised below as itself, not in a task group's exception group
                 failure = exc
             finally:
@@ -155,7 +164,8 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
         raise failure
     progress = batch.progress()
     assert progress is not None
-    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=batch.stopping)
+    interrupted = batch.stopping and not stdout_closed
+    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=interrupted)
 
 
 async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScope) -> None:
@@ -188,12 +198,30 @@ async def _redraw(batch: Batch, display: BatchView) -> None:
             display.update(progress)
 
 
-def _show(result: ItemResult, console: Console, display: BatchView) -> None:
+def _show(result: ItemResult, console: Console, display: BatchView) -> bool:
+    """Report ``result``: a JSON line on stdout, or a line above the live view if it did not
+    complete. False if stdout is closed (its reader has gone): it is then sent to the null device,
+    so that nothing written to it later fails."""
     if console.json:
-        write_json_line(console.out, result.as_dict())
+        try:
+            write_json_line(console.out, result.as_dict())
+        except BrokenPipeError:
+            _stdout_to_null(console.out)
+            return False
     elif result.status not in ("completed",) and not result.resumed:
         text = f"item {result.id}: {result.status}" + (f" - {result.error}" if result.error else "")
         display.note(text, style=STATE_STYLES.get(result.status, "yellow"))
+    return True
+
+
+def _stdout_to_null(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at the null device: what it still holds, and any later
+    write (the interpreter flushes stdout at exit), goes nowhere instead of failing again."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def write_json_line(stream: TextIO, document: Any) -> None:

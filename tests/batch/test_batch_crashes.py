@@ -264,3 +264,42 @@ def test_batch_run_from_python_raises_the_refusal_at_once(
         (error,) = outcome
         assert isinstance(error, BatchInputError)
         assert f"process {first.pid} is running a batch" in str(error)
+
+
+@pytest.mark.higgsfield_emulator(queue_time=0.3, run_time=0.1)
+def test_a_closed_stdout_stops_the_batch_quietly_as_a_first_ctrl_c(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 12)
+    env = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
+    argv = ["batch", str(source), "--model", MODEL, "--poll-interval", "0.05", "--concurrency", "2", "--json"]
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([*COMMAND, *argv], env=env, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    try:
+        first = json.loads(process.stdout.readline())  # `| head -1`: one line, then the pipe closes
+        process.stdout.close()
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            _kill(process)
+    err = log.read_text()
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+    assert "stdout was closed; stopping" in err
+    assert code == 1, err  # items are left pending: run again to resume
+    out = tmp_path / "jobs-out"
+    assert journal_summary(out / "journal.sqlite3").last_outcome == "stopped"
+    lines = {line["id"]: line for line in results_file(out)}
+    assert lines[first["id"]]["status"] == "completed"
+    done = [line for line in lines.values() if line["status"] == "completed"]
+    assert {line["status"] for line in lines.values()} == {"completed", "pending"}
+    # Nothing abandoned: every job submitted was waited for and its outputs downloaded.
+    assert {job.request_id for job in emulator.jobs()} == {line["request_id"] for line in done}
+    assert all(Path(line["outputs"][0]).is_file() for line in done)
+    assert len(done) < 12
+
+    assert _finish(emulator, source).returncode == 0
+    _assert_whole(emulator, out, 12)
