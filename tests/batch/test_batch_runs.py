@@ -19,6 +19,7 @@ from higgsfield_client.batch import (
     ItemResult,
     journal_summary,
 )
+from higgsfield_client.batch._journal import Journal
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, items, results_file, run_batch, submits
@@ -482,3 +483,43 @@ def test_the_rate_counts_only_the_items_this_run_submitted(
     assert statuses == ["completed"] * 3
     assert (progress.completed, progress.rate, progress.eta) == (3, None, None)
     assert len(submits(emulator)) == 3
+
+
+def test_the_window_grows_back_to_its_ceiling_after_one_transient_429(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.script_fault("submit", "429")  # once: the window halves to 4
+
+    async def scenario(client: AsyncClient) -> Any:
+        batch = Batch(items(31), out=tmp_path, client=client, concurrency=8)
+        async with batch.stream() as results:
+            statuses = [result.status async for result in results]
+        return statuses, batch.progress()
+
+    statuses, progress = harness.run(scenario)
+    assert statuses == ["completed"] * 31
+    assert progress.capacity_waits == 1
+    # From 4, 31 accepted submits (1 / window each) bring it back to 8 (about 24 would do).
+    assert progress.window == 8
+
+
+def test_a_submit_that_keeps_failing_with_500_stays_unfinished_and_a_later_run_makes_one_job(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.script_fault("submit", "500", count=20)  # more than the client's attempts
+    (first,) = run_batch(harness, items(1), tmp_path)
+    assert first.status == "unfinished"
+    assert "ServerError" in (first.error or "")
+    journal = Journal(tmp_path / "journal.sqlite3", read_only=True)
+    (record,) = journal.records()
+    journal.close()
+    assert record.state == "submitting"  # the key kept: the 500 may have hidden a job
+    assert record.idempotency_key is not None
+    assert emulator.jobs() == []
+
+    emulator.clear_faults()
+    (second,) = run_batch(harness, items(1), tmp_path)
+    assert (second.status, second.attempts, second.resumed) == ("completed", 1, False)
+    (job,) = emulator.jobs()
+    assert job.idempotency_key == record.idempotency_key
+    assert {entry.headers["Idempotency-Key"] for entry in submits(emulator)} == {record.idempotency_key}
