@@ -251,8 +251,14 @@ async def _next_result(results: AsyncIterator[ItemResult]) -> ItemResult:
     return await results.__anext__()
 
 
-def journal_summary(path: PathLike) -> JournalSummary:
+def journal_summary(path: PathLike, *, out: Optional[PathLike] = None) -> JournalSummary:
     """Summarise a batch journal without writing to it, even while a batch is running.
+
+    Args:
+        path: the journal file.
+        out: the outputs folder whose files to check (``downloads_pending`` counts the
+            completed items whose files are not all there); default: the folder the latest run
+            wrote to, if it still exists.
 
     Raises:
         FileNotFoundError: there is no journal at ``path``.
@@ -260,6 +266,6 @@ def journal_summary(path: PathLike) -> JournalSummary:
     """
     journal = Journal(path, read_only=True)
     try:
-        return journal.summary()
+        return journal.summary(None if out is None else Path(out))
     finally:
         journal.close()

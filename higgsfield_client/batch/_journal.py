@@ -421,13 +421,18 @@ class Journal:
         rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
         return [Record.from_row(row) for row in rows]
 
-    def summary(self) -> JournalSummary:
-        """Items per state and the runs, read in one transaction (consistent while a batch writes)."""
+    def summary(self, out: Optional[Path] = None) -> JournalSummary:
+        """Items per state and the runs, read in one transaction (consistent while a batch writes).
+
+        Args:
+            out: the outputs folder whose files to check; default: the folder of the latest run,
+                if it still exists.
+        """
         with self._transaction(write=False):
             states = dict.fromkeys(STATES, 0)
             for state, count in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
                 states[state] = count
-            pending = self._downloads_pending()
+            pending = self._downloads_pending(out)
             runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             last = self._db.execute("SELECT * FROM runs ORDER BY run DESC LIMIT 1").fetchone()
             errors = self._db.execute(
@@ -447,24 +452,26 @@ class Journal:
 
     # -- inside --------------------------------------------------------------------------------
 
-    def _downloads_pending(self) -> int:
+    def _downloads_pending(self, out: Optional[Path]) -> int:
         """Completed items whose outputs are not all downloaded, or not all on disk any more in
-        the outputs folder of the latest run."""
+        ``out`` (by default the outputs folder of the latest run, if it still exists: a folder
+        moved away elsewhere cannot be checked)."""
         pending = self._db.execute(
             "SELECT COUNT(*) FROM items"
             " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
             (COMPLETED,),
         ).fetchone()[0]
-        out = self._db.execute("SELECT value FROM meta WHERE key = 'out'").fetchone()
         if out is None:
+            recorded = self._db.execute("SELECT value FROM meta WHERE key = 'out'").fetchone()
+            out = Path(recorded[0]) if recorded is not None else None
+        if out is None or not out.is_dir():
             return int(pending)
         downloaded = self._db.execute(
             "SELECT * FROM items WHERE state = ? AND json_array_length(paths) > 0"
             " AND json_array_length(paths) >= json_array_length(urls)",
             (COMPLETED,),
         )
-        folder = Path(out[0])
-        gone = sum(1 for row in downloaded if not _all_on_disk(Record.from_row(row), folder))
+        gone = sum(1 for row in downloaded if not _all_on_disk(Record.from_row(row), out))
         return int(pending) + gone
 
     def _write(self, record: Record, *, durable: bool, **changes: Any) -> Record:

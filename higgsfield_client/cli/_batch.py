@@ -155,7 +155,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
             except Exception as exc:  # raised below as itself, not in a task group's exception group
                 failure = exc
             finally:
-                display.close(batch.progress())
+                display.close(batch.progress() if batch.run_number is not None else None)
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -348,10 +348,11 @@ def describe(progress: BatchProgress) -> str:
 
 
 def _status(path: Path, console: Console) -> int:
-    if path.is_dir():
-        path = path / DEFAULT_JOURNAL_NAME
+    out = None
+    if path.is_dir():  # an outputs folder: its journal, and its files
+        out, path = path, path / DEFAULT_JOURNAL_NAME
     try:
-        summary = journal_summary(path)
+        summary = journal_summary(path, out=out)
     except FileNotFoundError:
         raise UsageError(f"no batch journal at {path}") from None
     except BatchInputError as exc:

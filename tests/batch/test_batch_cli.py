@@ -247,3 +247,14 @@ def test_the_live_bar_shows_the_known_total_and_downloads_apart() -> None:
     assert describe(progress) == (
         "batch: 12/300 done (1 failed), 8 in flight, 3 downloading, 2.00/s, ETA 2m24s"
     )
+
+
+def test_status_of_an_outputs_folder_checks_its_files_even_once_moved(run: Run, tmp_path: Path) -> None:
+    assert run("batch", _jobs_file(tmp_path, "one", "two"), *FAST, "--out", tmp_path / "first").code == 0
+    moved = tmp_path / "moved"
+    (tmp_path / "first").rename(moved)
+    (moved / "1" / "0.png").unlink()
+    document = json.loads(run("--json", "batch", "status", moved).out)
+    assert (document["states"]["completed"], document["downloads_pending"]) == (2, 1)
+    text = run("batch", "status", moved)
+    assert "(1 completed with outputs still to download)" in text.out
