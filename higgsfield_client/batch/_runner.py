@@ -473,29 +473,36 @@ class BatchRunner:
         names = unique_names(file_name_from_url(url) for url in record.urls)
         for part in part_files(folder, names):
             part.unlink(missing_ok=True)  # left by a run killed mid-download
+        relatives = [f"{record.id}/{name}" for name in names]
         recorded = dict(record.files())
-        on_disk: dict[str, int] = {}
-        for url, name in zip(record.urls, names, strict=True):
-            relative, target = f"{record.id}/{name}", folder / name
-            if relative in recorded and is_whole(target, recorded[relative]):
-                on_disk[relative] = target.stat().st_size
+        on_disk = {
+            relative: (self._out / relative).stat().st_size
+            for relative in relatives
+            if relative in recorded and is_whole(self._out / relative, recorded[relative])
+        }
+
+        def files() -> list[tuple[str, int]]:  # in the order of the outputs
+            return [(relative, on_disk[relative]) for relative in relatives if relative in on_disk]
+
+        for url, name, relative in zip(record.urls, names, relatives, strict=True):
+            if relative in on_disk:
                 continue
-            # Not recorded (a run killed between the file and its record, or an earlier job's
-            # file), or deleted or cut short since: the file there is kept only if it has the
-            # output's size.
+            # Never downloaded, deleted or cut short since, or there but not recorded (a run
+            # killed between the file and its record, or an earlier job's file): a file there
+            # is kept only if it has the output's size.
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                await self._work.save(url, target)
+                await self._work.save(url, folder / name)
             except NotFoundError as exc:
-                record = self._journal.downloaded(record, list(on_disk.items()))
+                record = self._journal.downloaded(record, files())
                 return self._journal.expired(record, f"{name} is gone from the storage: {describe(exc)}")
             except (HiggsfieldError, OSError) as exc:
-                record = self._journal.downloaded(record, list(on_disk.items()))
+                record = self._journal.downloaded(record, files())
                 return self._journal.note_error(record, f"download of {name}: {describe(exc)}")
-            on_disk[relative] = target.stat().st_size
-            record = self._journal.downloaded(record, list(on_disk.items()))
-        if list(on_disk.items()) != record.files():
-            record = self._journal.downloaded(record, list(on_disk.items()))
+            on_disk[relative] = (folder / name).stat().st_size
+            record = self._journal.downloaded(record, files())
+        if files() != record.files():  # the sizes a journal of version 1 did not record
+            record = self._journal.downloaded(record, files())
         return record
 
     # -- counting ------------------------------------------------------------------------------
