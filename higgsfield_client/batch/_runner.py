@@ -501,8 +501,6 @@ class BatchRunner:
                 return self._journal.note_error(record, f"download of {name}: {describe(exc)}")
             on_disk[relative] = (folder / name).stat().st_size
             record = self._journal.downloaded(record, files())
-        if files() != record.files():  # the sizes a journal of version 1 did not record
-            record = self._journal.downloaded(record, files())
         return record
 
     # -- counting ------------------------------------------------------------------------------
