@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Optional, Union
@@ -99,9 +100,10 @@ def _exists(target: Path, message: str = "the file exists already") -> FileExist
 def _size_on_disk(path: Path) -> Optional[int]:
     """The size of the regular file at ``path``, or None when there is none."""
     try:
-        return path.stat().st_size if path.is_file() else None
+        found = path.stat()
     except OSError:
         return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
 
 
 class DownloadSink:

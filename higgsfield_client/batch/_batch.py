@@ -144,11 +144,7 @@ class Batch:
         """
         journal = self._open_journal()
         owned = self._client is None
-        try:
-            client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
-        except BaseException:
-            journal.close()
-            raise
+        client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
         try:
             items: Iterable[BatchItem] = to_items(self._items, self._model)
             if isinstance(self._items, Sequence):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -162,9 +163,10 @@ class Record:
 def is_whole(path: Path, size: Optional[int]) -> bool:
     """True if ``path`` is a file of ``size`` bytes (of any size when ``size`` is None)."""
     try:
-        return path.is_file() and (size is None or path.stat().st_size == size)
+        found = path.stat()
     except OSError:
         return False
+    return stat.S_ISREG(found.st_mode) and (size is None or found.st_size == size)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
