@@ -17,6 +17,8 @@ from higgsfield_proto import (
     Downloaded,
     Enqueued,
     Estimate,
+    Flow,
+    HiggsfieldError,
     JobStatus,
     PollPolicy,
     StatusUpdate,
@@ -317,25 +319,49 @@ class Calls:
         sink = MemorySink(url, max_size)
         return self.stream(url, sink, sink.value)
 
+    def save(self, url: str, target: Path, *, overwrite: bool) -> Call[Downloaded, Path]:
+        """Download ``url`` to the file ``target``, unless a file there has the output's size
+        already (its GET then ends with the head; see ``higgsfield_client._download``).
+
+        The call returns ``target``; it raises FileExistsError for a file of another size unless
+        ``overwrite`` is set.
+        """
+        sink = DownloadSink(target, None, overwrite=overwrite, keep_whole=True)
+        return self.stream(url, sink, sink.commit)
+
     def download_outputs(
         self, request_id: str, urls: Sequence[str], folder: Destination, *, overwrite: bool
     ) -> list[Call[Downloaded, Path]]:
-        """One download per output URL of job ``request_id`` into ``folder``, named
-        ``<request id>-<name>``.
+        """One ``save`` per output URL of job ``request_id`` into ``folder``, named
+        ``<request id>-<name>``. Run one after the other, they go on where an earlier save of the
+        same outputs stopped: files already whole stay, and only the others are fetched. A call
+        that fails names its output in its error.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off (checked for all first).
+            InvalidArgumentError: a URL is not an http(s) URL (before the folder is made).
         """
+        for url in urls:
+            build_download_request(url)
         directory = Path(folder)
         directory.mkdir(parents=True, exist_ok=True)
-        targets = [directory / name for name in output_file_names(request_id, urls)]
-        if not overwrite:
-            for target in targets:
-                refuse_existing(target)
-        return [
-            self.download(url, target, progress=None, overwrite=overwrite)
-            for url, target in zip(urls, targets, strict=True)
-        ]
+        names = output_file_names(request_id, urls)
+        calls = []
+        for number, (url, name) in enumerate(zip(urls, names, strict=True), start=1):
+            call = self.save(url, directory / name, overwrite=overwrite)
+            call.flow = _naming(call.flow, f"{name} (output {number} of {len(urls)})")
+            calls.append(call)
+        return calls
+
+
+def _naming(flow: Flow[R], output: str) -> Flow[R]:
+    """``flow``, whose errors name ``output`` (a job's outputs are saved one after the other,
+    and the user must learn which one failed)."""
+    try:
+        return (yield from flow)
+    except HiggsfieldError as exc:
+        # The error keeps its type and attributes, for the caller's except clauses.
+        exc.args = (f"{output} not saved: {exc}", *exc.args[1:])
+        raise
 
 
 def output_urls(result: JobResult) -> list[str]:

@@ -177,15 +177,18 @@ class JobResult(Dict[str, Any]):
     def save(self, folder: Folder, *, overwrite: bool = False) -> List[Path]:
         """Download every output into ``folder`` with the SyncClient that made this result.
 
-        ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``, never
-        replacing a file unless ``overwrite``.
+        ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``. A file
+        already there with the output's size is kept as it is, so a save that failed half way
+        goes on where it stopped when called again; a file of another size is replaced only with
+        ``overwrite``.
 
         Returns:
             The files' paths: images, the video, then artifacts.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off (nothing is downloaded).
-            DownloadError, TransportError, APIError: as ``SyncClient.download``.
+            FileExistsError: a file of another size is there and ``overwrite`` is off.
+            DownloadError, TransportError, APIError: as ``SyncClient.download``; the message
+                names the output that was not saved (those before it are).
             TypeError: the result came from an AsyncClient (use ``asave``).
         """
         return fetcher_for(self._fetcher).save(self.request_id, self._urls(), folder, overwrite)

@@ -373,12 +373,15 @@ class SyncClient:
         """Download every output of a finished job into ``folder``; returns the files' paths.
 
         Files are named ``<request id>-<name from the URL>``, so that outputs of different jobs
-        never collide in one folder. No file is replaced unless ``overwrite`` is set; without
-        it, any existing file stops the call before anything is downloaded.
+        never collide in one folder. The outputs are saved one after the other; a file already
+        there with the output's size is kept (its GET ends before the body: there is no HEAD in
+        the protocol), so calling again after a failure fetches only what is missing. A file
+        of another size is replaced only when ``overwrite`` is set.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off.
-            DownloadError, TransportError, APIError: as ``download``.
+            FileExistsError: a file of another size is there and ``overwrite`` is off.
+            DownloadError, TransportError, APIError: as ``download``; the message names the
+                output that was not saved (those before it are).
         """
         return self._fetcher.save(result.request_id, output_urls(result), folder, overwrite)
 

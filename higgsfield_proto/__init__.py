@@ -72,7 +72,7 @@ from ._errors import (
     WebhookVerificationError,
     transport_error_from_failure,
 )
-from ._exchange import MAX_REDIRECTS, FlowEnv
+from ._exchange import MAX_REDIRECTS, FlowEnv, declared_length
 from ._flows import (
     cancel_flow,
     delete_flow,
@@ -327,6 +327,7 @@ __all__ = [
     "FieldError",
     "Flow",
     "FlowEnv",
+    "declared_length",
     "GiveUp",
     "Headers",
     "HiggsfieldError",

@@ -48,8 +48,9 @@ class Batch:
         concurrency: the most items in flight at once. The batch halves its window when the API
             says the account is full (429) and grows back one item at a time.
         download: download the outputs; False only records their URLs.
-        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected)
-            again, with a new Idempotency-Key (the old key would only return the old failure).
+        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected,
+            expired) again, with a new Idempotency-Key (the old key would only return the old
+            failure).
         job_timeout: seconds to wait for one job in this run (None: no limit); a job still
             running then is left ``unfinished`` and waited for by the next run.
         client: the AsyncClient to use (yours to close); default: one made from ``api_key``
@@ -141,9 +142,9 @@ class Batch:
             HiggsfieldClientError: the API refused the account (authentication, credits); the
                 batch stopped submitting.
         """
+        journal = self._open_journal()
         owned = self._client is None
         client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
-        journal = Journal(self.journal_path)
         try:
             items: Iterable[BatchItem] = to_items(self._items, self._model)
             if isinstance(self._items, Sequence):
@@ -195,6 +196,23 @@ class Batch:
                 with anyio.CancelScope(shield=True):
                     await client.aclose()
 
+    def _open_journal(self) -> Journal:
+        """Make the outputs folder and open the journal.
+
+        Raises:
+            BatchInputError: the outputs folder is a file, or it or the journal cannot be made
+                or opened.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise BatchInputError(f"the outputs folder {self.out} is a file: give the batch a folder")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            return Journal(self.journal_path)
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else self.journal_path
+            reason = exc.strerror or exc
+            raise BatchInputError(f"cannot make the batch's files at {where}: {reason}") from None
+
     def run(self) -> Iterator[ItemResult]:
         """Run the batch from plain Python; yields results as they finish.
 
@@ -229,8 +247,14 @@ async def _next_result(results: AsyncIterator[ItemResult]) -> ItemResult:
     return await results.__anext__()
 
 
-def journal_summary(path: PathLike) -> JournalSummary:
+def journal_summary(path: PathLike, *, out: Optional[PathLike] = None) -> JournalSummary:
     """Summarise a batch journal without writing to it, even while a batch is running.
+
+    Args:
+        path: the journal file.
+        out: the outputs folder whose files to check (``downloads_pending`` counts the
+            completed items whose files are not all there); default: the folder the latest run
+            wrote to, if it still exists.
 
     Raises:
         FileNotFoundError: there is no journal at ``path``.
@@ -238,6 +262,6 @@ def journal_summary(path: PathLike) -> JournalSummary:
     """
     journal = Journal(path, read_only=True)
     try:
-        return journal.summary()
+        return journal.summary(None if out is None else Path(out))
     finally:
         journal.close()

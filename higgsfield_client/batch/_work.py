@@ -187,14 +187,15 @@ class ItemWork:
         except HiggsfieldError as exc:
             return JobEnd(state=UNFINISHED, error=describe(exc))
 
-    async def download(self, url: str, target: Path) -> Path:
-        """Download ``url`` to ``target`` through a part file; never replaces a file.
+    async def save(self, url: str, target: Path) -> Path:
+        """Download ``url`` to ``target`` through a part file, unless a file there has the
+        output's size already (it is then kept; a file of another size is replaced).
 
         Raises:
-            FileExistsError: ``target`` exists (a finished download: nothing is fetched).
+            NotFoundError: the storage no longer has the output (it expired, or was deleted).
             TransportError: the download failed for good (the part file is removed).
         """
-        call = self.client._calls.download(url, target, progress=None, overwrite=False)
+        call = self.client._calls.save(url, target, overwrite=True)
         call.on_event = self._observe
         return await self.client._run(call)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ Each line of INPUT is one job: {"id": "cat-1", "model": "...", "arguments": {"pr
 "id" is optional (default: the line number) and names the item's folder, OUT/<id>/. "model" is
 optional with --model. The journal (OUT/journal.sqlite3 unless --journal) records every step:
 run the same command again after a crash or Ctrl-C and the batch resumes without paying twice.
-Finished items are skipped; failed ones are kept failed unless --retry-failed.
+Finished items are skipped (their files are checked on disk, name and size, and downloaded
+again if missing); failed or expired ones stay so unless --retry-failed.
 
 examples:
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard --out shots/
@@ -42,8 +44,9 @@ examples:
   higgsfield batch status shots/journal.sqlite3     # also while the batch is running
 
 Ctrl-C stops submitting and waits for the jobs in flight; a second Ctrl-C exits at once.
-exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected), 1 some items
-are unfinished (run again to resume), 2 bad input, 3 credentials, 130 interrupted.
+exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected, expired),
+1 some items are unfinished or pending (run again to resume), 2 bad input, 3 credentials,
+130 interrupted.
 """
 
 # The batch's view is updated this often; elsewhere than on a terminal a line is printed this often.
@@ -63,7 +66,9 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     batch.add_argument(
         "--concurrency", type=_at_least_one, default=8, metavar="N", help="most jobs in flight (default 8)"
     )
-    batch.add_argument("--retry-failed", action="store_true", help="submit failed items again, with new keys")
+    batch.add_argument(
+        "--retry-failed", action="store_true", help="submit failed or expired items again, with new keys"
+    )
     batch.add_argument("--no-download", action="store_true", help="record output URLs, download nothing")
     batch.add_argument(
         "--poll-interval",
@@ -113,17 +118,25 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
 
 
 def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
-    """Every item of ``source``, checked before anything is submitted."""
+    """Every item of ``source``, checked before anything is submitted.
+
+    Raises:
+        UsageError: there is no such file, or it holds no item.
+    """
     try:
-        return list(read_jsonl(source, model))
+        items = list(read_jsonl(source, model))
     except FileNotFoundError:
         raise UsageError(f"no input file {source}") from None
+    if not items:
+        raise UsageError(f"{source} holds no items: nothing to run")
+    return items
 
 
 async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
     started = time.monotonic()
     display = BatchView(console)
     failure: Optional[Exception] = None
+    stdout_closed = False
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(_watch_signals, batch, console, group.cancel_scope)
@@ -131,11 +144,18 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
             try:
                 async with batch.stream() as results:
                     async for result in results:
-                        _show(result, console, display)
+                        if stdout_closed or _show(result, console, display):
+                            continue
+                        stdout_closed = True  # `higgsfield batch --json | head`: as a first Ctrl-C
+                        batch.stop()
+                        console.note(
+                            "batch: stdout was closed; stopping - no new submits, waiting for the "
+                            "jobs in flight (the journal records them)."
+                        )
             except Exception as exc:  # raised below as itself, not in a task group's exception group
                 failure = exc
             finally:
-                display.close(batch.progress())
+                display.close(batch.progress() if batch.run_number is not None else None)
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -144,7 +164,8 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
         raise failure
     progress = batch.progress()
     assert progress is not None
-    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=batch.stopping)
+    interrupted = batch.stopping and not stdout_closed
+    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=interrupted)
 
 
 async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScope) -> None:
@@ -177,12 +198,30 @@ async def _redraw(batch: Batch, display: BatchView) -> None:
             display.update(progress)
 
 
-def _show(result: ItemResult, console: Console, display: BatchView) -> None:
+def _show(result: ItemResult, console: Console, display: BatchView) -> bool:
+    """Report ``result``: a JSON line on stdout, or a line above the live view if it did not
+    complete. False if stdout is closed (its reader has gone): it is then sent to the null device,
+    so that nothing written to it later fails."""
     if console.json:
-        write_json_line(console.out, result.as_dict())
+        try:
+            write_json_line(console.out, result.as_dict())
+        except BrokenPipeError:
+            _stdout_to_null(console.out)
+            return False
     elif result.status not in ("completed",) and not result.resumed:
         text = f"item {result.id}: {result.status}" + (f" - {result.error}" if result.error else "")
         display.note(text, style=STATE_STYLES.get(result.status, "yellow"))
+    return True
+
+
+def _stdout_to_null(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at the null device: what it still holds, and any later
+    write (the interpreter flushes stdout at exit), goes nowhere instead of failing again."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def write_json_line(stream: TextIO, document: Any) -> None:
@@ -194,10 +233,15 @@ def write_json_line(stream: TextIO, document: Any) -> None:
 def _summarise(
     batch: Batch, progress: BatchProgress, console: Console, elapsed: float, *, interrupted: bool
 ) -> int:
-    pending = progress.total - progress.finished - progress.unfinished
+    # The words of results.jsonl, whose lines these counts are.
+    pending = progress.pending
     parts = [f"{progress.completed} completed", f"{progress.failed} failed"]
-    if progress.unfinished or pending:
-        parts.append(f"{progress.unfinished + pending} unfinished")
+    if progress.expired:
+        parts.append(f"{progress.expired} expired")
+    if progress.unfinished:
+        parts.append(f"{progress.unfinished} unfinished")
+    if pending:
+        parts.append(f"{pending} pending")
     if progress.resumed:
         parts.append(f"{progress.resumed} finished before")
     console.note(
@@ -213,7 +257,7 @@ def _summarise(
         return EXIT_INTERRUPTED
     if progress.unfinished or pending:
         return EXIT_UNFINISHED
-    return EXIT_FAILED if progress.failed else EXIT_OK
+    return EXIT_FAILED if progress.failed or progress.expired else EXIT_OK
 
 
 def format_duration(seconds: float) -> str:
@@ -264,13 +308,15 @@ class BatchView:
         assert self._task is not None
         counts = (
             f"[green]{progress.completed} completed[/]  [red]{progress.failed} failed[/]  "
-            f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"[red]{progress.expired} expired[/]  " if progress.expired else "")
+            + f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"  [cyan]{progress.downloading} downloading[/]" if progress.downloading else "")
         )
         if progress.rate is not None:
             counts += f"  {progress.rate:.2f}/s"
         if progress.eta is not None and progress.finished < progress.total:
             counts += f"  ETA {format_duration(progress.eta)}"
-        total = progress.total if progress.input_done else None
+        total = progress.total if progress.total_known else None
         self._live.update(self._task, completed=progress.finished, total=total, counts=counts)
 
     def note(self, text: str, style: Optional[str] = None) -> None:
@@ -288,12 +334,12 @@ class BatchView:
 
 
 def describe(progress: BatchProgress) -> str:
-    """One line: done, failed, in flight, rate and ETA."""
-    total = f"/{progress.total}" if progress.input_done or progress.total else ""
-    text = (
-        f"batch: {progress.finished}{total} done ({progress.failed} failed), "
-        f"{progress.in_flight} in flight"
-    )
+    """One line: done, failed, in flight, downloading, rate and ETA."""
+    total = f"/{progress.total}" if progress.total_known else ""
+    failed = f"{progress.failed} failed" + (f", {progress.expired} expired" if progress.expired else "")
+    text = f"batch: {progress.finished}{total} done ({failed}), {progress.in_flight} in flight"
+    if progress.downloading:
+        text += f", {progress.downloading} downloading"
     if progress.rate is not None:
         text += f", {progress.rate:.2f}/s"
     if progress.eta is not None:
@@ -302,10 +348,11 @@ def describe(progress: BatchProgress) -> str:
 
 
 def _status(path: Path, console: Console) -> int:
-    if path.is_dir():
-        path = path / DEFAULT_JOURNAL_NAME
+    out = None
+    if path.is_dir():  # an outputs folder: its journal, and its files
+        out, path = path, path / DEFAULT_JOURNAL_NAME
     try:
-        summary = journal_summary(path)
+        summary = journal_summary(path, out=out)
     except FileNotFoundError:
         raise UsageError(f"no batch journal at {path}") from None
     except BatchInputError as exc:

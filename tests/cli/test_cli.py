@@ -240,9 +240,15 @@ def test_results_downloaded_into_one_folder_are_named_after_their_job(
         assert ran.code == 0, ran.err
         ids.append(json.loads(ran.out)["request_id"])
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{rid}-0.png" for rid in ids)
+    first = tmp_path / f"{ids[0]}-0.png"
     again = run("result", ids[0], "--download", tmp_path, *FAST)
-    assert again.code == 1
-    assert "pass --overwrite" in again.err
+    assert again.code == 0  # the file is whole: it is kept, and named again
+    assert again.out.splitlines() == [str(first)]
+    first.write_bytes(b"another file")
+    refused = run("result", ids[0], "--download", tmp_path, *FAST)
+    assert refused.code == 1
+    assert "pass --overwrite" in refused.err
+    assert first.read_bytes() == b"another file"
 
 
 def test_timeout_makes_one_last_check_at_the_deadline(run: Run, higgsfield_emulator: Emulator) -> None:
