@@ -28,7 +28,6 @@ from higgsfield_proto import (
     RateLimitError,
     Retrying,
     WaitTimeoutError,
-    status_flow,
     submit_flow,
     wait_flow,
 )
@@ -168,11 +167,9 @@ class ItemWork:
             flow = wait_flow(config, request_id, self._wait_env, check_first=True)
             job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
             return job_end(job)
-        # One check first: a resumed item's job may have ended long ago, and its webhook with it.
-        flow = status_flow(config, request_id, self._wait_env)
-        job = await self.client._run(Call(flow=flow, on_event=self._observe))
-        if not job.state.is_terminal:
-            job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
+        # The waiter checks once at once (a resumed item's job may have ended long ago, and its
+        # webhook with it), then waits for the delivery.
+        job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
         return job_end(job)
 
     async def settle(self, request_id: str) -> JobEnd:

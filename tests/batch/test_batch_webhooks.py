@@ -56,10 +56,9 @@ def test_jobs_end_by_their_webhooks_after_one_status_check_each(
     assert sorted(result.id for result in results) == [f"item-{n}" for n in range(1, 7)]
     assert {result.status for result in results} == {"completed"}
     assert all(result.urls for result in results)
-    # Two checks per item, nothing after: the batch's own check before waiting, then the
-    # waiter's at once. The batch's is redundant now that the waiter checks at once; it goes
-    # when _batch_work.py moves (the waiter's check alone finds a job that ended long ago).
-    assert _routes(emulator, "status") == 12
+    # One check per item, nothing after: the waiter's, at once (it finds a job that ended long
+    # ago); the webhooks end the rest.
+    assert _routes(emulator, "status") == 6
     assert {job.webhook_url for job in emulator.jobs()} == {emulator.webhook_deliveries[0].url}
     assert len(emulator.webhook_deliveries) == 6
 
