@@ -227,7 +227,7 @@ def test_a_second_batch_on_the_same_folder_is_refused_at_once_naming_the_first(
     with _first_run(emulator, source) as first:
         second = _start(emulator, source)
         try:
-            code = second.wait(timeout=30)  # it hung for good before
+            code = second.wait(timeout=90)  # it hung for good before
         finally:
             if second.poll() is None:
                 _kill(second)
@@ -259,7 +259,7 @@ def test_batch_run_from_python_raises_the_refusal_at_once(
     with _first_run(emulator, source) as first:
         worker = threading.Thread(target=second_run, daemon=True)  # daemon: a hang cannot keep pytest
         worker.start()
-        worker.join(timeout=30)
+        worker.join(timeout=90)
         assert not worker.is_alive(), "Batch.run() hung instead of refusing"
         (error,) = outcome
         assert isinstance(error, BatchInputError)

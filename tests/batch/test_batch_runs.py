@@ -348,7 +348,7 @@ def test_outputs_gone_before_their_download_make_the_item_expired_until_retry_fa
 
     (expired,) = run_batch(harness, items(1), tmp_path)
     assert (expired.status, expired.outputs, expired.urls) == ("expired", (), recorded.urls)
-    assert "0.png is gone from the storage: NotFoundError" in (expired.error or "")
+    assert "0.png is gone from the storage: OutputExpiredError" in (expired.error or "")
     assert journal_summary(tmp_path / "journal.sqlite3").states["expired"] == 1
     assert [line["status"] for line in results_file(tmp_path)] == ["expired"]
     (again,) = run_batch(harness, items(1), tmp_path)  # final: a plain run leaves it alone
