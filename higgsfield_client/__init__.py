@@ -46,6 +46,7 @@ from higgsfield_proto import (
     ServerError,
     SessionBusyError,
     TransportError,
+    UnknownModelError,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -56,7 +57,7 @@ from ._async import AsyncClient, AsyncRequestController
 from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
-from ._errors import HiggsfieldClientError
+from ._errors import HiggsfieldArgumentWarning, HiggsfieldClientError
 from ._outputs import Output
 from ._statuses import (
     DONE_STATUSES,
@@ -167,6 +168,7 @@ __all__ = [
     "DownloadError",
     "Estimate",
     "Failed",
+    "HiggsfieldArgumentWarning",
     "HiggsfieldClientError",
     "InProgress",
     "InsufficientCreditsError",
@@ -197,6 +199,7 @@ __all__ = [
     "SyncRequestController",
     "TransportError",
     "TurnResult",
+    "UnknownModelError",
     "UnknownStatusError",
     "UploadRejectedError",
     "ValidationError",

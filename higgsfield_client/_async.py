@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import AsyncTransportChoice, TransportsByRun
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .agents import AsyncAgents
+    from .models import AsyncModels
 
 R = TypeVar("R")
 
@@ -129,8 +131,8 @@ class AsyncClient:
 
     It is not bound to an event loop: it can be created anywhere and used from several
     ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
-    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy`` and ``allow_insecure_http`` are as for
-    ``SyncClient``.
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http`` and ``validate``
+    are as for ``SyncClient``.
 
     Args:
         transport: an AsyncTransport (yours to close, built with the options you want), or
@@ -138,7 +140,8 @@ class AsyncClient:
             under asyncio, the h11 transport under trio.
 
     Raises:
-        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object.
+        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object,
+            or a bad ``validate``.
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class AsyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        validate: Validate = True,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -164,6 +168,7 @@ class AsyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            validate=validate,
         )
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -183,6 +188,15 @@ class AsyncClient:
         from .agents import AsyncAgents  # the Agent API loads on first use
 
         return AsyncAgents(self._calls.settings, self._run)
+
+    @functools.cached_property
+    def models(self) -> AsyncModels:
+        """The model catalog: ``models.list()``, ``get()`` and ``validate()`` (plain methods:
+        they do no I/O), and ``await models.refresh()``.
+        """
+        from .models import AsyncModels  # the catalog's client side loads on first use
+
+        return AsyncModels(self._calls.check, self._fetcher.aread)
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
@@ -213,6 +227,7 @@ class AsyncClient:
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> AsyncRequestController:
         """Submit a generation and return a controller for it (see ``SyncClient.submit``)."""
         call = self._calls.submit(
@@ -221,6 +236,7 @@ class AsyncClient:
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return AsyncRequestController(await self._run(call), self)
 
@@ -236,6 +252,7 @@ class AsyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit, wait and return the result (see ``SyncClient.subscribe``).
 
@@ -251,6 +268,7 @@ class AsyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            validate=validate,
         )
         return await self._run(call)
 

@@ -36,6 +36,7 @@ from higgsfield_proto import (
     wait_flow,
 )
 
+from ._checks import ArgumentCheck, Validate, validate_mode
 from ._download import (
     Destination,
     DownloadSink,
@@ -175,6 +176,18 @@ class Calls:
     def __init__(self, settings: Settings, fetcher: Optional[Fetcher] = None) -> None:
         self.settings = settings
         self.fetcher = fetcher
+        self.check = ArgumentCheck()
+
+    def check_arguments(self, model: str, arguments: Mapping[str, Any], validate: Optional[Validate]) -> None:
+        """Check a submit's arguments against the model catalog, in the call's mode (None: the
+        client's); see ``ArgumentCheck.check``.
+
+        Raises:
+            InvalidArgumentError: ``validate`` is not a mode.
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        mode = self.settings.validate if validate is None else validate_mode(validate)
+        self.check.check(model, arguments, mode)
 
     def result(self, job: JobStatus) -> JobResult:
         """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
@@ -193,8 +206,14 @@ class Calls:
         webhook_url: Optional[str],
         idempotency_key: Optional[str],
         expires_after: Optional[int],
+        validate: Optional[Validate],
     ) -> Call[JobStatus, str]:
-        """Submit a job; the call returns its request id."""
+        """Submit a job, its arguments checked first; the call returns its request id.
+
+        Raises:
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        self.check_arguments(model, arguments, validate)
         flow = submit_flow(
             self.settings.config,
             model,
@@ -218,8 +237,15 @@ class Calls:
         expires_after: Optional[int],
         timeout: Optional[float],
         cancel_on_timeout: bool,
+        validate: Optional[Validate],
     ) -> Call[JobStatus, JobResult]:
-        """Submit, wait and return the result (raising for failed, NSFW or canceled jobs)."""
+        """Submit (the arguments checked first), wait and return the result (raising for failed,
+        NSFW or canceled jobs).
+
+        Raises:
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        self.check_arguments(model, arguments, validate)
         flow = subscribe_flow(
             self.settings.config,
             model,

@@ -20,6 +20,8 @@ from higgsfield_proto import (
     RetryPolicy,
 )
 
+from ._checks import Validate, validate_mode
+
 if TYPE_CHECKING:
     import ssl
 
@@ -98,6 +100,7 @@ class Settings:
 
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
     (the caller's poll policy when one was given; None: the official turn schedule).
+    ``validate`` is how a submit's arguments are checked against the model catalog.
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
@@ -107,6 +110,7 @@ class Settings:
     turn_poll: Optional[PollPolicy] = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
+    validate: Validate = True
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
     _env: FlowEnv = field(init=False, repr=False)
@@ -166,11 +170,13 @@ def client_settings(
     retry: Optional[RetryPolicy],
     poll: Optional[PollPolicy],
     allow_insecure_http: bool,
+    validate: Validate = True,
 ) -> Settings:
     """The settings of a client built with these constructor arguments (see ``SyncClient``).
 
     Raises:
-        InvalidArgumentError: transport options given together with a transport object.
+        InvalidArgumentError: transport options given together with a transport object, or a
+            ``validate`` that is not a mode of the argument check.
     """
     return Settings(
         base_url=base_url or default_base_url(os.environ),
@@ -180,6 +186,7 @@ def client_settings(
         turn_poll=poll,
         transport=TransportOptions.resolve(transport=transport, timeout=timeout, verify=verify, proxy=proxy),
         allow_insecure_http=allow_insecure_http,
+        validate=validate_mode(validate),
     )
 
 

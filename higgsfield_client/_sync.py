@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import make_sync_transport
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from higgsfield_transports import SyncTransport
 
     from .agents import SyncAgents
+    from .models import SyncModels
 
 R = TypeVar("R")
 
@@ -139,9 +141,15 @@ class SyncClient:
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
+        validate: how ``submit`` and ``subscribe`` check arguments against the model catalog
+            first: True (the default) warns about a problem with ``HiggsfieldArgumentWarning``
+            and submits anyway; ``"strict"`` raises ``ValidationError`` and sends nothing, also
+            for a field the model does not have; False checks nothing. A model the catalog does
+            not know is submitted unchanged. Each call may choose otherwise.
 
     Raises:
-        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport``.
+        InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport``, or
+            a ``validate`` that is none of these.
     """
 
     def __init__(
@@ -156,6 +164,7 @@ class SyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        validate: Validate = True,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -167,6 +176,7 @@ class SyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            validate=validate,
         )
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -188,6 +198,16 @@ class SyncClient:
         from .agents import SyncAgents  # the Agent API loads on first use
 
         return SyncAgents(self._calls.settings, self._run)
+
+    @functools.cached_property
+    def models(self) -> SyncModels:
+        """The model catalog: ``models.list()``, ``get()``, ``validate()`` and ``refresh()``.
+
+        Made on first access; the catalog itself loads on first use.
+        """
+        from .models import SyncModels  # the catalog's client side loads on first use
+
+        return SyncModels(self._calls.check, self._fetcher.read)
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:
@@ -226,6 +246,7 @@ class SyncClient:
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> SyncRequestController:
         """Submit a generation and return a controller for it.
 
@@ -236,6 +257,12 @@ class SyncClient:
             idempotency_key: reuse one to make a repeated submit return the same job; default: a
                 fresh UUID, so that the SDK's own retries never create a second job.
             expires_after: seconds to keep the job's data after it finishes (>= 3600).
+            validate: the argument check of this call (see the class); None: the client's.
+
+        Raises:
+            ValidationError: ``validate="strict"`` and the arguments do not match the model's
+                schema (``local`` is True: nothing was sent).
+            UnknownModelError: ``validate="strict"`` and the id is one of another API plane.
         """
         call = self._calls.submit(
             application,
@@ -243,6 +270,7 @@ class SyncClient:
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return SyncRequestController(self._run(call), self)
 
@@ -258,16 +286,18 @@ class SyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit a generation, wait for it, and return its result.
 
         ``on_enqueue(request_id)`` runs once the job is accepted; ``on_queue_update(status)`` at
         each poll tick. ``timeout`` bounds the whole call (WaitTimeoutError): when the next check
         would come after it, one last check is made at the deadline. With ``cancel_on_timeout``
-        a job still queued at the deadline is canceled.
+        a job still queued at the deadline is canceled. ``validate`` is as for ``submit``.
 
         Raises:
             JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            ValidationError, UnknownModelError: as for ``submit``.
         """
         call = self._calls.subscribe(
             application,
@@ -279,6 +309,7 @@ class SyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            validate=validate,
         )
         return self._run(call)
 
