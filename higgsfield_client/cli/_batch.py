@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 import anyio
 
+from higgsfield_proto import UnknownModelError, ValidationError
+
 from .._async import AsyncClient
 from ..batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
 from ..batch._items import BatchInputError, BatchItem, read_jsonl
@@ -66,6 +68,11 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     batch.add_argument("--retry-failed", action="store_true", help="submit failed items again, with new keys")
     batch.add_argument("--no-download", action="store_true", help="record output URLs, download nothing")
     batch.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking every item against the model catalog first",
+    )
+    batch.add_argument(
         "--poll-interval",
         type=positive_seconds,
         metavar="SECONDS",
@@ -98,6 +105,8 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
     source = Path(options.paths[0])
     out = Path(options.out) if options.out else source.with_name(f"{source.stem}-out")
     items = _read_all(source, options.model)
+    if not options.no_validate:
+        check_items(items, client)
     batch = Batch(
         items,
         out=out,
@@ -118,6 +127,34 @@ def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
         return list(read_jsonl(source, model))
     except FileNotFoundError:
         raise UsageError(f"no input file {source}") from None
+
+
+def check_items(items: List[BatchItem], client: AsyncClient) -> None:
+    """Check every item against the model catalog, strictly, before anything is submitted.
+
+    A model the catalog does not know passes (the API may know it); an id of another API plane
+    does not.
+
+    Raises:
+        UsageError: some items do not pass; the message lists every problem of every one.
+    """
+    problems: List[str] = []
+    bad = 0
+    for item in items:
+        found: List[str] = []
+        try:
+            client.models.validate(item.model, item.arguments, strict=True)
+        except ValidationError as exc:
+            found = [f"  item {item.id} ({item.model}): {error}" for error in exc.errors]
+        except UnknownModelError as exc:
+            found = [f"  item {item.id}: {exc}"] if exc.foreign is not None else []
+        bad += bool(found)
+        problems += found
+    if problems:
+        raise UsageError(
+            f"{bad} of {len(items)} items do not match their model's schema; nothing was submitted "
+            "(--no-validate submits without this check):\n" + "\n".join(problems)
+        )
 
 
 async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:

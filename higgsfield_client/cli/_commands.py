@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .._calls import output_urls
+from .._checks import Validate
 from .._download import file_name_from_url, refuse_existing, unique_names
 from .._settings import new_idempotency_key
 from .._statuses import Failed, JobResult
@@ -95,13 +96,20 @@ def _report_result(
 
 
 def submit(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
-    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs."""
+    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs.
+
+    The arguments are checked against the model catalog first, strictly (a person is there to
+    read the answer), unless ``--no-validate``.
+    """
     arguments = parse_arguments(options.arguments, options.arguments_file)
+    validate: Validate = False if options.no_validate else "strict"
     wait = options.wait or options.download is not None
     # Chosen here rather than by the client, so that an interrupted submit can be found again.
     key = options.idempotency_key or new_idempotency_key()
     if not wait:
-        controller = client.submit(options.model, arguments, webhook_url=options.webhook, idempotency_key=key)
+        controller = client.submit(
+            options.model, arguments, webhook_url=options.webhook, idempotency_key=key, validate=validate
+        )
         if console.json:
             write_json(
                 console.out,
@@ -131,6 +139,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             webhook_url=options.webhook,
             idempotency_key=key,
             timeout=options.timeout,
+            validate=validate,
         )
     except KeyboardInterrupt:
         raise WaitInterrupted(accepted[0] if accepted else None, key) from None

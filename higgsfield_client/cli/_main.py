@@ -23,6 +23,7 @@ from higgsfield_proto import (
     PollPolicy,
     RetryPolicy,
     TransportError,
+    ValidationError,
     WaitTimeoutError,
 )
 
@@ -32,6 +33,7 @@ from . import _commands as commands
 from ._agent import add_agent_parser, run_agent
 from ._batch import add_batch_parser, run_batch_command
 from ._commands import UsageError, WaitInterrupted, positive_seconds
+from ._models import add_models_parser, run_models
 from ._output import Console, terminal, write_json
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ examples:
   higgsfield upload photo.jpg                   # prints the public URL
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
   higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
   higgsfield emulator --port 8000               # a local API for tests
@@ -100,6 +103,7 @@ _API_COMMANDS: Dict[str, Command] = {
     "upload": commands.upload,
     "download": commands.download,
     "estimate": commands.estimate,
+    "models": run_models,
 }
 
 
@@ -183,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--webhook", metavar="URL", help="where the API POSTs the final result")
     submit.add_argument("--idempotency-key", metavar="KEY", help="reuse to make a repeated submit safe")
     submit.add_argument("--wait", action="store_true", help="wait for the job and print its outputs")
+    submit.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking the arguments against the model catalog first",
+    )
     _waiting_options(submit)
 
     status = add("status", "check a job's state once")
@@ -209,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agent_parser(add, common)
     add_batch_parser(add)
+    add_models_parser(add, common)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -228,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
+    if isinstance(error, ValidationError) and error.local:
+        return EXIT_USAGE  # checked against the catalog: nothing was sent
     for cls, code in _EXIT_CODES:
         if isinstance(error, cls):
             return code
@@ -260,6 +272,8 @@ def _message(error: BaseException) -> str:
         return str(error).replace("allow_insecure_http=True", "--allow-insecure-http")
     if isinstance(error, FileExistsError):
         return f"{error.filename} exists already; pass --overwrite to replace it"
+    if isinstance(error, ValidationError) and error.local:
+        return f"{error}. --no-validate submits without this check"
     if isinstance(error, WaitInterrupted):
         if error.request_id is None:
             return (
