@@ -132,6 +132,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "turn turns processing, as a stale poll would (default: %(default)s)",
     )
     parser.add_argument(
+        "--balance", default=None, metavar="CREDITS",
+        help="the account's credits: a submit holds its price, a completed job is charged it, "
+        "a failed, NSFW or canceled one gets it back, and a submit the balance does not cover "
+        "is answered 403 (default: no limit)",
+    )
+    parser.add_argument(
         "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
         help="newest requests kept in the in-memory request journal, which bounds its memory; "
         "0 keeps none (default: %(default)s)",
@@ -157,6 +163,7 @@ def run(options: argparse.Namespace) -> int:
         agent_turn_time=options.agent_turn_time,
         agent_long_turn_time=options.agent_long_turn_time,
         agent_answer_lag=options.agent_answer_lag,
+        balance=options.balance,
     )
     stopping = threading.Event()
 
@@ -172,6 +179,7 @@ def run(options: argparse.Namespace) -> int:
             f"Models: {len(models)} from the SDK's catalog, {checked} checked against their schemas "
             f"({emulator.base_url}/docs/openapi.json)",
             f"API key: {emulator.api_key}",
+            *([] if emulator.balance is None else [f"Balance: {emulator.balance} credits"]),
             f"export HF_KEY={shlex.quote(emulator.api_key)}",
             f"export HIGGSFIELD_BASE_URL={shlex.quote(emulator.base_url)}",
             "Press Ctrl-C to stop.",
