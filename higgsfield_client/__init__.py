@@ -54,6 +54,7 @@ from higgsfield_proto import (
 )
 
 from ._async import AsyncClient, AsyncRequestController
+from ._budget import Amount, Budget, BudgetBlock, BudgetExceededError, JobPrice, ModelSpent, Spent
 from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
@@ -149,6 +150,7 @@ __all__ = [
     "DONE_STATUSES",
     "NSFW",
     "APIError",
+    "Amount",
     "AgentAccessDeniedError",
     "AgentBackendError",
     "AgentError",
@@ -160,6 +162,9 @@ __all__ = [
     "AsyncClient",
     "AsyncRequestController",
     "AuthenticationError",
+    "Budget",
+    "BudgetBlock",
+    "BudgetExceededError",
     "Cancelled",
     "Completed",
     "ConcurrencyLimitError",
@@ -177,8 +182,10 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobNSFWError",
+    "JobPrice",
     "JobResult",
     "MessageStatus",
+    "ModelSpent",
     "ModelUnavailableError",
     "NetworkTimeoutError",
     "NotCancellableError",
@@ -194,6 +201,7 @@ __all__ = [
     "SessionBusyError",
     "SessionState",
     "SessionStatus",
+    "Spent",
     "Status",
     "SyncClient",
     "SyncRequestController",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
 from ._checks import Validate
 from ._connections import AsyncTransportChoice, TransportsByRun
@@ -157,6 +158,7 @@ class AsyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         validate: Validate = True,
+        budget: Optional[Budget] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -169,6 +171,7 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
             validate=validate,
+            budget=budget,
         )
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -197,6 +200,20 @@ class AsyncClient:
         from .models import AsyncModels  # the catalog's client side loads on first use
 
         return AsyncModels(self._calls.check, self._fetcher.aread)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget (see ``SyncClient.spent``)."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``async with client.budget(max_credits=100) as block:``
+        (a plain ``with`` works too); see ``SyncClient.budget``."""
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    async def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it (see ``SyncClient.price``)."""
+        return await self._run(self._calls.price(application, arguments))
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
 from ._checks import Validate
 from ._connections import make_sync_transport
@@ -146,10 +147,14 @@ class SyncClient:
             and submits anyway; ``"strict"`` raises ``ValidationError`` and sends nothing, also
             for a field the model does not have; False checks nothing. A model the catalog does
             not know is submitted unchanged. Each call may choose otherwise.
+        budget: a cap on what the client's jobs may cost (see ``budget()`` for a block of
+            code): each submit is priced first (the account's estimate, else the catalog's
+            price), and one that would take charged plus in flight past the cap raises
+            ``BudgetExceededError`` and sends nothing. ``spent`` is the ledger.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport``, or
-            a ``validate`` that is none of these.
+            a ``validate`` that is none of these, or a ``budget`` that is no ``Budget``.
     """
 
     def __init__(
@@ -165,6 +170,7 @@ class SyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         validate: Validate = True,
+        budget: Optional[Budget] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -177,6 +183,7 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
             validate=validate,
+            budget=budget,
         )
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -208,6 +215,31 @@ class SyncClient:
         from .models import SyncModels  # the catalog's client side loads on first use
 
         return SyncModels(self._calls.check, self._fetcher.read)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget: charged (completed), refunded (failed,
+        NSFW, canceled before starting, refused) and in flight, in credits and US dollars, per
+        model too. Jobs submitted while no budget applies are not priced, and not counted."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``with client.budget(max_credits=100) as block:``.
+
+        Every submit through this client while the block is open (from any thread) is priced
+        and counted against it, as well as against the client's own budget; ``block.spent`` is
+        its part of the ledger.
+
+        Raises:
+            InvalidArgumentError: neither cap is given, or one is not a non-negative number.
+        """
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it: the account's estimate (asked
+        once per distinct model and arguments), else the model catalog's price; None when
+        neither can be had. ``source`` says which."""
+        return self._run(self._calls.price(application, arguments))
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:

@@ -6,9 +6,13 @@ import argparse
 import json
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from higgsfield_proto import InvalidArgumentError
+
+from .._budget import non_negative
 from .._calls import output_urls
 from .._checks import Validate
 from .._download import file_name_from_url, refuse_existing, unique_names
@@ -42,6 +46,14 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
+
+
+def credits(text: str) -> Decimal:
+    """An argparse type: a non-negative number of credits, as a Decimal."""
+    try:
+        return non_negative(text, "credits")
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of credits, not {text}") from None
 
 
 def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
