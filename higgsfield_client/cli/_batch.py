@@ -18,6 +18,7 @@ from .._async import AsyncClient
 from ..batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
 from ..batch._items import BatchInputError, BatchItem, read_jsonl
 from ..batch._runner import BatchProgress, ItemResult
+from ._batch_budget import BudgetedRun, add_budget_options
 from ._commands import UsageError, positive_seconds
 from ._output import STATE_STYLES, Console, live_progress, write_json
 
@@ -78,6 +79,7 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
+    add_budget_options(batch)
     batch.add_argument(
         "--job-timeout",
         type=positive_seconds,
@@ -116,9 +118,16 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
         retry_failed=options.retry_failed,
         job_timeout=options.job_timeout,
         client=client,
+        budget=options.budget,
     )
+    priced = None
+    if options.dry_run or options.budget is not None:
+        priced = BudgetedRun(client, items, batch.journal_path, options)
+        if options.dry_run:
+            return priced.dry_run(console)
+        priced.announce(console)
     console.note(f"batch: {len(items)} items from {source} -> {out}/ (journal {batch.journal_path})")
-    return anyio.run(_drive, batch, console, client)
+    return anyio.run(_drive, batch, console, client, priced)
 
 
 def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
@@ -157,7 +166,7 @@ def check_items(items: List[BatchItem], client: AsyncClient) -> None:
         )
 
 
-async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
+async def _drive(batch: Batch, console: Console, client: AsyncClient, priced: Optional[BudgetedRun]) -> int:
     started = time.monotonic()
     display = BatchView(console)
     failure: Optional[Exception] = None
@@ -181,7 +190,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
         raise failure
     progress = batch.progress()
     assert progress is not None
-    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=batch.stopping)
+    return _summarise(batch, progress, console, time.monotonic() - started, batch.stopping, priced)
 
 
 async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScope) -> None:
@@ -229,7 +238,12 @@ def write_json_line(stream: TextIO, document: Any) -> None:
 
 
 def _summarise(
-    batch: Batch, progress: BatchProgress, console: Console, elapsed: float, *, interrupted: bool
+    batch: Batch,
+    progress: BatchProgress,
+    console: Console,
+    elapsed: float,
+    interrupted: bool,
+    priced: Optional[BudgetedRun] = None,
 ) -> int:
     pending = progress.total - progress.finished - progress.unfinished
     parts = [f"{progress.completed} completed", f"{progress.failed} failed"]
@@ -244,7 +258,10 @@ def _summarise(
     if progress.capacity_waits:
         waits = progress.capacity_waits
         console.note(f"batch: the API said the account was full {waits} times; the batch slowed down")
-    if interrupted or progress.unfinished or pending:
+    spending = batch.spending
+    if spending is not None and spending.reached and priced is not None:
+        console.note(priced.resume_hint())
+    elif interrupted or progress.unfinished or pending:
         console.note("batch: run the same command again to resume; nothing finished is redone")
     if interrupted:
         return EXIT_INTERRUPTED
@@ -369,6 +386,15 @@ def _last_run(summary: JournalSummary) -> Optional[str]:
     return f"runs: {summary.runs}; the last {state}"
 
 
+def _credits_line(summary: JournalSummary) -> Optional[str]:
+    if summary.estimated is None:
+        return None
+    return (
+        f"credits: estimated {summary.estimated}, spent {summary.charged}, "
+        f"in flight {summary.in_flight}"
+    )
+
+
 def _status_lines(summary: JournalSummary, console: Console) -> None:
     console.line(f"journal {summary.path}: {summary.total} items")
     for state, count in summary.states.items():
@@ -376,6 +402,9 @@ def _status_lines(summary: JournalSummary, console: Console) -> None:
             console.line(f"  {state:<11}{count:>9}")
     if summary.downloads_pending:
         console.line(f"  ({summary.downloads_pending} completed with outputs still to download)")
+    spending = _credits_line(summary)
+    if spending is not None:
+        console.line(spending)
     last_run = _last_run(summary)
     if last_run is not None:
         console.line(last_run)
@@ -400,6 +429,9 @@ def _status_tables(summary: JournalSummary, screen: Screen) -> None:
     if summary.downloads_pending:
         states.caption = f"{summary.downloads_pending} completed with outputs still to download"
     screen.print(states)
+    spending = _credits_line(summary)
+    if spending is not None:
+        screen.print(spending, markup=False)
     last_run = _last_run(summary)
     if last_run is not None:
         screen.print(last_run, markup=False)
