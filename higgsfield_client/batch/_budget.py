@@ -21,7 +21,7 @@ import anyio
 
 from .._budget import JobPrice
 from ._items import BatchItem
-from ._journal import COMPLETED, ENDED_WITHOUT_OUTPUT, PENDING, SUBMITTED, SUBMITTING, Record
+from ._journal import ENDED_WITHOUT_OUTPUT, PENDING, SUBMITTED, SUBMITTING, Record
 
 if TYPE_CHECKING:
     from .._async import AsyncClient
@@ -38,13 +38,6 @@ def committed_of(record: Record) -> Decimal:
     if record.state in (SUBMITTING, SUBMITTED):
         return Decimal(record.estimate)
     return Decimal(record.charge) if record.charge is not None else _ZERO
-
-
-def charge_of(record: Record, state: str) -> Optional[str]:
-    """The charge to journal when the item's job ends in ``state`` (None when it was not priced)."""
-    if record.estimate is None:
-        return None
-    return record.estimate if state == COMPLETED else "0"
 
 
 class BatchBudget:

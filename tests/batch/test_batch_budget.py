@@ -182,3 +182,46 @@ def test_200_items_killed_mid_run_never_charge_past_the_budget_nor_submit_an_ite
 def test_a_negative_budget_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="budget"):
         Batch(items(1), out=tmp_path, budget=-1)
+
+
+def test_on_a_terminal_the_dry_run_draws_a_table_and_counts_the_journal(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    import io
+    import re
+
+    from rich.console import Console as Screen
+
+    source = _source(tmp_path, 4)
+    _run(emulator, "batch", source, "--model", MODEL, "--budget", "3", "--no-download")  # 2 of 4
+    screen = Screen(record=True, file=io.StringIO(), width=120)
+    connection = ["--base-url", emulator.base_url, "--api-key", emulator.api_key]
+    argv = ["batch", str(source), "--model", MODEL, "--dry-run", "--budget", "6", *connection]
+    code = main(argv, screen=screen)
+    text = re.sub(r"[ \t]+", " ", screen.export_text())
+    assert code == 0
+    assert f"│ {MODEL} │ 4 │ 6.000 │" in text
+    plain = _run(emulator, "batch", source, "--model", MODEL, "--dry-run", "--budget", "6").out.splitlines()
+    assert plain[-2:] == [
+        "already charged or in flight (journal): 3.000 credits",
+        "a budget of 6 credits covers 2 of the 2 items to submit",
+    ]
+    assert len(submits(emulator)) == 2
+
+
+def test_items_admitted_but_stopped_before_their_submit_give_their_price_back(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.queue_time = 0.5
+
+    async def scenario(client: Any) -> Any:
+        batch = Batch(items(6), out=tmp_path, client=client, budget=Decimal("100"), concurrency=2)
+        async with batch.stream() as results:
+            async for _ in results:
+                batch.stop()  # after the first item: the others in the window are not sent
+        return batch.spending
+
+    spending = harness.run(scenario)
+    assert spending is not None
+    assert spending.committed == PRICE * len(emulator.jobs())
+    assert len(emulator.jobs()) < 6

@@ -129,6 +129,7 @@ def test_integers_that_arrow_made_floats_become_integers_where_the_catalog_says_
         {"id": "a", "model": None, "arguments": {"prompt": "x", "num_images": 2}},
         {"id": "b", "model": None, "arguments": {"prompt": "y"}},
         {"id": "c", "model": CHARACTER, "arguments": {"prompt": "z", "seed": 7, "batch_size": 4}},
+        {"id": "d", "model": None, "arguments": {"prompt": "w", "num_images": 3}},
     ])  # fmt: skip
     batch = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     assert batch["arguments"][0]["num_images"] == 2.0
@@ -138,8 +139,10 @@ def test_integers_that_arrow_made_floats_become_integers_where_the_catalog_says_
         {"prompt": "x", "num_images": 2},
         {"prompt": "y"},
         {"prompt": "z", "seed": 7, "batch_size": 4},
+        {"prompt": "w", "num_images": 3},
     ]
     assert [type(value) for value in items[0].arguments.values()] == [str, int]
+    assert isinstance(items[3].arguments["num_images"], int)
     assert {type(items[2].arguments[name]) for name in ("seed", "batch_size")} == {int}
 
 

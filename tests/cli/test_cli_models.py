@@ -90,3 +90,27 @@ def test_models_lists_shows_and_filters(capsys: pytest.CaptureFixture[str], cach
     code, out, err = _cli(capsys, "models", "show", "nano_banana_2")
     assert (code, out) == (2, "")
     assert "nano-banana" in err
+
+
+def _drawn(*argv: str) -> tuple[int, str]:
+    import io
+    import re
+
+    from rich.console import Console as Screen
+
+    screen = Screen(record=True, file=io.StringIO(), width=200)
+    code = main(list(argv), screen=screen)
+    return code, re.sub(r"[ \t]+", " ", screen.export_text())
+
+
+def test_on_a_terminal_the_models_and_their_arguments_are_tables(cache: Path) -> None:
+    code, text = _drawn("models", "--kind", "video")
+    assert code == 0
+    assert "models of the catalog of 2026-12-07" in text
+    row = "│ higgsfield-ai/dop/turbo │ video │ prompt, image_url │ 6.5 credits ($0.40625) per 5 s of video │"
+    assert row in text
+    assert "higgsfield-ai/soul/standard" not in text
+    code, text = _drawn("models", "show", SOUL)
+    assert code == 0
+    assert "│ resolution │ string │ │ '2K' or '4K' │ \"2K\" │" in text
+    assert "│ prompt │ string │ yes │ │ │" in text

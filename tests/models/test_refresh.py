@@ -222,3 +222,25 @@ def test_the_cache_directory_is_ours_if_set_else_the_platforms(
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert cache_dir() == tmp_path / "xdg" / "higgsfield"
+
+
+def test_a_cache_that_cannot_be_read_is_passed_over(cache: Path) -> None:
+    cache.mkdir(parents=True)  # a directory where the file should be
+    with pytest.warns(HiggsfieldArgumentWarning, match="cannot read the cached catalog"):
+        assert "mirrored" in current_catalog().source
+
+
+def test_a_failed_write_leaves_the_old_cache_whole_and_no_part_file(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_module.store(drifted(), source="https://first.example/openapi.json", date="2027-01-01")
+    before = cache.read_bytes()
+
+    def full_disk(source: str, target: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        cache_module.store(snapshot_document(), source="https://second.example/x.json", date="2027-01-02")
+    assert cache.read_bytes() == before
+    assert [path.name for path in cache.parent.iterdir()] == [cache.name]
