@@ -21,6 +21,7 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
+    STREAM_CHUNK,
     Verify,
     check_options,
     check_request,
@@ -401,10 +402,11 @@ class AiohttpTransport:
                 outcome = reader.whole(await response.read())
                 complete = isinstance(outcome, Response)
                 return outcome
+            size = STREAM_CHUNK if reader.streaming else READ_CHUNK
             while True:
                 if wait is not None:
                     wait.arm()
-                chunk = await body.read(READ_CHUNK)
+                chunk = await body.read(size)
                 if not chunk:
                     break
                 failure = reader.add(chunk)
