@@ -47,6 +47,7 @@ from higgsfield_proto import (
     ServerError,
     SessionBusyError,
     TransportError,
+    UnknownModelError,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
@@ -55,10 +56,11 @@ from higgsfield_proto import (
 )
 
 from ._async import AsyncClient, AsyncRequestController
+from ._budget import Amount, Budget, BudgetBlock, BudgetExceededError, JobPrice, ModelSpent, Spent
 from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
-from ._errors import HiggsfieldClientError
+from ._errors import HiggsfieldArgumentWarning, HiggsfieldClientError
 from ._outputs import Embedded, Output
 from ._statuses import (
     DONE_STATUSES,
@@ -200,6 +202,7 @@ __all__ = [
     "DONE_STATUSES",
     "NSFW",
     "APIError",
+    "Amount",
     "AgentAccessDeniedError",
     "AgentBackendError",
     "AgentError",
@@ -211,6 +214,9 @@ __all__ = [
     "AsyncClient",
     "AsyncRequestController",
     "AuthenticationError",
+    "Budget",
+    "BudgetBlock",
+    "BudgetExceededError",
     "Cancelled",
     "Completed",
     "ConcurrencyLimitError",
@@ -220,6 +226,7 @@ __all__ = [
     "Embedded",
     "Estimate",
     "Failed",
+    "HiggsfieldArgumentWarning",
     "HiggsfieldClientError",
     "InProgress",
     "InsufficientCreditsError",
@@ -228,8 +235,10 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobNSFWError",
+    "JobPrice",
     "JobResult",
     "MessageStatus",
+    "ModelSpent",
     "ModelUnavailableError",
     "NetworkTimeoutError",
     "NotCancellableError",
@@ -246,11 +255,13 @@ __all__ = [
     "SessionBusyError",
     "SessionState",
     "SessionStatus",
+    "Spent",
     "Status",
     "SyncClient",
     "SyncRequestController",
     "TransportError",
     "TurnResult",
+    "UnknownModelError",
     "UnknownStatusError",
     "UploadRejectedError",
     "ValidationError",

@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
@@ -13,7 +14,9 @@ import anyio
 from anyio.from_thread import start_blocking_portal
 
 from .._async import AsyncClient
+from .._budget import non_negative
 from .._settings import new_idempotency_key
+from ._budget import BatchBudget
 from ._items import (
     BatchInputError,
     BatchItem,
@@ -62,10 +65,17 @@ class Batch:
             ``webhook_url``): the batch then waits for each job by its webhook, after one status
             check, and the waiter's slow polling finds the jobs whose webhook is lost. Only with
             ``stream()``, in the event loop that serves the receiver.
+        budget: credits the whole batch may cost, over every run of its journal: each item is
+            priced before its submit (the account's estimate, else the model catalog's price),
+            and items are submitted in input order while charged plus in flight stays within
+            it; then the run submits no more, and the rest stay pending for a run with a larger
+            budget. The journal records each item's estimate and charge, so a resumed run
+            counts from where the last one stopped.
 
     Raises:
         BatchInputError: ``concurrency`` below 1, ``job_timeout`` not positive, or a ``waiter``
             without a ``webhook_url``.
+        InvalidArgumentError: a ``budget`` that is not a non-negative number.
     """
 
     def __init__(
@@ -84,6 +94,7 @@ class Batch:
         base_url: Optional[str] = None,
         webhook_url: Optional[str] = None,
         waiter: Optional[WebhookWaiter] = None,
+        budget: Union[Decimal, int, str, None] = None,
     ) -> None:
         if concurrency < 1:
             raise BatchInputError("concurrency must be at least 1")
@@ -91,6 +102,7 @@ class Batch:
             raise BatchInputError("job_timeout must be a positive number of seconds, or None")
         if waiter is not None and webhook_url is None:
             raise BatchInputError("a waiter needs webhook_url=, the URL its receiver serves")
+        self._budget = None if budget is None else non_negative(budget, "budget")
         self.out = Path(out)
         self.journal_path = Path(journal) if journal is not None else self.out / DEFAULT_JOURNAL_NAME
         self._items = items
@@ -125,6 +137,12 @@ class Batch:
     def progress(self) -> Optional[BatchProgress]:
         """Counts, rate and ETA of the running batch; None before it starts."""
         return None if self._runner is None else self._runner.progress()
+
+    @property
+    def spending(self) -> Optional[BatchBudget]:
+        """The budget of the running (or last) run: its limit, what is charged or in flight,
+        and whether it was reached; None without a budget or before the run starts."""
+        return None if self._runner is None else self._runner.budget
 
     @property
     def run_number(self) -> Optional[int]:
@@ -163,6 +181,7 @@ class Batch:
                 total=self._total,
                 webhook_url=self._webhook_url,
                 waiter=self._waiter,
+                budget=self._budget,
             )
             self._runner = runner
             if self._stop_requested:
@@ -265,3 +284,4 @@ def journal_summary(path: PathLike, *, out: Optional[PathLike] = None) -> Journa
         return journal.summary(None if out is None else Path(out))
     finally:
         journal.close()
+

@@ -23,6 +23,12 @@ a request, never a job: an item back in ``submitting`` is submitted again with i
 key (the API answers with the same job), one back in ``submitted`` is checked again. The key
 and the downloaded paths are committed at once, with whatever waited.
 
+Prices. Under a budget, each item's estimate (credits, as decimal text) is written in the same
+step as its key, before its submit is sent, and its charge when its job ends: the estimate when
+completed, ``"0"`` when it ended without output. What a budget counts is therefore always here
+(see ``_budget``). A journal of schema 1, from before prices, gains the two columns when a
+batch opens it to write.
+
 WAL mode lets ``higgsfield batch status`` read the file while a batch writes it. Commits are
 durable against a killed process; ``synchronous=NORMAL`` means a power cut may lose the last
 moments (the database stays consistent).
@@ -37,13 +43,16 @@ import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from ._items import BatchConflictError, BatchInputError, BatchItem
 
 SCHEMA_VERSION = 2
-"""2 added ``items.sizes``; a journal of version 1 is brought to 2 when opened for writing."""
+"""2 added ``items.sizes``, ``items.estimate`` and ``items.charge``; a journal of version 1 is
+brought to 2 when opened for writing."""
+_ADDED_IN_2 = (("sizes", "TEXT NOT NULL DEFAULT '[]'"), ("estimate", "TEXT"), ("charge", "TEXT"))
 FLUSH_AFTER = 0.25
 """Seconds a step that can wait for a commit waits at most (see "Group commit")."""
 
@@ -86,7 +95,9 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    estimate TEXT,
+    charge TEXT
 );
 CREATE INDEX IF NOT EXISTS items_by_run ON items (run, position);
 """
@@ -112,6 +123,9 @@ class Record:
         error: why the item failed, or what stopped it last.
         attempts: submits started with a new key (a retry of a failed item is one more).
         created, updated, finished: Unix times.
+        estimate: the credits the item was priced at before its submit (decimal text), when
+            the batch ran under a budget.
+        charge: what its job cost once ended: the estimate when completed, ``"0"`` otherwise.
     """
 
     id: str
@@ -130,6 +144,8 @@ class Record:
     created: float
     updated: float
     finished: Optional[float]
+    estimate: Optional[str] = None
+    charge: Optional[str] = None
 
     @classmethod
     def pending(cls, item: BatchItem, position: int, run: int, now: float) -> Record:
@@ -184,6 +200,9 @@ class JournalSummary:
             its process vanished without ending it, or None while it runs.
         last_started, last_ended: Unix times of the latest run.
         errors: the latest few errors, as (item id, error).
+        estimated: the credits the priced items were estimated at (None: none was priced).
+        charged: the credits their ended jobs cost.
+        in_flight: the estimates of the priced items submitted and not ended yet.
     """
 
     path: Path
@@ -195,6 +214,9 @@ class JournalSummary:
     last_started: Optional[float]
     last_ended: Optional[float]
     errors: tuple[tuple[str, str], ...]
+    estimated: Optional[Decimal] = None
+    charged: Decimal = Decimal(0)
+    in_flight: Decimal = Decimal(0)
 
     @property
     def total(self) -> int:
@@ -214,6 +236,11 @@ class JournalSummary:
             "last_started": self.last_started,
             "last_ended": self.last_ended,
             "errors": [{"id": item_id, "error": error} for item_id, error in self.errors],
+            "credits": None if self.estimated is None else {
+                "estimated": str(self.estimated),
+                "charged": str(self.charged),
+                "in_flight": str(self.in_flight),
+            },
         }
 
 
@@ -263,13 +290,15 @@ class Journal:
             raise BatchInputError(f"{self.path} is not a batch journal of this version")
         if int(version[0]) < SCHEMA_VERSION and not read_only:
             self._upgrade()
+        self._priced = int(version[0]) >= 2 or not read_only
 
     def _upgrade(self) -> None:
         """Bring a journal of version 1 to this version (another process may do it meanwhile)."""
         with self._transaction():
             columns = {row["name"] for row in self._db.execute("PRAGMA table_info(items)")}
-            if "sizes" not in columns:
-                self._db.execute("ALTER TABLE items ADD COLUMN sizes TEXT NOT NULL DEFAULT '[]'")
+            for name, declaration in _ADDED_IN_2:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE items ADD COLUMN {name} {declaration}")
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -371,8 +400,9 @@ class Journal:
     # the new one. A durable step is committed before it returns (with any that wait), the others
     # wait for the next commit (see "Group commit" above).
 
-    def commit_key(self, record: Record, key: str) -> Record:
-        """Record a new Idempotency-Key for the item's next submit (one more attempt)."""
+    def commit_key(self, record: Record, key: str, estimate: Optional[Decimal] = None) -> Record:
+        """Record a new Idempotency-Key for the item's next submit (one more attempt), with the
+        credits it is estimated at when the batch has a budget."""
         return self._write(
             record,
             durable=True,
@@ -385,6 +415,8 @@ class Journal:
             error=None,
             finished=None,
             attempts=record.attempts + 1,
+            estimate=None if estimate is None else str(estimate),
+            charge=None,
         )
 
     def submitted(self, record: Record, request_id: str) -> Record:
@@ -392,9 +424,15 @@ class Journal:
         return self._write(record, durable=False, state=SUBMITTED, request_id=request_id, error=None)
 
     def completed(self, record: Record, urls: Sequence[str]) -> Record:
-        """Record a completed job and its output URLs."""
+        """Record a completed job and its output URLs (charged its estimate)."""
         return self._write(
-            record, durable=False, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time()
+            record,
+            durable=False,
+            state=COMPLETED,
+            urls=tuple(urls),
+            error=None,
+            finished=time.time(),
+            charge=record.estimate,
         )
 
     def downloaded(self, record: Record, files: Sequence[tuple[str, int]]) -> Record:
@@ -411,7 +449,10 @@ class Journal:
         """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
         assert state in ENDED_WITHOUT_OUTPUT
         assert state != EXPIRED
-        return self._write(record, durable=False, state=state, error=error, finished=time.time())
+        charge = None if record.estimate is None else "0"
+        return self._write(
+            record, durable=False, state=state, error=error, finished=time.time(), charge=charge
+        )
 
     def note_error(self, record: Record, error: str) -> Record:
         """Record what stopped an unfinished item (its state is kept for the next run)."""
@@ -440,6 +481,11 @@ class Journal:
             errors = self._db.execute(
                 "SELECT id, error FROM items WHERE error IS NOT NULL ORDER BY updated DESC LIMIT 5"
             ).fetchall()
+            priced = []
+            if self._priced:
+                query = "SELECT state, estimate, charge FROM items WHERE estimate IS NOT NULL"
+                priced = self._db.execute(query).fetchall()
+        flying = (SUBMITTING, SUBMITTED)
         return JournalSummary(
             path=self.path,
             states=states,
@@ -450,6 +496,9 @@ class Journal:
             last_started=None if last is None else last["started"],
             last_ended=None if last is None else last["ended"],
             errors=tuple((row["id"], row["error"]) for row in errors),
+            estimated=sum((Decimal(row["estimate"]) for row in priced), Decimal(0)) if priced else None,
+            charged=sum((Decimal(row["charge"]) for row in priced if row["charge"] is not None), Decimal(0)),
+            in_flight=sum((Decimal(row["estimate"]) for row in priced if row["state"] in flying), Decimal(0)),
         )
 
     # -- inside --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -27,7 +28,9 @@ import anyio
 
 from higgsfield_proto import HiggsfieldError, NotFoundError, Retrying
 
+from .._budget import JobPrice
 from .._download import file_name_from_url, unique_names
+from ._budget import BatchBudget
 from ._items import BatchInputError, BatchItem
 from ._journal import (
     COMPLETED,
@@ -77,6 +80,8 @@ class ItemResult:
         error: why it failed, or what stopped it.
         attempts: submits made with a new key for it, in every run.
         resumed: it had finished in an earlier run; nothing was done for it now.
+        estimate: the credits it was priced at before its submit (under a budget).
+        charge: what its job cost once ended (the estimate when completed, ``"0"`` otherwise).
     """
 
     id: str
@@ -87,6 +92,8 @@ class ItemResult:
     error: Optional[str] = None
     attempts: int = 0
     resumed: bool = False
+    estimate: Optional[str] = None
+    charge: Optional[str] = None
 
     def as_dict(self) -> dict[str, Any]:
         """The result as one line of ``results.jsonl``."""
@@ -98,6 +105,8 @@ class ItemResult:
             "urls": list(self.urls),
             "error": self.error,
             "attempts": self.attempts,
+            "estimate": self.estimate,
+            "charge": self.charge,
         }
 
 
@@ -176,6 +185,8 @@ def result_of(record: Record, out: Path, *, download: bool, resumed: bool = Fals
         error=record.error,
         attempts=record.attempts,
         resumed=resumed,
+        estimate=record.estimate,
+        charge=record.charge,
     )
 
 
@@ -220,6 +231,9 @@ class BatchRunner:
         new_key: makes a new Idempotency-Key.
         total: the number of items, when known in advance.
         webhook_url, waiter: as ``ItemWork``'s.
+        budget: credits the whole batch may cost (see ``_budget``): items are priced and
+            submitted in input order while charged plus in flight stays within it; None: no
+            budget, nothing priced.
     """
 
     def __init__(
@@ -237,8 +251,11 @@ class BatchRunner:
         total: Optional[int] = None,
         webhook_url: Optional[str] = None,
         waiter: Optional[WebhookWaiter] = None,
+        budget: Optional[Decimal] = None,
     ) -> None:
         self._journal = journal
+        self._limit = budget
+        self.budget: Optional[BatchBudget] = None
         self._items = items
         self._out = out
         self._download = download
@@ -326,6 +343,8 @@ class BatchRunner:
         # have raised by then.
         async with results:
             self.run_number = run = self._journal.start_run(self._out)
+            if self._limit is not None:
+                self.budget = BatchBudget.from_records(self._limit, self._journal.records())
             outcome = "failed"
             try:
                 async with anyio.create_task_group() as flusher:
@@ -340,6 +359,8 @@ class BatchRunner:
                 if self._fatal is not None:
                     raise self._fatal
                 outcome = "stopped" if self._stopping else "finished"
+                if outcome == "finished" and self.budget is not None and self.budget.reached:
+                    outcome = "stopped at the budget"
             finally:
                 if outcome == "failed" and self._stopping and not (self._fatal or self._input_error):
                     outcome = "stopped"  # cancelled after stop(): a second Ctrl-C
@@ -388,14 +409,26 @@ class BatchRunner:
                         done = result_of(record, self._out, download=self._download, resumed=True)
                         await results.send(done)
                         continue
+                    price = None
+                    if self.budget is not None and self._to_submit(record):
+                        if self.budget.reached:
+                            continue  # registered, and left pending for a run with more budget
+                        price = await self._work.client.price(item.model, item.arguments)
+                        if not self.budget.admit(item, price):
+                            continue
                     needs_slot = record.state != COMPLETED
                     if needs_slot and not await self._gate.enter():
+                        if price is not None and self.budget is not None:
+                            self.budget.give_back(price)
                         return
-                    group.start_soon(self._run_item, item, record, needs_slot, results.clone())
+                    group.start_soon(self._run_item, item, record, needs_slot, results.clone(), price)
             self._input_done = True
         except BatchInputError as exc:
             self._input_error = exc
             self._stopping = True
+
+    def _to_submit(self, record: Record) -> bool:
+        return record.state == PENDING or (record.state in ENDED_WITHOUT_OUTPUT and self._retry_failed)
 
     def _is_finished(self, record: Record) -> bool:
         if record.state in ENDED_WITHOUT_OUTPUT:
@@ -407,17 +440,24 @@ class BatchRunner:
     # -- one item ------------------------------------------------------------------------------
 
     async def _run_item(
-        self, item: BatchItem, record: Record, holds_slot: bool, results: MemoryObjectSendStream[ItemResult]
+        self,
+        item: BatchItem,
+        record: Record,
+        holds_slot: bool,
+        results: MemoryObjectSendStream[ItemResult],
+        price: Optional[JobPrice],
     ) -> None:
         async with results:
             slot = [holds_slot]
             new_key = record.state == PENDING or record.state in ENDED_WITHOUT_OUTPUT
             try:
-                record = await self._through_the_api(item, record, slot)
+                record = await self._through_the_api(item, record, slot, price)
             finally:
                 if slot[0]:
                     self._gate.leave()
             if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
+                if price is not None and self.budget is not None:
+                    self.budget.give_back(price)
                 return
             if record.state == COMPLETED and self._download:
                 self._downloading += 1
@@ -431,12 +471,16 @@ class BatchRunner:
             self._counts["submitted_and_finished"] += new_key and result.status != UNFINISHED
             await results.send(result)
 
-    async def _through_the_api(self, item: BatchItem, record: Record, slot: list[bool]) -> Record:
+    async def _through_the_api(
+        self, item: BatchItem, record: Record, slot: list[bool], price: Optional[JobPrice]
+    ) -> Record:
         journal = self._journal
-        if record.state == PENDING or (record.state in ENDED_WITHOUT_OUTPUT and self._retry_failed):
+        if self._to_submit(record):
             if self._stopping:
                 return record
-            record = journal.commit_key(record, self._new_key())  # before anything is sent
+            # The key, and the estimate a budget counts, are committed before anything is sent.
+            estimate = None if price is None else price.amount.credits
+            record = journal.commit_key(record, self._new_key(), estimate)
         if record.state == SUBMITTING:
             record = await self._submit(item, record, slot)
         if record.state == SUBMITTED:
@@ -450,7 +494,10 @@ class BatchRunner:
             return self._journal.completed(record, end.urls)
         if end.state == UNFINISHED:
             return self._journal.note_error(record, end.error or UNFINISHED)
-        return self._journal.ended(record, end.state, end.error)
+        record = self._journal.ended(record, end.state, end.error)
+        if self.budget is not None:
+            self.budget.ended(record)
+        return record
 
     async def _submit(self, item: BatchItem, record: Record, slot: list[bool]) -> Record:
         assert record.idempotency_key is not None

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 import anyio
 
+from higgsfield_proto import UnknownModelError, ValidationError
+
 from .._async import AsyncClient
 from ..batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
 from ..batch._items import BatchInputError, BatchItem, read_jsonl
 from ..batch._runner import BatchProgress, ItemResult
+from ._batch_budget import BudgetedRun, add_budget_options
 from ._commands import UsageError, positive_seconds
 from ._output import STATE_STYLES, Console, live_progress, write_json
 
@@ -71,11 +74,17 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     batch.add_argument("--no-download", action="store_true", help="record output URLs, download nothing")
     batch.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking every item against the model catalog first",
+    )
+    batch.add_argument(
         "--poll-interval",
         type=positive_seconds,
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
+    add_budget_options(batch)
     batch.add_argument(
         "--job-timeout",
         type=positive_seconds,
@@ -103,6 +112,8 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
     source = Path(options.paths[0])
     out = Path(options.out) if options.out else source.with_name(f"{source.stem}-out")
     items = _read_all(source, options.model)
+    if not options.no_validate:
+        check_items(items, client)
     batch = Batch(
         items,
         out=out,
@@ -112,9 +123,16 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
         retry_failed=options.retry_failed,
         job_timeout=options.job_timeout,
         client=client,
+        budget=options.budget,
     )
+    priced = None
+    if options.dry_run or options.budget is not None:
+        priced = BudgetedRun(client, items, batch.journal_path, options)
+        if options.dry_run:
+            return priced.dry_run(console)
+        priced.announce(console)
     console.note(f"batch: {len(items)} items from {source} -> {out}/ (journal {batch.journal_path})")
-    return anyio.run(_drive, batch, console, client)
+    return anyio.run(_drive, batch, console, client, priced)
 
 
 def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
@@ -132,7 +150,35 @@ def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
     return items
 
 
-async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
+def check_items(items: List[BatchItem], client: AsyncClient) -> None:
+    """Check every item against the model catalog, strictly, before anything is submitted.
+
+    A model the catalog does not know passes (the API may know it); an id of another API plane
+    does not.
+
+    Raises:
+        UsageError: some items do not pass; the message lists every problem of every one.
+    """
+    problems: List[str] = []
+    bad = 0
+    for item in items:
+        found: List[str] = []
+        try:
+            client.models.validate(item.model, item.arguments, strict=True)
+        except ValidationError as exc:
+            found = [f"  item {item.id} ({item.model}): {error}" for error in exc.errors]
+        except UnknownModelError as exc:
+            found = [f"  item {item.id}: {exc}"] if exc.foreign is not None else []
+        bad += bool(found)
+        problems += found
+    if problems:
+        raise UsageError(
+            f"{bad} of {len(items)} items do not match their model's schema; nothing was submitted "
+            "(--no-validate submits without this check):\n" + "\n".join(problems)
+        )
+
+
+async def _drive(batch: Batch, console: Console, client: AsyncClient, priced: Optional[BudgetedRun]) -> int:
     started = time.monotonic()
     display = BatchView(console)
     failure: Optional[Exception] = None
@@ -165,7 +211,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
     progress = batch.progress()
     assert progress is not None
     interrupted = batch.stopping and not stdout_closed
-    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=interrupted)
+    return _summarise(batch, progress, console, time.monotonic() - started, interrupted, priced)
 
 
 async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScope) -> None:
@@ -231,7 +277,12 @@ def write_json_line(stream: TextIO, document: Any) -> None:
 
 
 def _summarise(
-    batch: Batch, progress: BatchProgress, console: Console, elapsed: float, *, interrupted: bool
+    batch: Batch,
+    progress: BatchProgress,
+    console: Console,
+    elapsed: float,
+    interrupted: bool,
+    priced: Optional[BudgetedRun] = None,
 ) -> int:
     # The words of results.jsonl, whose lines these counts are.
     pending = progress.pending
@@ -251,7 +302,10 @@ def _summarise(
     if progress.capacity_waits:
         waits = progress.capacity_waits
         console.note(f"batch: the API said the account was full {waits} times; the batch slowed down")
-    if interrupted or progress.unfinished or pending:
+    spending = batch.spending
+    if spending is not None and spending.reached and priced is not None:
+        console.note(priced.resume_hint())
+    elif interrupted or progress.unfinished or pending:
         console.note("batch: run the same command again to resume; nothing finished is redone")
     if interrupted:
         return EXIT_INTERRUPTED
@@ -379,6 +433,15 @@ def _last_run(summary: JournalSummary) -> Optional[str]:
     return f"runs: {summary.runs}; the last {state}"
 
 
+def _credits_line(summary: JournalSummary) -> Optional[str]:
+    if summary.estimated is None:
+        return None
+    return (
+        f"credits: estimated {summary.estimated}, spent {summary.charged}, "
+        f"in flight {summary.in_flight}"
+    )
+
+
 def _status_lines(summary: JournalSummary, console: Console) -> None:
     console.line(f"journal {summary.path}: {summary.total} items")
     for state, count in summary.states.items():
@@ -386,6 +449,9 @@ def _status_lines(summary: JournalSummary, console: Console) -> None:
             console.line(f"  {state:<11}{count:>9}")
     if summary.downloads_pending:
         console.line(f"  ({summary.downloads_pending} completed with outputs still to download)")
+    spending = _credits_line(summary)
+    if spending is not None:
+        console.line(spending)
     last_run = _last_run(summary)
     if last_run is not None:
         console.line(last_run)
@@ -410,6 +476,9 @@ def _status_tables(summary: JournalSummary, screen: Screen) -> None:
     if summary.downloads_pending:
         states.caption = f"{summary.downloads_pending} completed with outputs still to download"
     screen.print(states)
+    spending = _credits_line(summary)
+    if spending is not None:
+        screen.print(spending, markup=False)
     last_run = _last_run(summary)
     if last_run is not None:
         screen.print(last_run, markup=False)

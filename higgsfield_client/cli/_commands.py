@@ -6,13 +6,16 @@ import argparse
 import json
 import os
 import sys
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from higgsfield_proto import HiggsfieldError, InvalidArgumentError
 
+from .._budget import non_negative
 from .._calls import output_urls
+from .._checks import Validate
 from .._download import file_name_from_url, refuse_existing, shown_url, unique_names
 from .._settings import new_idempotency_key
 from .._statuses import Failed, JobResult
@@ -69,6 +72,14 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def credits(text: str) -> Decimal:
+    """An argparse type: a non-negative number of credits, as a Decimal."""
+    try:
+        return non_negative(text, "credits")
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of credits, not {text}") from None
+
+
 def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
     """Model arguments from a JSON object file (``-`` for stdin) and ``KEY=VALUE`` pairs.
 
@@ -121,13 +132,20 @@ def _report_result(
 
 
 def submit(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
-    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs."""
+    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs.
+
+    The arguments are checked against the model catalog first, strictly (a person is there to
+    read the answer), unless ``--no-validate``.
+    """
     arguments = parse_arguments(options.arguments, options.arguments_file)
+    validate: Validate = False if options.no_validate else "strict"
     wait = options.wait or options.download is not None
     # Chosen here rather than by the client, so that an interrupted submit can be found again.
     key = options.idempotency_key or new_idempotency_key()
     if not wait:
-        controller = client.submit(options.model, arguments, webhook_url=options.webhook, idempotency_key=key)
+        controller = client.submit(
+            options.model, arguments, webhook_url=options.webhook, idempotency_key=key, validate=validate
+        )
         if console.json:
             write_json(
                 console.out,
@@ -158,6 +176,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             webhook_url=options.webhook,
             idempotency_key=key,
             timeout=options.timeout,
+            validate=validate,
         )
     except KeyboardInterrupt:
         raise WaitInterrupted(accepted[0] if accepted else None, key) from None

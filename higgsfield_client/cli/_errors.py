@@ -16,6 +16,7 @@ from higgsfield_proto import (
     JobNSFWError,
     SessionBusyError,
     TransportError,
+    ValidationError,
     WaitTimeoutError,
 )
 
@@ -81,6 +82,8 @@ def exit_code_for(error: BaseException) -> int:
     """The exit code that reports ``error``."""
     if isinstance(error, FetchFailed):
         return exit_code_for(error.cause)
+    if isinstance(error, ValidationError) and error.local:
+        return EXIT_USAGE  # checked against the catalog: nothing was sent
     for cls, code in _EXIT_CODES:
         if isinstance(error, cls):
             return code
@@ -102,6 +105,8 @@ def message_for(error: BaseException) -> str:
         return str(error).replace("allow_insecure_http=True", "--allow-insecure-http")
     if isinstance(error, FileExistsError):
         return f"{error.filename} exists already; pass --overwrite to replace it"
+    if isinstance(error, ValidationError) and error.local:
+        return f"{error}. --no-validate submits without this check"
     if isinstance(error, WaitInterrupted):
         if error.request_id is None:
             return (

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn,
 from higgsfield_proto import HiggsfieldError, PollPolicy, RetryPolicy
 
 from .._async import AsyncClient
+from .._budget import Budget
 from .._sync import SyncClient
 from . import _commands as commands
 from ._agent import add_agent_parser, run_agent
 from ._batch import add_batch_parser, run_batch_command
-from ._commands import FetchFailed, UsageError, WaitInterrupted, positive_seconds
+from ._commands import FetchFailed, UsageError, WaitInterrupted, credits, positive_seconds
 from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, TurnInterrupted, exit_code_for, report
+from ._models import add_models_parser, run_models
 from ._output import Console, terminal
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ examples:
   higgsfield upload photo.jpg                   # prints the public URL
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield submit kling-video/v2.1/pro/image-to-video -f args.json --max-credits 20
+  higgsfield models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
   higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
   higgsfield emulator --port 8000               # a local API for tests
@@ -60,6 +64,7 @@ _API_COMMANDS: Dict[str, Command] = {
     "upload": commands.upload,
     "download": commands.download,
     "estimate": commands.estimate,
+    "models": run_models,
 }
 
 
@@ -147,6 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--webhook", metavar="URL", help="where the API POSTs the final result")
     submit.add_argument("--idempotency-key", metavar="KEY", help="reuse to make a repeated submit safe")
     submit.add_argument("--wait", action="store_true", help="wait for the job and print its outputs")
+    submit.add_argument(
+        "--max-credits",
+        type=credits,
+        metavar="N",
+        help="refuse, sending nothing, a job whose price (the account's estimate, else the "
+        "catalog's) is over N credits",
+    )
+    submit.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking the arguments against the model catalog first",
+    )
     _waiting_options(submit)
 
     status = add("status", "check a job's state once")
@@ -173,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agent_parser(add, common)
     add_batch_parser(add)
+    add_models_parser(add, common)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -197,12 +215,14 @@ def _client_options(options: argparse.Namespace) -> Dict[str, Any]:
     interval = getattr(options, "poll_interval", None)
     if interval is not None:
         poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
+    max_credits = getattr(options, "max_credits", None)
     return {
         "base_url": options.base_url,
         "api_key": options.api_key,
         "retry": retry,
         "poll": poll,
         "allow_insecure_http": options.allow_insecure_http,
+        "budget": None if max_credits is None else Budget(max_credits=max_credits),
     }
 
 

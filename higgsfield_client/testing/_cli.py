@@ -170,6 +170,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of at most 256 pixels a side (default: small, fast thumbnails)",
     )
     parser.add_argument(
+        "--balance", default=None, metavar="CREDITS",
+        help="the account's credits: a submit holds its price, a completed job is charged it, "
+        "a failed, NSFW or canceled one gets it back, and a submit the balance does not cover "
+        "is answered 403 (default: no limit)",
+    )
+    parser.add_argument(
         "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
         help="newest requests kept in the in-memory request journal, which bounds its memory; "
         "0 keeps none (default: %(default)s)",
@@ -227,6 +233,7 @@ def run(options: argparse.Namespace) -> int:
             slow_seconds=options.slow_seconds,
             retry_after=options.retry_after,
             full_size_images=options.full_size_images,
+            balance=options.balance,
         )
         for route, kind, count in options.fault:
             emulator.script_fault(route, kind, count)
@@ -247,6 +254,7 @@ def run(options: argparse.Namespace) -> int:
             f"Models: {len(models)} from the SDK's catalog, {checked} checked against their schemas "
             f"({emulator.base_url}/docs/openapi.json)",
             f"API key: {emulator.api_key}",
+            *([] if emulator.balance is None else [f"Balance: {emulator.balance} credits"]),
             f"export HF_KEY={shlex.quote(emulator.api_key)}",
             f"export HIGGSFIELD_BASE_URL={shlex.quote(emulator.base_url)}",
             f"What it did: GET {emulator.base_url}{PREFIX}/jobs (or /journal, /webhooks), from "

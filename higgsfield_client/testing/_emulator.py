@@ -14,10 +14,12 @@ import tempfile
 import threading
 import time
 from collections import deque
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Deque, Iterable, List, Mapping, Optional, Tuple, Type, Union
 
+from ._account import Account, LedgerEntry
 from ._agent import AgentBook, AgentScript, AgentSessionInfo
 from ._agent_media import MediaBook
 from ._catalog import DEFAULT_MODELS, ModelSpec, read_data
@@ -124,10 +126,15 @@ class Emulator:
             ``agent_api_access_denied`` on every agent route. Can be changed later.
         agent_credits: the account has credits; False answers 402 ``insufficient_credits`` to
             agent messages. Can be changed later.
+        balance: the account's credits for generations (None: no limit); readable and
+            settable as ``balance``. A submit holds its price (the estimate's), a completed job
+            is charged it, a failed, NSFW or canceled one gets it back; a submit whose price the
+            balance less what is held does not cover is answered 403 (the generation API's code
+            for insufficient credits). ``ledger`` lists every movement.
 
     Raises:
         ValueError: an argument is out of range (fault rate, limits, webhook secret or body
-            shape, style, agent times).
+            shape, style, agent times, a negative or non-numeric balance).
     """
 
     def __init__(
@@ -164,6 +171,7 @@ class Emulator:
         agent_answer_lag: float = 0.0,
         agent_access: bool = True,
         agent_credits: bool = True,
+        balance: Union[Decimal, int, str, None] = None,
     ) -> None:
         if not 0.0 <= timing_jitter < 1.0:
             raise ValueError("timing_jitter must be at least 0.0 and below 1.0")
@@ -201,6 +209,7 @@ class Emulator:
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
+        self._account = Account(_credits(balance))
         self._agent = AgentBook(
             agent_turn_time, agent_long_turn_time, agent_answer_lag, agent_access, agent_credits
         )
@@ -331,6 +340,7 @@ class Emulator:
             storage / "outputs",
             self._take_script, self._give_back, self._timings, self._arm_timer,
             lambda: self._openapi,
+            self._account,
         )
         app = api.make_app()
         # The control routes answer in front of the API: its faults, credentials and journal.
@@ -410,6 +420,7 @@ class Emulator:
 
     def _job_finished(self, info: JobInfo) -> None:
         # Called in whichever thread advanced the book; deliveries start on the loop.
+        self._account.settle(info.request_id, info.status)
         loop = self._loop
         if info.webhook_url is None or loop is None:
             return
@@ -607,6 +618,39 @@ class Emulator:
         """Drop scripted faults not yet used (``fault_rate`` is unchanged)."""
         self._faults.clear()
 
+    # -- the account ----------------------------------------------------------------------------
+
+    @property
+    def balance(self) -> Optional[Decimal]:
+        """The account's credits (None: no limit): what completed jobs were charged is gone from
+        it; what is held for jobs in progress is not (see ``held``). Settable, as a top-up."""
+        return self._account.balance
+
+    @balance.setter
+    def balance(self, value: Union[Decimal, int, str, None]) -> None:
+        self._account.balance = _credits(value)
+
+    @property
+    def held(self) -> Decimal:
+        """Credits held for jobs not finished yet."""
+        return self._account.held
+
+    @property
+    def charged(self) -> Decimal:
+        """Credits charged for completed jobs so far."""
+        return self._account.total("charge")
+
+    @property
+    def refunded(self) -> Decimal:
+        """Credits given back for failed, NSFW and canceled jobs so far."""
+        return self._account.total("refund")
+
+    @property
+    def ledger(self) -> List[LedgerEntry]:
+        """The account's ledger, oldest first: a "hold" per accepted submit, then a "charge" or
+        a "refund" when the job ends; each with the request id, model, credits and balance."""
+        return self._account.entries()
+
     def serve_openapi(self, document: Union[Mapping[str, Any], bytes, None] = None) -> None:
         """Serve ``document`` at ``GET /docs/openapi.json`` from now on (no credentials needed).
 
@@ -744,3 +788,20 @@ async def _cancel_other_tasks() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _credits(value: Union[Decimal, int, str, None]) -> Optional[Decimal]:
+    """A balance given as a number or decimal text, as a Decimal (None: no limit).
+
+    Raises:
+        ValueError: it is negative, or not a number.
+    """
+    if value is None:
+        return None
+    try:
+        credits = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        credits = None
+    if isinstance(value, bool) or credits is None or not credits.is_finite() or credits < 0:
+        raise ValueError(f"balance must be a non-negative number of credits, not {value!r}")
+    return credits

@@ -93,7 +93,7 @@ def test_no_download_and_a_journal_elsewhere(run: Run, tmp_path: Path) -> None:
     [
         ('{"arguments": {"prompt": "x"}}\n{oops\n', "line 2: not JSON"),
         ('{"id": "../x", "arguments": {}}\n', "line 1: item id '../x' cannot name a folder"),
-        ('{"id": "a", "arguments": {}}\n{"id": "A", "arguments": {}}\n', "appears twice"),
+        ('{"id": "a", "arguments": {"prompt": "x"}}\n{"id": "A", "arguments": {"prompt": "y"}}\n', "twice"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(

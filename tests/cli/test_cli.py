@@ -60,10 +60,10 @@ def test_usage_errors_exit_2(run: Run, argv: Any, higgsfield_emulator: Emulator)
 def test_submit_prints_the_request_id_and_result_prints_the_outputs(
     run: Run, higgsfield_emulator: Emulator
 ) -> None:
-    submitted = run("submit", MODEL, "prompt=a lighthouse", "batch_size=4")
+    submitted = run("submit", MODEL, "prompt=a lighthouse", "num_images=4")
     assert submitted.code == 0
     (request_id,) = lines(submitted.out)
-    assert higgsfield_emulator.job(request_id).arguments == {"prompt": "a lighthouse", "batch_size": 4}
+    assert higgsfield_emulator.job(request_id).arguments == {"prompt": "a lighthouse", "num_images": 4}
     status = run("--json", "status", request_id)
     assert status.code == 0
     assert json.loads(status.out)["request_id"] == request_id
@@ -191,7 +191,7 @@ def test_upload_prints_the_public_url(run: Run, higgsfield_emulator: Emulator, t
 
 def test_download_saves_every_url(run: Run, higgsfield_emulator: Emulator, tmp_path: Path) -> None:
     higgsfield_emulator.script_next_job(queue_time=0.0, run_time=0.0)
-    urls = lines(run("submit", MODEL, "prompt=x", "batch_size=4", "--wait", *FAST).out)
+    urls = lines(run("submit", MODEL, "prompt=x", "num_images=4", "--wait", *FAST).out)
     ran = run("download", *urls[:2], "--to", tmp_path / "new")
     assert ran.code == 0
     saved = [Path(line) for line in lines(ran.out)]

@@ -100,6 +100,7 @@ OPTION_MEANINGS = {
     "--concurrency-limit": ["jobs in progress at once", "default: 50"],
     "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],
     "--journal-limit": ["newest requests kept in the in-memory request journal", "default: 10000"],
+    "--balance": ["CREDITS", "a completed job is charged it", "answered 403", "default: no limit"],
     "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
     "--agent-long-turn-time": ["SECONDS", "contains [long]", "default: ten times --agent-turn-time"],
     "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
