@@ -12,11 +12,10 @@ import pytest
 from _transport_servers import STALL_SECONDS, Servers
 from _transport_support import ASYNC_FLAVORS, H11_FLAVORS, Make, request_with
 
-AIOHTTP_FLAVOR = ASYNC_FLAVORS[0]
-
 from higgsfield_proto._http import FailureKind, Outcome, Response, StreamedBody, TransportFailure
 
 pytestmark = pytest.mark.anyio
+AIOHTTP_FLAVOR = ASYNC_FLAVORS[0]
 
 
 def failure(outcome: Outcome) -> TransportFailure:
