@@ -14,7 +14,7 @@ minus RSS before. Each downloaded file is checked for its size and removed.
   h11-over-anyio GET under trio (``receive(256 KiB)``);
 - ``curl -s -o FILE URL``, run by the suite itself next to each pair, as the near-limit.
 
-Raw and ours run back to back, 3 pairs (1 under --quick), in alternating order; the figure is the
+Raw and ours run back to back, 5 pairs (1 under --quick), in alternating order; the figure is the
 median of the pair ratios (target >= 0.9x raw), and the RSS growth is the largest of ours (target
 <= 32 MiB).
 """
@@ -93,7 +93,7 @@ def run(ctx: Context) -> List[Figure]:
             runs: Dict[str, List[Dict[str, Any]]] = {"raw": [], "ours": []}
             curl: List[float] = []
             try:
-                for number in range(ctx.pick(3, 1)):
+                for number in range(ctx.pick(5, 1)):
                     # Alternating order (raw-ours, ours-raw, ...), curl between them.
                     first, second = ("raw", "ours") if number % 2 == 0 else ("ours", "raw")
                     for kind in (first, second):
