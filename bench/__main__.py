@@ -10,6 +10,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
                  same exchanges by a bare h11 client under trio (trio's own cost), the
                  emulator's rate under that load (rounds 5 and 6)
   upload         target 4: upload_file of 1 GiB: peak RSS growth and throughput vs raw
+  download       download of a 512 MiB output: throughput vs raw and curl, peak RSS growth
   polling        target 5: status requests per job and completion lag, 5/30/120 s jobs
   import         target 6: import time of higgsfield_client vs the official package
   connections    connection reuse: TCP connections a client opens while polling
@@ -52,6 +53,7 @@ SUITES: Dict[str, str] = {
     "subscribe": "subscribe",
     "scale": "scale",
     "upload": "upload",
+    "download": "download",
     "polling": "polling",
     "import": "imports",
     "connections": "connections",

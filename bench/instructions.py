@@ -49,7 +49,7 @@ CASES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("aiohttp", ("raw",)),
     ("trio", ("raw", "httpx")),
 )
-ALONE = {"trio": "transport"}
+ALONE = {"trio": "transport", "aiohttp": "transport"}
 """Our transport sending a prebuilt request on its own (``bench/status.py``), counted as well."""
 LABELS = {"raw": "raw", "httpx": "httpx under trio", "official": "official SyncClient"}
 _COLLECTED = re.compile(r"Collected : (\d+)")

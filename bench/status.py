@@ -200,6 +200,22 @@ async def _aiohttp(p: Dict[str, Any]) -> Rounds:
                     response.raise_for_status()
                     _check(await response.json())
 
+        if "transport" in p["kinds"]:
+            from higgsfield_proto import ApiConfig, Credentials, Response, build_status_request
+            from higgsfield_transports.aiohttp import AiohttpTransport
+
+            async with AiohttpTransport() as alone:
+                config = ApiConfig(credentials=Credentials.from_string(p["key"]), base_url=p["base_url"])
+                request = build_status_request(config, p["request_id"])
+
+                async def transport(n: int) -> None:
+                    for _ in range(n):
+                        answer = await alone.send(request)
+                        if not isinstance(answer, Response) or answer.status != 200:
+                            raise RuntimeError(f"unexpected {answer!r}")
+                        _check(json.loads(answer.body))
+
+                return await _async_batches({"transport": transport, "raw": raw}, p)
         return await _async_batches({"ours": ours, "raw": raw}, p)
 
 

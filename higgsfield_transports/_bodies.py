@@ -93,15 +93,23 @@ class AsyncChunks:
 
     A plain async iterator rather than an async generator: the library may drop it mid-way, and
     an abandoned async generator would be finalised later, outside our control.
+
+    Args:
+        chunks: the pass's chunks.
+        before_each: called before each chunk is handed over (a watched exchange arms its
+            deadline there: the library writes the chunk before it asks for the next).
     """
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], *, before_each: Optional[Callable[[], None]] = None) -> None:
         self._chunks = chunks
+        self._before_each = before_each
 
     def __aiter__(self) -> AsyncChunks:
         return self
 
     async def __anext__(self) -> bytes:
+        if self._before_each is not None:
+            self._before_each()
         # Reading the next chunk (a 64 KiB file read) inside the event loop is accepted.
         try:
             return next(self._chunks)

@@ -26,6 +26,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection: TCP, proxy tunnel and TLS handshake."""
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 READ_CHUNK = 65536
+"""Bytes per read of a body read into memory."""
+STREAM_CHUNK = 256 * 1024
+"""Bytes per read of a 2xx body streamed to a sink (a download). Measured with ``python -m bench
+download``: 256 KiB reads brought the requests and aiohttp transports' CPU per MiB to the raw
+libraries' own (64 KiB reads cost 1.4 to 2 times it, and aiohttp paused and resumed its socket
+reads for every chunk the loop received); the trio transport showed no difference."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_CHAR = re.compile(r"[\r\n\x00]")

@@ -3,7 +3,7 @@
 Theory of operation: before each wait - a write of the request, a read of the answer - an
 exchange sets its deadline to ``timeout`` seconds from now, so that ``timeout`` means the same as
 on the other transports: seconds for the answer to start and between reads (and between writes).
-The run's watchdog (``_h11_watchdog``) closes the connection of an exchange past its deadline;
+The run's watchdog (``_watchdog``) has an exchange past its deadline close its connection;
 the exchange is then a ``TIMEOUT`` failure. The exchange reports its facts in a ``Progress`` (was
 a byte written, did a byte of the answer arrive); it never repeats anything.
 """
@@ -27,7 +27,7 @@ from ._checks import READ_CHUNK, decode_headers, without_framing
 from ._failures import Progress, describe
 from ._h11_heads import HeadKey, SentHeads
 from ._h11_tunnel import Route
-from ._h11_watchdog import Watchdog
+from ._watchdog import Watchdog
 
 NETWORK_ERRORS = (
     OSError,  # includes TimeoutError, ssl.SSLError and socket.gaierror
@@ -109,6 +109,12 @@ class Exchange:
         self.deadline = math.inf
         self.expired = False
         self._closed_by_server = False
+
+    async def expire(self) -> None:
+        """Called by the watchdog when a wait passed its deadline: close the connection, so
+        that the wait fails (and the exchange reports a ``TIMEOUT``)."""
+        self.expired = True
+        await anyio.aclose_forcefully(self.stream)
 
     def _arm(self) -> None:
         """Before a wait: allow it ``timeout`` seconds from now."""

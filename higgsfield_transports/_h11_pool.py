@@ -13,7 +13,9 @@ import anyio
 from ._h11_connection import Connection
 from ._h11_heads import SentHeads
 from ._h11_tunnel import RouteKey
-from ._h11_watchdog import Watchdog
+from ._watchdog import Watchdog
+
+WATCHDOG_NAME = "h11 transport watchdog"
 
 
 class Pool:
@@ -34,7 +36,7 @@ class Pool:
             self.clock = sys.modules["trio"].current_time
         else:
             self.clock = asyncio.get_running_loop().time
-        self.watchdog = Watchdog(library, self.clock, timeout) if timeout is not None else None
+        self.watchdog = Watchdog(library, self.clock, timeout, WATCHDOG_NAME) if timeout is not None else None
         self._per_host = per_host
         self._idle: dict[RouteKey, list[Connection]] = {}
         self._slots: dict[RouteKey, anyio.Semaphore] = {}

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Optional, Union
 
 import aiohttp
@@ -17,6 +21,7 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
+    STREAM_CHUNK,
     Verify,
     check_options,
     check_request,
@@ -26,12 +31,70 @@ from ._checks import (
 )
 from ._failures import Progress, Stage, failure_for
 from ._proxies import ProxyResolver
+from ._watchdog import Watchdog
 
 __all__ = ["AiohttpTransport"]
 
 _SslArg = Union[ssl.SSLContext, bool]
 _NO_AUTO_HEADERS = ("Content-Type",)
 """Headers aiohttp must not add on its own."""
+WATCHDOG_NAME = "aiohttp transport watchdog"
+
+
+class _Wait:
+    """One exchange of the transport's own session, as its watchdog sees it (see ``_watchdog``).
+
+    The deadline is set once the connection is there (connecting has its own limit), then before
+    each chunk of a streamed request body is handed to aiohttp and before each read of the answer's
+    body. The head of the answer is waited for within ``timeout`` of the request's last byte.
+    ``expire`` fails the wait as aiohttp's own read timer does: the connection's protocol, or the
+    body being read, gets a ``SocketTimeoutError``, and the connection is not reused.
+    """
+
+    __slots__ = ("_body", "_clock", "_protocol", "_timeout", "deadline")
+
+    def __init__(self, clock: Callable[[], float], timeout: float) -> None:
+        self.deadline = math.inf
+        self._clock = clock
+        self._timeout = timeout
+        self._protocol: Optional[aiohttp.client_proto.ResponseHandler] = None
+        self._body: Optional[aiohttp.StreamReader] = None
+
+    def arm(self) -> None:
+        """Before a wait: allow it ``timeout`` seconds from now."""
+        self.deadline = self._clock() + self._timeout
+
+    def connected(self, protocol: aiohttp.client_proto.ResponseHandler) -> None:
+        """The connection is open (or was taken from the pool): the request goes out now."""
+        self._protocol = protocol
+        self.deadline = self._clock() + self._timeout
+
+    def reading(self, body: aiohttp.StreamReader) -> None:
+        """The head has arrived; what is left to wait for is the body."""
+        self._body = body
+
+    async def expire(self) -> None:
+        """Fail the wait with aiohttp's own read-timeout error."""
+        failure = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+        if self._body is not None:
+            self._body.set_exception(failure)
+        elif self._protocol is not None:
+            self._protocol.set_exception(failure)
+
+
+_WAIT: ContextVar[Optional[_Wait]] = ContextVar("higgsfield_aiohttp_wait", default=None)
+"""The watched exchange of the send in progress, for ``_WatchedRequest`` to find."""
+
+
+class _WatchedRequest(aiohttp.ClientRequest):
+    """The request class of the transport's own session: tells the exchange's ``_Wait`` when the
+    connection is there, so that the time spent connecting is not counted as a wait."""
+
+    async def send(self, conn: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        wait = _WAIT.get()
+        if wait is not None and conn.protocol is not None:
+            wait.connected(conn.protocol)
+        return await super().send(conn)
 
 
 class _NotResent(aiohttp.ClientError):
@@ -123,10 +186,16 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._ssl: _SslArg = True if verify is True else ssl_context_for(verify)
+        # The own session's waits are timed by a watchdog task (see _Wait), a caller's session's
+        # by aiohttp's own per-read timer, which it re-arms on every read (a timer per read costs
+        # a status check more than the watchdog's clock readings).
+        watched = self._owns_session and timeout is not None
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=connect_timeout, sock_read=timeout
+            total=None, connect=None, sock_connect=connect_timeout, sock_read=None if watched else timeout
         )
         self._timeout_seconds = timeout
+        self._watchdog: Optional[Watchdog] = None
+        self._loop_time: Callable[[], float] = time.monotonic  # the loop's clock, once bound
         self._proxies = ProxyResolver(proxy, trust_env and self._owns_session)
         self._max_response_bytes = max_response_bytes
         # Per-request middlewares (they replace a session's own): _send_once keeps aiohttp from
@@ -204,9 +273,11 @@ class AiohttpTransport:
             # transport's own session adds none, so there the header goes out as it is.
             headers = tuple(pair for pair in headers if pair[0].lower() != "authorization")
             middlewares = (_send_once, _authorization_middleware(request.header("Authorization")))
+        watchdog = self._watchdog
+        wait = None if watchdog is None else _Wait(self._loop_time, self._timeout_seconds or 0.0)
         data: Any = request.body
         if source is not None:
-            data = AsyncChunks(source.chunks())
+            data = AsyncChunks(source.chunks(), before_each=None if wait is None else wait.arm)
             if source.length is not None:
                 headers = (*headers, ("Content-Length", str(source.length)))
         progress = Progress()
@@ -216,7 +287,11 @@ class AiohttpTransport:
             # the same wait, without the request state aiohttp builds first (a few KiB per
             # waiting send, with thousands of jobs in flight).
             await slots.acquire()
+        token = None
         try:
+            if watchdog is not None and wait is not None:
+                token = _WAIT.set(wait)
+                watchdog.watch(wait)
             response = await session.request(
                 request.method,
                 request.url,
@@ -233,10 +308,14 @@ class AiohttpTransport:
                 middlewares=middlewares,
             )
             progress.request_written = progress.response_started = True
-            return await self._read(response, target, progress)
+            return await self._read(response, target, progress, wait)
         except Exception as exc:
             return _translate(exc, source, progress)
         finally:
+            if token is not None:
+                _WAIT.reset(token)
+            if watchdog is not None and wait is not None:
+                watchdog.release(wait)
             if slots is not None:
                 slots.release()
             if source is not None:
@@ -251,6 +330,9 @@ class AiohttpTransport:
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and self._loop is _running_loop():
+            await watchdog.stop()
 
     async def __aenter__(self) -> AiohttpTransport:
         return self
@@ -271,8 +353,14 @@ class AiohttpTransport:
             # trust_env stays off: proxies from the environment were read at construction by
             # ProxyResolver, and aiohttp's trust_env would also read credentials from ~/.netrc.
             session = aiohttp.ClientSession(
-                trust_env=False, cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                request_class=_WatchedRequest,
             )
+            if self._timeout_seconds is not None:
+                self._loop_time = loop.time
+                self._watchdog = Watchdog("asyncio", loop.time, self._timeout_seconds, WATCHDOG_NAME)
             if hasattr(session, "_retry_connection"):
                 # The switch aiohttp's own test client turns its resend off with: it saves the
                 # _send_once middleware on every request of the transport's own session (the
@@ -286,7 +374,11 @@ class AiohttpTransport:
         return self._session
 
     async def _read(
-        self, response: aiohttp.ClientResponse, target: Optional[StreamTarget], progress: Progress
+        self,
+        response: aiohttp.ClientResponse,
+        target: Optional[StreamTarget],
+        progress: Progress,
+        wait: Optional[_Wait],
     ) -> Outcome:
         complete = False
         try:
@@ -300,12 +392,27 @@ class AiohttpTransport:
             failure = reader.begin(response.status, headers, length)
             if failure is not None:
                 return failure
-            if length is not None and not reader.streaming and _identity(response):
-                # Within the limit, and its decoded length is the declared one: one read.
+            body = response.content
+            if wait is not None:
+                wait.reading(body)
+            if (
+                length is not None
+                and not reader.streaming
+                and _identity(response)
+                and (wait is None or body.is_eof())
+            ):
+                # Within the limit, and its decoded length is the declared one: one read (for a
+                # watched exchange, only of a body that has arrived: every wait is armed).
                 outcome = reader.whole(await response.read())
                 complete = isinstance(outcome, Response)
                 return outcome
-            async for chunk in response.content.iter_chunked(READ_CHUNK):
+            size = STREAM_CHUNK if reader.streaming else READ_CHUNK
+            while True:
+                if wait is not None:
+                    wait.arm()
+                chunk = await body.read(size)
+                if not chunk:
+                    break
                 failure = reader.add(chunk)
                 if failure is not None:
                     return failure
@@ -317,6 +424,13 @@ class AiohttpTransport:
             else:
                 # A connection with unread response bytes must never go back to the pool.
                 response.close()
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _identity(response: aiohttp.ClientResponse) -> bool:

@@ -22,6 +22,7 @@ from ._checks import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     READ_CHUNK,
+    STREAM_CHUNK,
     Origin,
     Verify,
     check_options,
@@ -269,7 +270,8 @@ class RequestsTransport:
             progress.request_written = progress.response_started = True
             finished = False
             try:
-                outcome = self._read(answer, answer.stream(READ_CHUNK, decode_content=True), target, progress)
+                chunks = answer.stream(_chunk(target), decode_content=True)
+                outcome = self._read(answer, chunks, target, progress)
                 finished = isinstance(outcome, Response)
                 return outcome
             except Exception as exc:
@@ -319,7 +321,7 @@ class RequestsTransport:
         progress.request_written = progress.response_started = True
         try:
             # requests' own reading: a response hook may have read the body already.
-            return self._read(response.raw, response.iter_content(READ_CHUNK), target, progress)
+            return self._read(response.raw, response.iter_content(_chunk(target)), target, progress)
         except Exception as exc:
             return _translate(exc, source, progress)
         finally:
@@ -423,3 +425,8 @@ def _stage(exc: Exception) -> Optional[Stage]:
     ):
         return Stage.EXCHANGE
     return None
+
+
+def _chunk(target: Optional[StreamTarget]) -> int:
+    """Bytes per read: larger for a body streamed to a sink (see ``STREAM_CHUNK``)."""
+    return READ_CHUNK if target is None else STREAM_CHUNK

@@ -15,6 +15,7 @@ from _transport_support import ASYNC_FLAVORS, H11_FLAVORS, Make, request_with
 from higgsfield_proto._http import FailureKind, Outcome, Response, StreamedBody, TransportFailure
 
 pytestmark = pytest.mark.anyio
+AIOHTTP_FLAVOR = ASYNC_FLAVORS[0]
 
 
 def failure(outcome: Outcome) -> TransportFailure:
@@ -106,7 +107,7 @@ async def test_a_trickling_answer_gets_the_timeout_per_read_on_every_transport(
     assert sent.body == b"t" * 80
 
 
-@pytest.mark.parametrize("flavor", H11_FLAVORS, indirect=True)
+@pytest.mark.parametrize("flavor", [AIOHTTP_FLAVOR, *H11_FLAVORS], indirect=True)
 async def test_a_stalled_upload_is_a_timeout_between_writes(make: Make, servers: Servers) -> None:
     # The server reads the head and nothing more: 64 MiB cannot fit in the socket buffers, so a
     # write waits, and the timeout (between writes as between reads) ends it while the server
@@ -119,6 +120,28 @@ async def test_a_stalled_upload_is_a_timeout_between_writes(make: Make, servers:
     assert servers.raw.gave_up == gave_up
     assert result.kind is FailureKind.TIMEOUT
     assert (result.request_written, result.response_started) == (True, False)
+
+
+@pytest.mark.parametrize("flavor", [AIOHTTP_FLAVOR], indirect=True)
+async def test_the_aiohttp_transport_times_its_own_sessions_waits_with_one_watchdog_task(
+    make: Make, servers: Servers
+) -> None:
+    # Its own session has no per-read timer of aiohttp's: one task ends every wait past its
+    # deadline (mid-body here), and goes with the transport.
+    import asyncio
+
+    def tasks() -> List[str]:
+        return sorted(task.get_name() for task in asyncio.all_tasks() if task is not asyncio.current_task())
+
+    driver = make(timeout=0.3)
+    before = tasks()
+    answered(await driver.send(request_with(servers.raw.url + "/ok")))
+    result = failure(await driver.send(request_with(servers.raw.url + "/stall")))
+    assert result.kind is FailureKind.TIMEOUT
+    answered(await driver.send(request_with(servers.raw.url + "/ok")))
+    assert tasks() == sorted([*before, "aiohttp transport watchdog"])  # one for all three
+    await driver.close()
+    assert tasks() == before
 
 
 async def connection_closed_by_client(servers: Servers, live: int) -> None:

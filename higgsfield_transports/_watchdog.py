@@ -1,16 +1,17 @@
-"""The h11 transport's watchdog: one task per run ends the exchanges whose wait outlived the timeout.
+"""The watchdog of the async transports: one task per run ends the exchanges whose wait outlived the timeout.
 
 Theory of operation: before each wait - a write of the request, a read of the answer - an
 exchange sets its ``deadline`` to ``timeout`` seconds from now, and the watchdog watches it while
-it runs. One task per run sleeps until the earliest deadline it watches; there it marks each
-exchange past its deadline ``expired`` and closes its connection, so that the exchange's wait
-fails and the exchange reports a ``TIMEOUT``. Every wait of a transport is given the same
-``timeout``, so a deadline set after the task went to sleep is never earlier than the one it
-sleeps until, and the task never needs waking; with nothing to watch it sleeps ``timeout``
-seconds and looks again. A wait thus still ends ``timeout`` seconds after it began, as on the
-other transports, and an exchange pays a clock reading per wait and two set operations, where a
-cancel scope of its own cost its creation and a deadline registered with, and removed from, the
-scheduler at every wait.
+it runs. One task per run sleeps until the earliest deadline it watches; there it tells each
+exchange past its deadline to ``expire``, which ends the exchange's wait with a failure that the
+exchange reports as a ``TIMEOUT`` (the h11 transport closes the connection; the aiohttp
+transport fails the wait as aiohttp's own read timer does). Every wait of a transport is given
+the same ``timeout``, so a deadline set after the task went to sleep is never earlier than the
+one it sleeps until, and the task never needs waking; with nothing to watch it sleeps ``timeout``
+seconds and looks again. A wait thus still ends ``timeout`` seconds after it began, and an
+exchange pays a clock reading per wait and two set operations, where a timer of its own (a cancel
+scope, or aiohttp's per-read timer) cost its creation and a deadline registered with, and removed
+from, the event loop at every wait.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from collections.abc import Callable
 from typing import Optional, Protocol
 
 import anyio
-import anyio.abc
-
-TASK_NAME = "h11 transport watchdog"
 
 
 class Watched(Protocol):
@@ -31,12 +29,9 @@ class Watched(Protocol):
 
     deadline: float
     """When the current wait must end (the running library's clock)."""
-    expired: bool
-    """Set by the watchdog before it closes ``stream``."""
 
-    @property
-    def stream(self) -> anyio.abc.ByteStream:
-        """The exchange's connection."""
+    async def expire(self) -> None:
+        """End the current wait: it fails, and the exchange reports a ``TIMEOUT``."""
         ...
 
 
@@ -47,12 +42,14 @@ class Watchdog:
         library: ``"trio"`` or ``"asyncio"``, the running library.
         clock: the running library's clock.
         timeout: the seconds every watched wait is given.
+        name: the name of the watchdog's task.
     """
 
-    def __init__(self, library: str, clock: Callable[[], float], timeout: float) -> None:
+    def __init__(self, library: str, clock: Callable[[], float], timeout: float, name: str) -> None:
         self._library = library
         self._clock = clock
         self._timeout = timeout
+        self._name = name
         self._watched: set[Watched] = set()
         self._scope = anyio.CancelScope()
         self._ended: Optional[anyio.Event] = None  # made when the task starts
@@ -78,10 +75,10 @@ class Watchdog:
         self._ended = anyio.Event()
         if self._library == "trio":
             # A system task: it belongs to the run, not to whichever task sent first.
-            sys.modules["trio"].lowlevel.spawn_system_task(self._run, name=TASK_NAME)
+            sys.modules["trio"].lowlevel.spawn_system_task(self._run, name=self._name)
         else:
             # Kept: the loop holds its tasks only weakly.
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=TASK_NAME)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
 
     async def _run(self) -> None:
         assert self._ended is not None
@@ -92,15 +89,10 @@ class Watchdog:
                     soonest = now + self._timeout
                     for exchange in list(self._watched):
                         if exchange.deadline <= now:
-                            await self._expire(exchange)
+                            self._watched.discard(exchange)
+                            await exchange.expire()
                         else:
                             soonest = min(soonest, exchange.deadline)
                     await anyio.sleep(soonest - now)
         finally:
             self._ended.set()
-
-    async def _expire(self, exchange: Watched) -> None:
-        self._watched.discard(exchange)
-        exchange.expired = True
-        await anyio.aclose_forcefully(exchange.stream)
-
