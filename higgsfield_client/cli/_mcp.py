@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 from higgsfield_proto import Credentials
 
@@ -114,18 +116,37 @@ def run_mcp(options: argparse.Namespace, client_options: Dict[str, Any]) -> int:
         confirm_above=options.confirm_above,
         max_wait=options.max_wait,
     )
-    client = AsyncClient(**client_options)
-    server = HiggsfieldServer(server_options, client=client)
-
     def announce(url: str) -> None:
         print(f"higgsfield mcp: serving Streamable HTTP at {url}", file=sys.stderr, flush=True)
 
-    async def serve() -> None:
-        async with client:
-            if options.http:
-                await server.serve_http(options.host, options.port, ready=announce)
-            else:
-                await server.serve_stdio()
+    with _warnings_on_stderr():
+        client = AsyncClient(**client_options)
+        server = HiggsfieldServer(server_options, client=client)
 
-    anyio.run(serve)
+        async def serve() -> None:
+            async with client:
+                if options.http:
+                    await server.serve_http(options.host, options.port, ready=announce)
+                else:
+                    await server.serve_stdio()
+
+        anyio.run(serve)
     return 0
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """Warnings of any library, one line each on stderr, while the server runs.
+
+    The root logger's handler, set before the MCP SDK would set one of its own; at WARNING, so
+    that ``-v``'s exchange log (the ``higgsfield_client`` logger's own handler) shows once.
+    """
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("higgsfield mcp: %(name)s: %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)

@@ -180,7 +180,7 @@ class Generations:
             raise ToolFailure(
                 "price_unknown", "the API's estimate failed and the catalog has no price for this model"
             )
-        return {"model_id": entry.model_id, "price": quote.describe(), "spending": self.spending.describe()}
+        return {"model_id": entry.model_id, "price": quote.describe(), **self._spent()}
 
     # -- generate ---------------------------------------------------------------------------
 
