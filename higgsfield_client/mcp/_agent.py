@@ -151,17 +151,12 @@ class AgentTurns:
 def _round_state(ctx: Context[Any, Any]) -> Optional[Dict[str, Any]]:
     """The state of an ``input_required`` round this call finishes, or None for a first call.
 
-    The state was written by `AgentTurns._ask` and sealed by the MCP SDK, which checks it on the
-    way back.
+    The state was written by `AgentTurns._ask`; the MCP SDK seals it on the way out and refuses
+    a round whose state it did not seal, so what comes back is what was written.
     """
     if ctx.request_state is None:
         return None
-    try:
-        state = json.loads(ctx.request_state)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict) or "session_id" not in state:
-        raise ToolFailure("invalid_call", "the request state of this call is not one this server wrote")
+    state: Dict[str, Any] = json.loads(ctx.request_state)
     return state
 
 

@@ -13,7 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Dict, Optional
 
+import aiohttp
+
 from higgsfield_proto import InvalidArgumentError, RetryPolicy, TransportError, job_status_from_payload
+from higgsfield_transports.aiohttp import AiohttpTransport
 
 from .._async import AsyncClient
 from .._statuses import JobResult
@@ -23,6 +26,9 @@ from ._results import ToolFailure
 
 DEFAULT_MAX_FETCH_BYTES = 512 * 2**20
 """The largest file ``upload`` fetches from a URL."""
+
+UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "audio/wav", "video/mp4")
+"""The content types the API takes for uploads (``image/jpg`` and ``audio/x-wav`` are aliases)."""
 
 # The leading bytes of the types the API accepts for uploads.
 _SIGNATURES = (
@@ -50,13 +56,16 @@ def sniff_content_type(file: IO[bytes], name: str) -> str:
         if head[offset : offset + len(signature)] == signature:
             return content_type
     try:
-        return guess_content_type(name)
+        guessed = guess_content_type(name)
     except InvalidArgumentError:
+        guessed = ""
+    if guessed not in UPLOAD_TYPES:
         raise ToolFailure(
             "unknown_content_type",
-            f"cannot tell the content type of {name!r}: pass content_type (image/jpeg, image/png, "
-            "image/webp, image/gif, audio/wav or video/mp4)",
-        ) from None
+            f"{name!r} is of no type the API takes for uploads ({', '.join(UPLOAD_TYPES)}), as far "
+            "as its first bytes and its name tell: pass content_type if it is one of them",
+        )
+    return guessed
 
 
 def _sniff_file(path: Path, name: str) -> str:
@@ -92,6 +101,7 @@ class Files:
         self.max_bytes = max_bytes
         self.allowed = allowed
         self._fetcher: Optional[AsyncClient] = None
+        self._session: Optional[aiohttp.ClientSession] = None
         self._sockets = PublicSockets(allowed)
 
     async def upload(self, source: str, content_type: Optional[str]) -> Dict[str, Any]:
@@ -135,11 +145,8 @@ class Files:
             raise
 
     def _fetching_client(self) -> AsyncClient:
+        """The client of URL fetches, made on first use (in the server's event loop)."""
         if self._fetcher is None:
-            import aiohttp
-
-            from higgsfield_transports.aiohttp import AiohttpTransport
-
             connector = aiohttp.TCPConnector(socket_factory=self._sockets)
             session = aiohttp.ClientSession(
                 connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
@@ -153,9 +160,9 @@ class Files:
 
     async def aclose(self) -> None:
         """Close the fetching client's connections, if it was made."""
-        if self._fetcher is not None:
+        if self._session is not None:
             await self._session.close()
-            self._fetcher = None
+            self._fetcher = self._session = None
 
     async def download(self, request_id: str, to: Optional[str]) -> Dict[str, Any]:
         """The ``download`` tool: a completed job's outputs into an allowed folder."""

@@ -331,4 +331,3 @@ class Generations:
             "case": "was_queued",
             "message": "the job was still queued: it is canceled and refunded",
         }
-

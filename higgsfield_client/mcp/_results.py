@@ -83,33 +83,31 @@ def error_document(error: BaseException) -> Dict[str, Any]:
     """
     if isinstance(error, (ToolFailure, MoneyRefusal)):
         return {"type": error.kind, "message": str(error), **error.details}
-    if isinstance(error, ValidationError):
-        described: Dict[str, Any] = {
-            "type": "invalid_arguments",
-            "message": str(error),
-            "fields": fields(error.errors),
-            "checked": "locally, against the model catalog" if error.local else "by the API",
-        }
-        return described
-    if isinstance(error, UnknownModelError):
-        described = {"type": "unknown_model", "message": str(error), "model_id": error.model_id}
-        if error.foreign is not None:
-            described["plane"] = error.foreign.plane
-        return described
     if isinstance(error, HiggsfieldError):
-        described = {"type": type(error).__name__, "message": str(error)}
-        if isinstance(error, APIError):
-            for name in ("status_code", "request_id", "correlation_id"):
-                value = getattr(error, name, None)
-                if value is not None:
-                    described[name] = value
-        return described
+        return _sdk_error(error)
     if isinstance(error, FileExistsError):
         return {"type": "file_exists", "message": f"{error.filename} exists already", "path": error.filename}
     if isinstance(error, OSError):
         reason = error.strerror or errno.errorcode.get(error.errno or 0, "") or str(error)
         return {"type": "os_error", "message": f"{error.filename or ''}: {reason}".lstrip(": ")}
     raise error
+
+
+def _sdk_error(error: HiggsfieldError) -> Dict[str, Any]:
+    described: Dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    if isinstance(error, UnknownModelError):
+        described.update(type="unknown_model", model_id=error.model_id)
+        if error.foreign is not None:
+            described["plane"] = error.foreign.plane
+    elif isinstance(error, ValidationError):
+        where = "locally, against the model catalog" if error.local else "by the API"
+        described.update(type="invalid_arguments", fields=fields(error.errors), checked=where)
+    if isinstance(error, APIError) and not getattr(error, "local", False):
+        for name in ("status_code", "request_id", "correlation_id"):
+            value = getattr(error, name, None)
+            if value is not None:
+                described[name] = value
+    return described
 
 
 class Answers:

@@ -18,6 +18,8 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult
 
+from higgsfield_client import AsyncClient, RetryPolicy
+from higgsfield_client.mcp import HiggsfieldServer, ServerOptions
 from higgsfield_client.testing import Emulator
 
 MODEL = "higgsfield-ai/soul/standard"
@@ -64,6 +66,19 @@ async def connected(
     parameters = stdio_parameters(emulator, *options)
     async with Client(parameters, read_timeout_seconds=60, **client_options) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def in_process(
+    emulator: Emulator, options: Optional[ServerOptions] = None, **server_options: Any
+) -> AsyncIterator[Client]:
+    """A client connected in process to a server on ``emulator`` (a client of its own, without
+    retries): for what needs no subprocess, and for a server given options the command has not."""
+    api = AsyncClient(base_url=emulator.base_url, api_key=emulator.api_key, retry=RetryPolicy(max_attempts=1))
+    server = HiggsfieldServer(options or ServerOptions(), client=api, **server_options)
+    async with api, Client(server.server) as client:
+        yield client
+    await server.aclose()
 
 
 async def call(

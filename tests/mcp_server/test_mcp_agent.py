@@ -124,6 +124,17 @@ async def test_a_declined_question_comes_back_to_the_model(emulator: Emulator) -
     assert "declined" in asked["next"]
 
 
+async def test_on_a_2026_connection_a_declined_question_comes_back_to_the_model(emulator: Emulator) -> None:
+    async with connected(emulator, *WAIT, elicitation_callback=Answering(None)) as client:
+        failed, asked = await call(client, "agent_run", {"text": "a lamp [question]"})
+    assert not failed, asked
+    assert (asked["status"], asked["question"]) == (
+        "awaiting_input",
+        "Which style do you want for: a lamp [question]?",
+    )
+    assert "declined" in asked["next"]
+
+
 async def test_on_a_2026_connection_the_question_is_an_input_required_round(emulator: Emulator) -> None:
     user = Answering("bauhaus")
     async with connected(emulator, *WAIT, elicitation_callback=user) as client:

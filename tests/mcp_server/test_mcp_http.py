@@ -90,7 +90,7 @@ async def test_over_streamable_http_the_tools_answer_with_progress(endpoint: str
         assert (failed, refused["error"]["type"]) == (True, "url_refused")
 
 
-def post(url: str, headers: dict) -> int:
+def post(url: str, headers: dict[str, str]) -> int:
     body = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}

@@ -29,7 +29,7 @@ async def test_nothing_the_server_says_holds_the_key_or_an_upload_signature(
     with tempfile.TemporaryFile("w+") as errors:
         async with Client(stdio_client(parameters, errlog=errors), read_timeout_seconds=60) as client:
 
-            async def tool(name: str, arguments: dict) -> None:
+            async def tool(name: str, arguments: dict[str, object]) -> None:
                 result = await client.call_tool(name, arguments)
                 said.extend(block.text for block in result.content if hasattr(block, "text"))
                 said.append(json.dumps(result.structured_content))

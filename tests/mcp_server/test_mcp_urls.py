@@ -9,20 +9,17 @@ included, and the rule's table of addresses.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import ipaddress
 import socket
-from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncContextManager, AsyncIterator
 
 import pytest
 from aiohttp import web
 from mcp import Client
-from mcp_support import call
+from mcp_support import call, in_process
 
-from higgsfield_client import AsyncClient
-from higgsfield_client.mcp import HiggsfieldServer, ServerOptions
+from higgsfield_client.mcp import ServerOptions
 from higgsfield_client.mcp._places import PublicSockets, check_url, is_public
 from higgsfield_client.mcp._results import ToolFailure
 from higgsfield_client.testing import Emulator
@@ -36,13 +33,8 @@ def only_this_machine(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
     return address == ipaddress.ip_address("127.0.0.1")
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("served")
-
-
 @pytest.fixture
-async def origin(files: Path) -> AsyncIterator[str]:
+async def origin() -> AsyncIterator[str]:
     """A web server on 127.0.0.1: ``/x.png`` a PNG, ``/bounce`` a redirect to 127.0.0.2."""
 
     async def picture(request: web.Request) -> web.Response:
@@ -66,16 +58,10 @@ async def origin(files: Path) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@contextlib.asynccontextmanager
-async def serving(emulator: Emulator, max_fetch_bytes: int) -> AsyncIterator[Client]:
+def serving(emulator: Emulator, max_fetch_bytes: int) -> AsyncContextManager[Client]:
     """A client connected in process to a server that may fetch from 127.0.0.1."""
-    api = AsyncClient(base_url=emulator.base_url, api_key=emulator.api_key)
-    server = HiggsfieldServer(
-        ServerOptions(max_fetch_bytes=max_fetch_bytes), client=api, url_addresses=only_this_machine
-    )
-    async with api, Client(server.server) as client:
-        yield client
-    await server.aclose()
+    options = ServerOptions(max_fetch_bytes=max_fetch_bytes)
+    return in_process(emulator, options, url_addresses=only_this_machine)
 
 
 @pytest.fixture
@@ -102,6 +88,16 @@ async def test_a_redirect_to_an_address_the_check_refuses_is_not_followed_there(
     assert failed
     assert document["error"]["type"] == "url_refused"
     assert "127.0.0.2" in document["error"]["message"]
+
+
+async def test_a_url_nothing_answers_is_a_network_error(client: Client) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    failed, document = await call(client, "upload", {"source": f"http://127.0.0.1:{port}/x.png"})
+    assert failed
+    assert document["error"]["type"] == "TransportError"
 
 
 async def test_a_file_larger_than_the_limit_is_refused_and_nothing_uploaded(
@@ -164,7 +160,7 @@ def resolving(monkeypatch: pytest.MonkeyPatch) -> None:
     """``cdn.example`` resolves to a public address and a private one."""
     import anyio
 
-    async def getaddrinfo(host: str, port: int, **options: object) -> list:
+    async def getaddrinfo(host: str, port: int, **options: object) -> list[object]:
         if host != "cdn.example":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return [
