@@ -7,14 +7,13 @@ import contextlib
 import logging
 import os
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 from higgsfield_proto import Credentials
 
 from .._async import AsyncClient
-from ._commands import UsageError, positive_seconds
+from ._commands import UsageError, credits, positive_seconds
 
 MCP_EPILOG = """\
 An MCP client (Claude Desktop, Cursor...) starts this command and talks to it on stdin and stdout.
@@ -38,16 +37,6 @@ examples:
 """
 
 
-def _credits(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"must be a number of credits, not {text}") from None
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more credits, not {text}")
-    return value
-
-
 def add_mcp_parser(
     add: Callable[..., argparse.ArgumentParser], parents: List[argparse.ArgumentParser]
 ) -> None:
@@ -68,9 +57,9 @@ def add_mcp_parser(
     add_option(
         "--port", type=int, default=8765, help="the port for --http; 0 picks one (default: %(default)s)"
     )
-    add_option("--max-credits-per-call", type=_credits, metavar="N", help="refuse a generation above N")
-    add_option("--budget", type=_credits, metavar="N", help="credits this server may spend in all")
-    add_option("--confirm-above", type=_credits, metavar="N", help="ask for confirmation above N credits")
+    add_option("--max-credits-per-call", type=credits, metavar="N", help="refuse a generation above N")
+    add_option("--budget", type=credits, metavar="N", help="credits this server may spend in all")
+    add_option("--confirm-above", type=credits, metavar="N", help="ask for confirmation above N credits")
     add_option(
         "--max-wait",
         type=positive_seconds,
@@ -116,6 +105,7 @@ def run_mcp(options: argparse.Namespace, client_options: Dict[str, Any]) -> int:
         confirm_above=options.confirm_above,
         max_wait=options.max_wait,
     )
+
     def announce(url: str) -> None:
         print(f"higgsfield mcp: serving Streamable HTTP at {url}", file=sys.stderr, flush=True)
 
