@@ -12,7 +12,6 @@ in the docs.
     anyio.run(server.serve_stdio)
 """
 
-from ._money import Quote
 from ._server import DEFAULT_MAX_WAIT, HiggsfieldServer, ServerOptions
 
-__all__ = ["DEFAULT_MAX_WAIT", "HiggsfieldServer", "Quote", "ServerOptions"]
+__all__ = ["DEFAULT_MAX_WAIT", "HiggsfieldServer", "ServerOptions"]

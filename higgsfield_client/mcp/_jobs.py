@@ -1,44 +1,37 @@
 """The generation tools' work: the catalog, prices, submits with the money rules, job states.
 
-`Generations` holds what lives as long as the server (the client, the catalog, the ledger, the
-confirmations) and does each tool's work, returning JSON documents or raising what the tool
-reports as an error (`ToolFailure`, `MoneyRefusal`, the SDK's errors). The MCP wiring is in
-``_server``: here nothing knows of the protocol but the progress callback it is handed.
+`Generations` holds what lives as long as the server (the client, the catalog, the spending
+limits, the confirmations, the idempotency keys used) and does each tool's work, returning JSON
+documents or raising what the tool reports as an error (`ToolFailure`, `MoneyRefusal`, the SDK's
+errors). The MCP wiring is in ``_server``: here nothing knows of the protocol but the progress
+callback it is handed.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from higgsfield_proto import (
-    APIError,
     Catalog,
     ModelEntry,
     NotCancellableError,
-    NotFoundError,
-    ProtocolError,
-    RateLimitError,
-    ServerError,
-    TransportError,
     UnknownModelError,
     WaitTimeoutError,
     job_status_from_payload,
 )
 
 from .._async import AsyncClient
+from .._budget import BudgetExceededError, JobPrice
 from .._settings import new_idempotency_key
 from .._statuses import Failed, JobResult, Status
-from ._money import Charge, Confirmations, MoneyRefusal, Quote, Spending, fingerprint
+from ._money import Confirmations, Limits, MoneyRefusal, describe_price, fingerprint
 from ._results import ToolFailure
 
 Progress = Callable[[str], Awaitable[None]]
 """Reports one step of a wait (its text: the job's state) to the client, as MCP progress."""
 
-# The estimate could not be had from the API: the catalog's price stands in. Any other error
-# (credentials, a 422 for the arguments) is the answer.
-_ESTIMATE_UNAVAILABLE = (NotFoundError, ServerError, TransportError, ProtocolError, RateLimitError)
 _KEY_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F))
 
 
@@ -89,7 +82,7 @@ class Generations:
     Args:
         client: the client every call goes through (its retries, deadlines, idempotency keys).
         catalog: the model catalog generations are checked against.
-        spending: the per-call cap and budget.
+        limits: the per-call cap and the budget.
         confirmations: the confirmation tokens, or None without ``--confirm-above``.
         max_wait: the most seconds one tool call waits for a job.
     """
@@ -98,15 +91,18 @@ class Generations:
         self,
         client: AsyncClient,
         catalog: Catalog,
-        spending: Spending,
+        limits: Limits,
         confirmations: Optional[Confirmations],
         max_wait: float,
     ) -> None:
         self.client = client
         self.catalog = catalog
-        self.spending = spending
+        self.limits = limits
         self.confirmations = confirmations
         self.max_wait = max_wait
+        # (idempotency key, fingerprint) -> request id of the submits this server made: a
+        # retried call is answered with its job, not submitted (nor counted) again.
+        self._submitted: Dict[Tuple[str, str], str] = {}
 
     # -- the catalog ------------------------------------------------------------------------
 
@@ -152,35 +148,15 @@ class Generations:
 
     # -- prices -----------------------------------------------------------------------------
 
-    async def quote(self, entry: ModelEntry, arguments: Mapping[str, Any]) -> Optional[Quote]:
-        """The price of a generation: the API's estimate, else the catalog's price, else None.
-
-        Raises:
-            HiggsfieldError: the estimate was refused for a reason that is the answer
-                (credentials, arguments).
-        """
-        try:
-            estimate = await self.client.estimate(entry.model_id, arguments)
-        except _ESTIMATE_UNAVAILABLE:
-            if entry.price is None:
-                return None
-            return Quote(
-                credits=entry.price.credits,
-                usd=entry.price.usd,
-                source="catalog (the API's estimate was unavailable)",
-                per=entry.price.per,
-            )
-        return Quote(credits=estimate.credits, usd=estimate.usd, source="api")
-
     async def estimate(self, model_id: str, arguments: Mapping[str, Any]) -> Dict[str, Any]:
         """The ``estimate`` tool: the price of a generation, nothing submitted."""
         entry = self.checked(model_id, arguments)
-        quote = await self.quote(entry, arguments)
-        if quote is None:
+        price = await self.client.price(entry.model_id, arguments)
+        if price is None:
             raise ToolFailure(
                 "price_unknown", "the API's estimate failed and the catalog has no price for this model"
             )
-        return {"model_id": entry.model_id, "price": quote.describe(), **self._spent()}
+        return {"model_id": entry.model_id, "price": describe_price(price), **self._spent()}
 
     # -- generate ---------------------------------------------------------------------------
 
@@ -203,74 +179,73 @@ class Generations:
                 "an idempotency key is 1 to 255 visible ASCII characters, without spaces",
             )
         digest = fingerprint(entry.model_id, arguments)
-        priced = self.spending.limited or self.confirmations is not None
-        quote = await self.quote(entry, arguments) if priced else None
-        charge = self.spending.charge(key, digest, quote)
-        if charge is not None and self.confirmations is not None:
-            asked = self._confirmation(charge, confirmation_token, digest, quote)
+        known = self._submitted.get((key, digest))
+        if known is not None:
+            described = {**describe_status(await self.client.status(known)), "model_id": entry.model_id}
+            described.update(idempotency_key=key, **self._spent())
+            described["note"] = "this idempotency key was used already: the same job, not billed again"
+            return await self._waited(described, wait_seconds, progress)
+        price = None
+        if self.limits.limited or self.confirmations is not None:
+            price = await self.client.price(entry.model_id, arguments)
+            self.limits.check(price)
+        if self.confirmations is not None:
+            asked = self._confirmation(token=confirmation_token, digest=digest, price=price)
             if asked is not None:
                 return {"model_id": entry.model_id, "idempotency_key": key, **asked, **self._spent()}
         try:
             controller = await self.client.submit(entry.model_id, arguments, idempotency_key=key)
-        except APIError as exc:
-            if charge is not None and exc.status_code is not None and 400 <= exc.status_code < 500:
-                charge.release()  # refused before anything was created
-            raise
-        if charge is not None:
-            charge.settle(controller.request_id)
-        described: Dict[str, Any] = {
+        except BudgetExceededError as exc:
+            raise self.limits.refusal(exc) from None
+        self._submitted[(key, digest)] = controller.request_id
+        described = {
             "request_id": controller.request_id,
             "status": "queued",
             "model_id": entry.model_id,
             "idempotency_key": key,
         }
-        if quote is not None:
-            described["price"] = quote.describe()
+        if price is not None:
+            described["price"] = describe_price(price)
         described.update(self._spent())
-        if charge is None:
-            described["note"] = "this idempotency key was used already: the same job, not billed again"
-        if wait_seconds > 0:
-            described.update(await self.wait(controller.request_id, wait_seconds, progress))
-        else:
+        return await self._waited(described, wait_seconds, progress)
+
+    async def _waited(self, described: Dict[str, Any], seconds: float, progress: Progress) -> Dict[str, Any]:
+        """``described`` (a job's answer), after a wait of up to ``seconds`` when positive."""
+        if seconds > 0 and described["status"] in ("queued", "in_progress"):
+            described.update(await self.wait(described["request_id"], seconds, progress))
+        elif described["status"] in ("queued", "in_progress"):
             described["next"] = "call job_wait with this request_id to wait for the outputs"
         return described
 
     def _spent(self) -> Dict[str, Any]:
         """The spending, for an answer, when a limit makes it worth showing."""
-        return {"spending": self.spending.describe()} if self.spending.limited else {}
+        return {"spending": self.limits.describe()} if self.limits.limited else {}
 
     def _confirmation(
-        self, charge: Charge, token: Optional[str], digest: str, quote: Optional[Quote]
+        self, *, token: Optional[str], digest: str, price: Optional[JobPrice]
     ) -> Optional[Dict[str, Any]]:
-        """None when the generation may go on; else the ``confirmation_required`` answer (the
-        charge given back)."""
+        """None when the generation may go on; else the ``confirmation_required`` answer."""
         assert self.confirmations is not None
-        if quote is None:
-            charge.release()
+        if price is None:
             raise MoneyRefusal(
                 "price_unknown",
                 "the price of this generation is not known, so it cannot be held against "
                 f"--confirm-above {self.confirmations.threshold}: nothing was submitted",
             )
         if token is not None:
-            try:
-                confirmed = self.confirmations.redeem(token, digest)
-            except MoneyRefusal:
-                charge.release()
-                raise
-            if quote.credits <= confirmed.credits:
+            if price.amount.credits <= self.confirmations.redeem(token, digest).amount.credits:
                 return None
-        elif not self.confirmations.required(quote):
+        elif not self.confirmations.required(price):
             return None
-        charge.release()
+        credits = price.amount.credits
         return {
             "status": "confirmation_required",
-            "price": quote.describe(),
+            "price": describe_price(price),
             "confirm_above_credits": str(self.confirmations.threshold),
-            "confirmation_token": self.confirmations.issue(digest, quote),
+            "confirmation_token": self.confirmations.issue(digest, price),
             "expires_in_seconds": int(self.confirmations.ttl),
             "message": (
-                f"this generation costs {quote.credits} credits, above this server's threshold of "
+                f"this generation costs {credits} credits, above this server's threshold of "
                 f"{self.confirmations.threshold}. Nothing was submitted. Ask the user to approve the "
                 "price; to go ahead, call generate again with exactly the same model_id and "
                 "arguments plus this confirmation_token (it works once)."

@@ -36,7 +36,7 @@ from . import _descriptions as text
 from ._agent import AgentTurns
 from ._files import DEFAULT_MAX_FETCH_BYTES, Files
 from ._jobs import Generations, describe_model
-from ._money import Confirmations, Ledger, MoneyRefusal
+from ._money import Confirmations, Limits, MoneyRefusal
 from ._places import AddressCheck, Folders, is_public
 from ._results import Answers, Redactor, ToolFailure
 
@@ -61,7 +61,8 @@ class ServerOptions:
             no file access).
         max_credits_per_call: refuse a generation that costs more (None: no cap).
         budget: refuse a generation that would take the server's spending, over its life, above
-            this many credits (None: no budget).
+            this many credits (None: no budget): a budget block of the server's client, so that
+            ``client.spent`` and any budget of the client's own count the same jobs.
         confirm_above: above this price a generation needs a confirmation token (None: never).
         max_wait: the most seconds one call waits for a job or an agent turn.
         max_fetch_bytes: the largest file ``upload`` fetches from a URL.
@@ -140,10 +141,10 @@ class HiggsfieldServer:
         self._owns_client = client is None
         self.client = client if client is not None else AsyncClient()
         folders = options.folders()
-        self.ledger = Ledger(budget=options.budget, max_per_call=options.max_credits_per_call)
+        self.limits = Limits(self.client, budget=options.budget, max_per_call=options.max_credits_per_call)
         confirmations = None if options.confirm_above is None else Confirmations(options.confirm_above)
         self.generations = Generations(
-            self.client, snapshot_catalog(), self.ledger, confirmations, options.max_wait
+            self.client, snapshot_catalog(), self.limits, confirmations, options.max_wait
         )
         self.files = Files(self.client, folders, max_bytes=options.max_fetch_bytes, allowed=url_addresses)
         self.agents = AgentTurns(self.client, options.max_wait)
@@ -158,7 +159,9 @@ class HiggsfieldServer:
         self._add_resources()
 
     async def aclose(self) -> None:
-        """Close the connections of the server's clients (the given client stays open)."""
+        """Close the connections of the server's clients (the given client stays open, its
+        budget block for ``--budget`` closed)."""
+        self.limits.close()
         await self.files.aclose()
         if self._owns_client:
             await self.client.aclose()

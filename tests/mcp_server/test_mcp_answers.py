@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict
 
+import anyio
 import pytest
 from mcp import Client, MCPError
 from mcp_support import MODEL, call, in_process
@@ -75,7 +76,7 @@ async def test_a_file_of_no_known_type_is_refused_with_what_to_pass(client: Clie
     assert "content_type" in error["message"]
 
 
-async def test_a_download_never_replaces_a_file_and_says_what_is_in_the_way(
+async def test_a_download_again_keeps_whole_files_and_never_replaces_another(
     client: Client, allowed: Path
 ) -> None:
     failed, done = await call(
@@ -84,9 +85,14 @@ async def test_a_download_never_replaces_a_file_and_says_what_is_in_the_way(
     assert (failed, done["status"]) == (False, "completed")
     failed, first = await call(client, "download", {"request_id": done["request_id"]})
     assert not failed
+    failed, again = await call(client, "download", {"request_id": done["request_id"]})
+    assert (failed, again["files"]) == (False, first["files"])
+    saved = anyio.Path(first["files"][0]["path"])
+    await saved.write_bytes(b"the user's own file, of another size")
     error = await refused(client, "download", {"request_id": done["request_id"]})
     assert error["type"] == "file_exists"
-    assert error["path"] == first["files"][0]["path"]
+    assert error["path"] == str(saved)
+    assert await saved.read_bytes() == b"the user's own file, of another size"
     error = await refused(client, "download", {"request_id": done["request_id"], "to": "a-file/inside"})
     assert error["type"] == "os_error"
 
@@ -150,3 +156,18 @@ async def test_a_submit_the_api_refuses_gives_its_credits_back(emulator: Emulato
 def test_options_out_of_range_are_refused(options: Dict[str, Any]) -> None:
     with pytest.raises(InvalidArgumentError):
         ServerOptions(**options)
+
+
+async def test_the_budget_charges_a_completed_job_and_refunds_a_failed_one(emulator: Emulator) -> None:
+    async with in_process(emulator, ServerOptions(budget=Decimal(10), max_wait=20)) as client:
+        emulator.script_next_job(outcome="failed")
+        waited = {"model_id": MODEL, "wait_seconds": 20}
+        failed, document = await call(client, "generate", {**waited, "arguments": {"prompt": "lost"}})
+        assert (failed, document["status"]) == (False, "failed"), document
+        failed, document = await call(client, "generate", {**waited, "arguments": {"prompt": "kept"}})
+        assert (failed, document["status"]) == (False, "completed"), document
+        failed, priced = await call(client, "estimate", {"model_id": MODEL, "arguments": {"prompt": "x"}})
+        assert not failed, priced
+    spending = priced["spending"]
+    assert (spending["charged_credits"], spending["in_flight_credits"]) == ("1.500", "0.000")
+    assert (spending["spent_credits"], spending["remaining_credits"]) == ("1.500", "8.500")

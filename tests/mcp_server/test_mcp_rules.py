@@ -1,4 +1,4 @@
-"""The MCP server's rules as plain objects: the ledger, confirmation tokens, redaction, folders."""
+"""The MCP server's rules as plain objects: the spending limits, confirmation tokens, redaction, folders."""
 
 from __future__ import annotations
 
@@ -8,63 +8,43 @@ from pathlib import Path
 
 import pytest
 
-from higgsfield_client.mcp import Quote
-from higgsfield_client.mcp._money import Confirmations, Ledger, MoneyRefusal, fingerprint
+from higgsfield_client import AsyncClient
+from higgsfield_client._budget import Amount, JobPrice
+from higgsfield_client.mcp._money import Confirmations, Limits, MoneyRefusal, fingerprint
 from higgsfield_client.mcp._places import Folders
 from higgsfield_client.mcp._results import REDACTED, Redactor, ToolFailure
 
 
-def quote(credits: str) -> Quote:
-    return Quote(credits=Decimal(credits), usd=None, source="api")
+def quote(credits: str) -> JobPrice:
+    return JobPrice(amount=Amount(credits=Decimal(credits)), source="estimate")
 
 
-def test_a_reserved_charge_counts_against_the_budget_until_given_back() -> None:
-    ledger = Ledger(budget=Decimal(5))
-    first = ledger.charge("k1", "d1", quote("3"))
-    assert first is not None
+def test_the_per_call_cap_and_an_unknown_price_are_refused_before_anything_is_sent() -> None:
+    limits = Limits(AsyncClient(api_key="a:b"), budget=None, max_per_call=Decimal(2))
+    limits.check(quote("2"))
     with pytest.raises(MoneyRefusal) as refused:
-        ledger.charge("k2", "d2", quote("3"))
-    assert refused.value.kind == "budget_exceeded"
-    assert refused.value.details["remaining_credits"] == "2"
-    first.release()
-    second = ledger.charge("k2", "d2", quote("3"))
-    assert second is not None
-    second.settle("job-2")
-    assert ledger.describe() == {"spent_credits": "3", "budget_credits": "5", "remaining_credits": "2"}
-
-
-def test_a_settled_key_and_fingerprint_is_not_charged_again_but_other_arguments_are() -> None:
-    ledger = Ledger(budget=Decimal(4))
-    charge = ledger.charge("key", "same", quote("3"))
-    assert charge is not None
-    charge.settle("job-1")
-    assert ledger.charge("key", "same", quote("3")) is None
-    with pytest.raises(MoneyRefusal, match="budget"):
-        ledger.charge("key", "other", quote("3"))
-
-
-def test_two_charges_that_turn_out_to_be_one_job_are_billed_once() -> None:
-    ledger = Ledger(budget=Decimal(10))
-    first, second = ledger.charge("k", "d", quote("3")), ledger.charge("k", "d", quote("3"))
-    assert first is not None
-    assert second is not None
-    first.settle("job-1")
-    second.settle("job-1")
-    assert ledger.settled == Decimal(3)
-    assert ledger.reserved == Decimal(0)
-
-
-def test_the_per_call_cap_and_an_unknown_price() -> None:
-    ledger = Ledger(max_per_call=Decimal(2))
-    with pytest.raises(MoneyRefusal) as refused:
-        ledger.charge("k", "d", quote("2.5"))
+        limits.check(quote("2.5"))
     assert refused.value.kind == "over_per_call_limit"
+    assert "--max-credits-per-call" in str(refused.value)
+    assert refused.value.details["max_credits_per_call"] == "2"
     with pytest.raises(MoneyRefusal) as refused:
-        ledger.charge("k", "d", None)
+        limits.check(None)
     assert refused.value.kind == "price_unknown"
-    unlimited = Ledger()
+    unlimited = Limits(AsyncClient(api_key="a:b"), budget=None, max_per_call=None)
     assert not unlimited.limited
-    assert unlimited.charge("k", "d", None) is not None
+    unlimited.check(None)
+
+
+def test_the_budget_is_the_clients_ledger_and_ends_with_the_server() -> None:
+    client = AsyncClient(api_key="a:b")
+    limits = Limits(client, budget=Decimal(5), max_per_call=None)
+    assert limits.describe()["remaining_credits"] == "5"
+    with pytest.raises(MoneyRefusal) as refused:
+        limits.check(quote("5.5"))
+    assert refused.value.kind == "budget_exceeded"
+    assert "budget of 5 credits (--budget)" in str(refused.value)
+    limits.close()
+    assert not client._calls.ledger.active
 
 
 def test_a_confirmation_token_works_once_for_its_arguments_until_it_expires() -> None:

@@ -222,9 +222,17 @@ async def test_a_retried_generate_with_the_same_key_creates_one_job(
     first = await generated(client, arguments, idempotency_key="retry-me-7")
     again = await generated(client, arguments, idempotency_key="retry-me-7")
     assert again["request_id"] == first["request_id"]
-    assert len(emulator.jobs()) == jobs_before + 1
+    assert "not billed again" in again["note"]
+    # The server knew the key: the retry was answered with its job, not submitted again.
+    sent = [entry for entry in emulator.journal if entry.route == "submit"][submits_before:]
+    assert [entry.headers["Idempotency-Key"] for entry in sent] == ["retry-me-7"]
+    # A server that does not know it (restarted) submits with it, and the API gives the same job.
+    async with connected(emulator, *FAST) as restarted:
+        later = await generated(restarted, arguments, idempotency_key="retry-me-7")
+    assert later["request_id"] == first["request_id"]
     sent = [entry for entry in emulator.journal if entry.route == "submit"][submits_before:]
     assert [entry.headers["Idempotency-Key"] for entry in sent] == ["retry-me-7", "retry-me-7"]
+    assert len(emulator.jobs()) == jobs_before + 1
 
 
 async def test_job_cancel_says_which_case_applied(client: Client, emulator: Emulator) -> None:
