@@ -17,6 +17,8 @@ from higgsfield_client.testing import Emulator
 
 pytestmark = pytest.mark.anyio
 
+SIGNED = "f00dfeed5ign4ture"
+
 
 async def test_nothing_the_server_says_holds_the_key_or_an_upload_signature(
     emulator: Emulator, tmp_path: Path
@@ -25,7 +27,7 @@ async def test_nothing_the_server_says_holds_the_key_or_an_upload_signature(
     folder.mkdir()
     (folder / "in.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     said: List[str] = []
-    parameters = stdio_parameters(emulator, "-v", "--allow-dir", str(folder), "--budget", "100", *FAST)
+    parameters = stdio_parameters(emulator, "-v", "--allow-dir", str(folder), "--budget", "2", *FAST)
     with tempfile.TemporaryFile("w+") as errors:
         async with Client(stdio_client(parameters, errlog=errors), read_timeout_seconds=60) as client:
 
@@ -41,6 +43,8 @@ async def test_nothing_the_server_says_holds_the_key_or_an_upload_signature(
             await tool("generate", {"model_id": MODEL, "arguments": {"prompt": 1}})
             await tool("job_status", {"request_id": "3f6c0000-0000-4000-8000-000000000000"})
             await tool("upload", {"source": "http://127.0.0.1/x.png"})
+            await tool("upload", {"source": f"https://10.0.0.1/x.png?X-Amz-Signature={SIGNED}"})
+            await tool("generate", {"model_id": MODEL, "arguments": {"prompt": "over the budget"}})
             await tool("agent_run", {"text": "hello"})
             resource = await client.read_resource("higgsfield://models")
             said.append(str(resource.contents[0]))
@@ -60,3 +64,5 @@ async def test_nothing_the_server_says_holds_the_key_or_an_upload_signature(
     assert emulator.api_key not in everything
     for signature in signatures:
         assert signature not in everything
+    assert SIGNED not in everything
+    assert "budget_exceeded" in everything  # the refusal was said, without the key
