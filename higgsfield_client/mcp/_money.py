@@ -129,11 +129,14 @@ class Limits:
             raise self._over_budget(price, remaining)
 
     def refusal(self, error: BudgetExceededError) -> MoneyRefusal:
-        """The tool error for a submit the client's budget refused (a call in flight took the
-        last credits between `check` and the reservation)."""
+        """The tool error for a submit a budget of the client refused: a call in flight took the
+        last credits between `check` and the reservation, or the client has a budget of its own.
+        The SDK's message names the cap it would have passed."""
         if error.price is None:
             return MoneyRefusal("price_unknown", str(error), **self.describe())
-        return self._over_budget(error.price, self._remaining() or Decimal(0))
+        return MoneyRefusal(
+            "budget_exceeded", str(error), price=describe_price(error.price), **self.describe()
+        )
 
     def _over_budget(self, price: JobPrice, remaining: Decimal) -> MoneyRefusal:
         return MoneyRefusal(

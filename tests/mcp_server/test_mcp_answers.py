@@ -13,8 +13,8 @@ import pytest
 from mcp import Client, MCPError
 from mcp_support import MODEL, call, in_process
 
-from higgsfield_client import InvalidArgumentError
-from higgsfield_client.mcp import ServerOptions
+from higgsfield_client import AsyncClient, Budget, InvalidArgumentError
+from higgsfield_client.mcp import HiggsfieldServer, ServerOptions
 from higgsfield_client.testing import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -171,3 +171,16 @@ async def test_the_budget_charges_a_completed_job_and_refunds_a_failed_one(emula
     spending = priced["spending"]
     assert (spending["charged_credits"], spending["in_flight_credits"]) == ("1.500", "0.000")
     assert (spending["spent_credits"], spending["remaining_credits"]) == ("1.500", "8.500")
+
+
+async def test_a_budget_the_client_has_of_its_own_is_held_too_and_named(emulator: Emulator) -> None:
+    api = AsyncClient(base_url=emulator.base_url, api_key=emulator.api_key, budget=Budget(max_credits=1))
+    server = HiggsfieldServer(ServerOptions(budget=Decimal(10)), client=api)
+    jobs = len(emulator.jobs())
+    async with api, Client(server.server) as client:
+        error = await refused(client, "generate", {"model_id": MODEL, "arguments": {"prompt": "dear"}})
+    await server.aclose()
+    assert error["type"] == "budget_exceeded"
+    assert "over the budget of 1 credits" in error["message"]
+    assert (error["price"]["credits"], error["remaining_credits"]) == ("1.500", "10")
+    assert len(emulator.jobs()) == jobs
