@@ -6,7 +6,10 @@ Into ``docs/pictures/`` (or the folder given):
 - ``batch.svg``: a small ``higgsfield-sansio batch`` (one item failing on purpose), then ``higgsfield-sansio
   batch status``, against an emulator in this process;
 - ``demo-image.png`` and ``demo-video.mp4``: the image and the video the demo downloaded (the
-  video is the emulator's real MP4 when PyAV is installed, as in the dev extras).
+  video is the emulator's real MP4 when PyAV is installed, as in the dev extras);
+- ``mcp.svg``: a scripted MCP client (the MCP SDK's own) driving ``higgsfield-sansio mcp`` over stdio
+  against an emulator in this process, as a model would: estimate, generate (asked to confirm,
+  then confirmed), job_wait with its progress, download, and an upload refused.
 
 ``tests/docs/test_pictures.py`` makes them again into a temporary folder and compares each SVG's
 text, with what changes from run to run masked (`masked_text`), to the committed one: a change
@@ -26,7 +29,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 PICTURES = ROOT / "docs" / "pictures"
@@ -140,6 +143,94 @@ def _record(argvs: Sequence[Sequence[str]], into: Path, title: str) -> None:
     into.write_text(_offline(screen.export_svg(title=title, unique_id=into.stem)), encoding="utf-8")
 
 
+def _shown(value: Any) -> Any:
+    """``value`` as the picture shows it: paths relative to the working folder, a confirmation
+    token shortened (both change from run to run)."""
+    if isinstance(value, dict):
+        return {key: _shown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    if isinstance(value, str):
+        value = value.replace(f"{Path.cwd()}{os.sep}", "")
+        return "confirm-…" if value.startswith("confirm-") else value
+    return value
+
+
+def _show(screen: Any, document: Dict[str, Any], indent: str = "    ") -> None:
+    """A tool's answer, one field a line."""
+    for key, value in document.items():
+        if isinstance(value, dict):
+            screen.print(f"{indent}{key}:", style="cyan", highlight=False)
+            _show(screen, value, indent + "  ")
+        elif isinstance(value, list):
+            screen.print(f"{indent}{key}:", style="cyan", highlight=False)
+            for item in value:
+                shown = ", ".join(f"{k}: {v}" for k, v in item.items()) if isinstance(item, dict) else item
+                screen.print(f"{indent}  - {shown}", markup=False, highlight=False)
+        else:
+            screen.print(f"{indent}[cyan]{key}:[/cyan] {value}", highlight=False)
+
+
+async def _mcp_session(screen: Any, emulator: Any, folder: Path) -> None:
+    """Drive ``higgsfield-sansio mcp`` over stdio as a model would, printing each call and answer."""
+    from mcp import Client, StdioServerParameters
+
+    environment = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
+    # The server as an MCP client starts it (shown with the folder's short name).
+    screen.print("$ higgsfield-sansio mcp --allow-dir mcp-out --confirm-above 2", style="bold")
+    command = ["mcp", "--allow-dir", str(folder), "--confirm-above", "2", "--poll-interval", "0.5"]
+    arguments = ["-m", "higgsfield_client", *command]
+    server = StdioServerParameters(command=sys.executable, args=arguments, env=environment)
+    async with Client(server, read_timeout_seconds=120) as client:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        screen.print(f"connected: {len(tools)} tools ({', '.join(tools)})", highlight=False)
+
+        async def call(name: str, arguments: Dict[str, Any]) -> Dict[str, Any]:
+            shown = json.dumps(_shown(arguments), ensure_ascii=False)
+            screen.print(f"→ {name} {shown}", style="bold green", markup=False, highlight=False)
+            states: List[str] = []
+
+            async def heard(progress: float, total: Optional[float], message: Optional[str]) -> None:
+                if message and message not in states:
+                    states.append(message)
+                    screen.print(f"    … progress: {message}", style="yellow", markup=False, highlight=False)
+
+            result = await client.call_tool(name, arguments, progress_callback=heard)
+            document = dict(result.structured_content or {})
+            if result.is_error:
+                screen.print("← error", style="bold red")
+            else:
+                screen.print("←", style="bold")
+            _show(screen, _shown(document))
+            return document
+
+        job = {"model_id": MODEL, "arguments": {"prompt": "a lighthouse at dusk", "num_images": 2}}
+        await call("estimate", job)
+        asked = await call("generate", job)
+        confirmed = {**job, "confirmation_token": asked["confirmation_token"], "idempotency_key": "fox-1"}
+        started = await call("generate", confirmed)
+        await call("job_wait", {"request_id": started["request_id"], "timeout_seconds": 30})
+        await call("download", {"request_id": started["request_id"]})
+        await call("upload", {"source": "http://169.254.169.254/latest/meta-data"})
+
+
+def _record_mcp(into: Path) -> None:
+    """The MCP session of ``_mcp_session`` against an emulator, recorded as ``into``."""
+    import anyio
+    from rich.console import Console
+
+    from higgsfield_client.testing import Emulator
+
+    screen = Console(record=True, file=io.StringIO(), width=WIDTH, color_system="truecolor")
+    folder = Path("mcp-out").resolve()
+    folder.mkdir()
+    # Queued long enough for job_wait, which starts at once, to see it queued, then in progress.
+    with Emulator(queue_time=3.0, run_time=1.5, timing_jitter=0.0, seed=1) as emulator:
+        anyio.run(_mcp_session, screen, emulator, folder)
+    svg = screen.export_svg(title="higgsfield-sansio mcp", unique_id=into.stem)
+    into.write_text(_offline(svg), encoding="utf-8")
+
+
 def make_pictures(into: Path) -> List[Path]:
     """Make every picture into ``into``; returns their paths."""
     from higgsfield_client.testing import Emulator
@@ -160,7 +251,8 @@ def make_pictures(into: Path) -> List[Path]:
             batch += ["--poll-interval", "0.2"]
             steps = [batch, ["batch", "status", "postcards-out"]]
             _record(steps, into / "batch.svg", "higgsfield-sansio batch")
-    return [into / name for name in ("demo.svg", "demo-image.png", "demo-video.mp4", "batch.svg")]
+        _record_mcp(into / "mcp.svg")
+    return [into / name for name in ("demo.svg", "demo-image.png", "demo-video.mp4", "batch.svg", "mcp.svg")]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

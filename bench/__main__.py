@@ -18,6 +18,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
   batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
   catalog        the model catalog's argument check: CPU per check over CPU per submit
   budget         a budget's bookkeeping: CPU per priced job over CPU per submit without one
+  mcp            the MCP server's overhead: a job_status tool call over stdio vs status()
 
 Not in the default run, named explicitly:
 
@@ -61,6 +62,7 @@ SUITES: Dict[str, str] = {
     "batch": "batch",
     "catalog": "catalog",
     "budget": "budget",
+    "mcp": "mcp_status",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]

@@ -6,8 +6,8 @@ Submit image and video jobs, follow them, fetch results, cancel, upload inputs; 
 Agent API.
 
 Importing the package loads the official surface and no more: the Agent API's types, and the
-capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``testing``, ``cli``...) load on first
-use, as attributes of the package or by importing them.
+capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``mcp``, ``testing``, ``cli``...) load
+on first use, as attributes of the package or by importing them.
 """
 
 import importlib
@@ -167,6 +167,7 @@ if typing.TYPE_CHECKING:
     from . import agents as agents
     from . import batch as batch
     from . import cli as cli
+    from . import mcp as mcp
     from . import models as models
     from . import ray as ray
     from . import testing as testing
@@ -178,7 +179,7 @@ if typing.TYPE_CHECKING:
 _AGENT_TYPES = frozenset(
     {"AgentMessage", "AgentSession", "MessageStatus", "SessionState", "SessionStatus", "TurnResult"}
 )
-_CAPABILITIES = frozenset({"agents", "batch", "cli", "models", "ray", "testing", "webhooks"})
+_CAPABILITIES = frozenset({"agents", "batch", "cli", "mcp", "models", "ray", "testing", "webhooks"})
 
 
 def __getattr__(name: str) -> object:

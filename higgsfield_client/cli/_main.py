@@ -20,6 +20,7 @@ from ._agent import add_agent_parser, run_agent
 from ._batch import add_batch_parser, run_batch_command
 from ._commands import FetchFailed, UsageError, WaitInterrupted, credits, positive_seconds
 from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, TurnInterrupted, exit_code_for, report
+from ._mcp import add_mcp_parser, run_mcp
 from ._models import add_models_parser, run_models
 from ._output import Console, terminal
 
@@ -39,6 +40,7 @@ examples:
   higgsfield-sansio models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
   higgsfield-sansio agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
   higgsfield-sansio batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
+  higgsfield-sansio mcp --allow-dir ~/Pictures          # serve the SDK to LLM agents over MCP
   higgsfield-sansio emulator --port 8000               # a local API for tests
   higgsfield-sansio demo                               # a tour against the embedded emulator
 
@@ -76,15 +78,18 @@ def _count(text: str) -> int:
     return value
 
 
-def _common_options(suppress: bool) -> argparse.ArgumentParser:
+def _common_options(suppress: bool, *, output: bool = True) -> argparse.ArgumentParser:
     # Accepted before and after the subcommand; a subcommand's copy must not reset the default.
+    # Without ``output`` (a server) there is no --json, and no --api-key: the environment only.
     default: Dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("common options")
     add = group.add_argument
-    add("--json", action="store_true", help="print results as JSON on stdout", **default)
+    if output:
+        add("--json", action="store_true", help="print results as JSON on stdout", **default)
     add("--base-url", metavar="URL", help="the API root (overrides the environment)", **default)
-    add("--api-key", metavar="ID:SECRET", help="credentials (override the environment)", **default)
+    if output:
+        add("--api-key", metavar="ID:SECRET", help="credentials (override the environment)", **default)
     add(
         "--allow-insecure-http",
         action="store_true",
@@ -202,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_parser(add, common)
     add_batch_parser(add)
     add_models_parser(add, common)
+    add_mcp_parser(add, [_common_options(suppress=True, output=False)])
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -255,6 +261,8 @@ def _run(options: argparse.Namespace, console: Console) -> int:
         )
     if options.command == "batch":
         return run_batch_command(options, console, AsyncClient(**_client_options(options)))
+    if options.command == "mcp":
+        return run_mcp(options, _client_options(options))
     with SyncClient(**_client_options(options)) as client:
         return _API_COMMANDS[options.command](client, options, console)
 

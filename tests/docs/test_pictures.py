@@ -29,7 +29,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("name", ["demo.svg", "batch.svg"])
+@pytest.mark.parametrize("name", ["demo.svg", "batch.svg", "mcp.svg"])
 def test_the_terminal_pictures_show_what_the_commands_print_now(fresh: Path, name: str) -> None:
     committed = pictures.masked_text((COMMITTED / name).read_text())
     now = pictures.masked_text((fresh / name).read_text())
@@ -37,7 +37,7 @@ def test_the_terminal_pictures_show_what_the_commands_print_now(fresh: Path, nam
     assert now == committed, f"docs/pictures/{name} is out of date: run make pictures"
 
 
-@pytest.mark.parametrize("name", ["demo.svg", "batch.svg"])
+@pytest.mark.parametrize("name", ["demo.svg", "batch.svg", "mcp.svg"])
 def test_the_terminal_pictures_load_no_web_font(fresh: Path, name: str) -> None:
     # The docs are read offline too: the recordings name no font on a CDN.
     for folder in (COMMITTED, fresh):
