@@ -21,6 +21,7 @@ from ._build import (
     cancel_url,
     status_url,
 )
+from ._cause import AnsweredRequest, ErrorResponse, HeaderView, HTTPStatusError
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._endpoints import (
@@ -76,10 +77,12 @@ from ._flows import (
     delete_flow,
     download_flow,
     estimate_flow,
+    send_flow,
     status_flow,
     submit_flow,
     subscribe_flow,
     upload_flow,
+    upload_slot_flow,
     wait_flow,
 )
 from ._http import (
@@ -101,6 +104,7 @@ from ._parse import (
     parse_cancel_response,
     parse_delete_response,
     parse_estimate_response,
+    parse_job_state,
     parse_status_response,
     parse_submit_response,
     parse_upload_put_response,
@@ -108,7 +112,7 @@ from ._parse import (
     raise_for_job_outcome,
 )
 from ._poll import PollPolicy
-from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy
+from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy, RetrySchedule
 from ._retry_after import retry_after_seconds
 from ._values import (
     ARTIFACT_KEYS,
@@ -275,6 +279,7 @@ __all__ = [
     "TURN_POLL",
     "USER_AGENT",
     "APIError",
+    "AnsweredRequest",
     "AgentAccessDeniedError",
     "AgentBackendError",
     "AgentError",
@@ -297,6 +302,7 @@ __all__ = [
     "Effect",
     "Endpoint",
     "Enqueued",
+    "ErrorResponse",
     "ErrorTable",
     "Estimate",
     "FailureKind",
@@ -304,6 +310,8 @@ __all__ = [
     "Flow",
     "FlowEnv",
     "GiveUp",
+    "HTTPStatusError",
+    "HeaderView",
     "Headers",
     "HiggsfieldError",
     "InsufficientCreditsError",
@@ -332,6 +340,7 @@ __all__ = [
     "Response",
     "Retry",
     "RetryPolicy",
+    "RetrySchedule",
     "Send",
     "ServerError",
     "SessionBusyError",
@@ -392,6 +401,7 @@ __all__ = [
     "parse_delete_response",
     "parse_estimate_response",
     "parse_interrupt_response",
+    "parse_job_state",
     "parse_media_confirm_response",
     "parse_media_response",
     "parse_message_response",
@@ -406,12 +416,14 @@ __all__ = [
     "retry_after_seconds",
     "run_turn_flow",
     "send_message_flow",
+    "send_flow",
     "sign_webhook",
     "status_flow",
     "submit_flow",
     "subscribe_flow",
     "transport_error_from_failure",
     "upload_flow",
+    "upload_slot_flow",
     "verify_webhook",
     "wait_flow",
     "wait_turn_flow",
