@@ -2,8 +2,9 @@
 
 Submit image and video jobs, follow them, fetch results, cancel, upload inputs; from plain Python
 (``SyncClient`` and the module-level functions), asyncio or trio (``AsyncClient`` and the
-``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors. ``client.agents`` is the
-Agent API.
+``*_async`` functions). Failed, NSFW and canceled jobs come back as their result, as in the official
+SDK (``result.raise_for_status()`` or ``raise_on_failure=True`` raise typed errors instead).
+``client.agents`` is the Agent API.
 
 Importing the package loads the official surface and no more: the Agent API's types, and the
 capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``testing``, ``cli``...) load on first

@@ -105,17 +105,22 @@ class AsyncRequestController:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    async def get(self, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False) -> JobResult:
-        """Wait for the job to finish and return its result.
-
-        Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
-            WaitTimeoutError: ``timeout`` seconds passed first.
-        """
-        known = self._job.known_result()
+    async def get(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
+    ) -> JobResult:
+        """Wait for the job to finish and return its result (see ``SyncRequestController.get``:
+        a failed, NSFW or canceled job's result too, unless ``raise_on_failure``)."""
+        known = self._job.known_result(raise_on_failure)
         if known is not None:
             return known
-        return await self._client._run(self._job.result(timeout=timeout, cancel_on_timeout=cancel_on_timeout))
+        call = self._job.result(
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
+        )
+        return await self._client._run(call)
 
     async def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
@@ -130,8 +135,8 @@ class AsyncClient:
 
     It is not bound to an event loop: it can be created anywhere and used from several
     ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
-    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy`` and ``allow_insecure_http`` are as for
-    ``SyncClient``.
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http`` and
+    ``raise_on_failure`` are as for ``SyncClient``.
 
     Args:
         transport: an AsyncTransport (yours to close, built with the options you want), or
@@ -157,6 +162,7 @@ class AsyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        raise_on_failure: bool = False,
         http_client: Optional[httpx.AsyncClient] = None,
     ) -> None:
         settings = client_settings(
@@ -170,6 +176,7 @@ class AsyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            raise_on_failure=raise_on_failure,
         )
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -244,6 +251,7 @@ class AsyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
         """Submit, wait and return the result (see ``SyncClient.subscribe``).
 
@@ -259,6 +267,7 @@ class AsyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
         )
         return await self._run(call)
 
@@ -267,11 +276,17 @@ class AsyncClient:
         return await self._run(self._calls.status(request_id))
 
     async def result(
-        self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
+        self,
+        request_id: str,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
-        """Wait for a job to finish and return its result (raises for failed/nsfw/canceled)."""
+        """Wait for a job to finish and return its result (a failed, NSFW or canceled job's too:
+        see ``SyncRequestController.get``)."""
         return await self.get_request_controller(request_id).get(
-            timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
         )
 
     async def cancel(self, request_id: str) -> None:

@@ -2,11 +2,13 @@
 
 The sync and async clients repeat signatures and docstrings only: each of their methods builds
 the same ``Call`` here and runs it. What happens around a flow - final statuses kept, status
-events filtered, failed jobs raised, uploads typed, downloads named - happens here, once.
+events filtered, failed jobs returned or raised, uploads typed, downloads named - happens here,
+once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,8 +67,6 @@ R = TypeVar("R")
 
 def _public_url(target: UploadTarget) -> str:
     return target.public_url
-
-
 
 
 def event_handler(
@@ -129,9 +129,9 @@ class Job:
             self.final = event.status
         return status_from_job(event.status)
 
-    def known_result(self) -> Optional[JobResult]:
-        """The result, if the final status was seen already (raises for failed jobs)."""
-        return None if self.final is None else self._calls.result(self.final)
+    def known_result(self, raise_on_failure: Optional[bool]) -> Optional[JobResult]:
+        """The result, if the final status was seen already (see ``Calls.result``)."""
+        return None if self.final is None else self._calls.result(self.final, raise_on_failure)
 
     def final_status(
         self, *, timeout: Optional[float], cancel_on_timeout: bool, poll: Optional[PollPolicy] = None
@@ -150,16 +150,18 @@ class Job:
         )
         return Call(flow=flow)
 
-    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
-        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+    def result(
+        self, *, timeout: Optional[float], cancel_on_timeout: bool, raise_on_failure: Optional[bool]
+    ) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (see ``Calls.result``)."""
         waiting = self.final_status(timeout=timeout, cancel_on_timeout=cancel_on_timeout)
-        return Call(flow=waiting.flow, finish=self.keep)
+        return Call(flow=waiting.flow, finish=functools.partial(self.keep, raise_on_failure=raise_on_failure))
 
-    def keep(self, job: JobStatus) -> JobResult:
-        """Keep ``job``, a final status however learnt, and return its result (raising for
-        failed jobs)."""
+    def keep(self, job: JobStatus, *, raise_on_failure: Optional[bool] = None) -> JobResult:
+        """Keep ``job``, a final status however learnt, and return its result (see
+        ``Calls.result``)."""
         self.final = job
-        return self._calls.result(job)
+        return self._calls.result(job, raise_on_failure)
 
     def cancel(self) -> Call[None, None]:
         """Cancel the job while it is queued."""
@@ -176,10 +178,22 @@ class Calls:
         self.settings = settings
         self.fetcher = fetcher
 
-    def result(self, job: JobStatus) -> JobResult:
-        """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
-        NSFW or canceled jobs)."""
-        return JobResult(raise_for_job_outcome(job), fetcher=self.fetcher)
+    def result(self, job: JobStatus, raise_on_failure: Optional[bool] = None) -> JobResult:
+        """The result of a final status, which fetches its outputs with ``fetcher``.
+
+        A failed, NSFW or canceled job's result holds its ``status``, ``error`` and ``payload``
+        and no outputs, as the official SDK returns the payload.
+
+        Args:
+            job: a final status.
+            raise_on_failure: raise instead for such a job; None: as the client was built.
+
+        Raises:
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
+        """
+        if self.settings.raise_on_failure if raise_on_failure is None else raise_on_failure:
+            raise_for_job_outcome(job)
+        return JobResult(job, fetcher=self.fetcher)
 
     def job(self, request_id: str) -> Job:
         """The state a controller of ``request_id`` keeps."""
@@ -218,8 +232,9 @@ class Calls:
         expires_after: Optional[int],
         timeout: Optional[float],
         cancel_on_timeout: bool,
+        raise_on_failure: Optional[bool],
     ) -> Call[JobStatus, JobResult]:
-        """Submit, wait and return the result (raising for failed, NSFW or canceled jobs)."""
+        """Submit, wait and return the result (see ``result``)."""
         flow = subscribe_flow(
             self.settings.config,
             model,
@@ -230,7 +245,8 @@ class Calls:
             expires_after=expires_after,
             cancel_on_timeout=cancel_on_timeout,
         )
-        return Call(flow=flow, finish=self.result, on_event=event_handler(on_enqueue, on_queue_update))
+        finish = functools.partial(self.result, raise_on_failure=raise_on_failure)
+        return Call(flow=flow, finish=finish, on_event=event_handler(on_enqueue, on_queue_update))
 
     def status(self, request_id: str) -> Call[JobStatus, Status]:
         """Check a job's state once."""

@@ -110,6 +110,8 @@ class Settings:
 
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
     (the caller's poll policy when one was given; None: the official turn schedule).
+    ``raise_on_failure``: a job that ends failed, nsfw or canceled raises its JobError instead of
+    returning its result.
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
@@ -119,6 +121,7 @@ class Settings:
     turn_poll: Optional[PollPolicy] = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
+    raise_on_failure: bool = False
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
     _env: FlowEnv = field(init=False, repr=False)
@@ -179,6 +182,7 @@ def client_settings(
     retry: Optional[RetryPolicy],
     poll: Optional[PollPolicy],
     allow_insecure_http: bool,
+    raise_on_failure: bool = False,
 ) -> Settings:
     """The settings of a client built with these constructor arguments (see ``SyncClient``).
 
@@ -195,6 +199,7 @@ def client_settings(
             transport=transport, timeout=timeout, verify=verify, proxy=proxy, http_client=http_client
         ),
         allow_insecure_http=allow_insecure_http,
+        raise_on_failure=raise_on_failure,
     )
 
 

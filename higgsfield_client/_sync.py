@@ -104,17 +104,37 @@ class SyncRequestController:
             if status is not None:
                 yield status
 
-    def get(self, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False) -> JobResult:
+    def get(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
+    ) -> JobResult:
         """Wait for the job to finish and return its result.
 
+        A job that ended failed, nsfw or canceled returns its result too, as the official SDK
+        does: ``result["status"]`` (or ``result.status``) tells, ``result.error`` holds a
+        failure's message, and there are no outputs. ``result.raise_for_status()`` raises its
+        error.
+
+        Args:
+            timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
+            cancel_on_timeout: cancel a job still queued at the deadline.
+            raise_on_failure: raise the job's error instead of returning such a result; None:
+                as the client was built (``raise_on_failure=``, False by default).
+
         Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
             WaitTimeoutError: ``timeout`` seconds passed first.
         """
-        known = self._job.known_result()
+        known = self._job.known_result(raise_on_failure)
         if known is not None:
             return known
-        return self._client._run(self._job.result(timeout=timeout, cancel_on_timeout=cancel_on_timeout))
+        call = self._job.result(
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
+        )
+        return self._client._run(call)
 
     def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
@@ -142,6 +162,9 @@ class SyncClient:
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
+        raise_on_failure: make ``subscribe``, ``result`` and ``get`` raise ``JobFailedError``,
+            ``JobNSFWError`` or ``JobCancelledError`` for a job that ends without output,
+            instead of returning its result as the official SDK does (each call can override it).
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
@@ -160,6 +183,7 @@ class SyncClient:
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        raise_on_failure: bool = False,
         http_client: Optional[httpx.Client] = None,
     ) -> None:
         settings = client_settings(
@@ -173,6 +197,7 @@ class SyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            raise_on_failure=raise_on_failure,
         )
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -274,16 +299,20 @@ class SyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
         """Submit a generation, wait for it, and return its result.
 
         ``on_enqueue(request_id)`` runs once the job is accepted; ``on_queue_update(status)`` at
         each poll tick. ``timeout`` bounds the whole call (WaitTimeoutError): when the next check
         would come after it, one last check is made at the deadline. With ``cancel_on_timeout``
-        a job still queued at the deadline is canceled.
+        a job still queued at the deadline is canceled. A job that ends failed, nsfw or canceled
+        returns its result, as from ``SyncRequestController.get``, unless ``raise_on_failure``
+        (None: as the client was built).
 
         Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
+            WaitTimeoutError: ``timeout`` passed first.
         """
         call = self._calls.subscribe(
             application,
@@ -295,6 +324,7 @@ class SyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
         )
         return self._run(call)
 
@@ -303,11 +333,17 @@ class SyncClient:
         return self._run(self._calls.status(request_id))
 
     def result(
-        self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
+        self,
+        request_id: str,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
-        """Wait for a job to finish and return its result (raises for failed/nsfw/canceled)."""
+        """Wait for a job to finish and return its result (a failed, NSFW or canceled job's too:
+        see ``SyncRequestController.get``)."""
         return self.get_request_controller(request_id).get(
-            timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
         )
 
     def cancel(self, request_id: str) -> None:

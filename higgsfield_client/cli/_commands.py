@@ -131,6 +131,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             webhook_url=options.webhook,
             idempotency_key=key,
             timeout=options.timeout,
+            raise_on_failure=True,  # a job without output exits with its own code
         )
     except KeyboardInterrupt:
         raise WaitInterrupted(accepted[0] if accepted else None, key) from None
@@ -162,7 +163,7 @@ def result(client: SyncClient, options: argparse.Namespace, console: Console) ->
         raise WaitInterrupted(options.request_id) from None
     finally:
         line.close()
-    return _report_result(client, controller.get(), options, console)
+    return _report_result(client, controller.get(raise_on_failure=True), options, console)
 
 
 def cancel(client: SyncClient, options: argparse.Namespace, console: Console) -> int:

@@ -98,7 +98,9 @@ def run_demo(
                 tick = time.monotonic()
                 line = StatusLine(console, label)
                 try:
-                    result = client.subscribe(model, arguments, on_queue_update=line.update)
+                    result = client.subscribe(
+                        model, arguments, on_queue_update=line.update, raise_on_failure=True
+                    )
                 finally:
                     line.close()
                 files = []
