@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls, output_urls
+from ._calls import Calls, ClientBase, output_urls
 from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .agents import AsyncAgents
+    from .http.retry import RetryStrategy
 
 R = TypeVar("R")
 
@@ -62,6 +63,11 @@ class AsyncRequestController:
     """Follows one submitted job from async code (asyncio or trio)."""
 
     def __init__(self, request_id: str, client: AsyncClient) -> None:
+        if not isinstance(client, AsyncClient):
+            raise TypeError(
+                f"AsyncRequestController takes the AsyncClient of the job, not {type(client).__name__}: "
+                f"use client.get_request_controller(request_id)"
+            )
         self._job = client._calls.job(request_id)
         self._client = client
 
@@ -130,7 +136,7 @@ class AsyncRequestController:
         return f"AsyncRequestController(request_id={self.request_id!r})"
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """The async Higgsfield client for asyncio and trio, a drop-in for the official ``AsyncClient``.
 
     It is not bound to an event loop: it can be created anywhere and used from several
@@ -157,7 +163,7 @@ class AsyncClient:
         api_key: Optional[str] = None,
         transport: AsyncTransportChoice = None,
         *,
-        retry: Optional[RetryPolicy] = None,
+        retry: Union[RetryPolicy, RetryStrategy, None] = None,
         poll: Optional[PollPolicy] = None,
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
@@ -183,11 +189,6 @@ class AsyncClient:
         if http_client is not None:
             transport = over_async_httpx_client(http_client)
         self._transports = TransportsByRun(transport, settings)
-
-    @property
-    def base_url(self) -> str:
-        """The API root this client talks to."""
-        return self._calls.settings.base_url
 
     @functools.cached_property
     def agents(self) -> AsyncAgents:

@@ -53,6 +53,7 @@ from ._statuses import JobResult, Status, status_from_job
 from ._uploads import (
     Progress,
     UploadData,
+    UploadMixin,
     body_from_data,
     body_from_path,
     guess_content_type,
@@ -352,6 +353,28 @@ class Calls:
             self.download(url, target, progress=None, overwrite=overwrite)
             for url, target in zip(urls, targets, strict=True)
         ]
+
+
+class ClientBase(UploadMixin):
+    """What the sync and async clients share above their calls: the official attributes
+    ``base_url``, ``timeout`` and ``api_key``, and the upload helpers of ``UploadMixin``."""
+
+    _calls: Calls
+
+    @property
+    def base_url(self) -> str:
+        """The API root this client talks to."""
+        return self._calls.settings.base_url
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """The seconds an answer may take to start, and between reads (the official attribute)."""
+        return self._calls.settings.transport.timeout
+
+    @property
+    def api_key(self) -> Optional[str]:
+        """The ``api_key=`` the client was built with, or None when it reads the environment."""
+        return self._calls.settings.api_key
 
 
 def output_urls(result: JobResult) -> list[str]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
-from higgsfield_proto import JobState, JobStatus, job_status_from_payload, raise_for_job_outcome
+from higgsfield_proto import (
+    JobState,
+    JobStatus,
+    job_status_from_payload,
+    parse_job_state,
+    raise_for_job_outcome,
+)
 
 from ._outputs import Fetcher, Folder, Output, fetcher_for, short_url
 
@@ -107,6 +113,24 @@ def _job(status: Status) -> JobStatus:
 def status_from_job(job: JobStatus) -> Status:
     """The official status object for a parsed job status."""
     return _CLASS_OF_STATE[job.state](job.request_id, job.payload, job=job)
+
+
+def status_class(state: JobState) -> Type[Status]:
+    """The status class of ``state``."""
+    return _CLASS_OF_STATE[state]
+
+
+def status_from_payload(payload: Mapping[str, Any]) -> Status:
+    """The status object of a status payload, with its request id when it has one (the official
+    ``utils.get_status``).
+
+    Raises:
+        UnknownStatusError: ``status`` is missing or not one of the six states.
+    """
+    found = payload.get("status") if isinstance(payload, Mapping) else None
+    state = parse_job_state(found)
+    request_id = payload.get("request_id")
+    return _CLASS_OF_STATE[state](request_id if isinstance(request_id, str) else None, payload)
 
 
 class JobResult(Dict[str, Any]):

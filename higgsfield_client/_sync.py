@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls, output_urls
+from ._calls import Calls, ClientBase, output_urls
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
 from ._outputs import WRONG_KIND_OF_CLIENT
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from higgsfield_transports import SyncTransport
 
     from .agents import SyncAgents
+    from .http.retry import RetryStrategy
 
 R = TypeVar("R")
 
@@ -65,6 +66,11 @@ class SyncRequestController:
     """Follows one submitted job: ``status()``, ``poll_request_status()``, ``get()``, ``cancel()``."""
 
     def __init__(self, request_id: str, client: SyncClient) -> None:
+        if not isinstance(client, SyncClient):
+            raise TypeError(
+                f"SyncRequestController takes the SyncClient of the job, not {type(client).__name__}: "
+                f"use client.get_request_controller(request_id)"
+            )
         self._job = client._calls.job(request_id)
         self._client = client
 
@@ -144,7 +150,7 @@ class SyncRequestController:
         return f"SyncRequestController(request_id={self.request_id!r})"
 
 
-class SyncClient:
+class SyncClient(ClientBase):
     """The blocking Higgsfield client, a drop-in for the official ``SyncClient``.
 
     Args:
@@ -157,7 +163,9 @@ class SyncClient:
             use and closes in ``close()``.
         http_client: an ``httpx.Client`` to send with (the ``httpx`` extra), with its proxies,
             mounts, TLS settings, HTTP/2, timeouts and event hooks; it stays yours to close.
-        retry: the retry policy for every request.
+        retry: the retry policy for every request: a ``RetryPolicy``, or an official strategy of
+            ``higgsfield_client.http.retry`` (``NoRetry()``, ``ExponentialBackoffRetry(...)``...),
+            asked at each call.
         poll: the poll policy for waiting calls (interval growth, overall timeout).
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
@@ -178,7 +186,7 @@ class SyncClient:
         api_key: Optional[str] = None,
         transport: Optional[SyncTransport] = None,
         *,
-        retry: Optional[RetryPolicy] = None,
+        retry: Union[RetryPolicy, RetryStrategy, None] = None,
         poll: Optional[PollPolicy] = None,
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
@@ -211,11 +219,6 @@ class SyncClient:
             else functools.partial(over_httpx_client, http_client)
         )
         self._lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        """The API root this client talks to."""
-        return self._calls.settings.base_url
 
     @functools.cached_property
     def agents(self) -> SyncAgents:
