@@ -10,15 +10,18 @@ import functools
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+
+import sniffio
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls, ClientBase, output_urls
-from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
+from ._calls import Calls, output_urls
+from ._connections import AsyncTransportChoice, RunContext, TransportsByRun, over_async_httpx_client
 from ._download import Destination
+from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
-from ._runner import Call, iterate_async, run_async
+from ._runner import Call, iterate_async, run_async, running_library
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
 from ._uploads import Progress, UploadData
@@ -88,6 +91,12 @@ class AsyncRequestController:
         """The job's cancel URL on the client's base URL."""
         return self._job.cancel_url
 
+    @property
+    def _transport(self) -> Any:
+        """The client's official ``_transport`` (the same object), as the official controller
+        holds it."""
+        return self._client._transport
+
     async def status(self) -> Status:
         """Check the job's state once."""
         return await self._client.status(self.request_id)
@@ -101,7 +110,7 @@ class AsyncRequestController:
             delay: a fixed interval between checks; default: the client's poll policy.
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
-        run = await self._client._transports.current()
+        run = await self._client._context()
         events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.library)
         try:
             async for event in events:
@@ -156,6 +165,8 @@ class AsyncClient(ClientBase):
             or ``http_client``, or both of those given.
     """
 
+    _asynchronous = True
+
     def __init__(
         self,
         base_url: Optional[str] = None,
@@ -189,6 +200,7 @@ class AsyncClient(ClientBase):
         if http_client is not None:
             transport = over_async_httpx_client(http_client)
         self._transports = TransportsByRun(transport, settings)
+        self._start_official(http_client)
 
     @functools.cached_property
     def agents(self) -> AsyncAgents:
@@ -200,12 +212,22 @@ class AsyncClient(ClientBase):
 
         return AsyncAgents(self._calls.settings, self._run)
 
+    async def _context(self) -> RunContext:
+        """The transport, clock and sleep of a call in the running loop or trio run."""
+        if self._touched():  # code reached the official _client, _upload_client or _transport
+            library = running_library(sniffio.current_async_library())
+            return RunContext(self._official_route(), library)
+        return await self._transports.current()
+
     async def _run(self, call: Call[Any, R]) -> R:
-        run = await self._transports.current()
+        run = await self._context()
         return await run_async(call, run.transport, run.library)
 
     async def aclose(self) -> None:
-        """Close the transport this client created for the current event loop or run."""
+        """Close the transport this client created for the current event loop or run, and the
+        httpx clients it made as ``_client`` and ``_upload_client`` (made anew if used again)."""
+        for made in self._forget_made():
+            await made.aclose()
         await self._transports.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -299,6 +321,10 @@ class AsyncClient(ClientBase):
     ) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
         return await self._run(self._calls.upload(data, content_type, progress))
+
+    async def _get_upload_url(self, content_type: str) -> Tuple[str, str, Dict[str, str]]:
+        """Ask for an upload slot (see ``SyncClient._get_upload_url``)."""
+        return await self._run(self._calls.upload_slot(content_type))
 
     async def upload_file(
         self,

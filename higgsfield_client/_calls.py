@@ -12,7 +12,7 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import (
     Deletion,
@@ -35,6 +35,7 @@ from higgsfield_proto import (
     submit_flow,
     subscribe_flow,
     upload_flow,
+    upload_slot_flow,
     wait_flow,
 )
 
@@ -53,7 +54,6 @@ from ._statuses import JobResult, Status, status_from_job
 from ._uploads import (
     Progress,
     UploadData,
-    UploadMixin,
     body_from_data,
     body_from_path,
     guess_content_type,
@@ -68,6 +68,10 @@ R = TypeVar("R")
 
 def _public_url(target: UploadTarget) -> str:
     return target.public_url
+
+
+def _slot(target: UploadTarget) -> Tuple[str, str, Dict[str, str]]:
+    return target.public_url, target.upload_url, dict(target.upload_headers)
 
 
 def event_handler(
@@ -266,6 +270,12 @@ class Calls:
         flow = upload_flow(self.settings.config, content_type, body, self.settings.env())
         return Call(flow=flow, finish=_public_url)
 
+    def upload_slot(self, content_type: str) -> Call[UploadTarget, Tuple[str, str, Dict[str, str]]]:
+        """Ask for an upload slot; the call returns the official ``_get_upload_url``'s
+        ``(public_url, upload_url, upload_headers)``."""
+        flow = upload_slot_flow(self.settings.config, content_type, self.settings.env())
+        return Call(flow=flow, finish=_slot)
+
     def upload_file(
         self,
         path: Union[str, os.PathLike[str]],
@@ -353,28 +363,6 @@ class Calls:
             self.download(url, target, progress=None, overwrite=overwrite)
             for url, target in zip(urls, targets, strict=True)
         ]
-
-
-class ClientBase(UploadMixin):
-    """What the sync and async clients share above their calls: the official attributes
-    ``base_url``, ``timeout`` and ``api_key``, and the upload helpers of ``UploadMixin``."""
-
-    _calls: Calls
-
-    @property
-    def base_url(self) -> str:
-        """The API root this client talks to."""
-        return self._calls.settings.base_url
-
-    @property
-    def timeout(self) -> Optional[float]:
-        """The seconds an answer may take to start, and between reads (the official attribute)."""
-        return self._calls.settings.transport.timeout
-
-    @property
-    def api_key(self) -> Optional[str]:
-        """The ``api_key=`` the client was built with, or None when it reads the environment."""
-        return self._calls.settings.api_key
 
 
 def output_urls(result: JobResult) -> list[str]:

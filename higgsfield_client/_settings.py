@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import functools
 import os
 import random
 from collections.abc import Callable, Mapping
@@ -114,8 +113,10 @@ class Settings:
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
     (the caller's poll policy when one was given; None: the official turn schedule).
     ``raise_on_failure``: a job that ends failed, nsfw or canceled raises its JobError instead of
-    returning its result. ``retry_source``, when set, gives the retry policy of each call instead
-    of ``retry`` (an official retry strategy, which may change between calls).
+    returning its result. ``retry_strategy`` is an official retry strategy given as ``retry=``;
+    ``retry_override``, which the client sets, gives the retry policy of a call when it returns
+    one (from that strategy, or from the one the official ``_transport`` carries), else ``retry``
+    applies.
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
@@ -126,7 +127,8 @@ class Settings:
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
     raise_on_failure: bool = False
-    retry_source: Optional[Callable[[], RetryPolicy]] = field(default=None, repr=False)
+    retry_strategy: Optional[RetryStrategy] = None
+    retry_override: Optional[Callable[[], Optional[RetryPolicy]]] = field(default=None, repr=False)
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
     _env: FlowEnv = field(init=False, repr=False)
@@ -165,18 +167,20 @@ class Settings:
             delay: a fixed poll interval (the official ``poll_request_status(delay=...)``).
             poll: a poll policy replacing the client's (a webhook waiter's slow fallback).
         """
-        if timeout is None and delay is None and poll is None and self.retry_source is None:
+        retry = self.retry_override() if self.retry_override is not None else None
+        if timeout is None and delay is None and poll is None and retry is None:
             return self._env  # most calls: the client's own policies
         poll = poll or self.poll
         if delay is not None:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:
             poll = replace(poll, timeout=timeout)
-        return FlowEnv(retry=self.current_retry(), poll=poll, jitter=jitter)
+        return FlowEnv(retry=retry or self.retry, poll=poll, jitter=jitter)
 
     def current_retry(self) -> RetryPolicy:
         """The retry policy of a call made now."""
-        return self.retry if self.retry_source is None else self.retry_source()
+        retry = self.retry_override() if self.retry_override is not None else None
+        return retry or self.retry
 
 
 def client_settings(
@@ -199,18 +203,17 @@ def client_settings(
         InvalidArgumentError: transport options given together with a transport object.
         TypeError: ``retry`` is neither a RetryPolicy nor a retry strategy.
     """
-    source: Optional[Callable[[], RetryPolicy]] = None
+    strategy: Optional[RetryStrategy] = None
     if retry is not None and not isinstance(retry, RetryPolicy):
         from .http.retry import retry_policy_of  # an official strategy: loaded when one is given
 
         retry_policy_of(retry)  # refused now rather than at the first call
-        source = functools.partial(retry_policy_of, retry)
-        retry = None
+        strategy, retry = retry, None
     return Settings(
         base_url=base_url or default_base_url(os.environ),
         api_key=api_key,
         retry=retry or RetryPolicy(),
-        retry_source=source,
+        retry_strategy=strategy,
         poll=poll or PollPolicy(),
         turn_poll=poll,
         transport=TransportOptions.resolve(

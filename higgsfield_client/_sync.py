@@ -11,13 +11,14 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
-from ._calls import Calls, ClientBase, output_urls
+from ._calls import Calls, output_urls
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
+from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
 from ._settings import DEFAULT, Default, Verify, client_settings
@@ -90,6 +91,12 @@ class SyncRequestController:
     def cancel_url(self) -> str:
         """The job's cancel URL on the client's base URL."""
         return self._job.cancel_url
+
+    @property
+    def _transport(self) -> Any:
+        """The client's official ``_transport`` (the same object), as the official controller
+        holds it."""
+        return self._client._transport
 
     def status(self) -> Status:
         """Check the job's state once."""
@@ -211,7 +218,8 @@ class SyncClient(ClientBase):
         self._calls = Calls(settings, self._fetcher)
         # The caller's transport is used as it is, never replaced or closed; the client's own is
         # made on first use (again after ``close()``), over the caller's httpx client if given.
-        self._transport = transport
+        # (``_transport`` is the official client's attribute: see ``ClientBase``.)
+        self._own_transport = transport
         self._owns_transport = transport is None
         self._make_transport: Callable[[], SyncTransport] = (
             functools.partial(make_sync_transport, settings)
@@ -219,6 +227,7 @@ class SyncClient(ClientBase):
             else functools.partial(over_httpx_client, http_client)
         )
         self._lock = threading.Lock()
+        self._start_official(http_client)
 
     @functools.cached_property
     def agents(self) -> SyncAgents:
@@ -231,21 +240,27 @@ class SyncClient(ClientBase):
         return SyncAgents(self._calls.settings, self._run)
 
     def _get_transport(self) -> SyncTransport:
+        if self._touched():  # code reached the official _client, _upload_client or _transport
+            route: SyncTransport = self._official_route()
+            return route
         with self._lock:
-            if self._transport is None:
-                self._transport = self._make_transport()
-            return self._transport
+            if self._own_transport is None:
+                self._own_transport = self._make_transport()
+            return self._own_transport
 
     def _run(self, call: Call[Any, R]) -> R:
         return run_sync(call, self._get_transport())
 
     def close(self) -> None:
         """Close the transport if this client created it (a caller's transport stays open, and
-        in use: the client can still send with it)."""
+        in use: the client can still send with it), and the httpx clients it made as ``_client``
+        and ``_upload_client`` (made anew if used again)."""
+        for made in self._forget_made():
+            made.close()
         if not self._owns_transport:
             return
         with self._lock:
-            transport, self._transport = self._transport, None
+            transport, self._own_transport = self._own_transport, None
         if transport is not None:
             transport.close()
 
@@ -356,6 +371,14 @@ class SyncClient(ClientBase):
     def upload(self, data: UploadData, content_type: str, *, progress: Optional[Progress] = None) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
         return self._run(self._calls.upload(data, content_type, progress))
+
+    def _get_upload_url(self, content_type: str) -> Tuple[str, str, Dict[str, str]]:
+        """Ask for an upload slot: the official ``(public_url, upload_url, upload_headers)``.
+
+        ``upload_headers`` are the headers the PUT of the bytes to ``upload_url`` must carry
+        (``Content-Type`` included); ``public_url`` is where the file can then be read.
+        """
+        return self._run(self._calls.upload_slot(content_type))
 
     def upload_file(
         self,

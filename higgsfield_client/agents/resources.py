@@ -6,8 +6,9 @@ in ``._calls`` and hands it to the run function of the client it belongs to.
 The official module's names are here too: ``AgentsResource``, ``Sessions`` and ``Media`` are
 ``SyncAgents``, ``SyncSessions`` and ``SyncMedia``, and ``AsyncAgentsResource`` is
 ``AsyncAgents``. Each class also takes the official constructor's arguments (an httpx client,
-the upload client where the official takes one, and the base URL), and then sends through that
-client with the credentials of its ``Authorization`` header (else the environment's).
+the upload client where the official takes one, and the base URL), and then sends the API's
+requests through that client with the credentials of its ``Authorization`` header (else the
+environment's), and the media PUT through the upload client.
 """
 
 from __future__ import annotations
@@ -81,19 +82,34 @@ def _key_of(client: Union[httpx.Client, httpx.AsyncClient]) -> Optional[str]:
     return key.strip() if scheme.lower() == "key" and key.strip() else None
 
 
-def _sync_parts(client: httpx.Client, base_url: str) -> Tuple[SyncRun, AgentCalls]:
-    """The run function and calls of the official constructors' ``(client, ..., base_url)``."""
+def _sending_through(sdk: Any, client: Any, upload_client: Any) -> None:
+    """Make ``sdk`` send as the official resources do: the API's requests through ``client``, the
+    media PUT through ``upload_client`` (the client's own upload client when None)."""
+    sdk.__dict__["_client"] = client  # as code written for the official client sets it
+    if upload_client is not None:
+        sdk.__dict__["_upload_client"] = upload_client
+
+
+def _sync_parts(
+    client: httpx.Client, upload_client: Optional[httpx.Client], base_url: str
+) -> Tuple[SyncRun, AgentCalls]:
+    """The run function and calls of the official constructors' ``(client, [upload_client,]
+    base_url)``."""
     from .._sync import SyncClient  # the core client, made here only for the official shape
 
-    sdk = SyncClient(base_url=base_url, api_key=_key_of(client), http_client=client)
+    sdk = SyncClient(base_url=base_url, api_key=_key_of(client))
+    _sending_through(sdk, client, upload_client)
     return sdk._run, AgentCalls(sdk._calls.settings)
 
 
-def _async_parts(client: httpx.AsyncClient, base_url: str) -> Tuple[AsyncRun, AgentCalls]:
+def _async_parts(
+    client: httpx.AsyncClient, upload_client: Optional[httpx.AsyncClient], base_url: str
+) -> Tuple[AsyncRun, AgentCalls]:
     """``_sync_parts`` for an ``httpx.AsyncClient``."""
     from .._async import AsyncClient
 
-    sdk = AsyncClient(base_url=base_url, api_key=_key_of(client), http_client=client)
+    sdk = AsyncClient(base_url=base_url, api_key=_key_of(client))
+    _sending_through(sdk, client, upload_client)
     return sdk._run, AgentCalls(sdk._calls.settings)
 
 
@@ -112,7 +128,7 @@ class SyncSessions:
 
     def __init__(self, run: Any, calls: Any) -> None:
         if isinstance(calls, str):  # the official (client, base_url)
-            run, calls = _sync_parts(run, calls)
+            run, calls = _sync_parts(run, None, calls)
         self._run: SyncRun = run
         self._calls: AgentCalls = calls
 
@@ -220,7 +236,7 @@ class SyncMedia:
     """Media for agent messages from plain Python: ``client.agents.media`` (the official ``Media``).
 
     ``Media(client, upload_client, base_url)``, the official constructor, sends through the
-    ``httpx.Client`` ``client``, the PUT of the bytes without credentials.
+    ``httpx.Client`` ``client``, and the PUT of the bytes through ``upload_client``.
     """
 
     @overload
@@ -231,7 +247,7 @@ class SyncMedia:
 
     def __init__(self, run: Any, calls: Any, base_url: Optional[str] = None) -> None:
         if base_url is not None:  # the official (client, upload_client, base_url)
-            run, calls = _sync_parts(run, base_url)
+            run, calls = _sync_parts(run, calls, base_url)
         self._run: SyncRun = run
         self._calls: AgentCalls = calls
 
@@ -268,7 +284,7 @@ class SyncAgents:
 
     def __init__(self, settings: Any, run: Any, base_url: Optional[str] = None) -> None:
         if base_url is not None:  # the official (client, upload_client, base_url)
-            run, calls = _sync_parts(settings, base_url)
+            run, calls = _sync_parts(settings, run, base_url)
         else:
             settings.config  # noqa: B018 - the official property looks credentials up
             calls = AgentCalls(settings)
@@ -291,7 +307,7 @@ class AsyncSessions:
 
     def __init__(self, run: Any, calls: Any) -> None:
         if isinstance(calls, str):  # the official (client, base_url)
-            run, calls = _async_parts(run, calls)
+            run, calls = _async_parts(run, None, calls)
         self._run: AsyncRun = run
         self._calls: AgentCalls = calls
 
@@ -376,7 +392,7 @@ class AsyncMedia:
 
     def __init__(self, run: Any, calls: Any, base_url: Optional[str] = None) -> None:
         if base_url is not None:  # the official (client, upload_client, base_url)
-            run, calls = _async_parts(run, base_url)
+            run, calls = _async_parts(run, calls, base_url)
         self._run: AsyncRun = run
         self._calls: AgentCalls = calls
 
@@ -403,7 +419,7 @@ class AsyncAgents:
 
     def __init__(self, settings: Any, run: Any, base_url: Optional[str] = None) -> None:
         if base_url is not None:  # the official (client, upload_client, base_url)
-            run, calls = _async_parts(settings, base_url)
+            run, calls = _async_parts(settings, run, base_url)
         else:
             settings.config  # noqa: B018 - the official property looks credentials up
             calls = AgentCalls(settings)

@@ -23,6 +23,7 @@ __all__ = [
     "ExponentialBackoffRetry",
     "LinearRetry",
     "NoRetry",
+    "PolicyRetry",
     "RetryStrategy",
     "create_default_retry_strategy",
     "retry_policy_of",
@@ -223,6 +224,34 @@ class NoRetry(RetryStrategy):
 
     def __repr__(self) -> str:
         return "NoRetry()"
+
+
+class PolicyRetry(RetryStrategy):
+    """A strategy standing for a core ``RetryPolicy``: what ``client._transport._retry_strategy``
+    is until code sets another, so that reading the official attribute changes nothing.
+
+    Args:
+        policy: the policy (a client's own, by default five attempts with backoff and jitter).
+    """
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.max_retries = policy.max_attempts
+
+    def should_retry(self, attempt: int, status_code: int) -> bool:
+        """True for a status of the policy's ``retry_statuses`` before its last attempt."""
+        return attempt < self.policy.max_attempts and status_code in self.policy.retry_statuses
+
+    def get_delay(self, attempt: int) -> float:
+        """The policy's backoff before jitter (the wait is a random share of it)."""
+        return self.policy.backoff(attempt, 1.0)
+
+    def retry_policy(self) -> RetryPolicy:
+        """The policy itself, jitter, ``Retry-After`` and all."""
+        return self.policy
+
+    def __repr__(self) -> str:
+        return f"PolicyRetry({self.policy!r})"
 
 
 def create_default_retry_strategy() -> RetryStrategy:
