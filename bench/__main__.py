@@ -16,6 +16,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
   emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
   batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
   catalog        the model catalog's argument check: CPU per check over CPU per submit
+  budget         a budget's bookkeeping: CPU per priced job over CPU per submit without one
 
 Not in the default run, named explicitly:
 
@@ -57,6 +58,7 @@ SUITES: Dict[str, str] = {
     "emulator_rate": "emulator_suite",
     "batch": "batch",
     "catalog": "catalog",
+    "budget": "budget",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]

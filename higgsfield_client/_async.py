@@ -16,7 +16,9 @@ import sniffio
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import AsyncTransportChoice, RunContext, TransportsByRun, over_async_httpx_client
 from ._download import Destination
 from ._official import ClientBase
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
     from .agents import AsyncAgents
     from .http.retry import RetryStrategy
+    from .models import AsyncModels
 
 R = TypeVar("R")
 
@@ -150,8 +153,8 @@ class AsyncClient(ClientBase):
 
     It is not bound to an event loop: it can be created anywhere and used from several
     ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
-    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http`` and
-    ``raise_on_failure`` are as for ``SyncClient``.
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http``,
+    ``raise_on_failure``, ``validate`` and ``budget`` are as for ``SyncClient``.
 
     Args:
         transport: an AsyncTransport (yours to close, built with the options you want), or
@@ -162,7 +165,7 @@ class AsyncClient(ClientBase):
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object
-            or ``http_client``, or both of those given.
+            or ``http_client``, both of those given, or a bad ``validate``.
     """
 
     _asynchronous = True
@@ -181,6 +184,8 @@ class AsyncClient(ClientBase):
         allow_insecure_http: bool = False,
         raise_on_failure: bool = False,
         http_client: Optional[httpx.AsyncClient] = None,
+        validate: Validate = True,
+        budget: Optional[Budget] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -194,6 +199,8 @@ class AsyncClient(ClientBase):
             poll=poll,
             allow_insecure_http=allow_insecure_http,
             raise_on_failure=raise_on_failure,
+            validate=validate,
+            budget=budget,
         )
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -218,6 +225,29 @@ class AsyncClient(ClientBase):
             library = running_library(sniffio.current_async_library())
             return RunContext(self._official_route(), library)
         return await self._transports.current()
+
+    @functools.cached_property
+    def models(self) -> AsyncModels:
+        """The model catalog: ``models.list()``, ``get()`` and ``validate()`` (plain methods:
+        they do no I/O), and ``await models.refresh()``.
+        """
+        from .models import AsyncModels  # the catalog's client side loads on first use
+
+        return AsyncModels(self._calls.check, self._fetcher.aread)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget (see ``SyncClient.spent``)."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``async with client.budget(max_credits=100) as block:``
+        (a plain ``with`` works too); see ``SyncClient.budget``."""
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    async def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it (see ``SyncClient.price``)."""
+        return await self._run(self._calls.price(application, arguments))
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._context()
@@ -251,6 +281,7 @@ class AsyncClient(ClientBase):
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> AsyncRequestController:
         """Submit a generation and return a controller for it (see ``SyncClient.submit``)."""
         call = self._calls.submit(
@@ -259,6 +290,7 @@ class AsyncClient(ClientBase):
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return AsyncRequestController(await self._run(call), self)
 
@@ -275,6 +307,7 @@ class AsyncClient(ClientBase):
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
         raise_on_failure: Optional[bool] = None,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit, wait and return the result (see ``SyncClient.subscribe``).
 
@@ -291,6 +324,7 @@ class AsyncClient(ClientBase):
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
             raise_on_failure=raise_on_failure,
+            validate=validate,
         )
         return await self._run(call)
 

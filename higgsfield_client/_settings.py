@@ -20,6 +20,9 @@ from higgsfield_proto import (
     RetryPolicy,
 )
 
+from ._budget import Budget
+from ._checks import Validate, validate_mode
+
 if TYPE_CHECKING:
     import ssl
 
@@ -117,6 +120,8 @@ class Settings:
     ``retry_override``, which the client sets, gives the retry policy of a call when it returns
     one (from that strategy, or from the one the official ``_transport`` carries), else ``retry``
     applies.
+    ``validate`` is how a submit's arguments are checked against the model catalog; ``budget``
+    caps what the client's jobs may cost.
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
@@ -129,6 +134,8 @@ class Settings:
     raise_on_failure: bool = False
     retry_strategy: Optional[RetryStrategy] = None
     retry_override: Optional[Callable[[], Optional[RetryPolicy]]] = field(default=None, repr=False)
+    validate: Validate = True
+    budget: Optional[Budget] = None
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
     _env: FlowEnv = field(init=False, repr=False)
@@ -196,11 +203,15 @@ def client_settings(
     poll: Optional[PollPolicy],
     allow_insecure_http: bool,
     raise_on_failure: bool = False,
+    validate: Validate = True,
+    budget: Optional[Budget] = None,
 ) -> Settings:
     """The settings of a client built with these constructor arguments (see ``SyncClient``).
 
     Raises:
-        InvalidArgumentError: transport options given together with a transport object.
+        InvalidArgumentError: transport options given together with a transport object, a
+            ``validate`` that is not a mode of the argument check, or a ``budget`` that is no
+            ``Budget``.
         TypeError: ``retry`` is neither a RetryPolicy nor a retry strategy.
     """
     strategy: Optional[RetryStrategy] = None
@@ -221,7 +232,15 @@ def client_settings(
         ),
         allow_insecure_http=allow_insecure_http,
         raise_on_failure=raise_on_failure,
+        validate=validate_mode(validate),
+        budget=_budget(budget),
     )
+
+
+def _budget(budget: object) -> Optional[Budget]:
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    raise InvalidArgumentError(f"budget must be a Budget(max_credits=..., max_usd=...), not {budget!r}")
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:

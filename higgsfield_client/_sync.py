@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar,
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
 from ._official import ClientBase
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
     from .agents import SyncAgents
     from .http.retry import RetryStrategy
+    from .models import SyncModels
 
 R = TypeVar("R")
 
@@ -180,10 +183,20 @@ class SyncClient(ClientBase):
         raise_on_failure: make ``subscribe``, ``result`` and ``get`` raise ``JobFailedError``,
             ``JobNSFWError`` or ``JobCancelledError`` for a job that ends without output,
             instead of returning its result as the official SDK does (each call can override it).
+        validate: how ``submit`` and ``subscribe`` check arguments against the model catalog
+            first: True (the default) warns about a problem with ``HiggsfieldArgumentWarning``
+            and submits anyway; ``"strict"`` raises ``ValidationError`` and sends nothing, also
+            for a field the model does not have; False checks nothing. A model the catalog does
+            not know is submitted unchanged. Each call may choose otherwise.
+        budget: a cap on what the client's jobs may cost (see ``budget()`` for a block of
+            code): each submit is priced first (the account's estimate, else the catalog's
+            price), and one that would take charged plus in flight past the cap raises
+            ``BudgetExceededError`` and sends nothing. ``spent`` is the ledger.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
-            ``http_client``, or both of those given.
+            ``http_client``, both of those given, a ``validate`` that is none of these, or a
+            ``budget`` that is no ``Budget``.
     """
 
     def __init__(
@@ -200,6 +213,8 @@ class SyncClient(ClientBase):
         allow_insecure_http: bool = False,
         raise_on_failure: bool = False,
         http_client: Optional[httpx.Client] = None,
+        validate: Validate = True,
+        budget: Optional[Budget] = None,
     ) -> None:
         settings = client_settings(
             base_url=base_url,
@@ -213,6 +228,8 @@ class SyncClient(ClientBase):
             poll=poll,
             allow_insecure_http=allow_insecure_http,
             raise_on_failure=raise_on_failure,
+            validate=validate,
+            budget=budget,
         )
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
@@ -238,6 +255,41 @@ class SyncClient(ClientBase):
         from .agents import SyncAgents  # the Agent API loads on first use
 
         return SyncAgents(self._calls.settings, self._run)
+
+    @functools.cached_property
+    def models(self) -> SyncModels:
+        """The model catalog: ``models.list()``, ``get()``, ``validate()`` and ``refresh()``.
+
+        Made on first access; the catalog itself loads on first use.
+        """
+        from .models import SyncModels  # the catalog's client side loads on first use
+
+        return SyncModels(self._calls.check, self._fetcher.read)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget: charged (completed), refunded (failed,
+        NSFW, canceled before starting, refused) and in flight, in credits and US dollars, per
+        model too. Jobs submitted while no budget applies are not priced, and not counted."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``with client.budget(max_credits=100) as block:``.
+
+        Every submit through this client while the block is open (from any thread) is priced
+        and counted against it, as well as against the client's own budget; ``block.spent`` is
+        its part of the ledger.
+
+        Raises:
+            InvalidArgumentError: neither cap is given, or one is not a non-negative number.
+        """
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it: the account's estimate (asked
+        once per distinct model and arguments), else the model catalog's price; None when
+        neither can be had. ``source`` says which."""
+        return self._run(self._calls.price(application, arguments))
 
     def _get_transport(self) -> SyncTransport:
         if self._touched():  # code reached the official _client, _upload_client or _transport
@@ -285,6 +337,7 @@ class SyncClient(ClientBase):
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> SyncRequestController:
         """Submit a generation and return a controller for it.
 
@@ -295,6 +348,12 @@ class SyncClient(ClientBase):
             idempotency_key: reuse one to make a repeated submit return the same job; default: a
                 fresh UUID, so that the SDK's own retries never create a second job.
             expires_after: seconds to keep the job's data after it finishes (>= 3600).
+            validate: the argument check of this call (see the class); None: the client's.
+
+        Raises:
+            ValidationError: ``validate="strict"`` and the arguments do not match the model's
+                schema (``local`` is True: nothing was sent).
+            UnknownModelError: ``validate="strict"`` and the id is one of another API plane.
         """
         call = self._calls.submit(
             application,
@@ -302,6 +361,7 @@ class SyncClient(ClientBase):
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return SyncRequestController(self._run(call), self)
 
@@ -318,6 +378,7 @@ class SyncClient(ClientBase):
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
         raise_on_failure: Optional[bool] = None,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit a generation, wait for it, and return its result.
 
@@ -326,11 +387,12 @@ class SyncClient(ClientBase):
         would come after it, one last check is made at the deadline. With ``cancel_on_timeout``
         a job still queued at the deadline is canceled. A job that ends failed, nsfw or canceled
         returns its result, as from ``SyncRequestController.get``, unless ``raise_on_failure``
-        (None: as the client was built).
+        (None: as the client was built). ``validate`` is as for ``submit``.
 
         Raises:
             JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
             WaitTimeoutError: ``timeout`` passed first.
+            ValidationError, UnknownModelError: as for ``submit``.
         """
         call = self._calls.subscribe(
             application,
@@ -343,6 +405,7 @@ class SyncClient(ClientBase):
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
             raise_on_failure=raise_on_failure,
+            validate=validate,
         )
         return self._run(call)
 
@@ -435,12 +498,15 @@ class SyncClient(ClientBase):
         """Download every output of a finished job into ``folder``; returns the files' paths.
 
         Files are named ``<request id>-<name from the URL>``, so that outputs of different jobs
-        never collide in one folder. No file is replaced unless ``overwrite`` is set; without
-        it, any existing file stops the call before anything is downloaded.
+        never collide in one folder. The outputs are saved one after the other; a file already
+        there with the output's size is kept (its GET ends before the body: there is no HEAD in
+        the protocol), so calling again after a failure fetches only what is missing. A file
+        of another size is replaced only when ``overwrite`` is set.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off.
-            DownloadError, TransportError, APIError: as ``download``.
+            FileExistsError: a file of another size is there and ``overwrite`` is off.
+            DownloadError, TransportError, APIError: as ``download``; the message names the
+                output that was not saved (those before it are).
         """
         return self._fetcher.save(result.request_id, output_urls(result), folder, overwrite)
 

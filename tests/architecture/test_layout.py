@@ -231,6 +231,8 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         ("higgsfield_client.types_.StatusEnum", "higgsfield_client.types_"),
         ("higgsfield_client.SyncClient(retry=__import__('higgsfield_client.http.retry').http.retry.NoRetry())",
          "higgsfield_client.http.retry"),
+        ("higgsfield_client.SyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
+        ("higgsfield_client.AsyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
     ],
 )
 def test_a_capability_loads_on_first_use(touch: str, loads: str) -> None:

@@ -20,17 +20,20 @@ from higgsfield_client import (
     NSFW,
     AsyncClient,
     AsyncRequestController,
+    Budget,
     Cancelled,
     Completed,
     Failed,
     HiggsfieldClientError,
     InProgress,
     JobFailedError,
+    JobPrice,
     JobResult,
     PollPolicy,
     Queued,
     RateLimitError,
     RetryPolicy,
+    Spent,
     Status,
     SyncClient,
     SyncRequestController,
@@ -189,3 +192,19 @@ def protocol_core(body: bytes, headers: dict[str, str]) -> None:
     print(request.method, request.url)
     event = verify_webhook("whsec_c2VjcmV0", headers, body, now=0.0)
     print(event.status.state, parse_status_response)
+
+
+def models_and_budgets() -> Decimal:
+    """The model catalog and budgets, as docs/models.md and docs/costs.md show them."""
+    with SyncClient(validate="strict", budget=Budget(max_credits=200)) as client:
+        for entry in client.models.list(kind="video"):
+            print(entry.model_id, entry.price)
+        client.models.validate("higgsfield-ai/soul/standard", {"prompt": "a lake"})
+        client.submit("higgsfield-ai/soul/standard", {"prompt": "a lake"}, validate=False)
+        price: Optional[JobPrice] = client.price("higgsfield-ai/soul/standard", {"prompt": "a lake"})
+        print(price.source if price is not None else "unknown")
+        with client.budget(max_usd="0.50") as block:
+            client.subscribe("higgsfield-ai/soul/standard", {"prompt": "one more"})
+        spent: Spent = client.spent
+        print(block.spent.charged.usd, spent.by_model["higgsfield-ai/soul/standard"].charged.credits)
+        return spent.committed.credits
