@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import anyio
 import httpx
@@ -253,6 +253,33 @@ def test_a_subclass_that_overrides_the_transport_with_no_retry_sends_once(emulat
     assert isinstance(client._transport._retry_strategy, NoRetry)
 
 
+class AsyncNoRetryClient(AsyncClient):
+    """The async form of a user's subclass: every request sent once."""
+
+    @functools.cached_property
+    def _transport(self) -> AsyncHttpTransport:
+        return AsyncHttpTransport(self._client, NoRetry())
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_subclass_that_overrides_the_transport_with_no_retry_sends_once(
+    emulator: Emulator, backend: str
+) -> None:
+    async def main() -> Any:
+        client = AsyncNoRetryClient(base_url=emulator.base_url, api_key=emulator.api_key, retry=FAST_RETRY)
+        try:
+            controller = await client.submit(MODEL, {"prompt": "x"})
+            emulator.script_fault("status", "503", 2)
+            with pytest.raises(ServerError):
+                await controller.status()
+            return client._transport._retry_strategy
+        finally:
+            await client.aclose()
+
+    assert isinstance(anyio.run(main, backend=backend), NoRetry)
+    assert _count(emulator, "status") == 1
+
+
 def test_a_transport_set_through_dict_is_sent_through(emulator: Emulator) -> None:
     seen: List[httpx.Request] = []
     own = httpx.Client(event_hooks={"request": [seen.append]})
@@ -311,43 +338,46 @@ def test_a_transport_of_another_kind_is_refused_with_what_to_do() -> None:
         client.status(REQUEST_ID)
 
 
-# -- _get_upload_url, guess_mime_type ---------------------------------------------------------------
+# -- _get_upload_url ---------------------------------------------------------------------------------
 
 
-def test_get_upload_url_returns_the_three_values_of_0_2(emulator: Emulator, tmp_path: Path) -> None:
-    client = SyncClient(base_url=emulator.base_url, api_key=emulator.api_key)
+def test_get_upload_url_returns_the_three_values_of_0_2(harness: Harness, tmp_path: Path) -> None:
     path = tmp_path / "in.png"
     path.write_bytes(PNG)
-    public_url, upload_url, upload_headers = client._get_upload_url(client.guess_mime_type(path))
+
+    async def scenario(client: Any) -> Any:
+        return await client._get_upload_url("image/png")
+
+    slot = harness.run(scenario)
+    assert isinstance(slot, tuple)
+    public_url, upload_url, upload_headers = slot  # 0.1.0's two values would not unpack
     assert upload_headers["Content-Type"] == "image/png"
     put = httpx.put(upload_url, content=path.read_bytes(), headers=upload_headers)
     assert put.status_code == 200
     assert httpx.get(public_url).content == PNG
-
-
-def test_the_async_get_upload_url(emulator: Emulator) -> None:
-    async def main() -> Tuple[str, str, Dict[str, str]]:
-        async with AsyncClient(base_url=emulator.base_url, api_key=emulator.api_key) as client:
-            return await client._get_upload_url("image/jpeg")
-
-    public_url, upload_url, headers = anyio.run(main)
-    assert public_url.startswith("http")
-    assert upload_url.startswith("http")
-    assert headers["Content-Type"] == "image/jpeg"
+    assert [entry.route for entry in harness.emulator.journal][:1] == ["upload-url"]
 
 
 # -- small habits -----------------------------------------------------------------------------------
 
 
 def test_none_is_accepted_wherever_the_official_takes_a_default(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HF_KEY", emulator.api_key)
-    client = SyncClient(base_url=emulator.base_url, api_key=None, poll=FAST_POLL)
-    controller = client.submit(MODEL, {"prompt": "x"}, webhook_url=None)
-    result = client.subscribe(MODEL, {"prompt": "x"}, on_enqueue=None, on_queue_update=None)
+    monkeypatch.setenv("HF_KEY", harness.emulator.api_key)
+
+    async def scenario(client: Any) -> Tuple[Any, Any]:
+        controller = await client.submit(MODEL, {"prompt": "x"}, webhook_url=None)
+        result = await client.subscribe(
+            MODEL, {"prompt": "x"}, on_enqueue=None, on_queue_update=None, webhook_url=None
+        )
+        return controller, result
+
+    controller, result = harness.run(scenario, api_key=None)  # the key from HF_KEY
     assert controller.request_id
     assert result.status == "completed"
+    submits = [entry for entry in harness.emulator.journal if entry.route == "submit"]
+    assert {entry.headers["authorization"] for entry in submits} == {f"Key {harness.emulator.api_key}"}
 
 
 class Stop(Exception):
