@@ -34,6 +34,13 @@ OFFICIAL_ATTRIBUTES = ("_client", "_upload_client", "_transport")
 """The official client's private attributes that code reads, replaces and overrides."""
 
 
+def key_in_headers(client: Any) -> Optional[str]:
+    """The API key in an httpx client's ``Authorization: Key <id>:<secret>`` header, if it has one."""
+    headers = getattr(client, "headers", None)
+    scheme, _, key = str(headers.get("Authorization", "") if headers is not None else "").partition(" ")
+    return key.strip() if scheme.lower() == "key" and key.strip() else None
+
+
 class SyncRoute:
     """Sends a request that carries credentials with ``api``, any other with ``other``."""
 
@@ -106,6 +113,7 @@ class ClientBase(UploadMixin):
         self._made: Dict[str, Any] = {}
         self._uploads: Optional[Tuple[Any, Any]] = None
         self._calls.settings.retry_override = self._retry_now
+        self._calls.settings.key_source = self._key_set_in
 
     @property
     def base_url(self) -> str:
@@ -201,6 +209,17 @@ class ClientBase(UploadMixin):
             return True
         state = self.__dict__
         return "_transport" in state or "_client" in state or "_upload_client" in state
+
+    def _key_set_in(self) -> Optional[str]:
+        """The key in the ``Authorization`` header of the httpx client that code set as
+        ``_client``, or inside the ``_transport`` it set: the official client would send those
+        credentials through it (it never looks any up then)."""
+        state = self.__dict__
+        for client in (getattr(state.get("_transport"), "_client", None), state.get("_client")):
+            key = key_in_headers(client)
+            if key:
+                return key
+        return None
 
     def _official_transport(self) -> Any:
         """``_transport``, which must be an ``HttpTransport`` (``AsyncHttpTransport``) here.

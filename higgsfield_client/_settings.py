@@ -119,7 +119,9 @@ class Settings:
     returning its result. ``retry_strategy`` is an official retry strategy given as ``retry=``;
     ``retry_override``, which the client sets, gives the retry policy of a call when it returns
     one (from that strategy, or from the one the official ``_transport`` carries), else ``retry``
-    applies.
+    applies. ``key_source``, which the client sets, gives the key of an httpx client that code
+    set in its place (the credentials the official client would send through it), ahead of
+    ``api_key`` and the environment.
     ``validate`` is how a submit's arguments are checked against the model catalog; ``budget``
     caps what the client's jobs may cost.
     """
@@ -134,6 +136,7 @@ class Settings:
     raise_on_failure: bool = False
     retry_strategy: Optional[RetryStrategy] = None
     retry_override: Optional[Callable[[], Optional[RetryPolicy]]] = field(default=None, repr=False)
+    key_source: Optional[Callable[[], Optional[str]]] = field(default=None, repr=False)
     validate: Validate = True
     budget: Optional[Budget] = None
     user_agent: str = USER_AGENT
@@ -147,11 +150,8 @@ class Settings:
     def config(self) -> ApiConfig:
         """The API endpoint and credentials (raises CredentialsMissedError if there are none)."""
         if self._config is None:
-            credentials = (
-                Credentials.from_string(self.api_key)
-                if self.api_key
-                else Credentials.from_environment(os.environ)
-            )
+            key = (self.key_source() if self.key_source is not None else None) or self.api_key
+            credentials = Credentials.from_string(key) if key else Credentials.from_environment(os.environ)
             self._config = ApiConfig(
                 credentials=credentials,
                 base_url=self.base_url,

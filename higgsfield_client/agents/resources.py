@@ -14,7 +14,7 @@ environment's), and the media PUT through the upload client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Awaitable, Optional, Protocol, Tuple, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, Protocol, Tuple, TypeVar, overload
 
 from higgsfield_proto import (
     AgentError,
@@ -76,12 +76,6 @@ DEFAULT_TURN_TIMEOUT = 1800.0
 """Seconds a turn may take in ``run`` and ``wait`` (the official default)."""
 
 
-def _key_of(client: Union[httpx.Client, httpx.AsyncClient]) -> Optional[str]:
-    """The API key in the client's ``Authorization: Key <id>:<secret>`` header, if it has one."""
-    scheme, _, key = client.headers.get("Authorization", "").partition(" ")
-    return key.strip() if scheme.lower() == "key" and key.strip() else None
-
-
 def _sending_through(sdk: Any, client: Any, upload_client: Any) -> None:
     """Make ``sdk`` send as the official resources do: the API's requests through ``client``, the
     media PUT through ``upload_client`` (the client's own upload client when None)."""
@@ -97,7 +91,7 @@ def _sync_parts(
     base_url)``."""
     from .._sync import SyncClient  # the core client, made here only for the official shape
 
-    sdk = SyncClient(base_url=base_url, api_key=_key_of(client))
+    sdk = SyncClient(base_url=base_url)  # the key of the client's header, as officially
     _sending_through(sdk, client, upload_client)
     return sdk._run, AgentCalls(sdk._calls.settings)
 
@@ -108,7 +102,7 @@ def _async_parts(
     """``_sync_parts`` for an ``httpx.AsyncClient``."""
     from .._async import AsyncClient
 
-    sdk = AsyncClient(base_url=base_url, api_key=_key_of(client))
+    sdk = AsyncClient(base_url=base_url)
     _sending_through(sdk, client, upload_client)
     return sdk._run, AgentCalls(sdk._calls.settings)
 

@@ -232,6 +232,40 @@ def test_an_injected_httpx_client_sends_over_real_http_to_the_emulator(emulator:
     assert all("authorization" not in entry.headers for entry in outputs)
 
 
+@pytest.mark.parametrize("kind", ["sync", "asyncio", "trio"])
+def test_an_injected_client_with_its_own_credentials_needs_no_other(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    for name in ("HF_KEY", "HF_API_KEY", "HF_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    headers = {"Authorization": f"Key {emulator.api_key}"}  # as a user's fixture builds it
+    if kind == "sync":
+        client = SyncClient(base_url=emulator.base_url, poll=FAST_POLL)
+        client.__dict__["_client"] = httpx.Client(base_url=emulator.base_url, headers=headers)
+        status = client.subscribe(MODEL, {"prompt": "x"})["status"]
+    else:
+
+        async def main() -> Any:
+            client = AsyncClient(base_url=emulator.base_url, poll=FAST_POLL)
+            client.__dict__["_client"] = httpx.AsyncClient(base_url=emulator.base_url, headers=headers)
+            return (await client.subscribe(MODEL, {"prompt": "x"}))["status"]
+
+        status = anyio.run(main, backend=kind)
+    assert status == "completed"
+    api = [entry for entry in emulator.journal if entry.route in ("submit", "status")]
+    assert {entry.headers["authorization"] for entry in api} == {f"Key {emulator.api_key}"}
+
+
+def test_an_injected_client_without_credentials_still_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HF_KEY", "HF_API_KEY", "HF_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    api = Api()
+    client = _mocked(SyncClient(base_url=BASE_URL), api)
+    with pytest.raises(CredentialsMissedError, match="HF_KEY"):
+        client.submit(MODEL, {"prompt": "x"})
+    assert api.seen == []
+
+
 # -- _transport -------------------------------------------------------------------------------------
 
 
