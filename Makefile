@@ -55,7 +55,7 @@ dist: $(STAMP)
 	$(BIN)/python -m build --quiet --outdir dist .
 
 # The wheel as users get it (.ci/check_wheel.py): its py.typed markers, entry points and
-# metadata; then, installed into a clean venv of $(PYTHON), `higgsfield demo` and the pytest plugin.
+# metadata; then, installed into a clean venv of $(PYTHON), `higgsfield-sansio demo` and the pytest plugin.
 wheel-check: dist
 	$(PYTHON) .ci/check_wheel.py dist
 
@@ -63,7 +63,7 @@ wheel-check: dist
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-# The docs' pictures (docs/pictures/): terminal recordings of `higgsfield demo` and `higgsfield
+# The docs' pictures (docs/pictures/): terminal recordings of `higgsfield-sansio demo` and `higgsfield-sansio
 # batch`, and the demo's image and video; tests/docs/test_pictures.py checks they are current.
 pictures: $(STAMP)
 	$(BIN)/python .ci/pictures.py

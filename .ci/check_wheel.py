@@ -2,9 +2,9 @@
 
 Run with the interpreter to check under: ``python .ci/check_wheel.py DIST_DIR``. It checks that the
 wheel holds the three packages' ``py.typed`` markers, the model catalog's data files, the
-``higgsfield`` console script, the ``higgsfield_emulator`` pytest11 entry point and metadata
+``higgsfield-sansio`` console script, the ``higgsfield_emulator`` pytest11 entry point and metadata
 claiming this Python; then installs the wheel into a clean venv outside the source tree, loads the
-catalog snapshot and runs ``higgsfield demo`` and a test that uses the pytest plugin's fixture
+catalog snapshot and runs ``higgsfield-sansio demo`` and a test that uses the pytest plugin's fixture
 from it. Exits non-zero, naming what is wrong, on the first failure.
 """
 
@@ -30,7 +30,7 @@ LOAD_CATALOG = (
     "print(f'{len(catalog.list())} models, snapshot of {catalog.date}')"
 )
 ENTRY_POINTS = {
-    "console_scripts": ("higgsfield", "higgsfield_client.cli:main"),
+    "console_scripts": ("higgsfield-sansio", "higgsfield_client.cli:main"),
     "pytest11": ("higgsfield_emulator", "higgsfield_client.testing._plugin"),
 }
 # Loaded by pytest from the entry point alone: the scratch directory has no conftest.py.
@@ -109,8 +109,22 @@ def check_installed(wheel: Path) -> None:
         ok(f"installed into a clean venv ({site})")
         run([python, "-c", LOAD_CATALOG], home)
         ok("the catalog snapshot loads from the installed package data")
-        run([str(bin_dir / "higgsfield"), "demo"], home)
-        ok("higgsfield demo ran from the installed script")
+        if (bin_dir / "higgsfield").exists():
+            fail("the wheel installs a `higgsfield` script, the official Higgsfield CLI's name")
+        version = subprocess.run(
+            [str(bin_dir / "higgsfield-sansio"), "--version"],
+            cwd=home, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        module = subprocess.run(
+            [python, "-c", "import higgsfield_client, importlib.metadata as m; "
+             "print(higgsfield_client.__version__, m.version('higgsfield-sansio'))"],
+            cwd=home, capture_output=True, text=True, check=True,
+        ).stdout.split()
+        if module[0] != module[1] or module[0] not in version:
+            fail(f"versions disagree: --version says {version!r}, __version__ and the metadata {module}")
+        ok(f"higgsfield-sansio --version: {version}")
+        run([str(bin_dir / "higgsfield-sansio"), "demo"], home)
+        ok("higgsfield-sansio demo ran from the installed script")
         (home / "test_plugin.py").write_text(textwrap.dedent(PLUGIN_TEST))
         run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_plugin.py"], home)
         ok("the pytest11 plugin's higgsfield_emulator fixture works")

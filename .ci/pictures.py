@@ -2,8 +2,8 @@
 
 Into ``docs/pictures/`` (or the folder given):
 
-- ``demo.svg``: ``higgsfield demo`` as a terminal shows it, recorded with rich's console;
-- ``batch.svg``: a small ``higgsfield batch`` (one item failing on purpose), then ``higgsfield
+- ``demo.svg``: ``higgsfield-sansio demo`` as a terminal shows it, recorded with rich's console;
+- ``batch.svg``: a small ``higgsfield-sansio batch`` (one item failing on purpose), then ``higgsfield-sansio
   batch status``, against an emulator in this process;
 - ``demo-image.png`` and ``demo-video.mp4``: the image and the video the demo downloaded (the
   video is the emulator's real MP4 when PyAV is installed, as in the dev extras).
@@ -132,11 +132,11 @@ def _record(argvs: Sequence[Sequence[str]], into: Path, title: str) -> None:
     # of the finished command shows. Colours are kept.
     screen = Console(record=True, file=io.StringIO(), width=WIDTH, color_system="truecolor")
     for argv in argvs:
-        screen.print(f"$ higgsfield {' '.join(argv)}", style="bold", markup=False, highlight=False)
+        screen.print(f"$ higgsfield-sansio {' '.join(argv)}", style="bold", markup=False, highlight=False)
         code = main(list(argv), screen=screen)
         if code not in (0, 4):  # 4: the batch's item that fails on purpose
             shown = screen.export_text(clear=False)
-            raise RuntimeError(f"higgsfield {' '.join(argv)} exited {code}:\n{shown}")
+            raise RuntimeError(f"higgsfield-sansio {' '.join(argv)} exited {code}:\n{shown}")
     into.write_text(_offline(screen.export_svg(title=title, unique_id=into.stem)), encoding="utf-8")
 
 
@@ -146,7 +146,7 @@ def make_pictures(into: Path) -> List[Path]:
 
     into.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="higgsfield-pictures-") as scratch, _inside(Path(scratch)):
-        _record([["demo", "--output", "out"]], into / "demo.svg", "higgsfield demo")
+        _record([["demo", "--output", "out"]], into / "demo.svg", "higgsfield-sansio demo")
         shutil.copyfile("out/text-to-image-0.png", into / "demo-image.png")
         shutil.copyfile("out/image-to-video-video.mp4", into / "demo-video.mp4")
         Path("postcards.jsonl").write_text(
@@ -158,7 +158,8 @@ def make_pictures(into: Path) -> List[Path]:
         ):
             batch = ["batch", "postcards.jsonl", "--model", MODEL, "--concurrency", "3"]
             batch += ["--poll-interval", "0.2"]
-            _record([batch, ["batch", "status", "postcards-out"]], into / "batch.svg", "higgsfield batch")
+            steps = [batch, ["batch", "status", "postcards-out"]]
+            _record(steps, into / "batch.svg", "higgsfield-sansio batch")
     return [into / name for name in ("demo.svg", "demo-image.png", "demo-video.mp4", "batch.svg")]
 
 

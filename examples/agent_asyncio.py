@@ -4,7 +4,7 @@
 worker thread, so a blocking answer (``input()``, a database) never stalls the event loop.
 Credentials come from HF_KEY, the API root from HIGGSFIELD_BASE_URL. Try it with the emulator:
 
-    higgsfield emulator --port 8000     # prints the two export lines to paste
+    higgsfield-sansio emulator --port 8000     # prints the two export lines to paste
     python examples/agent_asyncio.py
 """
 

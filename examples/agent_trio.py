@@ -3,7 +3,7 @@
 The same ``AsyncClient`` runs under trio; a blocking ``on_question`` runs in a worker thread.
 Credentials come from HF_KEY, the API root from HIGGSFIELD_BASE_URL. Try it with the emulator:
 
-    higgsfield emulator --port 8000     # prints the two export lines to paste
+    higgsfield-sansio emulator --port 8000     # prints the two export lines to paste
     python examples/agent_trio.py
 """
 

@@ -3,7 +3,7 @@
 Credentials come from HF_KEY (or HF_API_KEY + HF_API_SECRET), the API root from
 HIGGSFIELD_BASE_URL if set. Try it locally with the emulator:
 
-    higgsfield emulator --port 8000     # prints the two export lines to paste
+    higgsfield-sansio emulator --port 8000     # prints the two export lines to paste
     python examples/sync_quickstart.py
 """
 

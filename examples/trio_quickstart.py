@@ -1,6 +1,6 @@
 """The same under trio: the module-level ``*_async`` functions pick trio's own transport.
 
-Needs ``pip install 'higgsfield-client[trio]'``. Credentials and API root as in
+Needs ``pip install 'higgsfield-sansio[trio]'``. Credentials and API root as in
 sync_quickstart.py.
 """
 

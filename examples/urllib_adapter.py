@@ -12,7 +12,7 @@ only moves bytes. Any adapter keeps this contract:
 
 Credentials come from HF_KEY, the API root from HIGGSFIELD_BASE_URL. Try it with the emulator:
 
-    higgsfield emulator --port 8000     # prints the two export lines to paste
+    higgsfield-sansio emulator --port 8000     # prints the two export lines to paste
     python examples/urllib_adapter.py
 """
 

@@ -9,7 +9,7 @@ delivers the event again. Behind a public HTTPS URL it receives the real API's d
 
 ``main()`` shows it end to end: it serves the app on a loopback port, submits a job whose
 ``webhook_url`` points there and waits for the verified event. That works against the local
-emulator (``higgsfield emulator --webhook-secret whsec_...``), which can reach loopback; the real
+emulator (``higgsfield-sansio emulator --webhook-secret whsec_...``), which can reach loopback; the real
 API cannot. HF_WEBHOOK_SECRET holds the ``whsec_...`` secret.
 """
 

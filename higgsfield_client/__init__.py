@@ -76,6 +76,7 @@ from ._statuses import (
     Status,
 )
 from ._sync import SyncClient, SyncRequestController
+from ._version import __version__
 
 submit = _on_default_sync(SyncClient.submit)
 """Submit a job; returns its controller: [`SyncClient.submit`][higgsfield_client.SyncClient.submit] on the
@@ -208,6 +209,7 @@ def __dir__() -> typing.List[str]:
 
 
 __all__ = [
+    "__version__",
     "BASE_URL",
     "DONE_STATUSES",
     "NSFW",

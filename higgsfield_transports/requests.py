@@ -278,7 +278,10 @@ class RequestsTransport:
                 # Returns a fully read connection to the pool; closes any other.
                 if not finished:
                     answer.close()
-                answer.release_conn()
+                # A test tool's stand-in answer (vcrpy before 9) has no connection to give back.
+                release = getattr(answer, "release_conn", None)
+                if release is not None:
+                    release()
         finally:
             if source is not None:
                 source.close()
@@ -349,8 +352,10 @@ class RequestsTransport:
         """Read ``answer``'s body from ``chunks`` (decoded) into a ``Response`` or the target."""
         reader = AnswerReader(target, self._max_response_bytes, progress)
         declared = answer.headers.get("Content-Length", "")
-        # urllib3's header dict keeps every line (duplicates too) with the name as first received.
-        headers = tuple((str(name), str(value)) for name, value in answer.headers.iteritems())
+        # urllib3's header dict keeps every line (duplicates too) with the name as first received;
+        # a test tool's stand-in answer (vcrpy before 9) holds an http.client message, which does too.
+        lines = getattr(answer.headers, "iteritems", answer.headers.items)
+        headers = tuple((str(name), str(value)) for name, value in lines())
         failure = reader.begin(answer.status, headers, int(declared) if declared.isdigit() else None)
         if failure is not None:
             return failure

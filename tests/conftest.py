@@ -1,5 +1,5 @@
 """What every test shares: a cache directory of its own, so that no test reads the model catalog
-a developer refreshed into their real cache (``higgsfield models refresh``)."""
+a developer refreshed into their real cache (``higgsfield-sansio models refresh``)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ completed, ``"0"`` when it ended without output. What a budget counts is therefo
 (see ``_budget``). A journal of schema 1, from before prices, gains the two columns when a
 batch opens it to write.
 
-WAL mode lets ``higgsfield batch status`` read the file while a batch writes it. Commits are
+WAL mode lets ``higgsfield-sansio batch status`` read the file while a batch writes it. Commits are
 durable against a killed process; ``synchronous=NORMAL`` means a power cut may lose the last
 moments (the database stays consistent).
 """

@@ -1,4 +1,5 @@
-"""The ``higgsfield`` command line: ``main(argv)`` parses it, runs a subcommand and returns its exit code."""
+"""The ``higgsfield-sansio`` command line: ``main(argv)`` parses it, runs a subcommand and returns its
+exit code."""
 
 from ._main import main
 

@@ -1,4 +1,4 @@
-"""``higgsfield agent``: the Agent API from the command line (ask, chat, wait, interrupt)."""
+"""``higgsfield-sansio agent``: the Agent API from the command line (ask, chat, wait, interrupt)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ if TYPE_CHECKING:
 
 AGENT_EPILOG = """\
 examples:
-  higgsfield agent ask "Draw a lighthouse at dusk, then describe it"
-  higgsfield agent ask --session ID "Now make it night" --download out/
-  higgsfield agent chat                      # one session, a turn per line; Ctrl-D ends it
-  higgsfield agent wait --session ID         # the answer of a turn that is still running
-  higgsfield agent interrupt --session ID    # stop a running turn
+  higgsfield-sansio agent ask "Draw a lighthouse at dusk, then describe it"
+  higgsfield-sansio agent ask --session ID "Now make it night" --download out/
+  higgsfield-sansio agent chat                      # one session, a turn per line; Ctrl-D ends it
+  higgsfield-sansio agent wait --session ID         # the answer of a turn that is still running
+  higgsfield-sansio agent interrupt --session ID    # stop a running turn
 
 A question of the agent is answered from the terminal (ask and wait: only when stdin is one).
 Ctrl-C stops the running turn through the API and prints the session id. Exit codes as for the
@@ -229,7 +229,7 @@ def _mark_failure(console: Console, result: TurnResult) -> None:
 
 
 def _answer_hint(result: TurnResult) -> str:
-    return f"the agent asks: answer with higgsfield agent ask --session {result.session_id} TEXT"
+    return f"the agent asks: answer with higgsfield-sansio agent ask --session {result.session_id} TEXT"
 
 
 def _ask(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
@@ -362,8 +362,8 @@ class _Chat:
         self.console.note(f"bye (session {self.session_id})")
         if self.running is not None:
             self.console.note(
-                f"the last turn goes on: higgsfield agent wait --session {self.session_id} waits for it, "
-                f"higgsfield agent interrupt --session {self.session_id} stops it"
+                f"the last turn goes on: higgsfield-sansio agent wait --session {self.session_id} "
+                f"waits for it, higgsfield-sansio agent interrupt --session {self.session_id} stops it"
             )
             return code or EXIT_TIMEOUT
         return code or (EXIT_FAILED if self.failed else 0)

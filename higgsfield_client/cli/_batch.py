@@ -1,4 +1,4 @@
-"""``higgsfield batch``: run a JSONL file of jobs durably, and ``higgsfield batch status``."""
+"""``higgsfield-sansio batch``: run a JSONL file of jobs durably, and ``higgsfield-sansio batch status``."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ EXIT_UNFINISHED = 1
 EXIT_FAILED = 4
 EXIT_INTERRUPTED = 130
 
-BATCH_USAGE = "higgsfield batch [options] INPUT.jsonl\n       higgsfield batch status [--json] JOURNAL"
+BATCH_USAGE = (
+    "higgsfield-sansio batch [options] INPUT.jsonl\n       higgsfield-sansio batch status [--json] JOURNAL"
+)
 BATCH_EPILOG = """\
 Each line of INPUT is one job: {"id": "cat-1", "model": "...", "arguments": {"prompt": "..."}}.
 "id" is optional (default: the line number) and names the item's folder, OUT/<id>/. "model" is
@@ -42,9 +44,9 @@ Finished items are skipped (their files are checked on disk, name and size, and 
 again if missing); failed or expired ones stay so unless --retry-failed.
 
 examples:
-  higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard --out shots/
-  higgsfield batch prompts.jsonl --out shots/ --concurrency 32 --json > finished.jsonl
-  higgsfield batch status shots/journal.sqlite3     # also while the batch is running
+  higgsfield-sansio batch prompts.jsonl --model higgsfield-ai/soul/standard --out shots/
+  higgsfield-sansio batch prompts.jsonl --out shots/ --concurrency 32 --json > finished.jsonl
+  higgsfield-sansio batch status shots/journal.sqlite3     # also while the batch is running
 
 Ctrl-C stops submitting and waits for the jobs in flight; a second Ctrl-C exits at once.
 exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected, expired),
@@ -102,10 +104,10 @@ def _at_least_one(text: str) -> int:
 
 
 def run_batch_command(options: argparse.Namespace, console: Console, client: AsyncClient) -> int:
-    """Run ``higgsfield batch`` (or ``batch status``); returns the exit code."""
+    """Run ``higgsfield-sansio batch`` (or ``batch status``); returns the exit code."""
     if options.paths[0] == "status":
         if len(options.paths) != 2:
-            raise UsageError("usage: higgsfield batch status JOURNAL")
+            raise UsageError("usage: higgsfield-sansio batch status JOURNAL")
         return _status(Path(options.paths[1]), console)
     if len(options.paths) != 1:
         raise UsageError(f"one input file at a time, not {len(options.paths)}")
@@ -192,7 +194,7 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient, priced: Op
                     async for result in results:
                         if stdout_closed or _show(result, console, display):
                             continue
-                        stdout_closed = True  # `higgsfield batch --json | head`: as a first Ctrl-C
+                        stdout_closed = True  # `higgsfield-sansio batch --json | head`: as a first Ctrl-C
                         batch.stop()
                         console.note(
                             "batch: stdout was closed; stopping - no new submits, waiting for the "

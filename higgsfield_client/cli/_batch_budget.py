@@ -1,4 +1,4 @@
-"""``higgsfield batch --dry-run`` and ``--budget N``: price a batch before anything is sent, say how
+"""``higgsfield-sansio batch --dry-run`` and ``--budget N``: price a batch before anything is sent, say how
 far a budget goes, and how to go on once it is spent."""
 
 from __future__ import annotations

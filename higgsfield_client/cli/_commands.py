@@ -1,4 +1,4 @@
-"""The ``higgsfield`` subcommands that talk to the API, each on a ``SyncClient``."""
+"""The ``higgsfield-sansio`` subcommands that talk to the API, each on a ``SyncClient``."""
 
 from __future__ import annotations
 

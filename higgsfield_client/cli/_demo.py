@@ -1,4 +1,4 @@
-"""``higgsfield demo``: a short tour of the SDK against the embedded emulator (or the real API)."""
+"""``higgsfield-sansio demo``: a short tour of the SDK against the embedded emulator (or the real API)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _endpoint(
         video = (
             f"a playable MP4, {encoder}"
             if encoder
-            else "a placeholder MP4 that players do not open (pip install 'higgsfield-client[video]' "
+            else "a placeholder MP4 that players do not open (pip install 'higgsfield-sansio[video]' "
             "for a playable one)"
         )
         yield emulator.base_url, emulator.api_key, EMULATOR_POLL, where, video

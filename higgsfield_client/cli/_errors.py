@@ -1,4 +1,5 @@
-"""How the ``higgsfield`` command reports an error: its exit code, a line for people, a JSON document."""
+"""How the ``higgsfield-sansio`` command reports an error: its exit code, a line for people, a JSON
+document."""
 
 from __future__ import annotations
 
@@ -114,31 +115,32 @@ def message_for(error: BaseException) -> str:
                 f"same command with --idempotency-key {error.idempotency_key} to find it, not create another"
             )
         return (
-            f"interrupted; job {error.request_id} goes on. Resume with: higgsfield result "
-            f"{error.request_id}   Cancel with: higgsfield cancel {error.request_id}"
+            f"interrupted; job {error.request_id} goes on. Resume with: higgsfield-sansio result "
+            f"{error.request_id}   Cancel with: higgsfield-sansio cancel {error.request_id}"
         )
     if isinstance(error, TurnInterrupted):
         if error.failure is None:
             return (
                 f"interrupted: the agent's turn was stopped (session {error.session_id}). Continue the "
-                f"session with: higgsfield agent ask --session {error.session_id} TEXT"
+                f"session with: higgsfield-sansio agent ask --session {error.session_id} TEXT"
             )
         return (
             f"interrupted, but the agent's turn could not be stopped ({error.failure}); it may go on "
-            f"(session {error.session_id}). Stop it with: higgsfield agent interrupt --session "
+            f"(session {error.session_id}). Stop it with: higgsfield-sansio agent interrupt --session "
             f"{error.session_id}"
         )
     if isinstance(error, AgentTimeoutError):
         return (
             f"no answer within --timeout; the agent's turn goes on (session {error.session_id}, "
-            f"message {error.message_id}). Wait for it with: higgsfield agent wait --session "
-            f"{error.session_id}   Stop it with: higgsfield agent interrupt --session {error.session_id}"
+            f"message {error.message_id}). Wait for it with: higgsfield-sansio agent wait --session "
+            f"{error.session_id}   Stop it with: higgsfield-sansio agent interrupt --session "
+            f"{error.session_id}"
         )
     if isinstance(error, SessionBusyError):
         return (
             f"{type(error).__name__}: {error}. The session's last turn is still running: "
-            "higgsfield agent wait --session ID waits for it, higgsfield agent interrupt --session ID "
-            "stops it"
+            "higgsfield-sansio agent wait --session ID waits for it, "
+            "higgsfield-sansio agent interrupt --session ID stops it"
         )
     return f"{type(error).__name__}: {error}"
 

@@ -1,4 +1,4 @@
-"""The ``higgsfield`` command: parse the command line, run a subcommand, map errors to exit codes."""
+"""The ``higgsfield-sansio`` command: parse the command line, run a subcommand, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from higgsfield_proto import HiggsfieldError, PollPolicy, RetryPolicy
 from .._async import AsyncClient
 from .._budget import Budget
 from .._sync import SyncClient
+from .._version import COMMAND, DISTRIBUTION, __version__
 from . import _commands as commands
 from ._agent import add_agent_parser, run_agent
 from ._batch import add_batch_parser, run_batch_command
@@ -27,19 +28,19 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 examples:
-  higgsfield submit higgsfield-ai/soul/standard prompt="a lighthouse at dusk" --wait
-  higgsfield submit kling-video/v2.6/pro/image-to-video -f args.json duration=5 --download out/
-  higgsfield --json status 3f6c...e1            # the status payload as JSON
-  higgsfield result 3f6c...e1 --timeout 600 --download out/
-  higgsfield upload photo.jpg                   # prints the public URL
-  higgsfield download https://... https://... --to out/
-  higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
-  higgsfield submit kling-video/v2.1/pro/image-to-video -f args.json --max-credits 20
-  higgsfield models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
-  higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
-  higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
-  higgsfield emulator --port 8000               # a local API for tests
-  higgsfield demo                               # a tour against the embedded emulator
+  higgsfield-sansio submit higgsfield-ai/soul/standard prompt="a lighthouse at dusk" --wait
+  higgsfield-sansio submit kling-video/v2.6/pro/image-to-video -f args.json duration=5 --download out/
+  higgsfield-sansio --json status 3f6c...e1            # the status payload as JSON
+  higgsfield-sansio result 3f6c...e1 --timeout 600 --download out/
+  higgsfield-sansio upload photo.jpg                   # prints the public URL
+  higgsfield-sansio download https://... https://... --to out/
+  higgsfield-sansio estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield-sansio submit kling-video/v2.1/pro/image-to-video -f args.json --max-credits 20
+  higgsfield-sansio models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
+  higgsfield-sansio agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
+  higgsfield-sansio batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
+  higgsfield-sansio emulator --port 8000               # a local API for tests
+  higgsfield-sansio demo                               # a tour against the embedded emulator
 
 KEY=VALUE arguments: a value that is valid JSON is read as JSON (5, true, [1,2], "007"),
 anything else is text. Credentials: --api-key, else HF_KEY, else HF_API_KEY + HF_API_SECRET.
@@ -123,17 +124,27 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def program_name() -> str:
+    """How the user ran the command line: its script on PATH, or ``python -m higgsfield_client``."""
+    if Path(sys.argv[0]).name == "__main__.py":
+        return "python -m higgsfield_client"
+    return COMMAND
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
     from ..testing import _cli as emulator_cli
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
-        prog="higgsfield",
+        prog=program_name(),
         description="Higgsfield AI generation API from the command line.",
         epilog=EPILOG,
         formatter_class=formatter,
         parents=[_common_options(suppress=False)],
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{DISTRIBUTION} {__version__}"
     )
     common = [_common_options(suppress=True)]
     # Subcommands' parsers are _Parser too (argparse makes them of the main parser's class).

@@ -1,4 +1,4 @@
-"""``higgsfield models``: list the catalog's models, show one's arguments, refresh the catalog."""
+"""``higgsfield-sansio models``: list the catalog's models, show one's arguments, refresh the catalog."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 MODELS_EPILOG = """\
 examples:
-  higgsfield models                          # every model: kind, price, where it is known from
-  higgsfield models --kind video --json
-  higgsfield models show kling-video/v2.1/pro/image-to-video
-  higgsfield models refresh                  # fetch the published OpenAPI document, print the drift
+  higgsfield-sansio models                          # every model: kind, price, where it is known from
+  higgsfield-sansio models --kind video --json
+  higgsfield-sansio models show kling-video/v2.1/pro/image-to-video
+  higgsfield-sansio models refresh                  # fetch the published OpenAPI document, print the drift
 
 The catalog ships with the SDK (a snapshot of the published schemas); `refresh` stores a fresher
 document in the cache directory (HIGGSFIELD_CACHE_DIR, else the platform's user cache), and the

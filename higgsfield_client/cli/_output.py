@@ -1,4 +1,4 @@
-"""What the ``higgsfield`` command shows: live job states and transfer bars, JSON documents.
+"""What the ``higgsfield-sansio`` command shows: live job states and transfer bars, JSON documents.
 
 Live output goes to stderr. On a terminal it is drawn by rich (imported then, and only then):
 a spinner with the state and the time elapsed, byte bars with rate and ETA. Elsewhere (a pipe,

@@ -1,6 +1,6 @@
 """The catalog in use: the snapshot, or a fresher document refreshed into the user's cache directory.
 
-``higgsfield models refresh`` (``client.models.refresh()``) stores the published OpenAPI document
+``higgsfield-sansio models refresh`` (``client.models.refresh()``) stores the published OpenAPI document
 it fetched in one file of the cache directory, wrapped with where it came from and when; the
 client then uses whichever of that document and the snapshot is the fresher. The file is written
 atomically (a temporary file renamed over it), so that a reader sees the old document or the
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from higgsfield_proto import CatalogError
 
+from .._version import DISTRIBUTION
 from ._snapshot import catalog_data, snapshot_catalog
 
 if TYPE_CHECKING:
@@ -35,14 +36,14 @@ _loaded: Optional[Tuple[Any, Catalog]] = None
 
 def cache_dir() -> Path:
     """The SDK's cache directory: ``HIGGSFIELD_CACHE_DIR`` when set, else the platform's user
-    cache directory for ``higgsfield`` (``~/.cache/higgsfield`` on Linux, which honours
-    ``XDG_CACHE_HOME``; ``~/Library/Caches/higgsfield`` on macOS...)."""
+    cache directory for ``higgsfield-sansio`` (``~/.cache/higgsfield-sansio`` on Linux, which honours
+    ``XDG_CACHE_HOME``; ``~/Library/Caches/higgsfield-sansio`` on macOS...)."""
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
         return Path(configured)
     import platformdirs  # only where a cache is looked for
 
-    return Path(platformdirs.user_cache_dir("higgsfield", appauthor=False))
+    return Path(platformdirs.user_cache_dir(DISTRIBUTION, appauthor=False))
 
 
 def cache_path() -> Path:
@@ -129,7 +130,7 @@ def _warn_unusable(error: CatalogError, date: str) -> None:
     from .._errors import HiggsfieldArgumentWarning
 
     warnings.warn(
-        f"{error}; the catalog snapshot of {date} is used instead (run `higgsfield models refresh` "
+        f"{error}; the catalog snapshot of {date} is used instead (run `higgsfield-sansio models refresh` "
         "to replace the cache)",
         HiggsfieldArgumentWarning,
         stacklevel=2,

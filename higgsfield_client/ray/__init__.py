@@ -1,5 +1,5 @@
 """Generations in a Ray Data pipeline: ``HiggsfieldGenerate``, a callable class for
-``Dataset.map_batches`` (the ``ray`` extra: ``pip install 'higgsfield-client[ray]'``).
+``Dataset.map_batches`` (the ``ray`` extra: ``pip install 'higgsfield-sansio[ray]'``).
 
     from ray.data import ActorPoolStrategy
 

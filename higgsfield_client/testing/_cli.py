@@ -25,7 +25,7 @@ connecting a client:
   At start the emulator prints two lines to paste into the shell that runs your code:
     export HF_KEY=emu-...:...                        the key it accepts (--api-key)
     export HIGGSFIELD_BASE_URL=http://127.0.0.1:8000  where it listens
-  This SDK and the higgsfield command read both variables; with curl, send
+  This SDK and the higgsfield-sansio command read both variables; with curl, send
   "Authorization: Key $HF_KEY". Every API route needs the key; the presigned
   upload URL and the file URLs (/uploads/..., /outputs/..., /agent-outputs/...)
   do not.
@@ -80,7 +80,7 @@ examples:
 
 
 def build_parser(prog: str = "python -m higgsfield_client.testing") -> argparse.ArgumentParser:
-    """The emulator's argument parser, with the same help as ``higgsfield emulator``."""
+    """The emulator's argument parser, with the same help as ``higgsfield-sansio emulator``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=DESCRIPTION,
@@ -238,7 +238,7 @@ def run(options: argparse.Namespace) -> int:
         for route, kind, count in options.fault:
             emulator.script_fault(route, kind, count)
     except ValueError as exc:  # an option out of range; the message never shows a secret
-        print(f"higgsfield emulator: error: {exc}", file=sys.stderr)
+        print(f"higgsfield-sansio emulator: error: {exc}", file=sys.stderr)
         return 2
     stopping = threading.Event()
 

@@ -17,7 +17,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 _TIMEOUT = 10.0
 
 DESCRIPTION = """\
-Ask a running emulator (started with `higgsfield emulator` or `Emulator()`) what it did,
+Ask a running emulator (started with `higgsfield-sansio emulator` or `Emulator()`) what it did,
 through its control routes under /_emulator/ on its own port: they need no API key and
 answer loopback clients only. --url defaults to $HIGGSFIELD_BASE_URL, which the emulator
 prints at start, else http://127.0.0.1:8000."""
@@ -65,7 +65,7 @@ class ControlError(Exception):
 
 def _call(base_url: str, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
     import urllib.error
-    import urllib.request  # here: every ``higgsfield`` command imports this module
+    import urllib.request  # here: every ``higgsfield-sansio`` command imports this module
 
     url = f"{base_url.rstrip('/')}{PREFIX}/{path}"
     data = None if body is None else json.dumps(body).encode()
@@ -162,7 +162,7 @@ def run_command(options: argparse.Namespace) -> int:
         else:
             document = _call(base_url, "POST", f"jobs/{quote(options.request_id, safe='')}/expire", {})
     except ControlError as exc:
-        sys.stderr.write(f"higgsfield emulator {command}: error: {exc}\n")
+        sys.stderr.write(f"higgsfield-sansio emulator {command}: error: {exc}\n")
         return 1
     if options.as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

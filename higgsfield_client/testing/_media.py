@@ -73,7 +73,7 @@ def render_image(size: Tuple[int, int], pil_format: str, token: str, label: str)
         from PIL import Image, ImageDraw, ImageOps
     except ImportError as exc:
         raise RuntimeError(
-            "the emulator needs Pillow to make images: pip install 'higgsfield-client[pillow]'"
+            "the emulator needs Pillow to make images: pip install 'higgsfield-sansio[pillow]'"
         ) from exc
     digest = hashlib.sha256(token.encode()).digest()
     gradient = Image.linear_gradient("L").resize(size)

@@ -1,4 +1,4 @@
-"""``higgsfield batch`` and ``higgsfield batch status``, run in-process against the emulator."""
+"""``higgsfield-sansio batch`` and ``higgsfield-sansio batch status``, run in-process against the emulator."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ Run = Callable[..., Ran]
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], emulator: Emulator) -> Run:
-    """``run("batch", FILE, ...)`` runs ``higgsfield`` on the emulator, polling fast."""
+    """``run("batch", FILE, ...)`` runs ``higgsfield-sansio`` on the emulator, polling fast."""
 
     def call(*argv: Any) -> Ran:
         capsys.readouterr()
@@ -152,7 +152,7 @@ def test_status_of_something_that_is_not_a_journal_is_a_usage_error(run: Run, tm
 def test_the_help_explains_the_input_resume_and_exit_codes(run: Run) -> None:
     ran = run("batch", "--help")
     assert ran.code == 0
-    for words in ("INPUT.jsonl", "higgsfield batch status", "--retry-failed", "resumes", "exit codes"):
+    for words in ("INPUT.jsonl", "higgsfield-sansio batch status", "--retry-failed", "resumes", "exit codes"):
         assert words in ran.out
 
 

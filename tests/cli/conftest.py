@@ -1,4 +1,4 @@
-"""The ``higgsfield`` command run in-process against the emulator, with its output captured."""
+"""The ``higgsfield-sansio`` command run in-process against the emulator, with its output captured."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ Run = Callable[..., Ran]
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run("status", "ID")`` runs ``higgsfield status ID`` and returns what happened."""
+    """``run("status", "ID")`` runs ``higgsfield-sansio status ID`` and returns what happened."""
 
     def call(*argv: Any) -> Ran:
         capsys.readouterr()

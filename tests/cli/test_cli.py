@@ -1,4 +1,4 @@
-"""Every ``higgsfield`` subcommand against the emulator: output, JSON, files and exit codes."""
+"""Every ``higgsfield-sansio`` subcommand against the emulator: output, JSON, files and exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``higgsfield agent ask`` and ``higgsfield agent chat`` against the emulator."""
+"""``higgsfield-sansio agent ask`` and ``higgsfield-sansio agent chat`` against the emulator."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_ask_without_a_terminal_leaves_a_question_unanswered(
     ran = run("agent", "ask", "ask me [question]", *FAST)
     assert ran.code == 0
     assert ran.out.startswith("Which style")
-    assert "answer with higgsfield agent ask --session" in ran.err
+    assert "answer with higgsfield-sansio agent ask --session" in ran.err
 
 
 def test_chat_takes_a_turn_per_line_and_answers_questions_from_the_next(
@@ -150,12 +150,12 @@ def test_after_a_timeout_agent_wait_gets_the_answer_and_the_error_names_both_ids
     (sent,) = [row["message_id"] for row in session.messages if row["role"] == "user"]
     assert (error["session_id"], error["message_id"]) == (session.session_id, sent)
     # What it suggests works while the turn runs; a new message would be refused with 409.
-    assert f"higgsfield agent wait --session {session.session_id}" in slow.err
-    assert f"higgsfield agent interrupt --session {session.session_id}" in slow.err
+    assert f"higgsfield-sansio agent wait --session {session.session_id}" in slow.err
+    assert f"higgsfield-sansio agent interrupt --session {session.session_id}" in slow.err
     assert "agent ask --session" not in slow.err
     busy = run("agent", "ask", "--session", session.session_id, "more", *FAST)
     assert (busy.code, "SessionBusyError" in busy.err) == (1, True)
-    assert "higgsfield agent wait --session ID waits for it" in busy.err
+    assert "higgsfield-sansio agent wait --session ID waits for it" in busy.err
     waited = run("agent", "wait", "--session", session.session_id, *FAST)
     assert waited.code == 0, waited.err
     assert waited.out == "Echo: a [long] one\n"
@@ -203,7 +203,7 @@ def test_a_chat_left_with_a_running_turn_exits_7_and_slash_interrupt_stops_one(
     assert ran.code == 7
     (session,) = higgsfield_emulator.agent_sessions()
     assert "turn interrupted" in ran.err
-    assert f"the last turn goes on: higgsfield agent wait --session {session.session_id}" in ran.err
+    assert f"the last turn goes on: higgsfield-sansio agent wait --session {session.session_id}" in ran.err
     assert [entry.route for entry in higgsfield_emulator.journal].count("agent-interrupt") == 1
 
 
@@ -231,7 +231,7 @@ def test_input_that_ends_at_the_agents_question_ends_the_chat_saying_how_to_answ
     (session,) = higgsfield_emulator.agent_sessions()
     assert session.status == "awaiting_input"
     assert ran.out.startswith("Which style")
-    assert f"answer with higgsfield agent ask --session {session.session_id} TEXT" in ran.err
+    assert f"answer with higgsfield-sansio agent ask --session {session.session_id} TEXT" in ran.err
     assert f"bye (session {session.session_id})" in ran.err
 
 

@@ -1,4 +1,4 @@
-"""``higgsfield submit --max-credits N``: a job priced over N is refused before it is sent."""
+"""``higgsfield-sansio submit --max-credits N``: a job priced over N is refused before it is sent."""
 
 from __future__ import annotations
 

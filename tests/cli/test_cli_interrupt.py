@@ -1,4 +1,4 @@
-"""Ctrl-C while ``higgsfield`` waits: the job goes on, and the command says how to find it again."""
+"""Ctrl-C while ``higgsfield-sansio`` waits: the job goes on, and the command says how to find it again."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=30.0)
 
 
 def _interrupted(emulator: Emulator, *argv: str) -> subprocess.CompletedProcess[str]:
-    """Run ``higgsfield ARGV`` until it checks a job's status, then press Ctrl-C (SIGINT).
+    """Run ``higgsfield-sansio ARGV`` until it checks a job's status, then press Ctrl-C (SIGINT).
 
     Waiting for the first status check, not for a fixed time, puts the Ctrl-C into the wait even
     when a cold interpreter is slow to import (a fresh venv compiling its bytecode).
@@ -46,8 +46,8 @@ def test_ctrl_c_during_wait_names_the_job_and_how_to_resume_or_cancel(higgsfield
     (job,) = higgsfield_emulator.jobs()
     assert ran.returncode == 130
     assert ran.stdout == ""
-    assert f"higgsfield result {job.request_id}" in ran.stderr
-    assert f"higgsfield cancel {job.request_id}" in ran.stderr
+    assert f"higgsfield-sansio result {job.request_id}" in ran.stderr
+    assert f"higgsfield-sansio cancel {job.request_id}" in ran.stderr
     assert "Traceback" not in ran.stderr
 
 
@@ -58,7 +58,7 @@ def test_ctrl_c_during_wait_under_json_prints_a_json_error(higgsfield_emulator: 
     error = json.loads(ran.stdout)["error"]
     assert error["type"] == "WaitInterrupted"
     assert (error["request_id"], error["exit_code"]) == (job.request_id, 130)
-    assert f"higgsfield result {job.request_id}" in error["message"]
+    assert f"higgsfield-sansio result {job.request_id}" in error["message"]
 
 
 def test_ctrl_c_while_following_a_job_says_the_same(higgsfield_emulator: Emulator) -> None:
@@ -66,5 +66,5 @@ def test_ctrl_c_while_following_a_job_says_the_same(higgsfield_emulator: Emulato
         request_id = client.submit(MODEL, {"prompt": "a long one"}).request_id
     followed = _interrupted(higgsfield_emulator, "result", request_id, *FAST)
     assert followed.returncode == 130
-    assert f"higgsfield result {request_id}" in followed.stderr
-    assert f"higgsfield cancel {request_id}" in followed.stderr
+    assert f"higgsfield-sansio result {request_id}" in followed.stderr
+    assert f"higgsfield-sansio cancel {request_id}" in followed.stderr

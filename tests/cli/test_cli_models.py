@@ -1,4 +1,4 @@
-"""``higgsfield models``: the catalog listed, one model shown, and refreshed from the published
+"""``higgsfield-sansio models``: the catalog listed, one model shown, and refreshed from the published
 OpenAPI document served by the emulator (a drifted one, a broken one)."""
 
 from __future__ import annotations

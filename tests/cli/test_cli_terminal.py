@@ -23,7 +23,7 @@ LEFT, HOME, UP = "\x1b[D", "\x01", "\x1b[A"
 
 
 def _spawn(emulator: Emulator, *argv: str) -> pexpect.spawn:
-    """``higgsfield ARGV`` on a pty of its own (stdin, stdout and stderr), against ``emulator``."""
+    """``higgsfield-sansio ARGV`` on a pty of its own (stdin, stdout and stderr), against ``emulator``."""
     env = {
         **os.environ,
         "HF_KEY": emulator.api_key,
@@ -74,7 +74,7 @@ def test_ctrl_c_during_agent_ask_interrupts_the_turn_and_names_the_session(
     (session,) = higgsfield_emulator.agent_sessions()
     assert child.exitstatus == 130
     assert f"the agent's turn was stopped (session {session.session_id})" in shown
-    assert f"higgsfield agent ask --session {session.session_id}" in shown
+    assert f"higgsfield-sansio agent ask --session {session.session_id}" in shown
     assert "Traceback" not in shown
     assert "agent-interrupt" in _routes(higgsfield_emulator)
     assert higgsfield_emulator.agent_session(session.session_id).status == "idle"
@@ -92,7 +92,7 @@ def test_ctrl_d_at_the_agents_question_ends_agent_ask_saying_how_to_answer(
     assert child.exitstatus == 0
     assert "EOFError" not in shown
     assert "Traceback" not in shown
-    assert f"answer with higgsfield agent ask --session {session.session_id} TEXT" in shown
+    assert f"answer with higgsfield-sansio agent ask --session {session.session_id} TEXT" in shown
     assert session.status == "awaiting_input"
 
 
@@ -135,5 +135,5 @@ def test_the_status_line_shows_at_once_and_leaves_no_spinner_after_ctrl_c(
     shown = _ended(child)
     assert child.exitstatus == 130
     (job,) = higgsfield_emulator.jobs()
-    assert f"higgsfield result {job.request_id}" in shown
+    assert f"higgsfield-sansio result {job.request_id}" in shown
     assert "… higgsfield-ai/soul/standard" in shown  # the spinner's place, once the wait ended

@@ -1,5 +1,5 @@
-"""``higgsfield submit`` and ``higgsfield batch`` check arguments against the model catalog strictly
-before anything is sent, unless ``--no-validate``."""
+"""``higgsfield-sansio submit`` and ``higgsfield-sansio batch`` check arguments against the model
+catalog strictly before anything is sent, unless ``--no-validate``."""
 
 from __future__ import annotations
 

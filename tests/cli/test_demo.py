@@ -1,4 +1,4 @@
-"""``higgsfield demo``: the whole tour against the embedded emulator, and --live's credentials."""
+"""``higgsfield-sansio demo``: the whole tour against the embedded emulator, and --live's credentials."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_without_pyav_the_demo_says_its_video_is_a_placeholder(
     ran = run("demo", "--output", tmp_path / "demo")
     assert ran.code == 0, ran.err
     assert "the video is a placeholder MP4 that players do not open" in ran.err
-    assert "pip install 'higgsfield-client[video]'" in ran.err
+    assert "pip install 'higgsfield-sansio[video]'" in ran.err
     assert b"moov" not in (tmp_path / "demo" / "image-to-video-video.mp4").read_bytes()
 
 

@@ -1,5 +1,5 @@
 """The control routes under /_emulator/: jobs, journal, webhooks, faults and expiry, for loopback
-clients only, from Python and from a shell (``higgsfield emulator jobs`` and friends)."""
+clients only, from Python and from a shell (``higgsfield-sansio emulator jobs`` and friends)."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_is_loopback(peer: Any, loopback: bool) -> None:
 # -- from a shell -------------------------------------------------------------------------------
 
 
-HIGGSFIELD = str(Path(sys.executable).with_name("higgsfield"))
+HIGGSFIELD = str(Path(sys.executable).with_name("higgsfield-sansio"))
 MODULE = [sys.executable, "-m", "higgsfield_client.testing"]
 
 
@@ -175,7 +175,7 @@ def _shell(*argv: str, env: Dict[str, str] | None = None) -> subprocess.Complete
 
 @pytest.fixture
 def served() -> Iterator[Dict[str, str]]:
-    """``higgsfield emulator`` in the foreground with fault options; its two export lines."""
+    """``higgsfield-sansio emulator`` in the foreground with fault options; its two export lines."""
     argv = [HIGGSFIELD, "emulator", "--port", "0", "--queue-time", "0", "--run-time", "0.05",
             "--webhook-secret", SECRET, "--fault", "webhook:duplicate", "--fault", "submit:429:1",
             "--fault", "output:stall", "--slow-seconds", "0.3", "--retry-after", "7",
@@ -244,7 +244,7 @@ def test_from_a_shell_a_command_without_an_emulator_or_with_a_bad_fault_says_so(
     base = served["HIGGSFIELD_BASE_URL"]
     nobody = _shell(*MODULE, "jobs", "--url", "http://127.0.0.1:9")
     assert nobody.returncode == 1
-    assert nobody.stderr.startswith("higgsfield emulator jobs: error: cannot reach an emulator at")
+    assert nobody.stderr.startswith("higgsfield-sansio emulator jobs: error: cannot reach an emulator at")
     bad = _shell(*MODULE, "fault", "webhook", "503", "--url", base)
     assert bad.returncode == 1
     assert "answered 400: unknown fault kind '503' for 'webhook'" in bad.stderr
@@ -254,4 +254,6 @@ def test_from_a_shell_a_command_without_an_emulator_or_with_a_bad_fault_says_so(
         assert "expected ROUTE:KIND or ROUTE:KIND:COUNT" in usage.stderr
     unknown = _shell(*MODULE, "--port", "0", "--fault", "webhook:stall")
     assert unknown.returncode == 2
-    assert unknown.stderr.startswith("higgsfield emulator: error: unknown fault kind 'stall' for 'webhook'")
+    assert unknown.stderr.startswith(
+        "higgsfield-sansio emulator: error: unknown fault kind 'stall' for 'webhook'"
+    )

@@ -1,4 +1,4 @@
-"""The command line (``python -m higgsfield_client.testing``, ``higgsfield emulator``) and the
+"""The command line (``python -m higgsfield_client.testing``, ``higgsfield-sansio emulator``) and the
 pytest fixture."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_an_empty_or_short_webhook_secret_is_a_usage_error_without_a_traceback(
 ) -> None:
     assert higgsfield(["emulator", "--port", "0", "--webhook-secret", secret]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("higgsfield emulator: error: webhook_secret must")
+    assert err.startswith("higgsfield-sansio emulator: error: webhook_secret must")
     assert "Traceback" not in err
     assert not secret.removeprefix("whsec_") or secret.removeprefix("whsec_") not in err
 
@@ -86,7 +86,7 @@ def test_the_standalone_emulator_serves_images_at_the_size_asked_for_with_full_s
         assert process.wait(timeout=15) == 0
 
 
-# Each option of ``higgsfield emulator`` with words of its meaning (units, default) its help shows.
+# Each option of ``higgsfield-sansio emulator`` with words of its meaning (units, default) its help shows.
 OPTION_MEANINGS = {
     "--host": ["interface to listen on", "default: 127.0.0.1"],
     "--port": ["TCP port", "0 picks a free one", "default: 8000"],
@@ -136,7 +136,7 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
     assert "Run a local emulator of the Higgsfield API" in text
     assert "export HF_KEY=" in text
     assert "export HIGGSFIELD_BASE_URL=" in text
-    assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
+    assert "higgsfield-sansio emulator --port 0 --fault-rate 0.1 --seed 7" in text
     assert "Under /v1/agent, with the same key." in text
     assert "Every model of the SDK's catalog snapshot" in text
     # The commands against a running emulator, and the faults the options can script.
@@ -149,7 +149,7 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
         assert f"higgsfield {other}" not in text
     assert "exit codes:" not in text
     # ``python -m higgsfield_client.testing --help`` says the same.
-    assert build_parser("higgsfield emulator").format_help() == text
+    assert build_parser("higgsfield-sansio emulator").format_help() == text
 
 
 def test_fixture_points_the_environment_at_a_running_emulator(

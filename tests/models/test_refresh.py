@@ -218,10 +218,10 @@ def test_the_cache_directory_is_ours_if_set_else_the_platforms(
     monkeypatch.delenv(CACHE_DIR_ENV)
     import platformdirs
 
-    assert cache_dir() == Path(platformdirs.user_cache_dir("higgsfield", appauthor=False))
+    assert cache_dir() == Path(platformdirs.user_cache_dir("higgsfield-sansio", appauthor=False))
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert cache_dir() == tmp_path / "xdg" / "higgsfield"
+        assert cache_dir() == tmp_path / "xdg" / "higgsfield-sansio"
 
 
 def test_a_cache_that_cannot_be_read_is_passed_over(cache: Path) -> None:
