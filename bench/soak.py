@@ -174,7 +174,9 @@ def _run_sync(emu: Emulator, result: SoakResult, timeout: float) -> None:
     def job(index: int) -> None:
         started = time.monotonic()
         try:
-            outcome: Any = client.subscribe(MODEL, {"prompt": prompt_for(index)}, timeout=timeout)
+            outcome: Any = client.subscribe(
+                MODEL, {"prompt": prompt_for(index)}, timeout=timeout, raise_on_failure=True
+            )
         except Exception as exc:
             outcome = exc
         _check_job(index, outcome, time.monotonic() - started, result)
@@ -209,7 +211,9 @@ def _run_async(emu: Emulator, result: SoakResult, timeout: float) -> None:
                 started = anyio.current_time()
                 try:
                     arguments = {"prompt": prompt_for(index)}
-                    outcome: Any = await client.subscribe(MODEL, arguments, timeout=timeout)
+                    outcome: Any = await client.subscribe(
+                        MODEL, arguments, timeout=timeout, raise_on_failure=True
+                    )
                 except Exception as exc:
                     outcome = exc
                 _check_job(index, outcome, anyio.current_time() - started, result)

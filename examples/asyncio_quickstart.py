@@ -18,7 +18,8 @@ async def generate() -> None:
         print(f"submitted {controller.request_id}")
         async for status in controller.poll_request_status():
             print(f"  {status.state}")
-        result = await controller.get()  # raises JobFailedError, JobNSFWError... if it did not complete
+        result = await controller.get()
+        result.raise_for_status()  # JobFailedError, JobNSFWError or JobCancelledError if no output
         for path in await client.download_outputs(result, "outputs/"):  # named <request id>-<name>
             print(f"saved {path}")
 

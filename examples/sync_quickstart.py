@@ -25,6 +25,9 @@ def main() -> None:
         on_enqueue=lambda request_id: print(f"submitted {request_id}"),
         on_queue_update=show,
     )
+    if result["status"] != "completed":  # failed, nsfw or canceled: the result has no outputs
+        print(f"{result.status}: {result.error or 'no output'}")
+        return
     # Every output, named <request id>-<name>: jobs never overwrite each other's files.
     for path in higgsfield_client.download_outputs(result, "outputs/"):
         print(f"saved {path}")

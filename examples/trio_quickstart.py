@@ -19,7 +19,7 @@ async def generate() -> None:
         arguments={"prompt": "A paper boat on a rainy street"},
         on_queue_update=lambda status: print(f"  {status.state}"),
     )
-    print(f"request {result.request_id} completed")
+    print(f"request {result.request_id} {result.status}")  # completed, failed, nsfw or canceled
     for path in await higgsfield_client.download_outputs_async(result, "outputs/"):
         print(f"saved {path}")
 

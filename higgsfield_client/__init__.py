@@ -2,12 +2,14 @@
 
 Submit image and video jobs, follow them, fetch results, cancel, upload inputs; from plain Python
 (``SyncClient`` and the module-level functions), asyncio or trio (``AsyncClient`` and the
-``*_async`` functions). Failed, NSFW and canceled jobs raise typed errors. ``client.agents`` is the
-Agent API.
+``*_async`` functions). Failed, NSFW and canceled jobs come back as their result, as in the official
+SDK (``result.raise_for_status()`` or ``raise_on_failure=True`` raise typed errors instead).
+``client.agents`` is the Agent API.
 
-Importing the package loads the official surface and no more: the Agent API's types, and the
-capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``mcp``, ``testing``, ``cli``...) load
-on first use, as attributes of the package or by importing them.
+Importing the package loads the official surface and no more: the Agent API's types, the
+capabilities (``agents``, ``batch``, ``ray``, ``webhooks``, ``mcp``, ``testing``, ``cli``...) and the
+official package's other modules (``exceptions``, ``http``, ``types_``, ``auth``, ``utils``,
+``mixins``) load on first use, as attributes of the package or by importing them.
 """
 
 import importlib
@@ -165,12 +167,18 @@ if typing.TYPE_CHECKING:
     )
 
     from . import agents as agents
+    from . import auth as auth
     from . import batch as batch
     from . import cli as cli
+    from . import exceptions as exceptions
+    from . import http as http
     from . import mcp as mcp
+    from . import mixins as mixins
     from . import models as models
     from . import ray as ray
     from . import testing as testing
+    from . import types_ as types_
+    from . import utils as utils
     from . import webhooks as webhooks
 
     sync_client: SyncClient
@@ -180,6 +188,8 @@ _AGENT_TYPES = frozenset(
     {"AgentMessage", "AgentSession", "MessageStatus", "SessionState", "SessionStatus", "TurnResult"}
 )
 _CAPABILITIES = frozenset({"agents", "batch", "cli", "mcp", "models", "ray", "testing", "webhooks"})
+# The official package's module layout, for code that imports from it.
+_OFFICIAL_MODULES = frozenset({"auth", "exceptions", "http", "mixins", "types_", "utils"})
 
 
 def __getattr__(name: str) -> object:
@@ -190,13 +200,13 @@ def __getattr__(name: str) -> object:
         return _defaults.async_()
     if name in _AGENT_TYPES:
         return getattr(importlib.import_module(".agents", __name__), name)
-    if name in _CAPABILITIES:
+    if name in _CAPABILITIES or name in _OFFICIAL_MODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'higgsfield_client' has no attribute {name!r}")
 
 
 def __dir__() -> typing.List[str]:
-    return sorted({*__all__, *_CAPABILITIES, "sync_client", "async_client"})
+    return sorted({*__all__, *_CAPABILITIES, *_OFFICIAL_MODULES, "sync_client", "async_client"})
 
 
 __all__ = [

@@ -10,17 +10,20 @@ import functools
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+
+import sniffio
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
 from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
 from ._checks import Validate
-from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
+from ._connections import AsyncTransportChoice, RunContext, TransportsByRun, over_async_httpx_client
 from ._download import Destination
+from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
-from ._runner import Call, iterate_async, run_async
+from ._runner import Call, iterate_async, run_async, running_library
 from ._settings import DEFAULT, Default, Verify, client_settings
 from ._statuses import JobResult, Status
 from ._uploads import Progress, UploadData
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .agents import AsyncAgents
+    from .http.retry import RetryStrategy
     from .models import AsyncModels
 
 R = TypeVar("R")
@@ -65,6 +69,11 @@ class AsyncRequestController:
     """Follows one submitted job from async code (asyncio or trio)."""
 
     def __init__(self, request_id: str, client: AsyncClient) -> None:
+        if not isinstance(client, AsyncClient):
+            raise TypeError(
+                f"AsyncRequestController takes the AsyncClient of the job, not {type(client).__name__}: "
+                f"use client.get_request_controller(request_id)"
+            )
         self._job = client._calls.job(request_id)
         self._client = client
 
@@ -85,6 +94,12 @@ class AsyncRequestController:
         """The job's cancel URL on the client's base URL."""
         return self._job.cancel_url
 
+    @property
+    def _transport(self) -> Any:
+        """The client's official ``_transport`` (the same object), as the official controller
+        holds it."""
+        return self._client._transport
+
     async def status(self) -> Status:
         """Check the job's state once."""
         return await self._client.status(self.request_id)
@@ -98,7 +113,7 @@ class AsyncRequestController:
             delay: a fixed interval between checks; default: the client's poll policy.
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
-        run = await self._client._transports.current()
+        run = await self._client._context()
         events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.library)
         try:
             async for event in events:
@@ -108,17 +123,22 @@ class AsyncRequestController:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    async def get(self, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False) -> JobResult:
-        """Wait for the job to finish and return its result.
-
-        Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
-            WaitTimeoutError: ``timeout`` seconds passed first.
-        """
-        known = self._job.known_result()
+    async def get(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
+    ) -> JobResult:
+        """Wait for the job to finish and return its result (see ``SyncRequestController.get``:
+        a failed, NSFW or canceled job's result too, unless ``raise_on_failure``)."""
+        known = self._job.known_result(raise_on_failure)
         if known is not None:
             return known
-        return await self._client._run(self._job.result(timeout=timeout, cancel_on_timeout=cancel_on_timeout))
+        call = self._job.result(
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
+        )
+        return await self._client._run(call)
 
     async def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
@@ -128,13 +148,13 @@ class AsyncRequestController:
         return f"AsyncRequestController(request_id={self.request_id!r})"
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """The async Higgsfield client for asyncio and trio, a drop-in for the official ``AsyncClient``.
 
     It is not bound to an event loop: it can be created anywhere and used from several
     ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
-    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http`` and ``validate``
-    are as for ``SyncClient``.
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http``,
+    ``raise_on_failure``, ``validate`` and ``budget`` are as for ``SyncClient``.
 
     Args:
         transport: an AsyncTransport (yours to close, built with the options you want), or
@@ -148,6 +168,8 @@ class AsyncClient:
             or ``http_client``, both of those given, or a bad ``validate``.
     """
 
+    _asynchronous = True
+
     def __init__(
         self,
         base_url: Optional[str] = None,
@@ -155,11 +177,12 @@ class AsyncClient:
         api_key: Optional[str] = None,
         transport: AsyncTransportChoice = None,
         *,
-        retry: Optional[RetryPolicy] = None,
+        retry: Union[RetryPolicy, RetryStrategy, None] = None,
         poll: Optional[PollPolicy] = None,
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        raise_on_failure: bool = False,
         http_client: Optional[httpx.AsyncClient] = None,
         validate: Validate = True,
         budget: Optional[Budget] = None,
@@ -175,6 +198,7 @@ class AsyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            raise_on_failure=raise_on_failure,
             validate=validate,
             budget=budget,
         )
@@ -183,11 +207,7 @@ class AsyncClient:
         if http_client is not None:
             transport = over_async_httpx_client(http_client)
         self._transports = TransportsByRun(transport, settings)
-
-    @property
-    def base_url(self) -> str:
-        """The API root this client talks to."""
-        return self._calls.settings.base_url
+        self._start_official(http_client)
 
     @functools.cached_property
     def agents(self) -> AsyncAgents:
@@ -198,6 +218,13 @@ class AsyncClient:
         from .agents import AsyncAgents  # the Agent API loads on first use
 
         return AsyncAgents(self._calls.settings, self._run)
+
+    async def _context(self) -> RunContext:
+        """The transport, clock and sleep of a call in the running loop or trio run."""
+        if self._touched():  # code reached the official _client, _upload_client or _transport
+            library = running_library(sniffio.current_async_library())
+            return RunContext(self._official_route(), library)
+        return await self._transports.current()
 
     @functools.cached_property
     def models(self) -> AsyncModels:
@@ -223,11 +250,14 @@ class AsyncClient:
         return await self._run(self._calls.price(application, arguments))
 
     async def _run(self, call: Call[Any, R]) -> R:
-        run = await self._transports.current()
+        run = await self._context()
         return await run_async(call, run.transport, run.library)
 
     async def aclose(self) -> None:
-        """Close the transport this client created for the current event loop or run."""
+        """Close the transport this client created for the current event loop or run, and the
+        httpx clients it made as ``_client`` and ``_upload_client`` (made anew if used again)."""
+        for made in self._forget_made():
+            await made.aclose()
         await self._transports.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -276,6 +306,7 @@ class AsyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
         validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit, wait and return the result (see ``SyncClient.subscribe``).
@@ -292,6 +323,7 @@ class AsyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
             validate=validate,
         )
         return await self._run(call)
@@ -301,11 +333,17 @@ class AsyncClient:
         return await self._run(self._calls.status(request_id))
 
     async def result(
-        self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
+        self,
+        request_id: str,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
-        """Wait for a job to finish and return its result (raises for failed/nsfw/canceled)."""
+        """Wait for a job to finish and return its result (a failed, NSFW or canceled job's too:
+        see ``SyncRequestController.get``)."""
         return await self.get_request_controller(request_id).get(
-            timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
         )
 
     async def cancel(self, request_id: str) -> None:
@@ -317,6 +355,10 @@ class AsyncClient:
     ) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
         return await self._run(self._calls.upload(data, content_type, progress))
+
+    async def _get_upload_url(self, content_type: str) -> Tuple[str, str, Dict[str, str]]:
+        """Ask for an upload slot (see ``SyncClient._get_upload_url``)."""
+        return await self._run(self._calls.upload_slot(content_type))
 
     async def upload_file(
         self,

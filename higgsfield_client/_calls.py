@@ -2,15 +2,17 @@
 
 The sync and async clients repeat signatures and docstrings only: each of their methods builds
 the same ``Call`` here and runs it. What happens around a flow - final statuses kept, status
-events filtered, failed jobs raised, uploads typed, downloads named - happens here, once.
+events filtered, failed jobs returned or raised, uploads typed, downloads named - happens here,
+once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import (
     Deletion,
@@ -35,6 +37,7 @@ from higgsfield_proto import (
     submit_flow,
     subscribe_flow,
     upload_flow,
+    upload_slot_flow,
     wait_flow,
 )
 
@@ -71,6 +74,8 @@ def _public_url(target: UploadTarget) -> str:
     return target.public_url
 
 
+def _slot(target: UploadTarget) -> Tuple[str, str, Dict[str, str]]:
+    return target.public_url, target.upload_url, dict(target.upload_headers)
 
 
 def event_handler(
@@ -134,9 +139,9 @@ class Job:
             self.final = event.status
         return status_from_job(event.status)
 
-    def known_result(self) -> Optional[JobResult]:
-        """The result, if the final status was seen already (raises for failed jobs)."""
-        return None if self.final is None else self._calls.result(self.final)
+    def known_result(self, raise_on_failure: Optional[bool]) -> Optional[JobResult]:
+        """The result, if the final status was seen already (see ``Calls.result``)."""
+        return None if self.final is None else self._calls.result(self.final, raise_on_failure)
 
     def final_status(
         self, *, timeout: Optional[float], cancel_on_timeout: bool, poll: Optional[PollPolicy] = None
@@ -155,16 +160,18 @@ class Job:
         )
         return Call(flow=flow, finish=self._calls.seen)
 
-    def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
-        """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
+    def result(
+        self, *, timeout: Optional[float], cancel_on_timeout: bool, raise_on_failure: Optional[bool]
+    ) -> Call[JobStatus, JobResult]:
+        """Wait for the final status, keep it, and return the result (see ``Calls.result``)."""
         waiting = self.final_status(timeout=timeout, cancel_on_timeout=cancel_on_timeout)
-        return Call(flow=waiting.flow, finish=self.keep)
+        return Call(flow=waiting.flow, finish=functools.partial(self.keep, raise_on_failure=raise_on_failure))
 
-    def keep(self, job: JobStatus) -> JobResult:
-        """Keep ``job``, a final status however learnt, and return its result (raising for
-        failed jobs)."""
+    def keep(self, job: JobStatus, *, raise_on_failure: Optional[bool] = None) -> JobResult:
+        """Keep ``job``, a final status however learnt, and return its result (see
+        ``Calls.result``)."""
         self.final = job
-        return self._calls.result(job)
+        return self._calls.result(job, raise_on_failure)
 
     def cancel(self) -> Call[None, None]:
         """Cancel the job while it is queued."""
@@ -199,11 +206,23 @@ class Calls:
         mode = self.settings.validate if validate is None else validate_mode(validate)
         self.check.check(model, arguments, mode)
 
-    def result(self, job: JobStatus) -> JobResult:
-        """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
-        NSFW or canceled jobs)."""
+    def result(self, job: JobStatus, raise_on_failure: Optional[bool] = None) -> JobResult:
+        """The result of a final status, which fetches its outputs with ``fetcher``.
+
+        A failed, NSFW or canceled job's result holds its ``status``, ``error`` and ``payload``
+        and no outputs, as the official SDK returns the payload.
+
+        Args:
+            job: a final status.
+            raise_on_failure: raise instead for such a job; None: as the client was built.
+
+        Raises:
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
+        """
         self.ledger.observe(job)
-        return JobResult(raise_for_job_outcome(job), fetcher=self.fetcher)
+        if self.settings.raise_on_failure if raise_on_failure is None else raise_on_failure:
+            raise_for_job_outcome(job)
+        return JobResult(job, fetcher=self.fetcher)
 
     def job(self, request_id: str) -> Job:
         """The state a controller of ``request_id`` keeps."""
@@ -250,10 +269,10 @@ class Calls:
         expires_after: Optional[int],
         timeout: Optional[float],
         cancel_on_timeout: bool,
+        raise_on_failure: Optional[bool],
         validate: Optional[Validate],
     ) -> Call[JobStatus, JobResult]:
-        """Submit (the arguments checked first), wait and return the result (raising for failed,
-        NSFW or canceled jobs).
+        """Submit (the arguments checked first), wait and return the result (see ``result``).
 
         Raises:
             ValidationError, UnknownModelError: strict mode, and the check failed.
@@ -274,7 +293,8 @@ class Calls:
             spending: list[LedgerJob] = []
             flow = self._spend(model, arguments, flow, spending)
             handler = self._ledger_events(spending, handler)
-        return Call(flow=flow, finish=self.result, on_event=handler)
+        finish = functools.partial(self.result, raise_on_failure=raise_on_failure)
+        return Call(flow=flow, finish=finish, on_event=handler)
 
     def price(self, model: str, arguments: Mapping[str, Any]) -> Call[Optional[JobPrice], Optional[JobPrice]]:
         """Price a job as a budget does: the account's estimate (once per distinct model and
@@ -349,6 +369,12 @@ class Calls:
         body = body_from_data(data, progress)
         flow = upload_flow(self.settings.config, content_type, body, self.settings.env())
         return Call(flow=flow, finish=_public_url)
+
+    def upload_slot(self, content_type: str) -> Call[UploadTarget, Tuple[str, str, Dict[str, str]]]:
+        """Ask for an upload slot; the call returns the official ``_get_upload_url``'s
+        ``(public_url, upload_url, upload_headers)``."""
+        flow = upload_slot_flow(self.settings.config, content_type, self.settings.env())
+        return Call(flow=flow, finish=_slot)
 
     def upload_file(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 import sniffio
 
@@ -20,6 +20,22 @@ if TYPE_CHECKING:
 AsyncTransportChoice = Union["AsyncTransport", str, None]
 """An AsyncTransport instance (the caller's to close), ``"aiohttp"``, ``"trio"``, or None (pick by
 the running library: aiohttp under asyncio, the h11 transport under trio)."""
+
+
+def httpx_module(what: str) -> Any:
+    """The ``httpx`` module, imported on first use (it is an optional extra).
+
+    Raises:
+        ImportError: httpx is not installed; the message names ``what`` needs it and the extra.
+    """
+    try:
+        import httpx
+    except ImportError as exc:
+        raise ImportError(
+            f"{what} needs httpx, which is not installed: install this SDK with its [httpx] extra "
+            f"(pip install '<this package>[httpx]'), or httpx itself"
+        ) from exc
+    return httpx
 
 
 def over_httpx_client(http_client: httpx.Client) -> SyncTransport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -25,6 +25,8 @@ from ._checks import Validate, validate_mode
 
 if TYPE_CHECKING:
     import ssl
+
+    from .http.retry import RetryStrategy
 
 DEFAULT_TIMEOUT = 90.0
 """Seconds for an answer to start and between reads (the official SDK's default)."""
@@ -113,6 +115,13 @@ class Settings:
 
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
     (the caller's poll policy when one was given; None: the official turn schedule).
+    ``raise_on_failure``: a job that ends failed, nsfw or canceled raises its JobError instead of
+    returning its result. ``retry_strategy`` is an official retry strategy given as ``retry=``;
+    ``retry_override``, which the client sets, gives the retry policy of a call when it returns
+    one (from that strategy, or from the one the official ``_transport`` carries), else ``retry``
+    applies. ``key_source``, which the client sets, gives the key of an httpx client that code
+    set in its place (the credentials the official client would send through it), ahead of
+    ``api_key`` and the environment.
     ``validate`` is how a submit's arguments are checked against the model catalog; ``budget``
     caps what the client's jobs may cost.
     """
@@ -124,6 +133,10 @@ class Settings:
     turn_poll: Optional[PollPolicy] = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
+    raise_on_failure: bool = False
+    retry_strategy: Optional[RetryStrategy] = None
+    retry_override: Optional[Callable[[], Optional[RetryPolicy]]] = field(default=None, repr=False)
+    key_source: Optional[Callable[[], Optional[str]]] = field(default=None, repr=False)
     validate: Validate = True
     budget: Optional[Budget] = None
     user_agent: str = USER_AGENT
@@ -137,11 +150,8 @@ class Settings:
     def config(self) -> ApiConfig:
         """The API endpoint and credentials (raises CredentialsMissedError if there are none)."""
         if self._config is None:
-            credentials = (
-                Credentials.from_string(self.api_key)
-                if self.api_key
-                else Credentials.from_environment(os.environ)
-            )
+            key = (self.key_source() if self.key_source is not None else None) or self.api_key
+            credentials = Credentials.from_string(key) if key else Credentials.from_environment(os.environ)
             self._config = ApiConfig(
                 credentials=credentials,
                 base_url=self.base_url,
@@ -164,14 +174,20 @@ class Settings:
             delay: a fixed poll interval (the official ``poll_request_status(delay=...)``).
             poll: a poll policy replacing the client's (a webhook waiter's slow fallback).
         """
-        if timeout is None and delay is None and poll is None:
+        retry = self.retry_override() if self.retry_override is not None else None
+        if timeout is None and delay is None and poll is None and retry is None:
             return self._env  # most calls: the client's own policies
         poll = poll or self.poll
         if delay is not None:
             poll = replace(poll, initial_delay=delay, multiplier=1.0, max_delay=delay, jitter=0.0)
         if timeout is not None:
             poll = replace(poll, timeout=timeout)
-        return FlowEnv(retry=self.retry, poll=poll, jitter=jitter)
+        return FlowEnv(retry=retry or self.retry, poll=poll, jitter=jitter)
+
+    def current_retry(self) -> RetryPolicy:
+        """The retry policy of a call made now."""
+        retry = self.retry_override() if self.retry_override is not None else None
+        return retry or self.retry
 
 
 def client_settings(
@@ -183,9 +199,10 @@ def client_settings(
     timeout: Union[float, Default, None],
     verify: Union[Verify, Default],
     proxy: Union[str, Default, None],
-    retry: Optional[RetryPolicy],
+    retry: Union[RetryPolicy, RetryStrategy, None],
     poll: Optional[PollPolicy],
     allow_insecure_http: bool,
+    raise_on_failure: bool = False,
     validate: Validate = True,
     budget: Optional[Budget] = None,
 ) -> Settings:
@@ -195,17 +212,26 @@ def client_settings(
         InvalidArgumentError: transport options given together with a transport object, a
             ``validate`` that is not a mode of the argument check, or a ``budget`` that is no
             ``Budget``.
+        TypeError: ``retry`` is neither a RetryPolicy nor a retry strategy.
     """
+    strategy: Optional[RetryStrategy] = None
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        from .http.retry import retry_policy_of  # an official strategy: loaded when one is given
+
+        retry_policy_of(retry)  # refused now rather than at the first call
+        strategy, retry = retry, None
     return Settings(
         base_url=base_url or default_base_url(os.environ),
         api_key=api_key,
         retry=retry or RetryPolicy(),
+        retry_strategy=strategy,
         poll=poll or PollPolicy(),
         turn_poll=poll,
         transport=TransportOptions.resolve(
             transport=transport, timeout=timeout, verify=verify, proxy=proxy, http_client=http_client
         ),
         allow_insecure_http=allow_insecure_http,
+        raise_on_failure=raise_on_failure,
         validate=validate_mode(validate),
         budget=_budget(budget),
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
-from higgsfield_proto import JobState, JobStatus, job_status_from_payload
+from higgsfield_proto import (
+    JobState,
+    JobStatus,
+    job_status_from_payload,
+    parse_job_state,
+    raise_for_job_outcome,
+)
 
 from ._outputs import (
     EMBED_MAX_SIZE,
@@ -122,9 +128,28 @@ def status_from_job(job: JobStatus) -> Status:
     return _CLASS_OF_STATE[job.state](job.request_id, job.payload, job=job)
 
 
+def status_class(state: JobState) -> Type[Status]:
+    """The status class of ``state``."""
+    return _CLASS_OF_STATE[state]
+
+
+def status_from_payload(payload: Mapping[str, Any]) -> Status:
+    """The status object of a status payload, with its request id when it has one (the official
+    ``utils.get_status``).
+
+    Raises:
+        UnknownStatusError: ``status`` is missing or not one of the six states.
+    """
+    found = payload.get("status") if isinstance(payload, Mapping) else None
+    state = parse_job_state(found)
+    request_id = payload.get("request_id")
+    return _CLASS_OF_STATE[state](request_id if isinstance(request_id, str) else None, payload)
+
+
 class JobResult(Dict[str, Any]):
-    """A completed job's payload: a plain dict (``result['images'][0]['url']`` works, as in the
-    official SDK) with typed shortcuts to the parts most callers need.
+    """A finished job's payload: a plain dict (``result['images'][0]['url']`` and
+    ``result['status']`` work, as in the official SDK) with typed shortcuts to the parts most
+    callers need. Like a plain dict it has no ``__dict__``.
 
     ``images``, ``video`` and ``artifacts`` are ``Output`` objects: the URLs as ``str``, which can
     also ``read()`` their bytes. ``save(folder)`` downloads every output. A result from a
@@ -132,7 +157,12 @@ class JobResult(Dict[str, Any]):
     ``asave``/``aread``; each fetches with the client that made the result (its ``fetcher``). In
     Jupyter a result shows its images and a video player from their URLs; ``embed()`` inlines the
     images, for a saved notebook that outlives the URLs. ``repr`` is one line.
+
+    A job that ended ``failed``, ``nsfw`` or ``canceled`` has a result too: its ``status``,
+    ``error`` and ``payload``, and no outputs. ``raise_for_status()`` raises its error.
     """
+
+    __slots__ = ("_fetcher", "_job")
 
     def __init__(self, job: JobStatus, *, fetcher: Optional[Fetcher] = None) -> None:
         super().__init__(job.payload)
@@ -150,23 +180,55 @@ class JobResult(Dict[str, Any]):
         return self._job.request_id
 
     @property
+    def status(self) -> str:
+        """The job's final state as on the wire: ``completed``, ``failed``, ``nsfw`` or ``canceled``."""
+        return self._job.state.value
+
+    @property
+    def error(self) -> Optional[str]:
+        """A failed job's message, when the server gave one."""
+        return self._job.error
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The final status answer as the API sent it (this dict's own content)."""
+        return self._job.payload
+
+    def raise_for_status(self) -> JobResult:
+        """Return this result if the job completed; raise its error if it did not.
+
+        Raises:
+            JobFailedError, JobNSFWError, JobCancelledError: carrying ``request_id``, ``status``
+                and ``payload`` (and ``error`` for a failed job).
+        """
+        raise_for_job_outcome(self._job)
+        return self
+
+    @property
+    def _completed(self) -> bool:
+        # Only a completed job has outputs; whatever else a failed answer holds is none.
+        return self._job.state is JobState.COMPLETED
+
+    @property
     def images(self) -> Tuple[Output, ...]:
-        """The output images (their URLs)."""
-        return tuple(Output(url, kind="image", fetcher=self._fetcher) for url in self._job.images)
+        """The output images (their URLs); none unless the job completed."""
+        urls = self._job.images if self._completed else ()
+        return tuple(Output(url, kind="image", fetcher=self._fetcher) for url in urls)
 
     @property
     def video(self) -> Optional[Output]:
         """The output video (its URL), if any."""
-        video = self._job.video
+        video = self._job.video if self._completed else None
         return None if video is None else Output(video, kind="video", fetcher=self._fetcher)
 
     @property
     def artifacts(self) -> Mapping[str, Tuple[Output, ...]]:
         """Extra outputs by key (``zip``, ``mov``, ``jsx``, ``fbx``, ``ply``), when the model
         returns any."""
+        groups = self._job.artifacts if self._completed else {}
         return {
             key: tuple(Output(url, kind=key, fetcher=self._fetcher) for url in urls)
-            for key, urls in self._job.artifacts.items()
+            for key, urls in groups.items()
         }
 
     @property
@@ -208,6 +270,9 @@ class JobResult(Dict[str, Any]):
         return [*self.images, *([video] if video is not None else []), *extra]
 
     def __repr__(self) -> str:
+        if not self._completed:
+            error = f", error={self.error!r}" if self.error else ""
+            return f"JobResult(request_id={self.request_id!r}, status={self.status!r}{error})"
         shown = ", ".join(f"{output.kind}={short_url(output)!r}" for output in self.outputs)
         return f"JobResult(request_id={self.request_id!r}{', ' if shown else ''}{shown})"
 

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
@@ -20,6 +20,7 @@ from ._calls import Calls, output_urls
 from ._checks import Validate
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
+from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
 from ._settings import DEFAULT, Default, Verify, client_settings
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from higgsfield_transports import SyncTransport
 
     from .agents import SyncAgents
+    from .http.retry import RetryStrategy
     from .models import SyncModels
 
 R = TypeVar("R")
@@ -68,6 +70,11 @@ class SyncRequestController:
     """Follows one submitted job: ``status()``, ``poll_request_status()``, ``get()``, ``cancel()``."""
 
     def __init__(self, request_id: str, client: SyncClient) -> None:
+        if not isinstance(client, SyncClient):
+            raise TypeError(
+                f"SyncRequestController takes the SyncClient of the job, not {type(client).__name__}: "
+                f"use client.get_request_controller(request_id)"
+            )
         self._job = client._calls.job(request_id)
         self._client = client
 
@@ -88,6 +95,12 @@ class SyncRequestController:
         """The job's cancel URL on the client's base URL."""
         return self._job.cancel_url
 
+    @property
+    def _transport(self) -> Any:
+        """The client's official ``_transport`` (the same object), as the official controller
+        holds it."""
+        return self._client._transport
+
     def status(self) -> Status:
         """Check the job's state once."""
         return self._client.status(self.request_id)
@@ -107,17 +120,37 @@ class SyncRequestController:
             if status is not None:
                 yield status
 
-    def get(self, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False) -> JobResult:
+    def get(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
+    ) -> JobResult:
         """Wait for the job to finish and return its result.
 
+        A job that ended failed, nsfw or canceled returns its result too, as the official SDK
+        does: ``result["status"]`` (or ``result.status``) tells, ``result.error`` holds a
+        failure's message, and there are no outputs. ``result.raise_for_status()`` raises its
+        error.
+
+        Args:
+            timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
+            cancel_on_timeout: cancel a job still queued at the deadline.
+            raise_on_failure: raise the job's error instead of returning such a result; None:
+                as the client was built (``raise_on_failure=``, False by default).
+
         Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
             WaitTimeoutError: ``timeout`` seconds passed first.
         """
-        known = self._job.known_result()
+        known = self._job.known_result(raise_on_failure)
         if known is not None:
             return known
-        return self._client._run(self._job.result(timeout=timeout, cancel_on_timeout=cancel_on_timeout))
+        call = self._job.result(
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
+        )
+        return self._client._run(call)
 
     def cancel(self) -> None:
         """Cancel the job while it is queued. Raises NotCancellableError once it has started."""
@@ -127,7 +160,7 @@ class SyncRequestController:
         return f"SyncRequestController(request_id={self.request_id!r})"
 
 
-class SyncClient:
+class SyncClient(ClientBase):
     """The blocking Higgsfield client, a drop-in for the official ``SyncClient``.
 
     Args:
@@ -140,11 +173,16 @@ class SyncClient:
             use and closes in ``close()``.
         http_client: an ``httpx.Client`` to send with (the ``httpx`` extra), with its proxies,
             mounts, TLS settings, HTTP/2, timeouts and event hooks; it stays yours to close.
-        retry: the retry policy for every request.
+        retry: the retry policy for every request: a ``RetryPolicy``, or an official strategy of
+            ``higgsfield_client.http.retry`` (``NoRetry()``, ``ExponentialBackoffRetry(...)``...),
+            asked at each call.
         poll: the poll policy for waiting calls (interval growth, overall timeout).
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
+        raise_on_failure: make ``subscribe``, ``result`` and ``get`` raise ``JobFailedError``,
+            ``JobNSFWError`` or ``JobCancelledError`` for a job that ends without output,
+            instead of returning its result as the official SDK does (each call can override it).
         validate: how ``submit`` and ``subscribe`` check arguments against the model catalog
             first: True (the default) warns about a problem with ``HiggsfieldArgumentWarning``
             and submits anyway; ``"strict"`` raises ``ValidationError`` and sends nothing, also
@@ -168,11 +206,12 @@ class SyncClient:
         api_key: Optional[str] = None,
         transport: Optional[SyncTransport] = None,
         *,
-        retry: Optional[RetryPolicy] = None,
+        retry: Union[RetryPolicy, RetryStrategy, None] = None,
         poll: Optional[PollPolicy] = None,
         verify: Union[Verify, Default] = DEFAULT,
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
+        raise_on_failure: bool = False,
         http_client: Optional[httpx.Client] = None,
         validate: Validate = True,
         budget: Optional[Budget] = None,
@@ -188,6 +227,7 @@ class SyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            raise_on_failure=raise_on_failure,
             validate=validate,
             budget=budget,
         )
@@ -195,7 +235,8 @@ class SyncClient:
         self._calls = Calls(settings, self._fetcher)
         # The caller's transport is used as it is, never replaced or closed; the client's own is
         # made on first use (again after ``close()``), over the caller's httpx client if given.
-        self._transport = transport
+        # (``_transport`` is the official client's attribute: see ``ClientBase``.)
+        self._own_transport = transport
         self._owns_transport = transport is None
         self._make_transport: Callable[[], SyncTransport] = (
             functools.partial(make_sync_transport, settings)
@@ -203,11 +244,7 @@ class SyncClient:
             else functools.partial(over_httpx_client, http_client)
         )
         self._lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        """The API root this client talks to."""
-        return self._calls.settings.base_url
+        self._start_official(http_client)
 
     @functools.cached_property
     def agents(self) -> SyncAgents:
@@ -255,21 +292,27 @@ class SyncClient:
         return self._run(self._calls.price(application, arguments))
 
     def _get_transport(self) -> SyncTransport:
+        if self._touched():  # code reached the official _client, _upload_client or _transport
+            route: SyncTransport = self._official_route()
+            return route
         with self._lock:
-            if self._transport is None:
-                self._transport = self._make_transport()
-            return self._transport
+            if self._own_transport is None:
+                self._own_transport = self._make_transport()
+            return self._own_transport
 
     def _run(self, call: Call[Any, R]) -> R:
         return run_sync(call, self._get_transport())
 
     def close(self) -> None:
         """Close the transport if this client created it (a caller's transport stays open, and
-        in use: the client can still send with it)."""
+        in use: the client can still send with it), and the httpx clients it made as ``_client``
+        and ``_upload_client`` (made anew if used again)."""
+        for made in self._forget_made():
+            made.close()
         if not self._owns_transport:
             return
         with self._lock:
-            transport, self._transport = self._transport, None
+            transport, self._own_transport = self._own_transport, None
         if transport is not None:
             transport.close()
 
@@ -334,6 +377,7 @@ class SyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
         validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit a generation, wait for it, and return its result.
@@ -341,10 +385,13 @@ class SyncClient:
         ``on_enqueue(request_id)`` runs once the job is accepted; ``on_queue_update(status)`` at
         each poll tick. ``timeout`` bounds the whole call (WaitTimeoutError): when the next check
         would come after it, one last check is made at the deadline. With ``cancel_on_timeout``
-        a job still queued at the deadline is canceled. ``validate`` is as for ``submit``.
+        a job still queued at the deadline is canceled. A job that ends failed, nsfw or canceled
+        returns its result, as from ``SyncRequestController.get``, unless ``raise_on_failure``
+        (None: as the client was built). ``validate`` is as for ``submit``.
 
         Raises:
-            JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            JobFailedError, JobNSFWError, JobCancelledError: with ``raise_on_failure``.
+            WaitTimeoutError: ``timeout`` passed first.
             ValidationError, UnknownModelError: as for ``submit``.
         """
         call = self._calls.subscribe(
@@ -357,6 +404,7 @@ class SyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
             validate=validate,
         )
         return self._run(call)
@@ -366,11 +414,17 @@ class SyncClient:
         return self._run(self._calls.status(request_id))
 
     def result(
-        self, request_id: str, *, timeout: Optional[float] = None, cancel_on_timeout: bool = False
+        self,
+        request_id: str,
+        *,
+        timeout: Optional[float] = None,
+        cancel_on_timeout: bool = False,
+        raise_on_failure: Optional[bool] = None,
     ) -> JobResult:
-        """Wait for a job to finish and return its result (raises for failed/nsfw/canceled)."""
+        """Wait for a job to finish and return its result (a failed, NSFW or canceled job's too:
+        see ``SyncRequestController.get``)."""
         return self.get_request_controller(request_id).get(
-            timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            timeout=timeout, cancel_on_timeout=cancel_on_timeout, raise_on_failure=raise_on_failure
         )
 
     def cancel(self, request_id: str) -> None:
@@ -380,6 +434,14 @@ class SyncClient:
     def upload(self, data: UploadData, content_type: str, *, progress: Optional[Progress] = None) -> str:
         """Upload bytes, text (as UTF-8) or a binary file object; returns the public URL."""
         return self._run(self._calls.upload(data, content_type, progress))
+
+    def _get_upload_url(self, content_type: str) -> Tuple[str, str, Dict[str, str]]:
+        """Ask for an upload slot: the official ``(public_url, upload_url, upload_headers)``.
+
+        ``upload_headers`` are the headers the PUT of the bytes to ``upload_url`` must carry
+        (``Content-Type`` included); ``public_url`` is where the file can then be read.
+        """
+        return self._run(self._calls.upload_slot(content_type))
 
     def upload_file(
         self,

@@ -38,14 +38,18 @@ _IMAGE_FORMATS = {
 }
 
 
+def _known_type(path: Union[str, os.PathLike[str]]) -> Optional[str]:
+    extension = os.path.splitext(os.fspath(path))[1].lower()
+    return _TYPES_BY_EXTENSION.get(extension) or mimetypes.guess_type(os.fspath(path))[0]
+
+
 def guess_content_type(path: Union[str, os.PathLike[str]]) -> str:
     """The MIME type of ``path`` from its extension.
 
     Raises:
         InvalidArgumentError: the extension names no known type (pass ``content_type=``).
     """
-    extension = os.path.splitext(os.fspath(path))[1].lower()
-    guessed = _TYPES_BY_EXTENSION.get(extension) or mimetypes.guess_type(os.fspath(path))[0]
+    guessed = _known_type(path)
     if guessed is None:
         raise InvalidArgumentError(
             f"cannot tell the content type of {os.fspath(path)!r}; pass content_type= explicitly"
@@ -165,3 +169,35 @@ def image_to_bytes(image: Image.Image, format: str = "jpeg") -> Tuple[bytes, str
     buffer = io.BytesIO()
     image.save(buffer, format=pillow_format)
     return buffer.getvalue(), content_type
+
+
+class UploadMixin:
+    """The official client's upload helpers, static methods of both clients (the official
+    ``higgsfield_client.mixins.UploadMixin``)."""
+
+    @staticmethod
+    def guess_mime_type(path: Union[str, os.PathLike[str]]) -> str:
+        """The MIME type of ``path`` from its extension; ``application/octet-stream`` when unknown."""
+        return _known_type(path) or "application/octet-stream"
+
+    @staticmethod
+    def ensure_bytes(data: Union[bytes, str]) -> bytes:
+        """``data`` as bytes: text encoded as UTF-8, bytes as they are.
+
+        Raises:
+            InvalidArgumentError: ``data`` is neither bytes nor str.
+        """
+        if isinstance(data, str):
+            return data.encode("utf-8")
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        raise InvalidArgumentError(f"expected bytes or str, got {type(data).__name__}")
+
+    @staticmethod
+    def image_to_bytes(image: Image.Image, format: str = "jpeg") -> bytes:
+        """A Pillow image encoded as ``format`` (jpeg, jpg, png, webp or gif).
+
+        Raises:
+            InvalidArgumentError: another format.
+        """
+        return image_to_bytes(image, format)[0]

@@ -21,6 +21,7 @@ from ._build import (
     cancel_url,
     status_url,
 )
+from ._cause import AnsweredRequest, ErrorResponse, HeaderView, HTTPStatusError
 from ._config import DEFAULT_BASE_URL, USER_AGENT, ApiConfig, Credentials
 from ._effects import Ask, Effect, Flow, Notify, Now, Send, Sleep, StreamedSend
 from ._endpoints import (
@@ -78,10 +79,12 @@ from ._flows import (
     delete_flow,
     download_flow,
     estimate_flow,
+    send_flow,
     status_flow,
     submit_flow,
     subscribe_flow,
     upload_flow,
+    upload_slot_flow,
     wait_flow,
 )
 from ._http import (
@@ -104,6 +107,7 @@ from ._parse import (
     parse_cancel_response,
     parse_delete_response,
     parse_estimate_response,
+    parse_job_state,
     parse_status_response,
     parse_submit_response,
     parse_upload_put_response,
@@ -111,7 +115,7 @@ from ._parse import (
     raise_for_job_outcome,
 )
 from ._poll import PollPolicy
-from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy
+from ._retry import RETRYABLE_STATUSES, GiveUp, Retry, RetryPolicy, RetrySchedule
 from ._retry_after import retry_after_seconds
 from ._values import (
     ARTIFACT_KEYS,
@@ -299,6 +303,7 @@ __all__ = [
     "TURN_POLL",
     "USER_AGENT",
     "APIError",
+    "AnsweredRequest",
     "AgentAccessDeniedError",
     "AgentBackendError",
     "AgentError",
@@ -321,6 +326,7 @@ __all__ = [
     "Effect",
     "Endpoint",
     "Enqueued",
+    "ErrorResponse",
     "ErrorTable",
     "Estimate",
     "FailureKind",
@@ -329,6 +335,8 @@ __all__ = [
     "FlowEnv",
     "declared_length",
     "GiveUp",
+    "HTTPStatusError",
+    "HeaderView",
     "Headers",
     "HiggsfieldError",
     "InsufficientCreditsError",
@@ -358,6 +366,7 @@ __all__ = [
     "Response",
     "Retry",
     "RetryPolicy",
+    "RetrySchedule",
     "Send",
     "ServerError",
     "SessionBusyError",
@@ -423,6 +432,7 @@ __all__ = [
     "parse_delete_response",
     "parse_estimate_response",
     "parse_interrupt_response",
+    "parse_job_state",
     "parse_media_confirm_response",
     "parse_media_response",
     "parse_message_response",
@@ -437,6 +447,7 @@ __all__ = [
     "retry_after_seconds",
     "run_turn_flow",
     "send_message_flow",
+    "send_flow",
     "sign_webhook",
     "signed_webhook_url",
     "status_flow",
@@ -444,6 +455,7 @@ __all__ = [
     "subscribe_flow",
     "transport_error_from_failure",
     "upload_flow",
+    "upload_slot_flow",
     "verify_webhook",
     "verify_webhook_url",
     "wait_flow",

@@ -144,6 +144,22 @@ class SessionState:
     status: Union[SessionStatus, str]
     messages: tuple[AgentMessage, ...] = ()
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
+        """Read a history answer's JSON object: its status (idle when absent) and its rows.
+
+        Raises:
+            ProtocolError: rows that are not a list, or a malformed row or status.
+        """
+        rows = data.get("messages", [])
+        if not isinstance(rows, list):
+            raise ProtocolError("messages is not a list")
+        try:
+            status = _session_status(data.get("status"))
+            return cls(status, tuple(agent_message_from_row(row) for row in rows))
+        except ValueError as exc:
+            raise ProtocolError(str(exc)) from None
+
 
 @dataclass(frozen=True, slots=True)
 class AgentSession:
@@ -424,17 +440,10 @@ def parse_messages_response(response: Response) -> SessionState:
         AgentError subclasses / APIError: an error status. ProtocolError: a malformed answer.
     """
     data = _object(response, "agent messages")
-    rows = data.get("messages", [])
-    if not isinstance(rows, list):
-        raise protocol_error(response, "agent messages: messages is not a list")
     try:
-        status = _session_status(data.get("status"))
-        messages = tuple(agent_message_from_row(row) for row in rows)
-    except ValueError as exc:
-        raise protocol_error(response, f"agent messages: {exc}") from None
+        return SessionState.from_dict(data)
     except ProtocolError as exc:
         raise protocol_error(response, f"agent messages: {exc}") from None
-    return SessionState(status, messages)
 
 
 def parse_interrupt_response(response: Response) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from urllib.parse import urlencode, urlsplit
 
 from ._config import USER_AGENT, ApiConfig
@@ -22,8 +22,9 @@ MIN_EXPIRES_AFTER = 3600
 """The shortest retention ``Hf-Expires-After`` accepts, in seconds."""
 
 
-def status_url(config: ApiConfig, request_id: str) -> str:
-    """The URL of a job's status on ``config``'s base URL, the id percent-encoded.
+def status_url(config: Union[ApiConfig, str], request_id: str) -> str:
+    """The URL of a job's status on ``config``'s base URL (or a base URL given as a string), the
+    id percent-encoded.
 
     Raises:
         InvalidArgumentError: ``request_id`` is not a usable id.
@@ -31,8 +32,9 @@ def status_url(config: ApiConfig, request_id: str) -> str:
     return STATUS.url(config, request_id=request_id)
 
 
-def cancel_url(config: ApiConfig, request_id: str) -> str:
-    """The URL that cancels a job on ``config``'s base URL, the id percent-encoded.
+def cancel_url(config: Union[ApiConfig, str], request_id: str) -> str:
+    """The URL that cancels a job on ``config``'s base URL (or a base URL given as a string), the
+    id percent-encoded.
 
     Raises:
         InvalidArgumentError: ``request_id`` is not a usable id.

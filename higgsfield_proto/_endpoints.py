@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 from urllib.parse import quote
 
 from ._config import ApiConfig
@@ -165,8 +165,9 @@ class Endpoint:
         object.__setattr__(self, "ids", names)
         object.__setattr__(self, "_id_set", frozenset(names))
 
-    def url(self, config: ApiConfig, **ids: str) -> str:
-        """The absolute URL with each id percent-encoded.
+    def url(self, config: Union[ApiConfig, str], **ids: str) -> str:
+        """The absolute URL with each id percent-encoded, on ``config``'s base URL (or on a base
+        URL given as a string).
 
         Raises:
             InvalidArgumentError: an id is missing or unusable.
@@ -176,7 +177,8 @@ class Endpoint:
         for name, value in ids.items():
             if name not in self.verbatim:
                 ids[name] = path_id(value, name)
-        return f"{config.root}/{self.path.format_map(ids)}"
+        root = config.rstrip("/") if isinstance(config, str) else config.root
+        return f"{root}/{self.path.format_map(ids)}"
 
     def request(
         self,

@@ -57,8 +57,11 @@ class ProtocolError(HiggsfieldError):
         self.request_id = request_id
 
 
-class UnknownStatusError(ProtocolError):
-    """A status payload carried a ``status`` value outside the six documented states."""
+class UnknownStatusError(ProtocolError, ValueError):
+    """A status payload carried a ``status`` value outside the six documented states.
+
+    Also a ``ValueError``, which the official SDK raises for it.
+    """
 
     def __init__(self, value: object, **kwargs: Any) -> None:
         super().__init__(f"unknown job status {value!r}", **kwargs)

@@ -238,7 +238,7 @@ def exchange(
                 raise _network_error(outcome, request, attempt, streamed=streamed, answer=streamed_answer)
             following = redirect(request, outcome)
             if following is None:
-                return outcome
+                return replace(outcome, request=request)  # an error names the request it answers
             redirects += 1
             if redirects > MAX_REDIRECTS:
                 raise protocol_error(outcome, f"more than {MAX_REDIRECTS} redirects")
@@ -253,4 +253,4 @@ def exchange(
 def send_once(request: Request) -> Flow[Optional[Response]]:
     """Send ``request`` a single time, with no deadline; None if the network failed."""
     outcome = yield Send(request=request)
-    return outcome if isinstance(outcome, Response) else None
+    return replace(outcome, request=request) if isinstance(outcome, Response) else None

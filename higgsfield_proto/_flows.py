@@ -40,6 +40,37 @@ from ._parse import (
 )
 from ._values import Deletion, Downloaded, Enqueued, Estimate, JobState, JobStatus, StatusUpdate, UploadTarget
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods whose repeat is as good as one request (RFC 9110 9.2.2)."""
+
+
+def send_flow(request: Request, env: FlowEnv, *, timeout: Optional[float] = None) -> Flow[Response]:
+    """Send a request built by the caller, for any endpoint, until it is answered for good.
+
+    The official client's ``_transport.request`` runs on it. The request is repeated as
+    ``env.retry`` decides: GET, HEAD, OPTIONS, PUT and DELETE after any failure; another method
+    (a POST) only when it carries an ``Idempotency-Key``, or after a failure that left it unsent,
+    or a 429. A request with credentials follows redirects within its origin only.
+
+    Args:
+        request: the request, its URL absolute.
+        env: the retry policy and jitter.
+        timeout: seconds for every attempt and wait together, or None.
+
+    Returns:
+        The final answer, whatever its status (an error answer names ``request``).
+
+    Raises:
+        TransportError: the network failed for good, or ``timeout`` passed.
+        ProtocolError: a redirect that may not be followed.
+    """
+    deadline = yield from start_deadline(timeout)
+    keyed = request.header("Idempotency-Key") is not None
+    repeatable = keyed or request.method.upper() in _SAFE_METHODS
+    answer = yield from exchange(request, env, deadline, repeatable=repeatable)
+    assert isinstance(answer, Response), "a Send is answered with a Response"
+    return answer
+
 
 def call(
     endpoint: Endpoint, request: Request, env: FlowEnv, deadline: Optional[Deadline] = None
@@ -114,7 +145,7 @@ def cancel_flow(config: ApiConfig, request_id: str, env: FlowEnv) -> Flow[None]:
         if not any(_may_have_acted(outcome) for outcome in history[:-1]):
             raise
         if not (yield from _was_canceled(config, request_id, env)):
-            raise refused from None
+            raise refused  # with its cause, the refusing answer
 
 
 def _may_have_acted(outcome: StreamedOutcome) -> bool:
@@ -284,13 +315,18 @@ def subscribe_flow(
     )
 
 
+def upload_slot_flow(config: ApiConfig, content_type: str, env: FlowEnv) -> Flow[UploadTarget]:
+    """Ask for an upload slot and return it (public URL, upload URL, headers); nothing is uploaded."""
+    response = yield from call(UPLOAD_SLOT, build_upload_slot_request(config, content_type), env)
+    return parse_upload_slot_response(response, content_type)
+
+
 def upload_flow(config: ApiConfig, content_type: str, body: Body, env: FlowEnv) -> Flow[UploadTarget]:
     """Ask for an upload slot, then PUT ``body`` to it without credentials; returns the slot.
 
     A ``StreamedBody`` is reopened for each PUT attempt rather than held in memory.
     """
-    response = yield from call(UPLOAD_SLOT, build_upload_slot_request(config, content_type), env)
-    target = parse_upload_slot_response(response, content_type)
+    target = yield from upload_slot_flow(config, content_type, env)
     put = yield from exchange(build_upload_put_request(target, body), env, repeatable=True)
     assert isinstance(put, Response), "a Send is answered with a Response"
     parse_upload_put_response(put)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
 Headers = tuple[tuple[str, str], ...]
@@ -80,11 +80,16 @@ def without_query(url: str) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Response:
-    """One HTTP response as received: status, headers, the whole body."""
+    """One HTTP response as received: status, headers, the whole body.
+
+    ``request`` is the request it answered: the exchange loop sets it on an error answer it
+    returns (so that the error names its URL, without the query); transports leave it None.
+    """
 
     status: int
     headers: Headers = ()
     body: bytes = b""
+    request: Optional[Request] = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> Optional[str]:
         """Return the value of header ``name`` (case-insensitive), or None."""

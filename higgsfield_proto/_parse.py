@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Union
 
+from ._cause import status_error_for
 from ._endpoints import CANCEL_ERRORS, FILE_ERRORS, GENERATION_ERRORS, STORAGE_ERRORS, ErrorTable, is_path_id
 from ._errors import (
     APIError,
@@ -155,7 +156,10 @@ def error_from_response(
         errors: the error table of the endpoint's API family (the generation API's by default).
 
     Returns:
-        An ``APIError`` subclass for 4xx/5xx, a ``ProtocolError`` for anything else.
+        An ``APIError`` subclass for 4xx/5xx, chained (``__cause__``) from an ``HTTPStatusError``
+        whose ``response`` has the answer's ``status_code``, ``headers``, ``text`` and ``json()``,
+        as the official client's errors are chained from httpx's; a ``ProtocolError`` for
+        anything else.
     """
     if response.status < 400:
         # The flows follow same-origin redirects; any 3xx reaching a parser is one they refused.
@@ -179,19 +183,23 @@ def error_from_response(
         "request_id": request_id,
         "correlation_id": correlation,
     }
+    error: HiggsfieldError
     if issubclass(cls, ValidationError):
-        return cls(message, errors=_field_errors(detail), **common)
-    if issubclass(cls, RateLimitError):
+        error = cls(message, errors=_field_errors(detail), **common)
+    elif issubclass(cls, RateLimitError):
         code = _machine_field(data, "code")
         limit = _machine_field(data, "limit")
-        return cls(
+        error = cls(
             message,
             retry_after=retry_after_seconds(response, now=now),
             code=code if isinstance(code, str) else None,
             limit=limit if isinstance(limit, int) and not isinstance(limit, bool) else None,
             **common,
         )
-    return cls(message, **common)
+    else:
+        error = cls(message, **common)
+    error.__cause__ = status_error_for(response)
+    return error
 
 
 # An S3-style XML error names its cause in <Code> (NoSuchKey, AccessDenied...).
@@ -221,7 +229,7 @@ def error_from_file_response(response: Response, url: str) -> HiggsfieldError:
     message += f", storage code {code})" if code else ")"
     if error.correlation_id:
         message += f" [correlation_id={error.correlation_id}]"
-    return OutputExpiredError(
+    expired = OutputExpiredError(
         message,
         url=shown,
         storage_code=code,
@@ -230,6 +238,8 @@ def error_from_file_response(response: Response, url: str) -> HiggsfieldError:
         body=error.body,
         correlation_id=error.correlation_id,
     )
+    expired.__cause__ = error.__cause__  # the answer, as every API error carries it
+    return expired
 
 
 def _non_json_summary(response: Response) -> str:
@@ -269,6 +279,18 @@ def _optional_text(value: Any) -> Optional[str]:
     return json.dumps(value)
 
 
+def parse_job_state(value: object, *, request_id: Optional[str] = None) -> JobState:
+    """The state a payload's ``status`` value names (``cancelled`` is read as ``canceled``).
+
+    Raises:
+        UnknownStatusError: not one of the six states (also a ValueError).
+    """
+    state = _STATES.get(value) if isinstance(value, str) else None
+    if state is None:
+        raise UnknownStatusError(value, request_id=request_id)
+    return state
+
+
 def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -> JobStatus:
     """Read a status payload (a status answer, a submit answer or a webhook body).
 
@@ -283,10 +305,7 @@ def job_status_from_payload(payload: Any, *, request_id: Optional[str] = None) -
     """
     if not isinstance(payload, dict):
         raise ProtocolError(f"status payload is {type(payload).__name__}, not an object")
-    raw_state = payload.get("status")
-    state = _STATES.get(raw_state) if isinstance(raw_state, str) else None
-    if state is None:
-        raise UnknownStatusError(raw_state, request_id=request_id)
+    state = parse_job_state(payload.get("status"), request_id=request_id)
     get = payload.get
     found = get("request_id")
     if found is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -30,6 +31,10 @@ class GiveUp:
 
 Decision = Union[Retry, GiveUp]
 
+RetrySchedule = Callable[[int, Optional[int]], Optional[float]]
+"""``schedule(attempt, status)``: the seconds to wait before repeating attempt number ``attempt``
+(1-based) that ended with HTTP ``status`` (None for a network failure), or None to give up."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
@@ -41,12 +46,18 @@ class RetryPolicy:
     A ``Retry-After`` header replaces the backoff; when it asks for more than ``max_retry_after``
     seconds, or more than the time left before the caller's deadline, the policy gives up.
 
+    A ``schedule`` (the official SDK's retry strategies are mapped onto one) replaces
+    ``retry_statuses`` and the backoff: it says, for each attempt and status, whether to repeat
+    and after how long, without jitter. ``max_attempts`` still bounds it, and what is safe to
+    repeat, ``Retry-After`` and the deadline still apply.
+
     Args:
         max_attempts: attempts in all, the first included (1 disables retries).
         backoff_base: the backoff before the second attempt, before jitter.
         backoff_cap: the largest backoff, before jitter.
         max_retry_after: the longest server-requested wait that is honoured.
         retry_statuses: the HTTP statuses worth repeating.
+        schedule: a caller's own schedule (see ``RetrySchedule``), or None.
     """
 
     max_attempts: int = 5
@@ -54,6 +65,7 @@ class RetryPolicy:
     backoff_cap: float = 8.0
     max_retry_after: float = 60.0
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
+    schedule: Optional[RetrySchedule] = None
 
     def __post_init__(self) -> None:
         if not all(math.isfinite(n) for n in (self.backoff_base, self.backoff_cap, self.max_retry_after)):
@@ -108,19 +120,36 @@ class RetryPolicy:
                 return GiveUp(reason="the answer is larger than the transport accepts")
             if outcome.request_written and not repeatable:
                 return GiveUp(reason="the request may have been acted on and is not safe to repeat")
-            delay = self.backoff(attempt, jitter)
+            planned = self._planned(attempt, None, jitter)
+            if planned is None:
+                return GiveUp(reason="the schedule does not repeat network failures")
+            delay = planned
         else:
-            if outcome.status not in self.retry_statuses:
+            planned = self._planned(attempt, outcome.status, jitter)
+            if planned is None:
                 return GiveUp(reason=f"HTTP {outcome.status} is final")
             if not (repeatable or _rejected_before_acting(outcome)):
                 return GiveUp(reason=f"HTTP {outcome.status} may hide an accepted request")
             told = retry_after_seconds(outcome, now=now)
             if told is not None and told > self.max_retry_after:
                 return GiveUp(reason=f"Retry-After {told:.0f}s exceeds {self.max_retry_after:.0f}s")
-            delay = told if told is not None else self.backoff(attempt, jitter)
+            delay = told if told is not None else planned
         if remaining is not None and delay >= remaining:
             return GiveUp(reason="the deadline would pass before the next attempt")
         return Retry(delay=delay)
+
+    def _planned(self, attempt: int, status: Optional[int], jitter: float) -> Optional[float]:
+        """The wait before repeating, from the schedule or the backoff; None: do not repeat."""
+        if self.schedule is not None:
+            delay = self.schedule(attempt, status)
+            if delay is None:
+                return None
+            if not math.isfinite(delay):
+                raise InvalidArgumentError(f"the retry schedule gave a wait of {delay!r} seconds")
+            return max(0.0, float(delay))
+        if status is not None and status not in self.retry_statuses:
+            return None
+        return self.backoff(attempt, jitter)
 
 
 def _rejected_before_acting(response: Response) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import math
 import ssl
 import time
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Optional, Union
@@ -95,6 +96,22 @@ class _WatchedRequest(aiohttp.ClientRequest):
         if wait is not None and conn.protocol is not None:
             wait.connected(conn.protocol)
         return await super().send(conn)
+
+
+def _release_quietly(session: aiohttp.ClientSession) -> None:
+    """Close a session the transport made and nobody closed, without I/O and without aiohttp's
+    "Unclosed client session" / "Unclosed connector" reports.
+
+    Run when the transport is dropped or at interpreter exit (a script that ran its loop with
+    ``run_until_complete`` and never closed its client): the loop may be idle or closed by then,
+    so nothing can be awaited. The connector's synchronous part of ``close()`` closes the pooled
+    connections (nothing when the loop is closed) and marks the connector closed.
+    """
+    connector = session.connector
+    session.detach()  # the session counts as closed from here
+    close_now = getattr(connector, "_close", None)
+    if callable(close_now):
+        close_now()
 
 
 class _NotResent(aiohttp.ClientError):
@@ -204,6 +221,7 @@ class AiohttpTransport:
         # Sends in progress at once, up to the connector's limit of connections (see _send).
         self._slots: Optional[asyncio.Semaphore] = None
         self._closed = False
+        self._release: Optional[weakref.finalize[[aiohttp.ClientSession], AiohttpTransport]] = None
 
     def __repr__(self) -> str:
         # Never the session, its headers or the proxy URL (which may hold a password).
@@ -329,6 +347,8 @@ class AiohttpTransport:
         self._closed = True
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
+            if self._release is not None:
+                self._release.detach()
             await session.close()
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None and self._loop is _running_loop():
@@ -368,6 +388,9 @@ class AiohttpTransport:
                 session._retry_connection = False
                 self._middlewares = None
             self._session = session
+            # A transport dropped, or alive at interpreter exit, with its session open (its loop
+            # never closed it) releases the session quietly.
+            self._release = weakref.finalize(self, _release_quietly, session)
         if first:
             limit = self._session.connector.limit if self._session.connector is not None else 0
             self._slots = asyncio.Semaphore(limit) if limit else None

@@ -6,31 +6,28 @@ Loaded on first use of ``client.agents`` (or of one of these names), not by
 ``import higgsfield_client``.
 """
 
-from higgsfield_proto import (
+from higgsfield_proto import AgentTurnFailedError
+
+from .errors import (
     AgentAccessDeniedError,
     AgentBackendError,
     AgentError,
-    AgentMessage,
-    AgentSession,
     AgentTimeoutError,
-    AgentTurnFailedError,
-    MessageStatus,
+    InsufficientCreditsError,
     SessionBusyError,
-    SessionState,
-    SessionStatus,
-    TurnResult,
 )
-from higgsfield_proto import AgentInsufficientCreditsError as InsufficientCreditsError
-
 from .resources import (
     DEFAULT_TURN_TIMEOUT,
+    AgentsResource,
     AsyncAgents,
+    AsyncAgentsResource,
     AsyncMedia,
     AsyncSessions,
     SyncAgents,
     SyncMedia,
     SyncSessions,
 )
+from .types import AgentMessage, AgentSession, MessageStatus, SessionState, SessionStatus, TurnResult
 
 __all__ = [
     "DEFAULT_TURN_TIMEOUT",
@@ -41,7 +38,9 @@ __all__ = [
     "AgentSession",
     "AgentTimeoutError",
     "AgentTurnFailedError",
+    "AgentsResource",
     "AsyncAgents",
+    "AsyncAgentsResource",
     "AsyncMedia",
     "AsyncSessions",
     "InsufficientCreditsError",

@@ -75,7 +75,8 @@ class AgentCalls:
         self.settings = settings
 
     def _env(self) -> FlowEnv:
-        return FlowEnv(retry=self.settings.retry, poll=self.settings.turn_poll or TURN_POLL, jitter=jitter)
+        poll = self.settings.turn_poll or TURN_POLL
+        return FlowEnv(retry=self.settings.current_retry(), poll=poll, jitter=jitter)
 
     def create(self, config: Optional[Mapping[str, Any]]) -> Call[AgentSession, AgentSession]:
         """Open a session."""

@@ -2,19 +2,61 @@
 
 The sync and async classes repeat signatures and docstrings only: each method builds its ``Call``
 in ``._calls`` and hands it to the run function of the client it belongs to.
+
+The official module's names are here too: ``AgentsResource``, ``Sessions`` and ``Media`` are
+``SyncAgents``, ``SyncSessions`` and ``SyncMedia``, and ``AsyncAgentsResource`` is
+``AsyncAgents``. Each class also takes the official constructor's arguments (an httpx client,
+the upload client where the official takes one, and the base URL), and then sends the API's
+requests through that client with the credentials of its ``Authorization`` header (else the
+environment's), and the media PUT through the upload client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Awaitable, Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, Protocol, Tuple, TypeVar, overload
 
-from higgsfield_proto import AgentSession, SessionState, TurnResult
+from higgsfield_proto import (
+    AgentError,
+    AgentSession,
+    AgentTimeoutError,
+    SessionState,
+    SessionStatus,
+    TurnResult,
+)
 
 from .._runner import Call
 from .._settings import Settings
 from .._uploads import Progress
 from ._calls import AgentCalls, MediaData, QuestionHandler, UpdateHandler
+from .errors import raise_for_agent_status
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "DEFAULT_TURN_TIMEOUT",
+    "AgentError",
+    "AgentSession",
+    "AgentTimeoutError",
+    "AgentsResource",
+    "AsyncAgents",
+    "AsyncAgentsResource",
+    "AsyncMedia",
+    "AsyncRun",
+    "AsyncSessions",
+    "Media",
+    "QuestionHandler",
+    "SessionState",
+    "SessionStatus",
+    "Sessions",
+    "SyncAgents",
+    "SyncMedia",
+    "SyncRun",
+    "SyncSessions",
+    "TurnResult",
+    "raise_for_agent_status",
+]
 
 R = TypeVar("R")
 
@@ -34,12 +76,55 @@ DEFAULT_TURN_TIMEOUT = 1800.0
 """Seconds a turn may take in ``run`` and ``wait`` (the official default)."""
 
 
-class SyncSessions:
-    """Agent sessions from plain Python: ``client.agents.sessions``."""
+def _sending_through(sdk: Any, client: Any, upload_client: Any) -> None:
+    """Make ``sdk`` send as the official resources do: the API's requests through ``client``, the
+    media PUT through ``upload_client`` (the client's own upload client when None)."""
+    sdk.__dict__["_client"] = client  # as code written for the official client sets it
+    if upload_client is not None:
+        sdk.__dict__["_upload_client"] = upload_client
 
-    def __init__(self, run: SyncRun, calls: AgentCalls) -> None:
-        self._run = run
-        self._calls = calls
+
+def _sync_parts(
+    client: httpx.Client, upload_client: Optional[httpx.Client], base_url: str
+) -> Tuple[SyncRun, AgentCalls]:
+    """The run function and calls of the official constructors' ``(client, [upload_client,]
+    base_url)``."""
+    from .._sync import SyncClient  # the core client, made here only for the official shape
+
+    sdk = SyncClient(base_url=base_url)  # the key of the client's header, as officially
+    _sending_through(sdk, client, upload_client)
+    return sdk._run, AgentCalls(sdk._calls.settings)
+
+
+def _async_parts(
+    client: httpx.AsyncClient, upload_client: Optional[httpx.AsyncClient], base_url: str
+) -> Tuple[AsyncRun, AgentCalls]:
+    """``_sync_parts`` for an ``httpx.AsyncClient``."""
+    from .._async import AsyncClient
+
+    sdk = AsyncClient(base_url=base_url)
+    _sending_through(sdk, client, upload_client)
+    return sdk._run, AgentCalls(sdk._calls.settings)
+
+
+class SyncSessions:
+    """Agent sessions from plain Python: ``client.agents.sessions`` (the official ``Sessions``).
+
+    ``Sessions(client, base_url)``, the official constructor, sends through the ``httpx.Client``
+    ``client``.
+    """
+
+    @overload
+    def __init__(self, run: SyncRun, calls: AgentCalls) -> None: ...
+
+    @overload
+    def __init__(self, run: httpx.Client, calls: str) -> None: ...
+
+    def __init__(self, run: Any, calls: Any) -> None:
+        if isinstance(calls, str):  # the official (client, base_url)
+            run, calls = _sync_parts(run, None, calls)
+        self._run: SyncRun = run
+        self._calls: AgentCalls = calls
 
     def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
         """Open a session; a missing or empty ``config`` is sent as ``{}``.
@@ -142,11 +227,23 @@ class SyncSessions:
 
 
 class SyncMedia:
-    """Media for agent messages from plain Python: ``client.agents.media``."""
+    """Media for agent messages from plain Python: ``client.agents.media`` (the official ``Media``).
 
-    def __init__(self, run: SyncRun, calls: AgentCalls) -> None:
-        self._run = run
-        self._calls = calls
+    ``Media(client, upload_client, base_url)``, the official constructor, sends through the
+    ``httpx.Client`` ``client``, and the PUT of the bytes through ``upload_client``.
+    """
+
+    @overload
+    def __init__(self, run: SyncRun, calls: AgentCalls) -> None: ...
+
+    @overload
+    def __init__(self, run: httpx.Client, calls: httpx.Client, base_url: str) -> None: ...
+
+    def __init__(self, run: Any, calls: Any, base_url: Optional[str] = None) -> None:
+        if base_url is not None:  # the official (client, upload_client, base_url)
+            run, calls = _sync_parts(run, calls, base_url)
+        self._run: SyncRun = run
+        self._calls: AgentCalls = calls
 
     def upload(
         self, data: MediaData, extension: str, type: str = "image", *, progress: Optional[Progress] = None
@@ -167,21 +264,46 @@ class SyncMedia:
 
 
 class SyncAgents:
-    """``client.agents``: ``sessions`` and ``media``."""
+    """``client.agents``: ``sessions`` and ``media`` (the official ``AgentsResource``).
 
-    def __init__(self, settings: Settings, run: SyncRun) -> None:
-        settings.config  # noqa: B018 - the official property looks credentials up
-        calls = AgentCalls(settings)
+    ``AgentsResource(client, upload_client, base_url)``, the official constructor, sends through
+    the ``httpx.Client`` ``client``.
+    """
+
+    @overload
+    def __init__(self, settings: Settings, run: SyncRun) -> None: ...
+
+    @overload
+    def __init__(self, settings: httpx.Client, run: httpx.Client, base_url: str) -> None: ...
+
+    def __init__(self, settings: Any, run: Any, base_url: Optional[str] = None) -> None:
+        if base_url is not None:  # the official (client, upload_client, base_url)
+            run, calls = _sync_parts(settings, run, base_url)
+        else:
+            settings.config  # noqa: B018 - the official property looks credentials up
+            calls = AgentCalls(settings)
         self.sessions = SyncSessions(run, calls)
         self.media = SyncMedia(run, calls)
 
 
 class AsyncSessions:
-    """Agent sessions under asyncio or trio: ``client.agents.sessions`` (see ``SyncSessions``)."""
+    """Agent sessions under asyncio or trio: ``client.agents.sessions`` (see ``SyncSessions``).
 
-    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None:
-        self._run = run
-        self._calls = calls
+    ``AsyncSessions(client, base_url)``, the official constructor, sends through the
+    ``httpx.AsyncClient`` ``client``.
+    """
+
+    @overload
+    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None: ...
+
+    @overload
+    def __init__(self, run: httpx.AsyncClient, calls: str) -> None: ...
+
+    def __init__(self, run: Any, calls: Any) -> None:
+        if isinstance(calls, str):  # the official (client, base_url)
+            run, calls = _async_parts(run, None, calls)
+        self._run: AsyncRun = run
+        self._calls: AgentCalls = calls
 
     async def create(self, config: Optional[Mapping[str, Any]] = None) -> AgentSession:
         """Open a session (see ``SyncSessions.create``)."""
@@ -250,11 +372,23 @@ class AsyncSessions:
 
 
 class AsyncMedia:
-    """Media for agent messages under asyncio or trio (see ``SyncMedia``)."""
+    """Media for agent messages under asyncio or trio (see ``SyncMedia``).
 
-    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None:
-        self._run = run
-        self._calls = calls
+    ``AsyncMedia(client, upload_client, base_url)``, the official constructor, sends through the
+    ``httpx.AsyncClient`` ``client``.
+    """
+
+    @overload
+    def __init__(self, run: AsyncRun, calls: AgentCalls) -> None: ...
+
+    @overload
+    def __init__(self, run: httpx.AsyncClient, calls: httpx.AsyncClient, base_url: str) -> None: ...
+
+    def __init__(self, run: Any, calls: Any, base_url: Optional[str] = None) -> None:
+        if base_url is not None:  # the official (client, upload_client, base_url)
+            run, calls = _async_parts(run, calls, base_url)
+        self._run: AsyncRun = run
+        self._calls: AgentCalls = calls
 
     async def upload(
         self, data: MediaData, extension: str, type: str = "image", *, progress: Optional[Progress] = None
@@ -264,10 +398,34 @@ class AsyncMedia:
 
 
 class AsyncAgents:
-    """``client.agents`` of an ``AsyncClient``: ``sessions`` and ``media``."""
+    """``client.agents`` of an ``AsyncClient``: ``sessions`` and ``media`` (the official
+    ``AsyncAgentsResource``).
 
-    def __init__(self, settings: Settings, run: AsyncRun) -> None:
-        settings.config  # noqa: B018 - the official property looks credentials up
-        calls = AgentCalls(settings)
+    ``AsyncAgentsResource(client, upload_client, base_url)``, the official constructor, sends
+    through the ``httpx.AsyncClient`` ``client``.
+    """
+
+    @overload
+    def __init__(self, settings: Settings, run: AsyncRun) -> None: ...
+
+    @overload
+    def __init__(self, settings: httpx.AsyncClient, run: httpx.AsyncClient, base_url: str) -> None: ...
+
+    def __init__(self, settings: Any, run: Any, base_url: Optional[str] = None) -> None:
+        if base_url is not None:  # the official (client, upload_client, base_url)
+            run, calls = _async_parts(settings, run, base_url)
+        else:
+            settings.config  # noqa: B018 - the official property looks credentials up
+            calls = AgentCalls(settings)
         self.sessions = AsyncSessions(run, calls)
         self.media = AsyncMedia(run, calls)
+
+
+AgentsResource = SyncAgents
+"""The official name of ``SyncAgents``."""
+AsyncAgentsResource = AsyncAgents
+"""The official name of ``AsyncAgents``."""
+Sessions = SyncSessions
+"""The official name of ``SyncSessions``."""
+Media = SyncMedia
+"""The official name of ``SyncMedia``."""

@@ -176,6 +176,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             webhook_url=options.webhook,
             idempotency_key=key,
             timeout=options.timeout,
+            raise_on_failure=True,  # a job without output exits with its own code
             validate=validate,
         )
     except KeyboardInterrupt:
@@ -208,7 +209,7 @@ def result(client: SyncClient, options: argparse.Namespace, console: Console) ->
         raise WaitInterrupted(options.request_id) from None
     finally:
         line.close()
-    return _report_result(client, controller.get(), options, console)
+    return _report_result(client, controller.get(raise_on_failure=True), options, console)
 
 
 def cancel(client: SyncClient, options: argparse.Namespace, console: Console) -> int:

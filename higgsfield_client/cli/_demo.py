@@ -114,7 +114,9 @@ def run_demo(
                 tick = time.monotonic()
                 line = StatusLine(console, label, state="submitting")
                 try:
-                    result = client.subscribe(model, arguments, on_queue_update=line.update)
+                    result = client.subscribe(
+                        model, arguments, on_queue_update=line.update, raise_on_failure=True
+                    )
                 finally:
                     line.close()
                 files: List[Path] = []

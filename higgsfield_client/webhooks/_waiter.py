@@ -86,14 +86,15 @@ class WebhookWaiter:
             timeout: seconds before WaitTimeoutError; default: ``fallback.timeout``.
 
         Returns:
-            The job's result, as ``AsyncClient.result`` returns it.
+            The completed job's result: the waiter raises for the other final states, as
+            ``AsyncClient.result(request_id, raise_on_failure=True)`` does.
 
         Raises:
             JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
             WaitTimeoutError: ``timeout`` passed first.
         """
         final = await self.final_status(request_id, timeout=timeout)
-        return self._client._calls.job(request_id).keep(final)
+        return self._client._calls.job(request_id).keep(final, raise_on_failure=True)
 
     async def final_status(self, request_id: str, *, timeout: Optional[float] = None) -> JobStatus:  # noqa: ASYNC109
         """As ``wait``, but return the job's final status, failed or not, instead of its result.

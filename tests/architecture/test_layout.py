@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("higgsfield_proto", "higgsfield_transports", "higgsfield_client")
 VALUE_MODULES = ("higgsfield_client._statuses", "higgsfield_client._outputs")
 CAPABILITIES = ("agents", "batch", "ray", "webhooks", "testing", "cli", "models", "mcp")
+# The official package's module layout: adapters over the core client, like a capability.
+OFFICIAL_MODULES = ("exceptions", "http", "types_", "auth", "utils", "mixins")
 
 
 def module_name(path: Path) -> str:
@@ -140,13 +142,14 @@ def test_results_and_statuses_never_import_a_client_even_lazily() -> None:
 
 
 def layer(name: str) -> int:
-    """0 the core, 1 the transports, 2 the core client, 3 a capability."""
+    """0 the core, 1 the transports, 2 the core client, 3 a capability or an official module."""
     if name.startswith("higgsfield_proto"):
         return 0
     if name.startswith("higgsfield_transports"):
         return 1
     parts = name.split(".")
-    return 3 if len(parts) > 1 and (parts[1] in CAPABILITIES or parts[1] == "__main__") else 2
+    above = (*CAPABILITIES, *OFFICIAL_MODULES, "__main__")
+    return 3 if len(parts) > 1 and parts[1] in above else 2
 
 
 def test_imports_at_module_level_run_from_capabilities_to_the_client_to_the_core() -> None:
@@ -201,7 +204,7 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         name
         for name in loaded
         if name.split(".")[0] in ("rich", "sqlite3", "_sqlite3", "ray", "aiohttp", "requests", "trio", "h11")
-        or any(name.startswith(f"higgsfield_client.{capability}") for capability in CAPABILITIES)
+        or any(name.startswith(f"higgsfield_client.{room}") for room in (*CAPABILITIES, *OFFICIAL_MODULES))
         or name
         in (
             "higgsfield_proto._agent",
@@ -223,6 +226,11 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         ("higgsfield_client.batch.Batch", "higgsfield_client.batch"),
         ("higgsfield_client.webhooks.WebhookReceiver", "higgsfield_client.webhooks"),
         ("higgsfield_client.models.snapshot_catalog", "higgsfield_client.models._snapshot"),
+        ("higgsfield_client.http.client", "higgsfield_client.http.client"),
+        ("higgsfield_client.exceptions.HiggsfieldClientError", "higgsfield_client.exceptions"),
+        ("higgsfield_client.types_.StatusEnum", "higgsfield_client.types_"),
+        ("higgsfield_client.SyncClient(retry=__import__('higgsfield_client.http.retry').http.retry.NoRetry())",
+         "higgsfield_client.http.retry"),
         ("higgsfield_client.SyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
         ("higgsfield_client.AsyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
         ("higgsfield_client.mcp.HiggsfieldServer", "higgsfield_client.mcp"),
@@ -238,4 +246,5 @@ def test_dir_shows_the_official_names_and_no_helper() -> None:
 
     names = dir(higgsfield_client)
     assert {"sync_client", "async_client", "SyncClient", "subscribe_async", "AgentSession"} <= set(names)
+    assert {"exceptions", "http", "types_", "auth", "utils", "mixins", "agents"} <= set(names)
     assert not {"TYPE_CHECKING", "on_default_sync", "on_default_async", "importlib", "typing"} & set(names)

@@ -87,6 +87,7 @@ def test_concurrent_async_submits_never_overspend(account: Emulator, transport: 
             poll=FAST_POLL,
             retry=FAST_RETRY,
             budget=Budget(max_credits=CAP),
+            raise_on_failure=True,  # a failed job counted by its JobFailedError
         ) as client:
 
             async def one(n: int) -> None:
@@ -113,7 +114,7 @@ def test_concurrent_async_submits_never_overspend(account: Emulator, transport: 
 def test_concurrent_submits_from_threads_never_overspend(account: Emulator) -> None:
     with SyncClient(
         account.base_url, api_key=account.api_key, poll=FAST_POLL, retry=FAST_RETRY,
-        budget=Budget(max_credits=CAP),
+        budget=Budget(max_credits=CAP), raise_on_failure=True,
     ) as client, concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:  # fmt: skip
         futures = [
             pool.submit(outcome, lambda n=n: client.subscribe(SOUL, {"prompt": prompt(n)}))

@@ -20,7 +20,7 @@ from higgsfield_client import (
 )
 from higgsfield_client._download import file_name_from_url
 from higgsfield_client.testing import Emulator
-from higgsfield_proto import Outcome, OutputExpiredError, Request, Response
+from higgsfield_proto import HTTPStatusError, Outcome, OutputExpiredError, Request, Response
 
 from .harness import FAST_POLL, FAST_RETRY, Harness
 
@@ -202,6 +202,11 @@ def test_an_expired_or_deleted_output_names_itself_and_the_storages_code(
     expected = f"output {url} has expired or was deleted (HTTP 404, storage code NoSuchKey)"
     assert str(error).startswith(expected)
     assert (error.status_code, error.url, error.storage_code) == (404, url, "NoSuchKey")
+    cause = error.__cause__  # chained from its answer, as every API error is (issue 30)
+    assert isinstance(cause, HTTPStatusError)
+    assert (cause.response.status_code, cause.response.text) == (404, error.body)
+    assert cause.request is not None
+    assert cause.request.url == url.split("?", 1)[0]
     assert list(tmp_path.iterdir()) == []
 
 

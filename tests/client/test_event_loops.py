@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import warnings
 from typing import Any, List
 
 import anyio
+import pytest
 import trio
 
 import higgsfield_client
@@ -64,3 +68,37 @@ def test_a_client_can_be_created_outside_any_event_loop(emulator: Emulator) -> N
 
     assert trio.run(job).credits > 0
     assert asyncio.run(job()).credits > 0
+
+
+NEVER_CLOSED = r"""
+import asyncio, os, sys
+import higgsfield_client
+from higgsfield_client import AsyncClient, PollPolicy
+
+client = AsyncClient(poll=PollPolicy(initial_delay=0.05, max_delay=0.05))  # never closed
+
+
+async def main():
+    result = await higgsfield_client.subscribe_async(sys.argv[1], {"prompt": "x"})
+    print(result.status, (await client.status(result.request_id)).state)
+
+if sys.argv[2] == "asyncio.run":
+    asyncio.run(main())
+else:  # the older way: a loop run and left open, never told to finalize anything
+    asyncio.new_event_loop().run_until_complete(main())
+"""
+
+
+@pytest.mark.parametrize("runs", ["asyncio.run", "run_until_complete"])
+def test_async_clients_never_closed_print_nothing_at_interpreter_exit(emulator: Emulator, runs: str) -> None:
+    emulator.script_next_job(queue_time=0.0, run_time=0.0)
+    environment = {**os.environ, "HIGGSFIELD_BASE_URL": emulator.base_url, "HF_KEY": emulator.api_key}
+    ran = subprocess.run(
+        [sys.executable, "-c", NEVER_CLOSED, MODEL, runs],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "completed completed\n", "")

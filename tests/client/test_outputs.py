@@ -256,9 +256,11 @@ def test_a_pickled_result_leaves_its_client_behind_and_uses_the_default_one(
     with Emulator(queue_time=0, run_time=0) as emulator:
         with SyncClient(base_url=emulator.base_url, api_key=emulator.api_key) as client:
             result = client.subscribe(IMAGE_MODEL, {"prompt": "a kite"})
+        assert not hasattr(result, "__dict__")  # slotted, like the plain dict the official SDK returns
         copy = pickle.loads(pickle.dumps(result))
         assert copy == result
         assert copy.images == result.images
+        assert (copy.status, copy.request_id) == ("completed", result.request_id)
         assert pickle.loads(pickle.dumps(result.images[0])).kind == "image"
         monkeypatch.setenv("HF_KEY", "unused:downloads-send-no-credentials")
         (saved,) = copy.save(tmp_path)

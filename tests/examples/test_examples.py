@@ -11,7 +11,7 @@ from typing import List
 import pytest
 from batch.ray_support import ray_process_state
 
-from higgsfield_client import PollPolicy
+from higgsfield_client import JobFailedError, PollPolicy
 from higgsfield_client.testing import Emulator
 from higgsfield_proto import (
     ApiConfig,
@@ -34,7 +34,8 @@ pytestmark = pytest.mark.higgsfield_emulator(queue_time=0.05, run_time=0.05, web
 
 
 def _saved(folder: Path) -> List[Path]:
-    return sorted((folder / "outputs").iterdir())
+    outputs = folder / "outputs"
+    return sorted(outputs.iterdir()) if outputs.exists() else []
 
 
 def test_every_example_has_a_test() -> None:
@@ -74,6 +75,28 @@ def test_a_quickstart_generates_and_downloads_an_image(
     assert saved.read_bytes() == stored.read_bytes()
     assert f"saved {Path('outputs') / saved.name}" in out
     assert "completed" in out
+
+
+@pytest.mark.parametrize("name", ["sync_quickstart", "asyncio_quickstart", "trio_quickstart"])
+def test_a_quickstart_tells_a_failed_job_and_saves_nothing(
+    name: str,
+    higgsfield_emulator: Emulator,
+    in_tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    higgsfield_emulator.script_next_job("failed", error="the GPU melted")
+    if name == "asyncio_quickstart":  # it asks the result to raise
+        with pytest.raises(JobFailedError, match="the GPU melted"):
+            main_of(name)()
+    else:
+        main_of(name)()
+    out = capsys.readouterr().out
+    assert _saved(in_tmp_path) == []
+    assert "saved" not in out
+    if name == "sync_quickstart":
+        assert "failed: the GPU melted" in out
+    if name == "trio_quickstart":
+        assert "failed" in out
 
 
 def test_the_batch_makes_every_postcard_once_and_a_second_run_sends_nothing(

@@ -27,6 +27,7 @@ from higgsfield_proto import (
     RateLimitError,
     Response,
     SessionBusyError,
+    SessionState,
     SessionStatus,
     TurnResult,
     ValidationError,
@@ -231,6 +232,18 @@ def test_a_history_is_read_row_by_row() -> None:
 def test_a_malformed_history_is_a_protocol_error(payload: Any) -> None:
     with pytest.raises(ProtocolError):
         parse_messages_response(answer(payload))
+    if isinstance(payload, dict):  # the official SessionState.from_dict reads the same object
+        with pytest.raises(ProtocolError):
+            SessionState.from_dict(payload)
+
+
+def test_session_state_from_dict_reads_a_history_as_the_official_does() -> None:
+    data = {"status": "awaiting_input", "messages": [user_row(cost="0.2"), assistant_row("a1", "completed")]}
+    state = SessionState.from_dict(data)
+    assert state == parse_messages_response(answer(data))
+    assert state.status is SessionStatus.AWAITING_INPUT
+    assert [row.message_id for row in state.messages][1] == "a1"
+    assert SessionState.from_dict({}) == SessionState(SessionStatus.IDLE, ())
 
 
 def test_a_media_slot_is_read_and_its_signed_url_kept_out_of_its_repr() -> None:

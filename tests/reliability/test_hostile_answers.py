@@ -90,7 +90,8 @@ def test_every_hostile_answer_to_subscribe_is_a_typed_error(transport: str) -> N
                 current.clear()
                 current.update(answers)
                 try:
-                    await client.subscribe(IMAGE_MODEL, {"prompt": "x"}, timeout=10.0)
+                    # raise_on_failure: a canceled job is an error here, as the cases expect
+                    await client.subscribe(IMAGE_MODEL, {"prompt": "x"}, timeout=10.0, raise_on_failure=True)
                 except HiggsfieldClientError as error:
                     if type(error) is not expected or fragment not in str(error):
                         wrong.append(f"{case}: {error!r}")

@@ -56,8 +56,9 @@ def test_no_secret_reaches_logs_reprs_or_errors(
             controller = await client.submit(IMAGE_MODEL, {"prompt": "[fail] please"})
             seen.append(controller)
             seen.append(await controller.status())
+            seen.append(await controller.get())  # the failed job's result
             with pytest.raises(JobFailedError) as failed:
-                await controller.get()
+                await controller.get(raise_on_failure=True)
             seen.append(failed.value)
             seen.append(await client.estimate(IMAGE_MODEL, {"prompt": "x"}))
 

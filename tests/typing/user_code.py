@@ -118,8 +118,12 @@ def controllers() -> None:
 
 
 def errors() -> None:
+    result = higgsfield_client.subscribe(MODEL, {"prompt": "x"})
+    if result["status"] != "completed":  # the official SDK's way: the payload comes back
+        failure: Optional[str] = result.error
+        print(result.status, failure, result.payload)
     try:
-        higgsfield_client.subscribe(MODEL, {"prompt": "x"})
+        higgsfield_client.subscribe(MODEL, {"prompt": "x"}, raise_on_failure=True).raise_for_status()
     except JobFailedError as exc:
         print(exc.request_id, exc.error, exc.payload)
     except WaitTimeoutError as exc:

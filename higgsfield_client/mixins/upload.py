@@ -1,0 +1,5 @@
+"""The official ``higgsfield_client.mixins.upload``: ``UploadMixin``, a base class of both clients."""
+
+from .._uploads import UploadMixin
+
+__all__ = ["UploadMixin"]
