@@ -42,6 +42,7 @@ from higgsfield_proto import (
     PollPolicy,
     ProtocolError,
     RateLimitError,
+    Retrying,
     RetryPolicy,
     ServerError,
     SessionBusyError,
@@ -57,6 +58,7 @@ from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
 from ._errors import HiggsfieldClientError
+from ._observe import RateLimits, RequestInfo, ResponseInfo
 from ._outputs import Output
 from ._statuses import (
     DONE_STATUSES,
@@ -187,7 +189,11 @@ __all__ = [
     "ProtocolError",
     "Queued",
     "RateLimitError",
+    "RateLimits",
+    "RequestInfo",
+    "ResponseInfo",
     "RetryPolicy",
+    "Retrying",
     "ServerError",
     "SessionBusyError",
     "SessionState",

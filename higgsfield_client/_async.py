@@ -17,6 +17,7 @@ from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 from ._calls import Calls, output_urls
 from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
 from ._download import Destination
+from ._observe import EventHooks, Observer, RateLimits, check_hooks
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_async, run_async
 from ._settings import DEFAULT, Default, Verify, client_settings
@@ -96,7 +97,8 @@ class AsyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         run = await self._client._transports.current()
-        events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.library)
+        call = self._job.updates(timeout=timeout, delay=delay)
+        events = iterate_async(call, run.transport, run.library, self._client._observer)
         try:
             async for event in events:
                 status = self._job.observe(event)
@@ -139,10 +141,12 @@ class AsyncClient:
             under asyncio, the h11 transport under trio.
         http_client: an ``httpx.AsyncClient`` to send with (the ``httpx`` extra; under asyncio
             or trio, in the run it belongs to), with all its settings; it stays yours to close.
+        event_hooks: as for ``SyncClient``; a hook may also be a coroutine function, awaited.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object
-            or ``http_client``, or both of those given.
+            or ``http_client``, or both of those given; event hooks that are not lists of
+            functions under the names ``request``, ``response`` and ``retry``.
     """
 
     def __init__(
@@ -158,7 +162,9 @@ class AsyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         http_client: Optional[httpx.AsyncClient] = None,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        observer = Observer(check_hooks(event_hooks, blocking=False))
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
@@ -171,6 +177,7 @@ class AsyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
+        self._observer = observer
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
         if http_client is not None:
@@ -181,6 +188,11 @@ class AsyncClient:
     def base_url(self) -> str:
         """The API root this client talks to."""
         return self._calls.settings.base_url
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The rate-limit facts of the last answer that carried any (see ``SyncClient``)."""
+        return self._observer.rate_limits
 
     @functools.cached_property
     def agents(self) -> AsyncAgents:
@@ -194,10 +206,12 @@ class AsyncClient:
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
-        return await run_async(call, run.transport, run.library)
+        return await run_async(call, run.transport, run.library, self._observer)
 
     async def aclose(self) -> None:
-        """Close the transport this client created for the current event loop or run."""
+        """Close the transport this client created for the current event loop or run, and end
+        the spans of the jobs it submitted and has not seen end."""
+        self._observer.close()
         await self._transports.aclose()
 
     async def __aenter__(self) -> AsyncClient:

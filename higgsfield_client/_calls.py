@@ -119,7 +119,7 @@ class Job:
             self._calls.settings.env(timeout=timeout, delay=delay),
             check_first=True,
         )
-        return Call(flow=flow)
+        return Call(flow=flow, action="wait", subject=self.request_id)
 
     def observe(self, event: object) -> Optional[Status]:
         """The status object of a status event (kept if final), or None for any other event."""
@@ -148,12 +148,12 @@ class Job:
             cancel_on_timeout=cancel_on_timeout,
             check_first=poll is None,
         )
-        return Call(flow=flow)
+        return Call(flow=flow, action="wait", subject=self.request_id)
 
     def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
         """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
         waiting = self.final_status(timeout=timeout, cancel_on_timeout=cancel_on_timeout)
-        return Call(flow=waiting.flow, finish=self.keep)
+        return Call(flow=waiting.flow, finish=self.keep, action="wait", subject=self.request_id)
 
     def keep(self, job: JobStatus) -> JobResult:
         """Keep ``job``, a final status however learnt, and return its result (raising for
@@ -204,7 +204,7 @@ class Calls:
             idempotency_key=idempotency_key or new_idempotency_key(),
             expires_after=expires_after,
         )
-        return Call(flow=flow, finish=_request_id)
+        return Call(flow=flow, finish=_request_id, action="submit", subject=model)
 
     def subscribe(
         self,
@@ -230,16 +230,18 @@ class Calls:
             expires_after=expires_after,
             cancel_on_timeout=cancel_on_timeout,
         )
-        return Call(flow=flow, finish=self.result, on_event=event_handler(on_enqueue, on_queue_update))
+        on_event = event_handler(on_enqueue, on_queue_update)
+        return Call(flow=flow, finish=self.result, on_event=on_event, action="subscribe", subject=model)
 
     def status(self, request_id: str) -> Call[JobStatus, Status]:
         """Check a job's state once."""
         flow = status_flow(self.settings.config, request_id, self.settings.env())
-        return Call(flow=flow, finish=status_from_job)
+        return Call(flow=flow, finish=status_from_job, action="status", subject=request_id)
 
     def cancel(self, request_id: str) -> Call[None, None]:
         """Cancel a queued job."""
-        return Call(flow=cancel_flow(self.settings.config, request_id, self.settings.env()))
+        flow = cancel_flow(self.settings.config, request_id, self.settings.env())
+        return Call(flow=flow, action="cancel", subject=request_id)
 
     def upload(
         self, data: UploadData, content_type: str, progress: Optional[Progress]

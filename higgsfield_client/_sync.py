@@ -18,6 +18,7 @@ from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 from ._calls import Calls, output_urls
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
+from ._observe import EventHooks, Observer, RateLimits, check_hooks
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
 from ._settings import DEFAULT, Default, Verify, client_settings
@@ -99,7 +100,7 @@ class SyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         call = self._job.updates(timeout=timeout, delay=delay)
-        for event in iterate_sync(call, self._client._get_transport()):
+        for event in iterate_sync(call, self._client._get_transport(), self._client._observer):
             status = self._job.observe(event)
             if status is not None:
                 yield status
@@ -142,10 +143,15 @@ class SyncClient:
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
+        event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``, plain functions
+            called with a ``RequestInfo`` before each HTTP exchange, a ``ResponseInfo`` after it
+            and the ``Retrying`` event before each repeat; every value is redacted (no
+            credentials, no URL query). An exception a hook raises ends the call.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
-            ``http_client``, or both of those given.
+            ``http_client``, or both of those given; event hooks that are not lists of plain
+            functions under those three names.
     """
 
     def __init__(
@@ -161,7 +167,9 @@ class SyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         http_client: Optional[httpx.Client] = None,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        observer = Observer(check_hooks(event_hooks, blocking=True))
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
@@ -174,6 +182,7 @@ class SyncClient:
             poll=poll,
             allow_insecure_http=allow_insecure_http,
         )
+        self._observer = observer
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
         # The caller's transport is used as it is, never replaced or closed; the client's own is
@@ -192,6 +201,12 @@ class SyncClient:
         """The API root this client talks to."""
         return self._calls.settings.base_url
 
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The rate-limit facts (``x-ratelimit-*``, ``Retry-After``) of the last answer that
+        carried any; empty until one did."""
+        return self._observer.rate_limits
+
     @functools.cached_property
     def agents(self) -> SyncAgents:
         """The Agent API: ``agents.sessions`` and ``agents.media``.
@@ -209,11 +224,13 @@ class SyncClient:
             return self._transport
 
     def _run(self, call: Call[Any, R]) -> R:
-        return run_sync(call, self._get_transport())
+        return run_sync(call, self._get_transport(), self._observer)
 
     def close(self) -> None:
         """Close the transport if this client created it (a caller's transport stays open, and
-        in use: the client can still send with it)."""
+        in use: the client can still send with it), and end the spans of the jobs it submitted
+        and has not seen end."""
+        self._observer.close()
         if not self._owns_transport:
             return
         with self._lock:

@@ -25,6 +25,7 @@ import anyio
 from higgsfield_proto import HiggsfieldError, Retrying
 
 from .._download import file_name_from_url, unique_names
+from .._observe import item as item_span
 from ._items import BatchInputError, BatchItem
 from ._journal import (
     COMPLETED,
@@ -350,20 +351,24 @@ class BatchRunner:
         self, item: BatchItem, record: Record, holds_slot: bool, results: MemoryObjectSendStream[ItemResult]
     ) -> None:
         async with results:
-            slot = [holds_slot]
-            try:
-                record = await self._through_the_api(item, record, slot)
-            finally:
-                if slot[0]:
-                    self._gate.leave()
-            if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
+            # The item's span (when tracing): its job's span and its downloads' go under it.
+            with item_span(item.id) as span:
+                slot = [holds_slot]
+                try:
+                    record = await self._through_the_api(item, record, slot)
+                finally:
+                    if slot[0]:
+                        self._gate.leave()
+                if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
+                    self._in_flight -= 1
+                    return
+                if record.state == COMPLETED and self._download:
+                    async with self._downloads:
+                        record = await self._fetch_outputs(record)
                 self._in_flight -= 1
-                return
-            if record.state == COMPLETED and self._download:
-                async with self._downloads:
-                    record = await self._fetch_outputs(record)
-            self._in_flight -= 1
-            result = result_of(record, self._out, download=self._download)
+                result = result_of(record, self._out, download=self._download)
+                if span is not None:
+                    span.set_attribute("higgsfield.batch.item_status", result.status)
             self._count(record, unfinished=result.status == "unfinished")
             self._counts["finished_now"] += result.status != "unfinished"
             await results.send(result)

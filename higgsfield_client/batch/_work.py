@@ -153,7 +153,9 @@ class ItemWork:
         flow = submit_flow(
             config, model, arguments, self._submit_env, webhook_url=self._webhook_url, idempotency_key=key
         )
-        job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+        job: JobStatus = await self.client._run(
+            Call(flow=flow, on_event=self._observe, action="submit", subject=model)
+        )
         return job.request_id
 
     async def wait(self, request_id: str) -> JobEnd:
@@ -166,13 +168,19 @@ class ItemWork:
         config = self.client._calls.settings.config
         if self._waiter is None:
             flow = wait_flow(config, request_id, self._wait_env, check_first=True)
-            job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+            job: JobStatus = await self.client._run(
+                Call(flow=flow, on_event=self._observe, action="wait", subject=request_id)
+            )
             return job_end(job)
         # One check first: a resumed item's job may have ended long ago, and its webhook with it.
         flow = status_flow(config, request_id, self._wait_env)
-        job = await self.client._run(Call(flow=flow, on_event=self._observe))
+        call: Call[JobStatus, JobStatus] = Call(
+            flow=flow, on_event=self._observe, action="status", subject=request_id
+        )
+        job = await self.client._run(call)
         if not job.state.is_terminal:
             job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
+            self.client._observer.ended(job)  # learnt from its webhook: the job's span ends
         return job_end(job)
 
     async def settle(self, request_id: str) -> JobEnd:

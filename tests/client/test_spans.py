@@ -1,0 +1,188 @@
+"""OpenTelemetry spans of jobs, agent turns and HTTP exchanges, checked whole with the SDK's
+in-memory exporter, under the sync client, asyncio and trio.
+
+Each scenario runs inside a span of the test's own ("user"), in a task of a task group (an
+asyncio task, a trio nursery's task): what the client starts there is a child of the user's span.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, List
+
+import anyio
+import pytest
+
+from higgsfield_client.testing import Emulator
+
+from .harness import Harness
+
+MODEL = "higgsfield-ai/soul/standard"
+RUNTIMES = ["requests", "aiohttp", "trio"]  # the sync client, asyncio, trio
+SUBMIT = f"POST /{MODEL} 200"
+STATUS = "GET /requests/{id}/status"
+MESSAGES = "GET /v1/agent/sessions/{id}/messages 200"
+MESSAGE = "POST /v1/agent/sessions/{id}/messages 202"
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest, emulator: Emulator) -> Harness:
+    return Harness(transport=request.param, emulator=emulator)
+
+
+def in_user_span(scenario: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[List[Any]]]:
+    """``scenario`` run in a task started inside the user's span; its result in a list."""
+    from opentelemetry import trace
+
+    async def run(client: Any) -> List[Any]:
+        got: List[Any] = []
+
+        async def task() -> None:
+            got.append(await scenario(client))
+
+        with trace.get_tracer("test").start_as_current_span("user"):
+            async with anyio.create_task_group() as group:
+                group.start_soon(task)
+        return got
+
+    return run
+
+
+def test_a_subscribe_with_two_retries_is_a_job_span_over_its_exchanges(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job(queue_time=0.0, run_time=0.0)
+    runtime.emulator.script_fault("status", "503", count=2)
+
+    async def scenario(client: Any) -> Any:
+        return await client.subscribe(MODEL, {"prompt": "a lighthouse"})
+
+    (result,) = runtime.run(in_user_span(scenario))
+    assert spans.tree() == [
+        ("user", [], [
+            ("job completed", ["higgsfield.job.status", "higgsfield.job.status"], [
+                (SUBMIT, [], []),
+                (f"{STATUS} 503", ["higgsfield.retry"], []),
+                (f"{STATUS} 503 resend=1", ["higgsfield.retry"], []),
+                (f"{STATUS} 200 resend=2", [], []),
+            ]),
+        ]),
+    ]  # fmt: skip
+    (job,) = spans.named("higgsfield.job")
+    assert job.attributes["higgsfield.model"] == MODEL
+    assert job.attributes["higgsfield.request_id"] == result.request_id
+    assert job.attributes["higgsfield.job.status_checks"] == 1
+    assert job.attributes["higgsfield.job.webhook"] is False
+    assert job.attributes["higgsfield.job.queued_seconds"] >= 0
+    assert [event.attributes["higgsfield.job.status"] for event in job.events] == ["queued", "completed"]
+    first, second = (
+        span for span in spans.named("GET") if span.attributes["http.response.status_code"] == 503
+    )
+    for span, attempt in ((first, 1), (second, 2)):
+        (retry,) = span.events
+        assert retry.attributes["higgsfield.retry.reason"] == "HTTP 503"
+        assert retry.attributes["higgsfield.retry.attempt"] == attempt
+        assert retry.attributes["higgsfield.retry.delay"] >= 0
+        assert span.attributes["error.type"] == "503"
+        assert span.status.status_code.name == "ERROR"
+    submit = spans.named("POST")[0]
+    assert submit.kind.name == "CLIENT"
+    assert submit.attributes["server.address"] == "127.0.0.1"
+    assert submit.attributes["server.port"] == int(runtime.emulator.base_url.rsplit(":", 1)[1])
+    assert submit.attributes["url.full"] == f"{runtime.emulator.base_url}/{MODEL}"
+
+
+def test_a_canceled_job_is_one_span_from_its_submit_to_its_cancel(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job(queue_time=60.0, run_time=0.0)
+
+    async def scenario(client: Any) -> Any:
+        controller = await client.submit(MODEL, {"prompt": "never mind"})
+        await controller.cancel()
+        return controller.request_id
+
+    (request_id,) = runtime.run(in_user_span(scenario))
+    assert spans.tree() == [
+        ("user", [], [
+            ("job canceled", ["higgsfield.job.status", "higgsfield.job.status"], [
+                (SUBMIT, [], []),
+                ("POST /requests/{id}/cancel 202", [], []),
+            ]),
+        ]),
+    ]  # fmt: skip
+    (job,) = spans.named("higgsfield.job")
+    assert job.attributes["higgsfield.request_id"] == request_id
+    assert job.attributes["higgsfield.job.status_checks"] == 0
+    assert job.status.status_code.name == "UNSET"
+
+
+def test_an_agent_turn_with_a_question_is_a_span_with_its_polls_question_and_cost(
+    runtime: Harness, spans: Any
+) -> None:
+    emulator = runtime.emulator
+    emulator.script_agent_turn("question", text="Which colour?", turn_time=0.0, answer_lag=0.0)
+    emulator.script_agent_turn("completed", text="Blue it is.", turn_time=0.0, llm_cost_usd="0.0125")
+
+    async def scenario(client: Any) -> Any:
+        session = await client.agents.sessions.create()
+        return await client.agents.sessions.run(session.session_id, "paint it", on_question=lambda q: "blue")
+
+    (result,) = runtime.run(in_user_span(scenario))
+    assert spans.tree() == [
+        ("user", [], [
+            ("POST /v1/agent/sessions 201", [], []),
+            ("turn completed", ["higgsfield.agent.question"], [
+                (MESSAGE, [], []),
+                (MESSAGES, [], []),
+                (MESSAGE, [], []),
+                (MESSAGES, [], []),
+                (MESSAGES, [], []),
+            ]),
+        ]),
+    ]  # fmt: skip
+    (turn,) = spans.named("higgsfield.agent.turn")
+    assert turn.attributes["higgsfield.agent.session_id"] == result.session_id
+    assert turn.attributes["higgsfield.agent.message_id"] == result.message_id
+    assert turn.attributes["higgsfield.agent.turn.polls"] == 2
+    assert turn.attributes["higgsfield.agent.turn.questions"] == 1
+    assert turn.attributes["higgsfield.agent.turn.cost_usd"] == float(result.cost_usd)
+    assert result.cost_usd is not None
+
+
+def test_a_job_followed_by_later_calls_ends_when_they_see_it_end(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job(queue_time=0.0, run_time=0.0)
+
+    async def scenario(client: Any) -> Any:
+        controller = await client.submit(MODEL, {"prompt": "later"})
+        assert spans.named("higgsfield.job") == []  # open while the job runs
+        return await controller.get()
+
+    (result,) = runtime.run(in_user_span(scenario))
+    assert spans.tree() == [
+        ("user", [], [
+            ("job completed", ["higgsfield.job.status", "higgsfield.job.status"], [
+                (SUBMIT, [], []),
+                (f"{STATUS} 200", [], []),
+            ]),
+        ]),
+    ]  # fmt: skip
+    assert spans.named("higgsfield.job")[0].attributes["higgsfield.request_id"] == result.request_id
+
+
+def test_closing_the_client_ends_the_span_of_a_job_it_still_followed(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job(queue_time=60.0, run_time=0.0)
+
+    async def scenario(client: Any) -> Any:
+        controller = await client.submit(MODEL, {"prompt": "left running"})
+        await client.aclose()
+        return controller.request_id
+
+    runtime.run(scenario)
+    (job,) = spans.named("higgsfield.job")
+    assert job.attributes["higgsfield.job.status"] == "queued"  # the last status it knew
+
+
+def test_a_webhook_submit_says_so_on_its_span(runtime: Harness, spans: Any) -> None:
+    async def scenario(client: Any) -> Any:
+        await client.submit(MODEL, {"prompt": "call me"}, webhook_url="https://hooks.example/done?token=t0p")
+        await client.aclose()
+
+    runtime.run(scenario)
+    (job,) = spans.named("higgsfield.job")
+    assert job.attributes["higgsfield.job.webhook"] is True
