@@ -32,7 +32,6 @@ def logger_at(level: int) -> Optional[logging.Logger]:
         if logging is None:
             return None
         logger = logging.getLogger(LOGGER_NAME)
-        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
-            logger.addHandler(logging.NullHandler())
+        logger.addHandler(logging.NullHandler())  # once: this runs once per process
         _logger = logger
     return _logger if _logger.isEnabledFor(level) else None

@@ -46,15 +46,6 @@ _FROM_ENVIRONMENT = OTEL_PYTHON_TRACER_PROVIDER in os.environ
 _UNREAD = object()
 
 
-def _version() -> Optional[str]:
-    from importlib import metadata
-
-    try:
-        return metadata.version("higgsfield-client")
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def tracer(trace_api: ModuleType) -> Optional[Tracer]:
     """This package's tracer from the global tracer provider, or None when none is configured
     (the API's proxy or no-op provider, or a provider that hands out no-op tracers).
@@ -77,7 +68,7 @@ def tracer(trace_api: ModuleType) -> Optional[Tracer]:
         return found
     found = None
     if not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider)):
-        made = provider.get_tracer(SCOPE, _version())
+        made = provider.get_tracer(SCOPE)
         found = None if isinstance(made, NoOpTracer) else made
     _seen = (provider, found)
     return found

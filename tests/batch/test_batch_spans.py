@@ -74,3 +74,20 @@ def test_each_item_is_a_span_under_the_batch_with_its_job_and_downloads(
     assert {
         span.attributes["higgsfield.batch.item_id"] for span in spans.named("higgsfield.batch.item")
     } == set(by_item)
+
+
+def test_a_batch_stopped_by_a_refused_account_is_an_error_span(
+    quick: Emulator, tmp_path: Path, spans: Any
+) -> None:
+    from higgsfield_client import AuthenticationError
+
+    batch = Batch(items(2), out=tmp_path, api_key="someone:else", base_url=quick.base_url)
+    with pytest.raises(AuthenticationError):
+        batch.results()
+    (made,) = spans.named("higgsfield.batch")
+    assert made.status.status_code.name == "ERROR"
+    assert made.attributes["error.type"] == "AuthenticationError"
+    assert made.attributes["higgsfield.batch.completed"] == 0
+    assert {
+        span.attributes["higgsfield.batch.item_status"] for span in spans.named("higgsfield.batch.item")
+    } == {"unfinished"}

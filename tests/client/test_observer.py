@@ -86,3 +86,23 @@ def test_a_provider_that_traces_nothing_is_no_provider(provider: str, environmen
         "from higgsfield_client._observe import tracer; assert tracer() is None"
     )
     subprocess.run([sys.executable, "-c", code], env={**os.environ, **environment}, check=True)
+
+
+def test_without_logging_loaded_no_logger_is_looked_up() -> None:
+    code = (
+        "import sys, higgsfield_client; from higgsfield_client._logs import INFO, logger_at; "
+        "assert logger_at(INFO) is None; assert 'logging' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_header_that_only_looks_like_a_rate_limit_leaves_the_limits_alone() -> None:
+    from higgsfield_proto import Request, Response
+
+    observer = Observer()
+    before = observer.rate_limits
+    send = Send(request=Request(method="GET", url="https://api.example/requests/r1/status"))
+    observer.saw(send, Response(status=200, headers=(("X-Old-Retry-After-Hint", "3"),)))
+    assert observer.rate_limits is before
+    observer.saw(send, Response(status=429, headers=(("Retry-After", "3"),)))
+    assert observer.rate_limits.retry_after == 3.0

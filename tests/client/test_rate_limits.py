@@ -101,3 +101,27 @@ def test_an_answer_without_limits_leaves_the_last_ones_in_place(limited: str) ->
 def test_an_unreadable_limit_reads_as_none() -> None:
     assert RateLimits(headers={"x-ratelimit-remaining": "many"}).remaining is None
     assert RateLimits().limit is None
+
+
+def test_an_exchange_span_carries_the_limits_and_a_429_a_rate_limit_event(
+    limited: str, emulator: Any, spans: Any
+) -> None:
+    with SyncClient(base_url=limited, api_key="k:s") as client:
+        client.status(REQUEST_ID)
+    (plain,) = spans.named("GET")
+    assert plain.attributes["higgsfield.ratelimit.remaining"] == "59"
+    assert plain.attributes["higgsfield.ratelimit.limit"] == "60"
+    assert "higgsfield.correlation_id" not in plain.attributes  # this server sends none
+    assert plain.events == ()  # limits told, no slowing down asked
+    spans.clear()
+    emulator.script_next_job(queue_time=60.0)
+    with SyncClient(base_url=emulator.base_url, api_key=emulator.api_key) as client:
+        controller = client.submit("higgsfield-ai/soul/standard", {"prompt": "busy"})
+        emulator.script_fault("status", "429")
+        controller.status()
+    refused, answered = spans.named("GET")
+    assert [event.name for event in refused.events] == ["higgsfield.rate_limit", "higgsfield.retry"]
+    limit, retry = refused.events
+    assert dict(limit.attributes) == {"http.response.status_code": 429, "higgsfield.retry_after": 1.0}
+    assert retry.attributes["higgsfield.retry_after"] == 1.0
+    assert answered.attributes["http.response.status_code"] == 200

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, List
 import anyio
 import pytest
 
+from higgsfield_client import AgentTimeoutError, JobFailedError, NotFoundError, WaitTimeoutError
 from higgsfield_client.testing import Emulator
 
 from .harness import Harness
@@ -186,3 +187,101 @@ def test_a_webhook_submit_says_so_on_its_span(runtime: Harness, spans: Any) -> N
     runtime.run(scenario)
     (job,) = spans.named("higgsfield.job")
     assert job.attributes["higgsfield.job.webhook"] is True
+
+
+def test_a_failed_job_and_a_refused_submit_end_their_spans_as_errors(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job("failed", queue_time=0.0, run_time=0.0, error="out of paint")
+
+    async def scenario(client: Any) -> Any:
+        with pytest.raises(JobFailedError):
+            await client.subscribe(MODEL, {"prompt": "doomed"})
+        with pytest.raises(NotFoundError):
+            await client.submit("nobody/no-such-model", {"prompt": "anything"})
+
+    runtime.run(in_user_span(scenario))
+    failed, refused = spans.named("higgsfield.job")
+    assert failed.attributes["higgsfield.job.status"] == "failed"
+    assert (failed.status.status_code.name, failed.status.description) == ("ERROR", "the job ended failed")
+    assert "higgsfield.request_id" not in refused.attributes  # never accepted
+    assert "higgsfield.job.status" not in refused.attributes
+    assert refused.attributes["error.type"] == "NotFoundError"
+    (exception,) = refused.events
+    assert exception.name == "exception"
+    assert exception.attributes["exception.type"] == "NotFoundError"
+    assert refused.status.status_code.name == "ERROR"
+
+
+def test_a_dropped_connection_is_an_exchange_span_with_its_failure(runtime: Harness, spans: Any) -> None:
+    runtime.emulator.script_next_job(queue_time=60.0)
+
+    async def scenario(client: Any) -> Any:
+        controller = await client.submit(MODEL, {"prompt": "patchy"})
+        runtime.emulator.script_fault("status", "drop")
+        return await controller.status()
+
+    runtime.run(in_user_span(scenario))
+    dropped, answered = spans.named("GET")
+    assert dropped.attributes["error.type"] in ("read", "connect")  # the connection closed unanswered
+    assert "http.response.status_code" not in dropped.attributes
+    assert dropped.status.status_code.name == "ERROR"
+    assert [event.name for event in dropped.events] == ["higgsfield.retry"]
+    assert answered.attributes["http.request.resend_count"] == 1
+
+
+def test_a_wait_that_cancels_its_job_at_the_deadline_ends_the_span_canceled(
+    runtime: Harness, spans: Any
+) -> None:
+    runtime.emulator.script_next_job(queue_time=60.0)
+
+    async def scenario(client: Any) -> Any:
+        with pytest.raises(WaitTimeoutError) as raised:
+            await client.subscribe(MODEL, {"prompt": "too slow"}, timeout=2.0, cancel_on_timeout=True)
+        return raised.value
+
+    (error,) = runtime.run(in_user_span(scenario))
+    assert error.cancelled
+    (job,) = spans.named("higgsfield.job")
+    assert job.attributes["higgsfield.job.status"] == "canceled"
+    assert job.attributes["error.type"] == "WaitTimeoutError"
+
+
+def test_a_failed_turn_and_a_turn_out_of_time_are_error_spans(runtime: Harness, spans: Any) -> None:
+    emulator = runtime.emulator
+    emulator.script_agent_turn("failed", text="no brushes", turn_time=0.0)
+    emulator.script_agent_turn("hang")
+
+    async def scenario(client: Any) -> Any:
+        session = await client.agents.sessions.create()
+        failed = await client.agents.sessions.run(session.session_id, "paint it")
+        with pytest.raises(AgentTimeoutError):
+            await client.agents.sessions.run(session.session_id, "wait forever", timeout=0.5)
+        return failed
+
+    runtime.run(in_user_span(scenario))
+    failed, late = spans.named("higgsfield.agent.turn")
+    assert failed.attributes["higgsfield.agent.turn.status"] == "failed"
+    assert (failed.status.status_code.name, failed.status.description) == ("ERROR", "the turn failed")
+    assert "higgsfield.agent.turn.status" not in late.attributes
+    assert late.attributes["error.type"] == "AgentTimeoutError"
+    assert late.attributes["higgsfield.agent.turn.polls"] >= 1
+
+
+def test_a_client_following_too_many_jobs_ends_the_oldest_span_first(
+    runtime: Harness, spans: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from higgsfield_client._watch import JobBook
+
+    monkeypatch.setattr(JobBook, "LIMIT", 2)
+    for _ in range(3):
+        runtime.emulator.script_next_job(queue_time=60.0)
+
+    async def scenario(client: Any) -> Any:
+        submitted = [(await client.submit(MODEL, {"prompt": f"job {n}"})).request_id for n in range(3)]
+        ended = [span.attributes["higgsfield.request_id"] for span in spans.named("higgsfield.job")]
+        return submitted, ended
+
+    ((submitted, ended),) = runtime.run(in_user_span(scenario))
+    assert ended == submitted[:1]  # pushed out by the third, with the last status it knew
+    assert [span.attributes["higgsfield.job.status"] for span in spans.named("higgsfield.job")] == [
+        "queued"
+    ] * 3
