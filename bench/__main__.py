@@ -18,6 +18,7 @@ an emulator running in a separate process. Suites (default: all, in this order):
   catalog        the model catalog's argument check: CPU per check over CPU per submit
   otel           status() CPU with OpenTelemetry's API loaded and no provider vs without the
                  otel extra (target <= 1.02), and with tracing on
+  budget         a budget's bookkeeping: CPU per priced job over CPU per submit without one
 
 Not in the default run, named explicitly:
 
@@ -61,6 +62,7 @@ SUITES: Dict[str, str] = {
     "batch": "batch",
     "catalog": "catalog",
     "otel": "otel",
+    "budget": "budget",
     "instructions": "instructions",
 }
 DEFAULT_SUITES = [name for name in SUITES if name != "instructions"]

@@ -1,12 +1,13 @@
 """The model catalog's check against a submit: CPU of one argument check per CPU of one submit.
 
-A worker process loads the catalog snapshot, then alternates batches of the check a submit would
-make (`Catalog.find` and `ModelEntry.problems` of a typical ``higgsfield-ai/soul/standard`` body:
-prompt, aspect ratio, resolution; and the same in strict mode) with batches of
-``SyncClient.submit`` of that body against an emulator in its own process (over requests, one
-reused connection). CPU time is the worker's own (``time.process_time``), so the emulator's work
-is not counted. The figure is the median over batches of check CPU over submit CPU (target
-<= 3%), pooled over the worker processes.
+A worker process makes a ``SyncClient`` on an emulator in its own process (over requests, one
+reused connection), then alternates batches of the check the client makes before each submit
+(``Calls.check_arguments`` of a typical ``higgsfield-ai/soul/standard`` body: prompt, aspect
+ratio, resolution; in the default mode, and in strict mode) with batches of ``submit`` of that
+body with the check off (``validate=False``), so that the submit's CPU holds no check. CPU time is
+the worker's own (``time.process_time``), so the emulator's work is not counted. The figure is
+the median over batches of check CPU over submit CPU (target <= 3%), pooled over the worker
+processes.
 """
 
 from __future__ import annotations
@@ -51,29 +52,27 @@ def run(ctx: Context) -> List[Figure]:
 
 def _worker(params: Dict[str, Any]) -> Dict[str, Any]:
     from higgsfield_client import SyncClient
-    from higgsfield_client.models import snapshot_catalog
 
-    catalog = snapshot_catalog()
     found: Dict[str, List[float]] = {"check": [], "strict": [], "submit": []}
 
-    def checks(strict: bool) -> float:
-        started = time.process_time()
-        for _ in range(params["checks"]):
-            entry = catalog.find(MODEL)
-            assert entry is not None
-            assert not entry.problems(ARGUMENTS, strict=strict)
-        return (time.process_time() - started) / params["checks"]
-
     with SyncClient(base_url=params["base_url"], api_key=params["key"]) as client:
-        client.submit(MODEL, ARGUMENTS)  # the connection and the first-use imports
-        checks(False)
+
+        def checks(mode: Any) -> float:
+            check = client._calls.check_arguments
+            started = time.process_time()
+            for _ in range(params["checks"]):
+                check(MODEL, ARGUMENTS, mode)
+            return (time.process_time() - started) / params["checks"]
+
+        client.submit(MODEL, ARGUMENTS)  # the connection, the first-use imports and the catalog
+        checks(None)
         for _ in range(params["rounds"]):
-            found["check"].append(checks(False))
+            found["check"].append(checks(None))
             started = time.process_time()
             for _ in range(params["submits"]):
-                client.submit(MODEL, ARGUMENTS)
+                client.submit(MODEL, ARGUMENTS, validate=False)
             found["submit"].append((time.process_time() - started) / params["submits"])
-            found["strict"].append(checks(True))
+            found["strict"].append(checks("strict"))
     return found
 
 

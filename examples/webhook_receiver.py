@@ -1,10 +1,11 @@
 """Receive Higgsfield webhooks in an aiohttp.web app, verified and deduplicated by the SDK.
 
-``make_app(secret, on_event)`` routes the SDK's receiver (``aiohttp_handler``): it checks the
-Standard Webhooks signature and timestamp (401 when they do not verify), answers 400 to a body
-that is not a job status, answers a duplicate delivery without calling ``on_event`` again, and
-answers 500 when ``on_event`` raises, so that the API delivers the event again. Behind a public
-HTTPS URL it receives the real API's deliveries.
+``make_app(trust, on_event)`` routes the SDK's receiver (``aiohttp_handler``): with the
+``whsec_...`` secret as ``trust`` it checks the Standard Webhooks signature and timestamp (401
+when they do not verify); ``UrlToken(...)`` or ``ConfirmByPolling(client)`` trust a delivery
+the other ways. It answers 400 to a body that is not a job status, answers a duplicate delivery
+without calling ``on_event`` again, and answers 500 when ``on_event`` raises, so that the API
+delivers the event again. Behind a public HTTPS URL it receives the real API's deliveries.
 
 ``main()`` shows it end to end: it serves the app on a loopback port, submits a job whose
 ``webhook_url`` points there and waits for the verified event. That works against the local
@@ -21,17 +22,17 @@ import sys
 from aiohttp import web
 
 import higgsfield_client
-from higgsfield_client.webhooks import Handler, WebhookReceiver, aiohttp_handler
-from higgsfield_proto import WebhookEvent, WebhookSecrets
+from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookTrust, aiohttp_handler
+from higgsfield_proto import WebhookEvent
 
 MODEL = "higgsfield-ai/soul/standard"
 PATH = "/webhooks/higgsfield"
 
 
-def make_app(secret: WebhookSecrets, on_event: Handler) -> web.Application:
-    """The receiver at ``PATH``: ``on_event`` gets each verified event once."""
+def make_app(trust: WebhookTrust, on_event: Handler) -> web.Application:
+    """The receiver at ``PATH``: ``on_event`` gets each trusted event once."""
     app = web.Application()
-    app.router.add_post(PATH, aiohttp_handler(WebhookReceiver(secret, on_event)))
+    app.router.add_post(PATH, aiohttp_handler(WebhookReceiver(trust, on_event)))
     return app
 
 

@@ -3,7 +3,7 @@ authentication).
 
 In your project, ``receiver`` and ``higgsfield_webhook`` go in ``views.py``, and
 ``path("webhooks/higgsfield", views.higgsfield_webhook)`` in ``urls.py``. So that it runs as it
-is, this file is also a whole one-file project: ``make_app(secret, on_event)`` makes the
+is, this file is also a whole one-file project: ``make_app(trust, on_event)`` makes the
 receiver, configures Django and returns its WSGI application, which any WSGI server serves
 (``main()`` uses waitress on port 8000). Several worker processes share one ``SQLiteStore``, so
 that each event is handled once whichever worker a delivery reaches. HF_WEBHOOK_SECRET holds the
@@ -26,8 +26,8 @@ from django.urls import clear_url_caches, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookStore
-from higgsfield_proto import WebhookEvent, WebhookSecrets
+from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookStore, WebhookTrust
+from higgsfield_proto import WebhookEvent
 
 PATH = "/webhooks/higgsfield"
 
@@ -40,16 +40,18 @@ receiver: Optional[WebhookReceiver] = None
 @require_POST
 def higgsfield_webhook(request: HttpRequest) -> HttpResponse:
     assert receiver is not None, "make_app() makes the receiver"
-    reply = receiver.handle(request.headers, request.body)
+    query = request.META.get("QUERY_STRING", "")  # where a UrlToken's token is
+    reply = receiver.handle(request.headers, request.body, query=query)
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
 
-def make_app(secret: WebhookSecrets, on_event: Handler, store: Optional[WebhookStore] = None) -> WSGIHandler:
+def make_app(trust: WebhookTrust, on_event: Handler, store: Optional[WebhookStore] = None) -> WSGIHandler:
     """The project's WSGI application, whose ``PATH`` receives the webhooks (``on_event`` must be
-    a plain function). Django runs one project per process: a second call replaces the first's
-    receiver and routes."""
+    a plain function; ``trust``: the ``whsec_...`` secret(s), a ``UrlToken`` or a
+    ``ConfirmByPolling`` with a ``SyncClient``). Django runs one project per process: a second
+    call replaces the first's receiver and routes."""
     global receiver
-    receiver = WebhookReceiver(secret, on_event, store=store)
+    receiver = WebhookReceiver(trust, on_event, store=store)
     urls = types.ModuleType("urls")  # urls.py
     urls.urlpatterns = [path(PATH.lstrip("/"), higgsfield_webhook)]  # type: ignore[attr-defined]
     if not settings.configured:

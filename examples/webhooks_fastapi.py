@@ -1,7 +1,8 @@
 """Receive Higgsfield webhooks in a FastAPI app: the SDK's ASGI receiver routed at a path.
 
-``make_app(secret, on_event)`` is the whole integration: ``WebhookReceiver`` verifies each
-delivery's signature and timestamp, answers duplicates without calling ``on_event`` again, and
+``make_app(trust, on_event)`` is the whole integration: ``WebhookReceiver`` verifies each
+delivery's signature and timestamp (or its URL token, with ``UrlToken``; or fetches the job's
+status, with ``ConfirmByPolling``), answers duplicates without calling ``on_event`` again, and
 answers 500 when ``on_event`` raises, so that the API delivers the event again. ``main()``
 serves it with uvicorn on port 8000; behind a public HTTPS URL it receives the real API's
 deliveries. HF_WEBHOOK_SECRET holds the ``whsec_...`` secret (several, space-separated, during
@@ -15,17 +16,17 @@ import sys
 
 from fastapi import FastAPI
 
-from higgsfield_client.webhooks import Handler, WebhookReceiver, asgi_app
-from higgsfield_proto import WebhookEvent, WebhookSecrets
+from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookTrust, asgi_app
+from higgsfield_proto import WebhookEvent
 
 PATH = "/webhooks/higgsfield"
 
 
-def make_app(secret: WebhookSecrets, on_event: Handler) -> FastAPI:
+def make_app(trust: WebhookTrust, on_event: Handler) -> FastAPI:
     """A FastAPI app whose ``PATH`` receives the webhooks; the rest of your app goes beside it."""
     app = FastAPI()
     # A route, not a mount: a mount answers its exact path with a redirect to PATH + "/".
-    app.add_route(PATH, asgi_app(WebhookReceiver(secret, on_event)), methods=["POST"])
+    app.add_route(PATH, asgi_app(WebhookReceiver(trust, on_event)), methods=["POST"])
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Receive Higgsfield webhooks in a Flask app: the SDK's WSGI receiver mounted at a path.
 
-``make_app(secret, on_event)`` mounts the receiver beside the Flask app with werkzeug's
+``make_app(trust, on_event)`` mounts the receiver beside the Flask app with werkzeug's
 ``DispatcherMiddleware``; any WSGI server serves the result (``main()`` uses waitress on port
 8000). Several worker processes share one ``SQLiteStore``, so that each event is handled once
 whichever worker a delivery reaches. HF_WEBHOOK_SECRET holds the ``whsec_...`` secret (several,
@@ -16,21 +16,24 @@ from typing import Optional
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookStore, wsgi_app
-from higgsfield_proto import WebhookEvent, WebhookSecrets
+from higgsfield_client.webhooks import Handler, WebhookReceiver, WebhookStore, WebhookTrust, wsgi_app
+from higgsfield_proto import WebhookEvent
 
 PATH = "/webhooks/higgsfield"
 
 
-def make_app(secret: WebhookSecrets, on_event: Handler, store: Optional[WebhookStore] = None) -> Flask:
-    """A Flask app whose ``PATH`` receives the webhooks (``on_event`` must be a plain function)."""
+def make_app(trust: WebhookTrust, on_event: Handler, store: Optional[WebhookStore] = None) -> Flask:
+    """A Flask app whose ``PATH`` receives the webhooks (``on_event`` must be a plain function).
+
+    ``trust`` is the ``whsec_...`` secret(s), a ``UrlToken`` or a ``ConfirmByPolling`` with a
+    ``SyncClient``."""
     app = Flask(__name__)
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    receiver = WebhookReceiver(secret, on_event, store=store)
+    receiver = WebhookReceiver(trust, on_event, store=store)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PATH: wsgi_app(receiver)})  # type: ignore[method-assign]
     return app
 

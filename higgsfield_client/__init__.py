@@ -38,6 +38,7 @@ from higgsfield_proto import (
     NetworkTimeoutError,
     NotCancellableError,
     NotFoundError,
+    OutputExpiredError,
     PermissionDeniedError,
     PollPolicy,
     ProtocolError,
@@ -47,19 +48,22 @@ from higgsfield_proto import (
     ServerError,
     SessionBusyError,
     TransportError,
+    UnknownModelError,
     UnknownStatusError,
     UploadRejectedError,
     ValidationError,
     WaitTimeoutError,
+    WebhookSecretError,
 )
 
 from ._async import AsyncClient, AsyncRequestController
+from ._budget import Amount, Budget, BudgetBlock, BudgetExceededError, JobPrice, ModelSpent, Spent
 from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
-from ._errors import HiggsfieldClientError
+from ._errors import HiggsfieldArgumentWarning, HiggsfieldClientError
 from ._observe import RateLimits, RequestInfo, ResponseInfo
-from ._outputs import Output
+from ._outputs import Embedded, Output
 from ._statuses import (
     DONE_STATUSES,
     NSFW,
@@ -74,30 +78,80 @@ from ._statuses import (
 from ._sync import SyncClient, SyncRequestController
 
 submit = _on_default_sync(SyncClient.submit)
+"""Submit a job; returns its controller: [`SyncClient.submit`][higgsfield_client.SyncClient.submit] on the
+default client."""
 subscribe = _on_default_sync(SyncClient.subscribe)
+"""Submit a job and wait for it; returns its result:
+[`SyncClient.subscribe`][higgsfield_client.SyncClient.subscribe] on the default client."""
 status = _on_default_sync(SyncClient.status)
+"""A job's status, checked once: [`SyncClient.status`][higgsfield_client.SyncClient.status] on the default
+client."""
 result = _on_default_sync(SyncClient.result)
+"""Wait for a job to finish; returns its result: [`SyncClient.result`][higgsfield_client.SyncClient.result]
+on the default client."""
 cancel = _on_default_sync(SyncClient.cancel)
+"""Cancel a queued job: [`SyncClient.cancel`][higgsfield_client.SyncClient.cancel] on the default client."""
 upload = _on_default_sync(SyncClient.upload)
+"""Upload bytes; returns their public URL: [`SyncClient.upload`][higgsfield_client.SyncClient.upload] on
+the default client."""
 upload_file = _on_default_sync(SyncClient.upload_file)
+"""Upload a file, streamed from disk; returns its public URL:
+[`SyncClient.upload_file`][higgsfield_client.SyncClient.upload_file] on the default client."""
 upload_image = _on_default_sync(SyncClient.upload_image)
+"""Upload a PIL image; returns its public URL:
+[`SyncClient.upload_image`][higgsfield_client.SyncClient.upload_image] on the default client."""
 estimate = _on_default_sync(SyncClient.estimate)
+"""Price a generation without submitting it: [`SyncClient.estimate`][higgsfield_client.SyncClient.estimate]
+on the default client."""
 delete = _on_default_sync(SyncClient.delete)
+"""Delete a finished request's inputs, outputs, prompt and parameters:
+[`SyncClient.delete`][higgsfield_client.SyncClient.delete] on the default client."""
 download = _on_default_sync(SyncClient.download)
+"""Download an output URL into a file or a folder:
+[`SyncClient.download`][higgsfield_client.SyncClient.download] on the default client."""
 download_outputs = _on_default_sync(SyncClient.download_outputs)
+"""Download every output of a result into a folder:
+[`SyncClient.download_outputs`][higgsfield_client.SyncClient.download_outputs] on the default client."""
 
 submit_async = _on_default_async(AsyncClient.submit)
+"""Submit a job; returns its controller: [`AsyncClient.submit`][higgsfield_client.AsyncClient.submit] on
+the default async client, awaited."""
 subscribe_async = _on_default_async(AsyncClient.subscribe)
+"""Submit a job and wait for it; returns its result:
+[`AsyncClient.subscribe`][higgsfield_client.AsyncClient.subscribe] on the default async client, awaited."""
 status_async = _on_default_async(AsyncClient.status)
+"""A job's status, checked once: [`AsyncClient.status`][higgsfield_client.AsyncClient.status] on the
+default async client, awaited."""
 result_async = _on_default_async(AsyncClient.result)
+"""Wait for a job to finish; returns its result:
+[`AsyncClient.result`][higgsfield_client.AsyncClient.result] on the default async client, awaited."""
 cancel_async = _on_default_async(AsyncClient.cancel)
+"""Cancel a queued job: [`AsyncClient.cancel`][higgsfield_client.AsyncClient.cancel] on the default async
+client, awaited."""
 upload_async = _on_default_async(AsyncClient.upload)
+"""Upload bytes; returns their public URL: [`AsyncClient.upload`][higgsfield_client.AsyncClient.upload] on
+the default async client, awaited."""
 upload_file_async = _on_default_async(AsyncClient.upload_file)
+"""Upload a file, streamed from disk; returns its public URL:
+[`AsyncClient.upload_file`][higgsfield_client.AsyncClient.upload_file] on the default async client,
+awaited."""
 upload_image_async = _on_default_async(AsyncClient.upload_image)
+"""Upload a PIL image; returns its public URL:
+[`AsyncClient.upload_image`][higgsfield_client.AsyncClient.upload_image] on the default async client,
+awaited."""
 estimate_async = _on_default_async(AsyncClient.estimate)
+"""Price a generation without submitting it:
+[`AsyncClient.estimate`][higgsfield_client.AsyncClient.estimate] on the default async client, awaited."""
 delete_async = _on_default_async(AsyncClient.delete)
+"""Delete a finished request's inputs, outputs, prompt and parameters:
+[`AsyncClient.delete`][higgsfield_client.AsyncClient.delete] on the default async client, awaited."""
 download_async = _on_default_async(AsyncClient.download)
+"""Download an output URL into a file or a folder:
+[`AsyncClient.download`][higgsfield_client.AsyncClient.download] on the default async client, awaited."""
 download_outputs_async = _on_default_async(AsyncClient.download_outputs)
+"""Download every output of a result into a folder:
+[`AsyncClient.download_outputs`][higgsfield_client.AsyncClient.download_outputs] on the default async
+client, awaited."""
 
 
 if typing.TYPE_CHECKING:
@@ -150,6 +204,7 @@ __all__ = [
     "DONE_STATUSES",
     "NSFW",
     "APIError",
+    "Amount",
     "AgentAccessDeniedError",
     "AgentBackendError",
     "AgentError",
@@ -161,14 +216,19 @@ __all__ = [
     "AsyncClient",
     "AsyncRequestController",
     "AuthenticationError",
+    "Budget",
+    "BudgetBlock",
+    "BudgetExceededError",
     "Cancelled",
     "Completed",
     "ConcurrencyLimitError",
     "CredentialsMissedError",
     "Deletion",
     "DownloadError",
+    "Embedded",
     "Estimate",
     "Failed",
+    "HiggsfieldArgumentWarning",
     "HiggsfieldClientError",
     "InProgress",
     "InsufficientCreditsError",
@@ -177,13 +237,16 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobNSFWError",
+    "JobPrice",
     "JobResult",
     "MessageStatus",
+    "ModelSpent",
     "ModelUnavailableError",
     "NetworkTimeoutError",
     "NotCancellableError",
     "NotFoundError",
     "Output",
+    "OutputExpiredError",
     "PermissionDeniedError",
     "PollPolicy",
     "ProtocolError",
@@ -198,15 +261,18 @@ __all__ = [
     "SessionBusyError",
     "SessionState",
     "SessionStatus",
+    "Spent",
     "Status",
     "SyncClient",
     "SyncRequestController",
     "TransportError",
     "TurnResult",
+    "UnknownModelError",
     "UnknownStatusError",
     "UploadRejectedError",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookSecretError",
     "cancel",
     "cancel_async",
     "delete",

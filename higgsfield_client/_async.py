@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import AsyncTransportChoice, TransportsByRun, over_async_httpx_client
 from ._download import Destination
 from ._observe import EventHooks, Observer, RateLimits, check_hooks
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .agents import AsyncAgents
+    from .models import AsyncModels
 
 R = TypeVar("R")
 
@@ -132,8 +135,8 @@ class AsyncClient:
 
     It is not bound to an event loop: it can be created anywhere and used from several
     ``asyncio.run`` / ``trio.run`` calls, with one transport per run. ``base_url``, ``timeout``,
-    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy`` and ``allow_insecure_http`` are as for
-    ``SyncClient``.
+    ``api_key``, ``retry``, ``poll``, ``verify``, ``proxy``, ``allow_insecure_http`` and ``validate``
+    are as for ``SyncClient``.
 
     Args:
         transport: an AsyncTransport (yours to close, built with the options you want), or
@@ -145,8 +148,8 @@ class AsyncClient:
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object
-            or ``http_client``, or both of those given; event hooks that are not lists of
-            functions under the names ``request``, ``response`` and ``retry``.
+            or ``http_client``, both of those given, or a bad ``validate``; event hooks that are not
+            lists of functions under the names ``request``, ``response`` and ``retry``.
     """
 
     def __init__(
@@ -162,6 +165,8 @@ class AsyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         http_client: Optional[httpx.AsyncClient] = None,
+        validate: Validate = True,
+        budget: Optional[Budget] = None,
         event_hooks: Optional[EventHooks] = None,
     ) -> None:
         observer = Observer(check_hooks(event_hooks, blocking=False))
@@ -176,6 +181,8 @@ class AsyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            validate=validate,
+            budget=budget,
         )
         self._observer = observer
         self._fetcher = AsyncFetcher(self)
@@ -203,6 +210,29 @@ class AsyncClient:
         from .agents import AsyncAgents  # the Agent API loads on first use
 
         return AsyncAgents(self._calls.settings, self._run)
+
+    @functools.cached_property
+    def models(self) -> AsyncModels:
+        """The model catalog: ``models.list()``, ``get()`` and ``validate()`` (plain methods:
+        they do no I/O), and ``await models.refresh()``.
+        """
+        from .models import AsyncModels  # the catalog's client side loads on first use
+
+        return AsyncModels(self._calls.check, self._fetcher.aread)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget (see ``SyncClient.spent``)."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``async with client.budget(max_credits=100) as block:``
+        (a plain ``with`` works too); see ``SyncClient.budget``."""
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    async def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it (see ``SyncClient.price``)."""
+        return await self._run(self._calls.price(application, arguments))
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._transports.current()
@@ -235,6 +265,7 @@ class AsyncClient:
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> AsyncRequestController:
         """Submit a generation and return a controller for it (see ``SyncClient.submit``)."""
         call = self._calls.submit(
@@ -243,6 +274,7 @@ class AsyncClient:
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return AsyncRequestController(await self._run(call), self)
 
@@ -258,6 +290,7 @@ class AsyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit, wait and return the result (see ``SyncClient.subscribe``).
 
@@ -273,6 +306,7 @@ class AsyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            validate=validate,
         )
         return await self._run(call)
 

@@ -8,7 +8,7 @@ events filtered, failed jobs raised, uploads typed, downloads named - happens he
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
@@ -17,6 +17,8 @@ from higgsfield_proto import (
     Downloaded,
     Enqueued,
     Estimate,
+    Flow,
+    HiggsfieldError,
     JobStatus,
     PollPolicy,
     StatusUpdate,
@@ -36,6 +38,8 @@ from higgsfield_proto import (
     wait_flow,
 )
 
+from ._budget import JobPrice, Ledger, LedgerJob, price_key
+from ._checks import ArgumentCheck, Validate, validate_mode
 from ._download import (
     Destination,
     DownloadSink,
@@ -125,6 +129,7 @@ class Job:
         """The status object of a status event (kept if final), or None for any other event."""
         if not isinstance(event, StatusUpdate):
             return None
+        self._calls.ledger.observe(event.status)
         if event.status.is_terminal:
             self.final = event.status
         return status_from_job(event.status)
@@ -138,17 +143,17 @@ class Job:
     ) -> Call[JobStatus, JobStatus]:
         """Wait for the final status and return it as it is (a failed job is a status here).
 
-        With ``poll`` (a webhook waiter's fallback) the first check waits its initial delay;
-        otherwise it is made at once.
+        The first check is made at once (the job may have ended long ago), the next ones on
+        ``poll``'s schedule (a webhook waiter's slow fallback), else the client's.
         """
         flow = wait_flow(
             self._calls.settings.config,
             self.request_id,
             self._calls.settings.env(timeout=timeout, poll=poll),
             cancel_on_timeout=cancel_on_timeout,
-            check_first=poll is None,
+            check_first=True,
         )
-        return Call(flow=flow, action="wait", subject=self.request_id)
+        return Call(flow=flow, finish=self._calls.seen, action="wait", subject=self.request_id)
 
     def result(self, *, timeout: Optional[float], cancel_on_timeout: bool) -> Call[JobStatus, JobResult]:
         """Wait for the final status, keep it, and return the result (raising for failed jobs)."""
@@ -175,10 +180,29 @@ class Calls:
     def __init__(self, settings: Settings, fetcher: Optional[Fetcher] = None) -> None:
         self.settings = settings
         self.fetcher = fetcher
+        self.check = ArgumentCheck()
+        self.ledger = Ledger(settings.budget)
+
+    def seen(self, job: JobStatus) -> JobStatus:
+        """``job``, once the ledger has seen it (a job's end settles its price)."""
+        self.ledger.observe(job)
+        return job
+
+    def check_arguments(self, model: str, arguments: Mapping[str, Any], validate: Optional[Validate]) -> None:
+        """Check a submit's arguments against the model catalog, in the call's mode (None: the
+        client's); see ``ArgumentCheck.check``.
+
+        Raises:
+            InvalidArgumentError: ``validate`` is not a mode.
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        mode = self.settings.validate if validate is None else validate_mode(validate)
+        self.check.check(model, arguments, mode)
 
     def result(self, job: JobStatus) -> JobResult:
         """The result of a final status, fetching its outputs with ``fetcher`` (raises for failed,
         NSFW or canceled jobs)."""
+        self.ledger.observe(job)
         return JobResult(raise_for_job_outcome(job), fetcher=self.fetcher)
 
     def job(self, request_id: str) -> Job:
@@ -193,8 +217,14 @@ class Calls:
         webhook_url: Optional[str],
         idempotency_key: Optional[str],
         expires_after: Optional[int],
+        validate: Optional[Validate],
     ) -> Call[JobStatus, str]:
-        """Submit a job; the call returns its request id."""
+        """Submit a job, its arguments checked first; the call returns its request id.
+
+        Raises:
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        self.check_arguments(model, arguments, validate)
         flow = submit_flow(
             self.settings.config,
             model,
@@ -204,6 +234,8 @@ class Calls:
             idempotency_key=idempotency_key or new_idempotency_key(),
             expires_after=expires_after,
         )
+        if self.ledger.active:
+            flow = self._spend(model, arguments, flow, [])
         return Call(flow=flow, finish=_request_id, action="submit", subject=model)
 
     def subscribe(
@@ -218,8 +250,15 @@ class Calls:
         expires_after: Optional[int],
         timeout: Optional[float],
         cancel_on_timeout: bool,
+        validate: Optional[Validate],
     ) -> Call[JobStatus, JobResult]:
-        """Submit, wait and return the result (raising for failed, NSFW or canceled jobs)."""
+        """Submit (the arguments checked first), wait and return the result (raising for failed,
+        NSFW or canceled jobs).
+
+        Raises:
+            ValidationError, UnknownModelError: strict mode, and the check failed.
+        """
+        self.check_arguments(model, arguments, validate)
         flow = subscribe_flow(
             self.settings.config,
             model,
@@ -230,18 +269,79 @@ class Calls:
             expires_after=expires_after,
             cancel_on_timeout=cancel_on_timeout,
         )
-        on_event = event_handler(on_enqueue, on_queue_update)
-        return Call(flow=flow, finish=self.result, on_event=on_event, action="subscribe", subject=model)
+        handler = event_handler(on_enqueue, on_queue_update)
+        if self.ledger.active:
+            spending: list[LedgerJob] = []
+            flow = self._spend(model, arguments, flow, spending)
+            handler = self._ledger_events(spending, handler)
+        return Call(flow=flow, finish=self.result, on_event=handler, action="subscribe", subject=model)
+
+    def price(self, model: str, arguments: Mapping[str, Any]) -> Call[Optional[JobPrice], Optional[JobPrice]]:
+        """Price a job as a budget does: the account's estimate (once per distinct model and
+        arguments), else the model catalog's price; the call returns None when neither is had."""
+        return Call(flow=self._price(model, arguments))
+
+    def _price(self, model: str, arguments: Mapping[str, Any]) -> Flow[Optional[JobPrice]]:
+        key = price_key(model, arguments)
+        known = self.ledger.known_price(key)
+        if known is not None:
+            return known
+        return (yield from self._estimated(key, model, arguments))
+
+    def _estimated(self, key: Hashable, model: str, arguments: Mapping[str, Any]) -> Flow[Optional[JobPrice]]:
+        def estimate() -> Flow[Estimate]:
+            return estimate_flow(self.settings.config, model, arguments, self.settings.env())
+
+        return self.ledger.price(key, model, arguments, estimate, lambda: self.check.catalog)
+
+    def _spend(
+        self, model: str, arguments: Mapping[str, Any], submit: Flow[JobStatus], spending: list[LedgerJob]
+    ) -> Flow[JobStatus]:
+        """``submit``, priced and reserved in the ledger first (see ``_budget``); ``spending``
+        receives the job's ledger entry, for the events that follow."""
+        key = price_key(model, arguments)
+        price = self.ledger.known_price(key)  # most jobs of a loop: no flow to run for it
+        if price is None:
+            price = yield from self._estimated(key, model, arguments)
+        job = self.ledger.reserve(model, price)
+        spending.append(job)
+        try:
+            status = yield from submit
+        except HiggsfieldError as exc:
+            self.ledger.refused(job, exc)
+            raise
+        # A subscribe's final status is seen by ``result``; a submit's is queued.
+        self.ledger.bind(job, status.request_id)
+        return status
+
+    def _ledger_events(self, spending: list[LedgerJob], handler: Optional[EventHandler]) -> EventHandler:
+        """``handler``, with the ledger told of the job's request id and statuses first."""
+
+        def handle(event: object) -> Any:
+            if isinstance(event, Enqueued):
+                self.ledger.bind(spending[0], event.request_id)
+            elif isinstance(event, StatusUpdate):
+                self.ledger.observe(event.status)
+            return None if handler is None else handler(event)
+
+        return handle
 
     def status(self, request_id: str) -> Call[JobStatus, Status]:
         """Check a job's state once."""
         flow = status_flow(self.settings.config, request_id, self.settings.env())
-        return Call(flow=flow, finish=status_from_job, action="status", subject=request_id)
+        return Call(flow=flow, finish=self._status, action="status", subject=request_id)
+
+    def _status(self, job: JobStatus) -> Status:
+        return status_from_job(self.seen(job))
 
     def cancel(self, request_id: str) -> Call[None, None]:
-        """Cancel a queued job."""
+        """Cancel a queued job (a job the ledger holds is refunded: it never started)."""
+
+        def canceled(_: None) -> None:
+            self.ledger.canceled(request_id)
+
         flow = cancel_flow(self.settings.config, request_id, self.settings.env())
-        return Call(flow=flow, action="cancel", subject=request_id)
+        return Call(flow=flow, finish=canceled, action="cancel", subject=request_id)
 
     def upload(
         self, data: UploadData, content_type: str, progress: Optional[Progress]
@@ -319,25 +419,49 @@ class Calls:
         sink = MemorySink(url, max_size)
         return self.stream(url, sink, sink.value)
 
+    def save(self, url: str, target: Path, *, overwrite: bool) -> Call[Downloaded, Path]:
+        """Download ``url`` to the file ``target``, unless a file there has the output's size
+        already (its GET then ends with the head; see ``higgsfield_client._download``).
+
+        The call returns ``target``; it raises FileExistsError for a file of another size unless
+        ``overwrite`` is set.
+        """
+        sink = DownloadSink(target, None, overwrite=overwrite, keep_whole=True)
+        return self.stream(url, sink, sink.commit)
+
     def download_outputs(
         self, request_id: str, urls: Sequence[str], folder: Destination, *, overwrite: bool
     ) -> list[Call[Downloaded, Path]]:
-        """One download per output URL of job ``request_id`` into ``folder``, named
-        ``<request id>-<name>``.
+        """One ``save`` per output URL of job ``request_id`` into ``folder``, named
+        ``<request id>-<name>``. Run one after the other, they go on where an earlier save of the
+        same outputs stopped: files already whole stay, and only the others are fetched. A call
+        that fails names its output in its error.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off (checked for all first).
+            InvalidArgumentError: a URL is not an http(s) URL (before the folder is made).
         """
+        for url in urls:
+            build_download_request(url)
         directory = Path(folder)
         directory.mkdir(parents=True, exist_ok=True)
-        targets = [directory / name for name in output_file_names(request_id, urls)]
-        if not overwrite:
-            for target in targets:
-                refuse_existing(target)
-        return [
-            self.download(url, target, progress=None, overwrite=overwrite)
-            for url, target in zip(urls, targets, strict=True)
-        ]
+        names = output_file_names(request_id, urls)
+        calls = []
+        for number, (url, name) in enumerate(zip(urls, names, strict=True), start=1):
+            call = self.save(url, directory / name, overwrite=overwrite)
+            call.flow = _naming(call.flow, f"{name} (output {number} of {len(urls)})")
+            calls.append(call)
+        return calls
+
+
+def _naming(flow: Flow[R], output: str) -> Flow[R]:
+    """``flow``, whose errors name ``output`` (a job's outputs are saved one after the other,
+    and the user must learn which one failed)."""
+    try:
+        return (yield from flow)
+    except HiggsfieldError as exc:
+        # The error keeps its type and attributes, for the caller's except clauses.
+        exc.args = (f"{output} not saved: {exc}", *exc.args[1:])
+        raise
 
 
 def output_urls(result: JobResult) -> list[str]:

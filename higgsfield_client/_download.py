@@ -3,6 +3,14 @@
 A download is the core's ``download_flow``; its body streams into a ``*.part`` file beside the
 destination, which takes the destination's name only when the flow succeeded (the core checked
 the size against Content-Length). An existing file is never replaced unless the caller asks.
+
+Saving a job's outputs again goes on where an earlier save stopped. There is no HEAD in the
+protocol, and the size of an output is known only from the answer to its GET, so a file already
+at its destination costs that GET but not its body: when the answer's Content-Length is the
+file's size, the sink ends the call with the file as it is before a byte of the body is read (the
+connection is dropped, not pooled). A file of another size is not whole (or not this output): it
+is replaced only with ``overwrite``. An answer without a usable Content-Length (an encoded body)
+is downloaded, and its size compared at the end.
 """
 
 from __future__ import annotations
@@ -10,13 +18,15 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Optional, Union
 from urllib.parse import unquote, urlsplit
 
-from higgsfield_proto import Downloaded, DownloadError, Response
+from higgsfield_proto import Downloaded, DownloadError, Response, declared_length
 
+from ._runner import EndedBySink
 from ._uploads import Progress
 
 Destination = Union[str, "os.PathLike[str]"]
@@ -35,6 +45,12 @@ def file_name_from_url(url: str) -> str:
     segment = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     name = _UNSAFE_NAME.sub("_", segment).strip(" .")
     return name[:200] or "download"
+
+
+def shown_url(url: str) -> str:
+    """``url`` as errors may name it: without its query and fragment (a signed URL's query is a
+    secret)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 def unique_names(names: Iterable[str]) -> list[str]:
@@ -83,9 +99,17 @@ def refuse_existing(target: Path) -> None:
         raise _exists(target)
 
 
-def _exists(target: Path) -> FileExistsError:
-    message = "the file exists already; pass overwrite=True to replace it"
-    return FileExistsError(errno.EEXIST, message, str(target))
+def _exists(target: Path, message: str = "the file exists already") -> FileExistsError:
+    return FileExistsError(errno.EEXIST, f"{message}; pass overwrite=True to replace it", str(target))
+
+
+def _size_on_disk(path: Path) -> Optional[int]:
+    """The size of the regular file at ``path``, or None when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
 
 
 class DownloadSink:
@@ -100,14 +124,25 @@ class DownloadSink:
         target: the file to create.
         progress: the progress callback, if any.
         overwrite: replace ``target`` if it exists; otherwise ``commit`` refuses to.
+        keep_whole: keep a file already at ``target`` whose size is the output's (see the
+            module's docstring): ``head`` then ends the call with ``target`` (``EndedBySink``)
+            when the answer announces that size, and ``commit`` keeps it when the body had it.
     """
 
-    def __init__(self, target: Path, progress: Optional[Progress] = None, *, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        target: Path,
+        progress: Optional[Progress] = None,
+        *,
+        overwrite: bool = False,
+        keep_whole: bool = False,
+    ) -> None:
         self.target = target
         self.written = 0
         self._expected: Optional[int] = None
         self._progress = progress
         self._overwrite = overwrite
+        self._keep_whole = keep_whole
         self._part: Optional[Path] = None
         self._file: Optional[IO[bytes]] = None
 
@@ -127,9 +162,14 @@ class DownloadSink:
             self._file.truncate()
 
     def head(self, response: Response) -> None:
-        """Note the answer's Content-Length before its body arrives (for the progress callback)."""
-        length = (response.header("Content-Length") or "").strip()
-        self._expected = int(length) if length.isdigit() else None
+        """Note the answer's Content-Length before its body arrives (for the progress callback).
+
+        Raises:
+            EndedBySink: ``keep_whole``, and the file at the target has the announced size.
+        """
+        self._expected = declared_length(response)
+        if self._keep_whole and self._expected is not None and self._expected == _size_on_disk(self.target):
+            raise EndedBySink(self.target)
         if self._progress is not None:
             self._progress(0, self._expected)
 
@@ -142,7 +182,8 @@ class DownloadSink:
             self._progress(self.written, self._expected)
 
     def commit(self, downloaded: Downloaded) -> Path:
-        """Give the finished part file the target's name; returns the target.
+        """Give the finished part file the target's name; returns the target. With ``keep_whole``,
+        a file there of the size received stays instead.
 
         Raises:
             FileExistsError: the target appeared meanwhile and ``overwrite`` is off.
@@ -152,13 +193,16 @@ class DownloadSink:
         self._file.close()
         self._file = None
         part, self._part = self._part, None
+        if self._keep_whole and downloaded.size == _size_on_disk(self.target):
+            part.unlink()  # the file there was whole: it stays as it is
+            return self.target
         if not self._overwrite:
             # A hard link fails if the target exists: no other file is ever replaced.
             try:
                 os.link(part, self.target)
             except FileExistsError:
                 part.unlink()
-                raise _exists(self.target) from None
+                raise self._refusal(downloaded) from None
             except OSError:
                 refuse_existing(self.target)  # a file system without hard links: check, then rename
             else:
@@ -166,6 +210,12 @@ class DownloadSink:
                 return self.target
         os.replace(part, self.target)
         return self.target
+
+    def _refusal(self, downloaded: Downloaded) -> FileExistsError:
+        if not self._keep_whole:
+            return _exists(self.target)
+        size = _size_on_disk(self.target)
+        return _exists(self.target, f"a file of {size} bytes is there, and the output has {downloaded.size}")
 
     def close(self) -> None:
         """Close and remove the part file, if one is left."""
@@ -227,7 +277,7 @@ class MemorySink:
         if self._max_size is not None and size > self._max_size:
             raise DownloadError(
                 f"the output is over max_size ({size} > {self._max_size} bytes)",
-                url=urlsplit(self._url)._replace(query="", fragment="").geturl(),
+                url=shown_url(self._url),
                 received=len(self._buffer),
                 expected=size,
             )

@@ -105,6 +105,20 @@ class Sink(Protocol):
         ...
 
 
+class EndedBySink(Exception):
+    """Raised by a sink's ``head`` that has what its call is for before the body arrives (a
+    download whose file is on disk already, whole): the runner ends the call at once and returns
+    ``value``; the body is not read, and the transport does not pool the connection.
+
+    Args:
+        value: what the call returns.
+    """
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("the sink ended the call")
+        self.value = value
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -297,13 +311,17 @@ def iterate_sync(call: Call[Any, Any], transport: SyncTransport, observer: Obser
 
 
 def run_sync(call: Call[Any, R], transport: SyncTransport, observer: Observer) -> R:
-    """Run ``call`` to its end in this thread; returns ``call.finish`` of the flow's result."""
+    """Run ``call`` to its end in this thread; returns ``call.finish`` of the flow's result (or
+    the value of a sink that ended the call: ``EndedBySink``)."""
     try:
         result: list[Any] = []
         for event in _drive_sync(call, transport, observer, result):
             if call.on_event is not None:
                 call.on_event(event)
         return call.finish(result[0])
+    except EndedBySink as ended:
+        value: R = ended.value
+        return value
     finally:
         if call.sink is not None:
             call.sink.close()
@@ -453,7 +471,8 @@ def iterate_async(
 async def run_async(
     call: Call[Any, R], transport: AsyncTransport, library: Library, observer: Observer
 ) -> R:
-    """Run ``call`` to its end under asyncio or trio; returns ``call.finish`` of the result.
+    """Run ``call`` to its end under asyncio or trio; returns ``call.finish`` of the result (or
+    the value of a sink that ended the call: ``EndedBySink``).
 
     ``library`` is the running library's clock and sleep (``running_library``). A plain loop
     rather than ``iterate_async``: an async generator per call costs more than the rest of this
@@ -482,6 +501,9 @@ async def run_async(
                 answer = library.clock()
             else:
                 answer = await _perform(effect, call, library.clock)
+    except EndedBySink as ended:
+        value: R = ended.value
+        return value
     finally:
         flow.close()
         if call.sink is not None:

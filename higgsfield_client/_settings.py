@@ -20,6 +20,9 @@ from higgsfield_proto import (
     RetryPolicy,
 )
 
+from ._budget import Budget
+from ._checks import Validate, validate_mode
+
 if TYPE_CHECKING:
     import ssl
 
@@ -110,6 +113,8 @@ class Settings:
 
     ``poll`` schedules the status checks of a job; ``turn_poll`` the polls of an agent turn
     (the caller's poll policy when one was given; None: the official turn schedule).
+    ``validate`` is how a submit's arguments are checked against the model catalog; ``budget``
+    caps what the client's jobs may cost.
     """
 
     base_url: str = field(default_factory=lambda: default_base_url(os.environ))
@@ -119,6 +124,8 @@ class Settings:
     turn_poll: Optional[PollPolicy] = None
     transport: TransportOptions = field(default_factory=TransportOptions)
     allow_insecure_http: bool = False
+    validate: Validate = True
+    budget: Optional[Budget] = None
     user_agent: str = USER_AGENT
     _config: Optional[ApiConfig] = field(default=None, repr=False)
     _env: FlowEnv = field(init=False, repr=False)
@@ -179,11 +186,15 @@ def client_settings(
     retry: Optional[RetryPolicy],
     poll: Optional[PollPolicy],
     allow_insecure_http: bool,
+    validate: Validate = True,
+    budget: Optional[Budget] = None,
 ) -> Settings:
     """The settings of a client built with these constructor arguments (see ``SyncClient``).
 
     Raises:
-        InvalidArgumentError: transport options given together with a transport object.
+        InvalidArgumentError: transport options given together with a transport object, a
+            ``validate`` that is not a mode of the argument check, or a ``budget`` that is no
+            ``Budget``.
     """
     return Settings(
         base_url=base_url or default_base_url(os.environ),
@@ -195,7 +206,15 @@ def client_settings(
             transport=transport, timeout=timeout, verify=verify, proxy=proxy, http_client=http_client
         ),
         allow_insecure_http=allow_insecure_http,
+        validate=validate_mode(validate),
+        budget=_budget(budget),
     )
+
+
+def _budget(budget: object) -> Optional[Budget]:
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    raise InvalidArgumentError(f"budget must be a Budget(max_credits=..., max_usd=...), not {budget!r}")
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:

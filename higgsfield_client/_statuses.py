@@ -7,7 +7,19 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Type
 
 from higgsfield_proto import JobState, JobStatus, job_status_from_payload
 
-from ._outputs import Fetcher, Folder, Output, fetcher_for, short_url
+from ._outputs import (
+    EMBED_MAX_SIZE,
+    Embedded,
+    Fetcher,
+    Folder,
+    Output,
+    aread_small,
+    embedded,
+    fetcher_for,
+    layout,
+    read_small,
+    short_url,
+)
 
 
 class Status:
@@ -86,6 +98,7 @@ class Cancelled(Status):
 
 
 DONE_STATUSES = (Completed, NSFW, Cancelled, Failed)
+"""The status classes of a job that has ended (the official SDK's constant)."""
 
 _CLASS_OF_STATE: Dict[JobState, Type[Status]] = {
     JobState.QUEUED: Queued,
@@ -117,7 +130,8 @@ class JobResult(Dict[str, Any]):
     also ``read()`` their bytes. ``save(folder)`` downloads every output. A result from a
     ``SyncClient`` uses the blocking ``save``/``read``, one from an ``AsyncClient`` awaits
     ``asave``/``aread``; each fetches with the client that made the result (its ``fetcher``). In
-    Jupyter a result shows its images and a video player; ``repr`` is one line.
+    Jupyter a result shows its images and a video player from their URLs; ``embed()`` inlines the
+    images, for a saved notebook that outlives the URLs. ``repr`` is one line.
     """
 
     def __init__(self, job: JobStatus, *, fetcher: Optional[Fetcher] = None) -> None:
@@ -163,15 +177,18 @@ class JobResult(Dict[str, Any]):
     def save(self, folder: Folder, *, overwrite: bool = False) -> List[Path]:
         """Download every output into ``folder`` with the SyncClient that made this result.
 
-        ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``, never
-        replacing a file unless ``overwrite``.
+        ``client.download_outputs(result, folder)``: files named ``<request id>-<name>``. A file
+        already there with the output's size is kept as it is, so a save that failed half way
+        goes on where it stopped when called again; a file of another size is replaced only with
+        ``overwrite``.
 
         Returns:
             The files' paths: images, the video, then artifacts.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off (nothing is downloaded).
-            DownloadError, TransportError, APIError: as ``SyncClient.download``.
+            FileExistsError: a file of another size is there and ``overwrite`` is off.
+            DownloadError, TransportError, APIError: as ``SyncClient.download``; the message
+                names the output that was not saved (those before it are).
             TypeError: the result came from an AsyncClient (use ``asave``).
         """
         return fetcher_for(self._fetcher).save(self.request_id, self._urls(), folder, overwrite)
@@ -194,11 +211,37 @@ class JobResult(Dict[str, Any]):
         shown = ", ".join(f"{output.kind}={short_url(output)!r}" for output in self.outputs)
         return f"JobResult(request_id={self.request_id!r}{', ' if shown else ''}{shown})"
 
-    def _repr_html_(self) -> str:
+    def embed(self, *, max_size: int = EMBED_MAX_SIZE) -> Embedded:
+        """This result for a notebook that keeps it: its images are fetched now, with the
+        SyncClient that made the result, and inlined as data URLs, so that a saved notebook shows
+        them after their URLs expire (7 days after the job on the API). An image larger than
+        ``max_size``, the video and other outputs stay links, as when the result itself is
+        displayed.
+
+        Args:
+            max_size: the largest image inlined, in bytes (each image is checked as it streams).
+
+        Returns:
+            What Jupyter displays.
+
+        Raises:
+            NotFoundError: an output expired or was deleted.
+            DownloadError, TransportError: an image could not be fetched.
+            InvalidArgumentError: ``max_size`` is not a positive number of bytes.
+            TypeError: the result came from an AsyncClient (use ``aembed``).
+        """
+        return embedded([(output, read_small(output, max_size)) for output in self.outputs], self._caption())
+
+    async def aembed(self, *, max_size: int = EMBED_MAX_SIZE) -> Embedded:
+        """``embed`` for a result of an AsyncClient (asyncio or trio)."""
+        pieces = [(output, await aread_small(output, max_size)) for output in self.outputs]
+        return embedded(pieces, self._caption())
+
+    def _caption(self) -> str:
         import html  # only in a notebook
 
-        parts = [output._repr_html_() for output in self.outputs]
         expires = f" · expires {html.escape(self.expires_at)}" if self.expires_at else ""
-        caption = f"<div><code>{html.escape(self.request_id)}</code>{expires}</div>"
-        media = "".join(f'<div style="margin: 4px 0">{part}</div>' for part in parts)
-        return f"<div>{caption}{media}</div>"
+        return f"<div><code>{html.escape(self.request_id)}</code>{expires}</div>"
+
+    def _repr_html_(self) -> str:
+        return layout(self._caption(), [output._repr_html_() for output in self.outputs])

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from higgsfield_proto import Deletion, Estimate, PollPolicy, RetryPolicy
 
+from ._budget import Budget, BudgetBlock, JobPrice, Number, Spent
 from ._calls import Calls, output_urls
+from ._checks import Validate
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
 from ._observe import EventHooks, Observer, RateLimits, check_hooks
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from higgsfield_transports import SyncTransport
 
     from .agents import SyncAgents
+    from .models import SyncModels
 
 R = TypeVar("R")
 
@@ -143,6 +146,15 @@ class SyncClient:
         verify: TLS verification: True, a CA bundle path or an ``ssl.SSLContext``.
         proxy: a proxy URL; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
         allow_insecure_http: allow a plain ``http://`` base URL on a non-loopback host.
+        validate: how ``submit`` and ``subscribe`` check arguments against the model catalog
+            first: True (the default) warns about a problem with ``HiggsfieldArgumentWarning``
+            and submits anyway; ``"strict"`` raises ``ValidationError`` and sends nothing, also
+            for a field the model does not have; False checks nothing. A model the catalog does
+            not know is submitted unchanged. Each call may choose otherwise.
+        budget: a cap on what the client's jobs may cost (see ``budget()`` for a block of
+            code): each submit is priced first (the account's estimate, else the catalog's
+            price), and one that would take charged plus in flight past the cap raises
+            ``BudgetExceededError`` and sends nothing. ``spent`` is the ledger.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``, plain functions
             called with a ``RequestInfo`` before each HTTP exchange, a ``ResponseInfo`` after it
             and the ``Retrying`` event before each repeat; every value is redacted (no
@@ -150,8 +162,9 @@ class SyncClient:
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
-            ``http_client``, or both of those given; event hooks that are not lists of plain
-            functions under those three names.
+            ``http_client``, both of those given, a ``validate`` that is none of these, a
+            ``budget`` that is no ``Budget``, or event hooks that are not lists of plain
+            functions under the names ``request``, ``response`` and ``retry``.
     """
 
     def __init__(
@@ -167,6 +180,8 @@ class SyncClient:
         proxy: Union[str, Default, None] = DEFAULT,
         allow_insecure_http: bool = False,
         http_client: Optional[httpx.Client] = None,
+        validate: Validate = True,
+        budget: Optional[Budget] = None,
         event_hooks: Optional[EventHooks] = None,
     ) -> None:
         observer = Observer(check_hooks(event_hooks, blocking=True))
@@ -181,6 +196,8 @@ class SyncClient:
             retry=retry,
             poll=poll,
             allow_insecure_http=allow_insecure_http,
+            validate=validate,
+            budget=budget,
         )
         self._observer = observer
         self._fetcher = SyncFetcher(self)
@@ -216,6 +233,41 @@ class SyncClient:
         from .agents import SyncAgents  # the Agent API loads on first use
 
         return SyncAgents(self._calls.settings, self._run)
+
+    @functools.cached_property
+    def models(self) -> SyncModels:
+        """The model catalog: ``models.list()``, ``get()``, ``validate()`` and ``refresh()``.
+
+        Made on first access; the catalog itself loads on first use.
+        """
+        from .models import SyncModels  # the catalog's client side loads on first use
+
+        return SyncModels(self._calls.check, self._fetcher.read)
+
+    @property
+    def spent(self) -> Spent:
+        """The ledger of the jobs priced under a budget: charged (completed), refunded (failed,
+        NSFW, canceled before starting, refused) and in flight, in credits and US dollars, per
+        model too. Jobs submitted while no budget applies are not priced, and not counted."""
+        return self._calls.ledger.spent()
+
+    def budget(self, max_credits: Optional[Number] = None, max_usd: Optional[Number] = None) -> BudgetBlock:
+        """A budget for a block of code: ``with client.budget(max_credits=100) as block:``.
+
+        Every submit through this client while the block is open (from any thread) is priced
+        and counted against it, as well as against the client's own budget; ``block.spent`` is
+        its part of the ledger.
+
+        Raises:
+            InvalidArgumentError: neither cap is given, or one is not a non-negative number.
+        """
+        return BudgetBlock(self._calls.ledger, Budget(max_credits=max_credits, max_usd=max_usd))
+
+    def price(self, application: str, arguments: Mapping[str, Any]) -> Optional[JobPrice]:
+        """Price a job as a budget does, without submitting it: the account's estimate (asked
+        once per distinct model and arguments), else the model catalog's price; None when
+        neither can be had. ``source`` says which."""
+        return self._run(self._calls.price(application, arguments))
 
     def _get_transport(self) -> SyncTransport:
         with self._lock:
@@ -259,6 +311,7 @@ class SyncClient:
         webhook_url: Optional[str] = None,
         idempotency_key: Optional[str] = None,
         expires_after: Optional[int] = None,
+        validate: Optional[Validate] = None,
     ) -> SyncRequestController:
         """Submit a generation and return a controller for it.
 
@@ -269,6 +322,12 @@ class SyncClient:
             idempotency_key: reuse one to make a repeated submit return the same job; default: a
                 fresh UUID, so that the SDK's own retries never create a second job.
             expires_after: seconds to keep the job's data after it finishes (>= 3600).
+            validate: the argument check of this call (see the class); None: the client's.
+
+        Raises:
+            ValidationError: ``validate="strict"`` and the arguments do not match the model's
+                schema (``local`` is True: nothing was sent).
+            UnknownModelError: ``validate="strict"`` and the id is one of another API plane.
         """
         call = self._calls.submit(
             application,
@@ -276,6 +335,7 @@ class SyncClient:
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
             expires_after=expires_after,
+            validate=validate,
         )
         return SyncRequestController(self._run(call), self)
 
@@ -291,16 +351,18 @@ class SyncClient:
         expires_after: Optional[int] = None,
         timeout: Optional[float] = None,
         cancel_on_timeout: bool = False,
+        validate: Optional[Validate] = None,
     ) -> JobResult:
         """Submit a generation, wait for it, and return its result.
 
         ``on_enqueue(request_id)`` runs once the job is accepted; ``on_queue_update(status)`` at
         each poll tick. ``timeout`` bounds the whole call (WaitTimeoutError): when the next check
         would come after it, one last check is made at the deadline. With ``cancel_on_timeout``
-        a job still queued at the deadline is canceled.
+        a job still queued at the deadline is canceled. ``validate`` is as for ``submit``.
 
         Raises:
             JobFailedError, JobNSFWError, JobCancelledError: the job ended without output.
+            ValidationError, UnknownModelError: as for ``submit``.
         """
         call = self._calls.subscribe(
             application,
@@ -312,6 +374,7 @@ class SyncClient:
             expires_after=expires_after,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
+            validate=validate,
         )
         return self._run(call)
 
@@ -390,12 +453,15 @@ class SyncClient:
         """Download every output of a finished job into ``folder``; returns the files' paths.
 
         Files are named ``<request id>-<name from the URL>``, so that outputs of different jobs
-        never collide in one folder. No file is replaced unless ``overwrite`` is set; without
-        it, any existing file stops the call before anything is downloaded.
+        never collide in one folder. The outputs are saved one after the other; a file already
+        there with the output's size is kept (its GET ends before the body: there is no HEAD in
+        the protocol), so calling again after a failure fetches only what is missing. A file
+        of another size is replaced only when ``overwrite`` is set.
 
         Raises:
-            FileExistsError: a file exists and ``overwrite`` is off.
-            DownloadError, TransportError, APIError: as ``download``.
+            FileExistsError: a file of another size is there and ``overwrite`` is off.
+            DownloadError, TransportError, APIError: as ``download``; the message names the
+                output that was not saved (those before it are).
         """
         return self._fetcher.save(result.request_id, output_urls(result), folder, overwrite)
 

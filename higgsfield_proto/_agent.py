@@ -36,6 +36,7 @@ from ._parse import error_from_response, protocol_error
 MAX_CONTENT = 20_000
 """The longest message the Agent API accepts, in characters."""
 MEDIA_TYPES = ("image", "video", "audio", "file")
+"""The kinds of media an agent message can refer to (``media.upload``'s ``kind``)."""
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,16}")
 # http(s) URLs in an answer's text, ending at whitespace, a closing bracket or a quote.
 _URL = re.compile(r"https?://[^\s)\]>\"']+")

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from ._config import USER_AGENT, ApiConfig
 from ._endpoints import CANCEL, DELETE, ESTIMATE, STATUS, SUBMIT, UPLOAD_SLOT
 from ._errors import InvalidArgumentError
-from ._http import Body, Headers, Request
+from ._http import Body, Headers, Request, without_query
 from ._values import UploadTarget
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._-]+)*$")
@@ -94,7 +94,9 @@ def build_submit_request(
     query = ""
     if webhook_url is not None:
         if not isinstance(webhook_url, str) or not webhook_url.startswith(("https://", "http://")):
-            raise InvalidArgumentError(f"webhook_url must be an http(s) URL, got {webhook_url!r}")
+            # Its query may hold a token (signed_webhook_url): the message shows the URL without it.
+            shown = without_query(webhook_url) if isinstance(webhook_url, str) else type(webhook_url).__name__
+            raise InvalidArgumentError(f"webhook_url must be an http(s) URL, got {shown!r}")
         query = urlencode({"hf_webhook": webhook_url})
     headers: Headers = ()
     if idempotency_key is not None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Optional
 
 from ._errors import UnknownModelError, ValidationError
 from ._schema import schema_problems
-from ._values import FieldError, ForeignId
+from ._values import Estimate, FieldError, ForeignId
+
+_THOUSANDTH = Decimal("0.001")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +30,42 @@ class Price:
     usd: Decimal
     per: str
     source: str
+
+    def for_arguments(self, arguments: Mapping[str, Any]) -> Estimate:
+        """The price of one job with ``arguments``, by the rule the catalog's prices follow.
+
+        Per "image": times the outputs asked (``batch_size`` or ``num_images``, a positive
+        integer; else 1). Per "5 s of video": times the seconds of ``duration`` (a positive
+        number, or digits as text such as ``"8"``; else 5) over 5. Any other unit: once. Both
+        figures are rounded half up to thousandths, as the API's estimate writes them.
+
+        Args:
+            arguments: the job's arguments.
+
+        Returns:
+            The job's price (its ``payload`` is empty: no answer was read).
+        """
+        units = Decimal(1)
+        if self.per == "image":
+            units = Decimal(_count(arguments.get("batch_size")) or _count(arguments.get("num_images")) or 1)
+        elif self.per == "5 s of video":
+            units = _seconds(arguments.get("duration")) / 5
+        return Estimate(
+            credits=(self.credits * units).quantize(_THOUSANDTH, ROUND_HALF_UP),
+            usd=(self.usd * units).quantize(_THOUSANDTH, ROUND_HALF_UP),
+        )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _seconds(value: Any) -> Decimal:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # some schemas take the duration as "4", "6" or "8"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return Decimal(str(value))
+    return Decimal(5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

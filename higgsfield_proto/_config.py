@@ -10,6 +10,7 @@ from ._errors import CredentialsMissedError, InvalidArgumentError
 from ._http import Headers
 
 DEFAULT_BASE_URL = "https://api.higgsfield.ai"
+"""The API root used when neither ``base_url=`` nor ``HIGGSFIELD_BASE_URL`` names another."""
 USER_AGENT = "higgsfield-client-py/1.0"
 """The official SDK's constant, kept so that servers see the same client string."""
 

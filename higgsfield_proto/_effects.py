@@ -86,5 +86,6 @@ class Ask:
 
 
 Effect = Union[Send, StreamedSend, Sleep, Now, Notify, Ask]
+"""What a flow asks its runner to do."""
 Flow = Generator[Effect, Any, T]
 """A whole operation: yields effects, receives their answers, returns its result."""

@@ -195,6 +195,20 @@ class NotFoundError(APIError):
     """404: unknown model, or a request that does not exist or belongs to another account."""
 
 
+class OutputExpiredError(NotFoundError):
+    """404 from the host of an output file: it expired (its retention passed) or was deleted.
+
+    Attributes:
+        url: the output's URL without its query (a signed URL's query is a secret).
+        storage_code: the storage's own error code (``NoSuchKey``), when its answer gave one.
+    """
+
+    def __init__(self, message: str, *, url: str, storage_code: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.url = url
+        self.storage_code = storage_code
+
+
 class ValidationError(APIError):
     """400 or 422: the request was rejected as invalid.
 
@@ -302,6 +316,13 @@ class WaitTimeoutError(HiggsfieldError, TimeoutError):
 class WebhookVerificationError(HiggsfieldError):
     """A webhook delivery's signature, timestamp or headers did not verify."""
 
+
+class WebhookSecretError(InvalidArgumentError):
+    """A webhook secret that cannot be trusted: empty, too short, or not in its format.
+
+    Raised where a secret is given (a receiver made, a delivery signed or verified, a URL
+    token made), never because of a delivery. The message describes the fault, never the secret.
+    """
 
 
 class AgentError(HiggsfieldError):

@@ -23,12 +23,12 @@ from ._build import (
 )
 from ._config import USER_AGENT, ApiConfig
 from ._effects import Flow, Notify, Sleep
-from ._endpoints import CANCEL, DELETE, ESTIMATE, FILE_ERRORS, STATUS, UPLOAD_SLOT, Endpoint
+from ._endpoints import CANCEL, DELETE, ESTIMATE, STATUS, UPLOAD_SLOT, Endpoint
 from ._errors import HiggsfieldError, NotCancellableError, TransportError, WaitTimeoutError
 from ._exchange import Deadline, FlowEnv, exchange, send_once, start_deadline
 from ._http import Body, Request, Response, StreamedOutcome, TransportFailure
 from ._parse import (
-    error_from_response,
+    error_from_file_response,
     parse_cancel_response,
     parse_delete_response,
     parse_estimate_response,
@@ -324,7 +324,9 @@ def download_flow(url: str, env: FlowEnv, *, user_agent: str = USER_AGENT) -> Fl
         InvalidArgumentError: ``url`` is not an http(s) URL.
         DownloadError: the body broke off or had the wrong size in the last attempt.
         TransportError: the network failed before the answer began.
-        APIError: an error status (NotFoundError for an expired or deleted output).
+        OutputExpiredError: a 404: the output expired or was deleted (a NotFoundError naming
+            the output's URL without its query and the storage's code, such as NoSuchKey).
+        APIError: any other error status.
         ProtocolError: too many redirects, or a redirect to a malformed URL.
     """
     request = build_download_request(url, user_agent=user_agent)
@@ -332,7 +334,7 @@ def download_flow(url: str, env: FlowEnv, *, user_agent: str = USER_AGENT) -> Fl
     if isinstance(answer, Response):
         if answer.status < 400:
             raise protocol_error(answer, "unexpected answer to a download (a redirect not followed)")
-        raise error_from_response(answer, errors=FILE_ERRORS)
+        raise error_from_file_response(answer, url)
     if not 200 <= answer.status < 300:
         raise protocol_error(answer, "the runner streamed a non-2xx answer into the sink")
     return Downloaded(url=url, size=answer.received, content_type=answer.header("Content-Type"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 Headers = tuple[tuple[str, str], ...]
+"""HTTP headers as (name, value) pairs, in order; a name may repeat."""
 
 
 def header_value(headers: Headers, name: str) -> Optional[str]:
@@ -37,6 +38,7 @@ class StreamedBody:
 
 
 Body = Union[bytes, StreamedBody, None]
+"""A request body: bytes, a body streamed from a source, or none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,16 +7,19 @@ No I/O happens here.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Union
 
-from ._endpoints import CANCEL_ERRORS, GENERATION_ERRORS, STORAGE_ERRORS, ErrorTable, is_path_id
+from ._endpoints import CANCEL_ERRORS, FILE_ERRORS, GENERATION_ERRORS, STORAGE_ERRORS, ErrorTable, is_path_id
 from ._errors import (
+    APIError,
     HiggsfieldError,
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     JobNSFWError,
+    OutputExpiredError,
     ProtocolError,
     RateLimitError,
     UnknownStatusError,
@@ -189,6 +192,44 @@ def error_from_response(
             **common,
         )
     return cls(message, **common)
+
+
+# An S3-style XML error names its cause in <Code> (NoSuchKey, AccessDenied...).
+_STORAGE_CODE = re.compile(r"<Code>\s*([A-Za-z0-9_.-]{1,64})\s*</Code>")
+
+
+def error_from_file_response(response: Response, url: str) -> HiggsfieldError:
+    """The error for an unsuccessful answer to the download of an output file.
+
+    A 404 is an ``OutputExpiredError`` naming the output (its URL without the query, which may
+    hold a signature), saying that it has expired or was deleted, with the storage's own code
+    read from an S3-style XML body (``NoSuchKey``); any other status is read with
+    ``FILE_ERRORS`` as ``error_from_response`` does.
+
+    Args:
+        response: a non-2xx answer from the file's host.
+        url: the URL of the output asked for.
+    """
+    error = error_from_response(response, errors=FILE_ERRORS)
+    if response.status != 404:
+        return error
+    assert isinstance(error, APIError), "a 404 is an APIError"
+    shown = url.split("?", 1)[0].split("#", 1)[0]
+    found = _STORAGE_CODE.search(error.body)
+    code = found.group(1) if found else None
+    message = f"output {shown} has expired or was deleted (HTTP 404"
+    message += f", storage code {code})" if code else ")"
+    if error.correlation_id:
+        message += f" [correlation_id={error.correlation_id}]"
+    return OutputExpiredError(
+        message,
+        url=shown,
+        storage_code=code,
+        status_code=404,
+        detail=error.detail,
+        body=error.body,
+        correlation_id=error.correlation_id,
+    )
 
 
 def _non_json_summary(response: Response) -> str:

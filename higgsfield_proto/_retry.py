@@ -11,6 +11,7 @@ from ._http import FailureKind, Outcome, Response, TransportFailure
 from ._retry_after import retry_after_seconds
 
 RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+"""The HTTP statuses a request is sent again after (when repeating it is safe)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

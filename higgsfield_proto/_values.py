@@ -106,11 +106,16 @@ class Deletion:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEvent:
-    """A delivered webhook: the job's final status, and the Standard Webhooks id and time if signed."""
+    """A delivered webhook: the job's final status, and the Standard Webhooks id and time if signed.
+
+    ``reference`` is the app's own reference for the job when the delivery came to a URL made
+    by ``signed_webhook_url`` (and its token verified).
+    """
 
     status: JobStatus
     webhook_id: Optional[str] = None
     timestamp: Optional[int] = None
+    reference: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,7 +1,10 @@
-"""Fixtures shared by every test directory: ``spans``, a tracer provider whose spans a test reads."""
+"""What every test shares: a cache directory of its own, so that no test reads the model catalog
+a developer refreshed into their real cache (``higgsfield models refresh``); ``spans``, a tracer
+provider whose spans a test reads."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from typing import Any, Dict, Iterator, List, Tuple
@@ -119,3 +122,14 @@ def spans() -> Iterator[SpanLog]:
     finally:
         provider.shutdown()
         _reset_tracer_provider()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    before = os.environ.get("HIGGSFIELD_CACHE_DIR")
+    os.environ["HIGGSFIELD_CACHE_DIR"] = str(tmp_path_factory.mktemp("higgsfield-cache"))
+    yield
+    if before is None:
+        del os.environ["HIGGSFIELD_CACHE_DIR"]
+    else:
+        os.environ["HIGGSFIELD_CACHE_DIR"] = before

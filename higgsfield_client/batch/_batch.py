@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
@@ -13,8 +14,10 @@ import anyio
 from anyio.from_thread import start_blocking_portal
 
 from .._async import AsyncClient
+from .._budget import non_negative
 from .._observe import current_context, span
 from .._settings import new_idempotency_key
+from ._budget import BatchBudget
 from ._items import (
     BatchInputError,
     BatchItem,
@@ -49,8 +52,9 @@ class Batch:
         concurrency: the most items in flight at once. The batch halves its window when the API
             says the account is full (429) and grows back one item at a time.
         download: download the outputs; False only records their URLs.
-        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected)
-            again, with a new Idempotency-Key (the old key would only return the old failure).
+        retry_failed: submit items that ended without output (failed, nsfw, canceled, rejected,
+            expired) again, with a new Idempotency-Key (the old key would only return the old
+            failure).
         job_timeout: seconds to wait for one job in this run (None: no limit); a job still
             running then is left ``unfinished`` and waited for by the next run.
         client: the AsyncClient to use (yours to close); default: one made from ``api_key``
@@ -62,10 +66,17 @@ class Batch:
             ``webhook_url``): the batch then waits for each job by its webhook, after one status
             check, and the waiter's slow polling finds the jobs whose webhook is lost. Only with
             ``stream()``, in the event loop that serves the receiver.
+        budget: credits the whole batch may cost, over every run of its journal: each item is
+            priced before its submit (the account's estimate, else the model catalog's price),
+            and items are submitted in input order while charged plus in flight stays within
+            it; then the run submits no more, and the rest stay pending for a run with a larger
+            budget. The journal records each item's estimate and charge, so a resumed run
+            counts from where the last one stopped.
 
     Raises:
         BatchInputError: ``concurrency`` below 1, ``job_timeout`` not positive, or a ``waiter``
             without a ``webhook_url``.
+        InvalidArgumentError: a ``budget`` that is not a non-negative number.
     """
 
     def __init__(
@@ -84,6 +95,7 @@ class Batch:
         base_url: Optional[str] = None,
         webhook_url: Optional[str] = None,
         waiter: Optional[WebhookWaiter] = None,
+        budget: Union[Decimal, int, str, None] = None,
     ) -> None:
         if concurrency < 1:
             raise BatchInputError("concurrency must be at least 1")
@@ -91,6 +103,7 @@ class Batch:
             raise BatchInputError("job_timeout must be a positive number of seconds, or None")
         if waiter is not None and webhook_url is None:
             raise BatchInputError("a waiter needs webhook_url=, the URL its receiver serves")
+        self._budget = None if budget is None else non_negative(budget, "budget")
         self.out = Path(out)
         self.journal_path = Path(journal) if journal is not None else self.out / DEFAULT_JOURNAL_NAME
         self._items = items
@@ -127,6 +140,12 @@ class Batch:
         return None if self._runner is None else self._runner.progress()
 
     @property
+    def spending(self) -> Optional[BatchBudget]:
+        """The budget of the running (or last) run: its limit, what is charged or in flight,
+        and whether it was reached; None without a budget or before the run starts."""
+        return None if self._runner is None else self._runner.budget
+
+    @property
     def run_number(self) -> Optional[int]:
         """The journal's number for the current (or last) run."""
         return None if self._runner is None else self._runner.run_number
@@ -147,9 +166,9 @@ class Batch:
     @contextlib.asynccontextmanager
     async def _stream(self, parent: object) -> AsyncIterator[AsyncIterator[ItemResult]]:
         """``stream()``, its span a child of ``parent`` (an OpenTelemetry context, or None)."""
+        journal = self._open_journal()
         owned = self._client is None
         client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
-        journal = Journal(self.journal_path)
         try:
             items: Iterable[BatchItem] = to_items(self._items, self._model)
             if isinstance(self._items, Sequence):
@@ -168,6 +187,7 @@ class Batch:
                 total=self._total,
                 webhook_url=self._webhook_url,
                 waiter=self._waiter,
+                budget=self._budget,
             )
             self._runner = runner
             if self._stop_requested:
@@ -206,6 +226,23 @@ class Batch:
             if owned:
                 with anyio.CancelScope(shield=True):
                     await client.aclose()
+
+    def _open_journal(self) -> Journal:
+        """Make the outputs folder and open the journal.
+
+        Raises:
+            BatchInputError: the outputs folder is a file, or it or the journal cannot be made
+                or opened.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise BatchInputError(f"the outputs folder {self.out} is a file: give the batch a folder")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            return Journal(self.journal_path)
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else self.journal_path
+            reason = exc.strerror or exc
+            raise BatchInputError(f"cannot make the batch's files at {where}: {reason}") from None
 
     def run(self) -> Iterator[ItemResult]:
         """Run the batch from plain Python; yields results as they finish.
@@ -256,8 +293,14 @@ async def _next_result(results: AsyncIterator[ItemResult]) -> ItemResult:
     return await results.__anext__()
 
 
-def journal_summary(path: PathLike) -> JournalSummary:
+def journal_summary(path: PathLike, *, out: Optional[PathLike] = None) -> JournalSummary:
     """Summarise a batch journal without writing to it, even while a batch is running.
+
+    Args:
+        path: the journal file.
+        out: the outputs folder whose files to check (``downloads_pending`` counts the
+            completed items whose files are not all there); default: the folder the latest run
+            wrote to, if it still exists.
 
     Raises:
         FileNotFoundError: there is no journal at ``path``.
@@ -265,6 +308,7 @@ def journal_summary(path: PathLike) -> JournalSummary:
     """
     journal = Journal(path, read_only=True)
     try:
-        return journal.summary()
+        return journal.summary(None if out is None else Path(out))
     finally:
         journal.close()
+

@@ -124,14 +124,15 @@ def read_jsonl(
 ) -> Iterator[BatchItem]:
     """The items of a JSONL file, lazily: one object per line, blank lines skipped.
 
-    A line's default id is its line number, so that ids stay put when lines are appended.
+    A line's default id is its line number, so that ids stay put when lines are appended. A
+    UTF-8 byte order mark at the start (Windows editors write one) is skipped.
 
     Raises:
         BatchInputError: a line is not a JSON object, or its item is malformed (the message
             names the line).
         OSError: the file cannot be read.
     """
-    with Path(path).open(encoding="utf-8") as lines:
+    with Path(path).open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

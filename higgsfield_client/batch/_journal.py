@@ -5,13 +5,16 @@ Theory of operation. An item's row goes through these states:
     pending --(key committed)--> submitting --(request id)--> submitted --> completed
                                                                        \\-> failed / nsfw / canceled
     submitting --(refused by the API: 4xx)--> rejected
+    completed --(an output gone from the storage before it was downloaded: 404)--> expired
 
 The Idempotency-Key is committed before the submit is sent, so a process killed while the
 submit is on the wire comes back with the same key and the API answers with the same job.
 A row in ``submitted`` is re-attached by its request id, never submitted again. Downloads are
-recorded file by file in ``paths``, each committed once its file is in place; an item is
-finished when its job ended and, for a completed job whose outputs are wanted, every output is
-on disk.
+recorded file by file in ``paths`` with their sizes in ``sizes``, each committed once its file
+is in place; an item is finished when its job ended and, for a completed job whose outputs are
+wanted, every output is on disk with the size recorded (a file deleted since, or cut short, is
+downloaded again). The journal records where the latest run put the outputs (``meta.out``), so
+that a summary can check them too.
 
 Group commit. A commit costs several times the UPDATE it ends, so the steps whose loss a
 crash can afford - the request id, the job's end, an error note - wait for the next commit,
@@ -19,6 +22,12 @@ at most ``flush_after`` seconds (the runner also flushes on a timer). Losing the
 a request, never a job: an item back in ``submitting`` is submitted again with its committed
 key (the API answers with the same job), one back in ``submitted`` is checked again. The key
 and the downloaded paths are committed at once, with whatever waited.
+
+Prices. Under a budget, each item's estimate (credits, as decimal text) is written in the same
+step as its key, before its submit is sent, and its charge when its job ends: the estimate when
+completed, ``"0"`` when it ended without output. What a budget counts is therefore always here
+(see ``_budget``). A journal of schema 1, from before prices, gains the two columns when a
+batch opens it to write.
 
 WAL mode lets ``higgsfield batch status`` read the file while a batch writes it. Commits are
 durable against a killed process; ``synchronous=NORMAL`` means a power cut may lose the last
@@ -30,15 +39,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from ._items import BatchConflictError, BatchInputError, BatchItem
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``items.sizes``, ``items.estimate`` and ``items.charge``; a journal of version 1 is
+brought to 2 when opened for writing."""
+_ADDED_IN_2 = (("sizes", "TEXT NOT NULL DEFAULT '[]'"), ("estimate", "TEXT"), ("charge", "TEXT"))
 FLUSH_AFTER = 0.25
 """Seconds a step that can wait for a commit waits at most (see "Group commit")."""
 
@@ -50,9 +64,11 @@ FAILED = "failed"
 NSFW = "nsfw"
 CANCELED = "canceled"
 REJECTED = "rejected"
-ENDED_WITHOUT_OUTPUT = frozenset({FAILED, NSFW, CANCELED, REJECTED})
-"""States in which an item is finished without outputs; ``retry_failed`` submits them again."""
-STATES = (PENDING, SUBMITTING, SUBMITTED, COMPLETED, FAILED, NSFW, CANCELED, REJECTED)
+EXPIRED = "expired"
+ENDED_WITHOUT_OUTPUT = frozenset({FAILED, NSFW, CANCELED, REJECTED, EXPIRED})
+"""States in which an item is finished without (all) its outputs; ``retry_failed`` submits them
+again."""
+STATES = (PENDING, SUBMITTING, SUBMITTED, COMPLETED, FAILED, NSFW, CANCELED, REJECTED, EXPIRED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,11 +90,14 @@ CREATE TABLE IF NOT EXISTS items (
     request_id TEXT,
     urls TEXT NOT NULL DEFAULT '[]',
     paths TEXT NOT NULL DEFAULT '[]',
+    sizes TEXT NOT NULL DEFAULT '[]',
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    estimate TEXT,
+    charge TEXT
 );
 CREATE INDEX IF NOT EXISTS items_by_run ON items (run, position);
 """
@@ -98,10 +117,15 @@ class Record:
         idempotency_key: the key of the current submit, once committed.
         request_id: the job's id, once the submit was answered.
         urls: the job's output URLs, once completed.
-        paths: the outputs downloaded so far.
+        paths: the outputs downloaded so far, relative to the outputs folder.
+        sizes: their sizes in bytes, in the same order (shorter than ``paths`` in a journal
+            written by version 1, which did not record them).
         error: why the item failed, or what stopped it last.
         attempts: submits started with a new key (a retry of a failed item is one more).
         created, updated, finished: Unix times.
+        estimate: the credits the item was priced at before its submit (decimal text), when
+            the batch ran under a budget.
+        charge: what its job cost once ended: the estimate when completed, ``"0"`` otherwise.
     """
 
     id: str
@@ -114,19 +138,22 @@ class Record:
     request_id: Optional[str]
     urls: tuple[str, ...]
     paths: tuple[str, ...]
+    sizes: tuple[int, ...]
     error: Optional[str]
     attempts: int
     created: float
     updated: float
     finished: Optional[float]
+    estimate: Optional[str] = None
+    charge: Optional[str] = None
 
     @classmethod
     def pending(cls, item: BatchItem, position: int, run: int, now: float) -> Record:
         """The record of an item new to the journal."""
         return cls(
             id=item.id, position=position, run=run, model=item.model, digest=item.digest,
-            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), error=None,
-            attempts=0, created=now, updated=now, finished=None,
+            state=PENDING, idempotency_key=None, request_id=None, urls=(), paths=(), sizes=(),
+            error=None, attempts=0, created=now, updated=now, finished=None,
         )
 
     @classmethod
@@ -135,7 +162,27 @@ class Record:
         values = dict(row)
         values["urls"] = tuple(json.loads(values["urls"]))
         values["paths"] = tuple(json.loads(values["paths"]))
+        values["sizes"] = tuple(json.loads(values.get("sizes", "[]")))  # none in version 1
         return cls(**values)
+
+    def files(self) -> list[tuple[str, Optional[int]]]:
+        """The outputs downloaded so far, each with its size (None where it was not recorded)."""
+        sizes: list[Optional[int]] = [*self.sizes, *[None] * (len(self.paths) - len(self.sizes))]
+        return list(zip(self.paths, sizes, strict=True))
+
+    def outputs_on_disk(self, out: Path) -> list[str]:
+        """The ``paths`` whose files are in ``out`` with the size recorded (any size where it
+        was not)."""
+        return [path for path, size in self.files() if is_whole(out / path, size)]
+
+
+def is_whole(path: Path, size: Optional[int]) -> bool:
+    """True if ``path`` is a file of ``size`` bytes (of any size when ``size`` is None)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and (size is None or found.st_size == size)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,13 +192,17 @@ class JournalSummary:
     Attributes:
         path: the journal file.
         states: the number of items in each state (every state listed, zeros included).
-        downloads_pending: completed items whose outputs are not all on disk.
+        downloads_pending: completed items whose outputs are not all on disk: not downloaded
+            yet, or gone from the outputs folder of the latest run (deleted, or of another size).
         runs: how many runs wrote it.
         running: the process id of a live run, if any.
         last_outcome: how the latest run ended ("finished", "stopped", "failed"), "killed" when
             its process vanished without ending it, or None while it runs.
         last_started, last_ended: Unix times of the latest run.
         errors: the latest few errors, as (item id, error).
+        estimated: the credits the priced items were estimated at (None: none was priced).
+        charged: the credits their ended jobs cost.
+        in_flight: the estimates of the priced items submitted and not ended yet.
     """
 
     path: Path
@@ -163,6 +214,9 @@ class JournalSummary:
     last_started: Optional[float]
     last_ended: Optional[float]
     errors: tuple[tuple[str, str], ...]
+    estimated: Optional[Decimal] = None
+    charged: Decimal = Decimal(0)
+    in_flight: Decimal = Decimal(0)
 
     @property
     def total(self) -> int:
@@ -182,6 +236,11 @@ class JournalSummary:
             "last_started": self.last_started,
             "last_ended": self.last_ended,
             "errors": [{"id": item_id, "error": error} for item_id, error in self.errors],
+            "credits": None if self.estimated is None else {
+                "estimated": str(self.estimated),
+                "charged": str(self.charged),
+                "in_flight": str(self.in_flight),
+            },
         }
 
 
@@ -205,21 +264,22 @@ class Journal:
         self.path = Path(path)
         self.flush_after = flush_after
         self._open_since: Optional[float] = None  # when the steps waiting for a commit began
-        if read_only:
-            if not self.path.is_file():
-                raise FileNotFoundError(2, "no batch journal here", str(self.path))
-            # Not mode=ro: a read-only connection leaves the -wal and -shm files behind, where the
-            # last connection to close otherwise removes them. query_only refuses every write.
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA query_only = ON")
-        else:
-            if not self.path.exists():
-                _create(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 10000")
+        if read_only and not self.path.is_file():
+            raise FileNotFoundError(2, "no batch journal here", str(self.path))
+        if not read_only and not self.path.exists():
+            _create(self.path)
         try:
-            if not read_only:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a folder, a file it may not open...
+            raise BatchInputError(f"{self.path} cannot be opened as a batch journal ({exc})") from None
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            if read_only:
+                # Not mode=ro: a read-only connection leaves the -wal and -shm files behind, where
+                # the last connection to close otherwise removes them. query_only refuses writes.
+                self._db.execute("PRAGMA query_only = ON")
+            else:
                 self._db.execute("PRAGMA synchronous = NORMAL")
             version = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -228,6 +288,18 @@ class Journal:
         if version is None or int(version[0]) > SCHEMA_VERSION:
             self._db.close()
             raise BatchInputError(f"{self.path} is not a batch journal of this version")
+        if int(version[0]) < SCHEMA_VERSION and not read_only:
+            self._upgrade()
+        self._priced = int(version[0]) >= 2 or not read_only
+
+    def _upgrade(self) -> None:
+        """Bring a journal of version 1 to this version (another process may do it meanwhile)."""
+        with self._transaction():
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(items)")}
+            for name, declaration in _ADDED_IN_2:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE items ADD COLUMN {name} {declaration}")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         """Commit what waits, and close the file."""
@@ -242,10 +314,13 @@ class Journal:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def start_run(self) -> int:
+    def start_run(self, out: Optional[Path] = None) -> int:
         """Record the start of a run by this process; returns its number.
 
         A run that never ended, of a process that is gone, is marked ``killed``.
+
+        Args:
+            out: the run's outputs folder, recorded for ``summary`` to check the files in.
 
         Raises:
             BatchInputError: a live process is running a batch on this journal.
@@ -258,6 +333,8 @@ class Journal:
                         "let it finish or stop it (Ctrl-C) first"
                     )
             self._db.execute("UPDATE runs SET outcome = 'killed' WHERE ended IS NULL AND outcome IS NULL")
+            if out is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('out', ?)", (str(out.absolute()),))
             cursor = self._db.execute(
                 "INSERT INTO runs (pid, started) VALUES (?, ?)", (os.getpid(), time.time())
             )
@@ -323,8 +400,9 @@ class Journal:
     # the new one. A durable step is committed before it returns (with any that wait), the others
     # wait for the next commit (see "Group commit" above).
 
-    def commit_key(self, record: Record, key: str) -> Record:
-        """Record a new Idempotency-Key for the item's next submit (one more attempt)."""
+    def commit_key(self, record: Record, key: str, estimate: Optional[Decimal] = None) -> Record:
+        """Record a new Idempotency-Key for the item's next submit (one more attempt), with the
+        credits it is estimated at when the batch has a budget."""
         return self._write(
             record,
             durable=True,
@@ -333,9 +411,12 @@ class Journal:
             request_id=None,
             urls=(),
             paths=(),
+            sizes=(),
             error=None,
             finished=None,
             attempts=record.attempts + 1,
+            estimate=None if estimate is None else str(estimate),
+            charge=None,
         )
 
     def submitted(self, record: Record, request_id: str) -> Record:
@@ -343,49 +424,68 @@ class Journal:
         return self._write(record, durable=False, state=SUBMITTED, request_id=request_id, error=None)
 
     def completed(self, record: Record, urls: Sequence[str]) -> Record:
-        """Record a completed job and its output URLs."""
+        """Record a completed job and its output URLs (charged its estimate)."""
         return self._write(
-            record, durable=False, state=COMPLETED, urls=tuple(urls), error=None, finished=time.time()
+            record,
+            durable=False,
+            state=COMPLETED,
+            urls=tuple(urls),
+            error=None,
+            finished=time.time(),
+            charge=record.estimate,
         )
 
-    def downloaded(self, record: Record, paths: Sequence[str]) -> Record:
-        """Record the outputs on disk so far."""
-        return self._write(record, durable=True, paths=tuple(paths))
+    def downloaded(self, record: Record, files: Sequence[tuple[str, int]]) -> Record:
+        """Record the outputs on disk so far: (path in the outputs folder, size) pairs."""
+        paths, sizes = tuple(path for path, _ in files), tuple(size for _, size in files)
+        return self._write(record, durable=True, paths=paths, sizes=sizes)
+
+    def expired(self, record: Record, error: str) -> Record:
+        """Record a completed item whose outputs are gone from the storage before they were all
+        downloaded (those on disk stay recorded)."""
+        return self._write(record, durable=False, state=EXPIRED, error=error, finished=time.time())
 
     def ended(self, record: Record, state: str, error: Optional[str]) -> Record:
         """Record an item finished without outputs (failed, nsfw, canceled or rejected)."""
         assert state in ENDED_WITHOUT_OUTPUT
-        return self._write(record, durable=False, state=state, error=error, finished=time.time())
+        assert state != EXPIRED
+        charge = None if record.estimate is None else "0"
+        return self._write(
+            record, durable=False, state=state, error=error, finished=time.time(), charge=charge
+        )
 
     def note_error(self, record: Record, error: str) -> Record:
         """Record what stopped an unfinished item (its state is kept for the next run)."""
         return self._write(record, durable=False, error=error)
 
-    def records(self, run: Optional[int] = None) -> list[Record]:
-        """Every record, or those of run ``run``, in input order."""
+    def records(self) -> list[Record]:
+        """Every record: by the run that last saw it, then in that run's input order."""
         self.flush()
-        if run is None:
-            rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
-        else:
-            rows = self._db.execute("SELECT * FROM items WHERE run = ? ORDER BY position", (run,)).fetchall()
+        rows = self._db.execute("SELECT * FROM items ORDER BY run, position").fetchall()
         return [Record.from_row(row) for row in rows]
 
-    def summary(self) -> JournalSummary:
-        """Items per state and the runs, read in one transaction (consistent while a batch writes)."""
+    def summary(self, out: Optional[Path] = None) -> JournalSummary:
+        """Items per state and the runs, read in one transaction (consistent while a batch writes).
+
+        Args:
+            out: the outputs folder whose files to check; default: the folder of the latest run,
+                if it still exists.
+        """
         with self._transaction(write=False):
             states = dict.fromkeys(STATES, 0)
             for state, count in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
                 states[state] = count
-            pending = self._db.execute(
-                "SELECT COUNT(*) FROM items"
-                " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
-                (COMPLETED,),
-            ).fetchone()[0]
+            pending = self._downloads_pending(out)
             runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             last = self._db.execute("SELECT * FROM runs ORDER BY run DESC LIMIT 1").fetchone()
             errors = self._db.execute(
                 "SELECT id, error FROM items WHERE error IS NOT NULL ORDER BY updated DESC LIMIT 5"
             ).fetchall()
+            priced = []
+            if self._priced:
+                query = "SELECT state, estimate, charge FROM items WHERE estimate IS NOT NULL"
+                priced = self._db.execute(query).fetchall()
+        flying = (SUBMITTING, SUBMITTED)
         return JournalSummary(
             path=self.path,
             states=states,
@@ -396,9 +496,34 @@ class Journal:
             last_started=None if last is None else last["started"],
             last_ended=None if last is None else last["ended"],
             errors=tuple((row["id"], row["error"]) for row in errors),
+            estimated=sum((Decimal(row["estimate"]) for row in priced), Decimal(0)) if priced else None,
+            charged=sum((Decimal(row["charge"]) for row in priced if row["charge"] is not None), Decimal(0)),
+            in_flight=sum((Decimal(row["estimate"]) for row in priced if row["state"] in flying), Decimal(0)),
         )
 
     # -- inside --------------------------------------------------------------------------------
+
+    def _downloads_pending(self, out: Optional[Path]) -> int:
+        """Completed items whose outputs are not all downloaded, or not all on disk any more in
+        ``out`` (by default the outputs folder of the latest run, if it still exists: a folder
+        moved away elsewhere cannot be checked)."""
+        pending = self._db.execute(
+            "SELECT COUNT(*) FROM items"
+            " WHERE state = ? AND json_array_length(paths) < json_array_length(urls)",
+            (COMPLETED,),
+        ).fetchone()[0]
+        if out is None:
+            recorded = self._db.execute("SELECT value FROM meta WHERE key = 'out'").fetchone()
+            out = Path(recorded[0]) if recorded is not None else None
+        if out is None or not out.is_dir():
+            return int(pending)
+        downloaded = self._db.execute(
+            "SELECT * FROM items WHERE state = ? AND json_array_length(paths) > 0"
+            " AND json_array_length(paths) >= json_array_length(urls)",
+            (COMPLETED,),
+        )
+        gone = sum(1 for row in downloaded if not _all_on_disk(Record.from_row(row), out))
+        return int(pending) + gone
 
     def _write(self, record: Record, *, durable: bool, **changes: Any) -> Record:
         new = replace(record, updated=time.time(), **changes)
@@ -440,6 +565,10 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _all_on_disk(record: Record, out: Path) -> bool:
+    return len(record.outputs_on_disk(out)) == len(record.paths)
 
 
 def _column(value: Any) -> Any:
@@ -507,7 +636,7 @@ def _twice(item_id: str, first: int, second: int) -> BatchInputError:
 
 
 def _check_same(record: Record, item: BatchItem, position: int, run: int) -> None:
-    if record.run == run:
+    if record.run == run and record.position != position:
         raise _twice(item.id, record.position, position)
     if record.digest != item.digest:
         raise BatchConflictError(

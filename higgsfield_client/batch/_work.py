@@ -28,7 +28,6 @@ from higgsfield_proto import (
     RateLimitError,
     Retrying,
     WaitTimeoutError,
-    status_flow,
     submit_flow,
     wait_flow,
 )
@@ -172,15 +171,9 @@ class ItemWork:
                 Call(flow=flow, on_event=self._observe, action="wait", subject=request_id)
             )
             return job_end(job)
-        # One check first: a resumed item's job may have ended long ago, and its webhook with it.
-        flow = status_flow(config, request_id, self._wait_env)
-        call: Call[JobStatus, JobStatus] = Call(
-            flow=flow, on_event=self._observe, action="status", subject=request_id
-        )
-        job = await self.client._run(call)
-        if not job.state.is_terminal:
-            job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
-            self.client._observer.ended(job)  # learnt from its webhook: the job's span ends
+        # The waiter checks once at once (a resumed item's job may have ended long ago, and its
+        # webhook with it), then waits for the delivery.
+        job = await self._waiter.final_status(request_id, timeout=self._job_timeout)
         return job_end(job)
 
     async def settle(self, request_id: str) -> JobEnd:
@@ -195,14 +188,15 @@ class ItemWork:
         except HiggsfieldError as exc:
             return JobEnd(state=UNFINISHED, error=describe(exc))
 
-    async def download(self, url: str, target: Path) -> Path:
-        """Download ``url`` to ``target`` through a part file; never replaces a file.
+    async def save(self, url: str, target: Path) -> Path:
+        """Download ``url`` to ``target`` through a part file, unless a file there has the
+        output's size already (it is then kept; a file of another size is replaced).
 
         Raises:
-            FileExistsError: ``target`` exists (a finished download: nothing is fetched).
+            NotFoundError: the storage no longer has the output (it expired, or was deleted).
             TransportError: the download failed for good (the part file is removed).
         """
-        call = self.client._calls.download(url, target, progress=None, overwrite=False)
+        call = self.client._calls.save(url, target, overwrite=True)
         call.on_event = self._observe
         return await self.client._run(call)
 

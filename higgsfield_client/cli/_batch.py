@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 import anyio
 
+from higgsfield_proto import UnknownModelError, ValidationError
+
 from .._async import AsyncClient
 from ..batch import DEFAULT_JOURNAL_NAME, Batch, JournalSummary, journal_summary
 from ..batch._items import BatchInputError, BatchItem, read_jsonl
 from ..batch._runner import BatchProgress, ItemResult
+from ._batch_budget import BudgetedRun, add_budget_options
 from ._commands import UsageError, positive_seconds
 from ._output import STATE_STYLES, Console, live_progress, write_json
 
@@ -34,7 +38,8 @@ Each line of INPUT is one job: {"id": "cat-1", "model": "...", "arguments": {"pr
 "id" is optional (default: the line number) and names the item's folder, OUT/<id>/. "model" is
 optional with --model. The journal (OUT/journal.sqlite3 unless --journal) records every step:
 run the same command again after a crash or Ctrl-C and the batch resumes without paying twice.
-Finished items are skipped; failed ones are kept failed unless --retry-failed.
+Finished items are skipped (their files are checked on disk, name and size, and downloaded
+again if missing); failed or expired ones stay so unless --retry-failed.
 
 examples:
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard --out shots/
@@ -42,8 +47,9 @@ examples:
   higgsfield batch status shots/journal.sqlite3     # also while the batch is running
 
 Ctrl-C stops submitting and waits for the jobs in flight; a second Ctrl-C exits at once.
-exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected), 1 some items
-are unfinished (run again to resume), 2 bad input, 3 credentials, 130 interrupted.
+exit codes: 0 every item completed, 4 some items failed (nsfw, canceled, rejected, expired),
+1 some items are unfinished or pending (run again to resume), 2 bad input, 3 credentials,
+130 interrupted.
 """
 
 # The batch's view is updated this often; elsewhere than on a terminal a line is printed this often.
@@ -63,14 +69,22 @@ def add_batch_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
     batch.add_argument(
         "--concurrency", type=_at_least_one, default=8, metavar="N", help="most jobs in flight (default 8)"
     )
-    batch.add_argument("--retry-failed", action="store_true", help="submit failed items again, with new keys")
+    batch.add_argument(
+        "--retry-failed", action="store_true", help="submit failed or expired items again, with new keys"
+    )
     batch.add_argument("--no-download", action="store_true", help="record output URLs, download nothing")
+    batch.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking every item against the model catalog first",
+    )
     batch.add_argument(
         "--poll-interval",
         type=positive_seconds,
         metavar="SECONDS",
         help="a fixed interval between status checks (default: 2 s growing to 3 s)",
     )
+    add_budget_options(batch)
     batch.add_argument(
         "--job-timeout",
         type=positive_seconds,
@@ -98,6 +112,8 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
     source = Path(options.paths[0])
     out = Path(options.out) if options.out else source.with_name(f"{source.stem}-out")
     items = _read_all(source, options.model)
+    if not options.no_validate:
+        check_items(items, client)
     batch = Batch(
         items,
         out=out,
@@ -107,23 +123,66 @@ def run_batch_command(options: argparse.Namespace, console: Console, client: Asy
         retry_failed=options.retry_failed,
         job_timeout=options.job_timeout,
         client=client,
+        budget=options.budget,
     )
+    priced = None
+    if options.dry_run or options.budget is not None:
+        priced = BudgetedRun(client, items, batch.journal_path, options)
+        if options.dry_run:
+            return priced.dry_run(console)
+        priced.announce(console)
     console.note(f"batch: {len(items)} items from {source} -> {out}/ (journal {batch.journal_path})")
-    return anyio.run(_drive, batch, console, client)
+    return anyio.run(_drive, batch, console, client, priced)
 
 
 def _read_all(source: Path, model: Optional[str]) -> List[BatchItem]:
-    """Every item of ``source``, checked before anything is submitted."""
+    """Every item of ``source``, checked before anything is submitted.
+
+    Raises:
+        UsageError: there is no such file, or it holds no item.
+    """
     try:
-        return list(read_jsonl(source, model))
+        items = list(read_jsonl(source, model))
     except FileNotFoundError:
         raise UsageError(f"no input file {source}") from None
+    if not items:
+        raise UsageError(f"{source} holds no items: nothing to run")
+    return items
 
 
-async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
+def check_items(items: List[BatchItem], client: AsyncClient) -> None:
+    """Check every item against the model catalog, strictly, before anything is submitted.
+
+    A model the catalog does not know passes (the API may know it); an id of another API plane
+    does not.
+
+    Raises:
+        UsageError: some items do not pass; the message lists every problem of every one.
+    """
+    problems: List[str] = []
+    bad = 0
+    for item in items:
+        found: List[str] = []
+        try:
+            client.models.validate(item.model, item.arguments, strict=True)
+        except ValidationError as exc:
+            found = [f"  item {item.id} ({item.model}): {error}" for error in exc.errors]
+        except UnknownModelError as exc:
+            found = [f"  item {item.id}: {exc}"] if exc.foreign is not None else []
+        bad += bool(found)
+        problems += found
+    if problems:
+        raise UsageError(
+            f"{bad} of {len(items)} items do not match their model's schema; nothing was submitted "
+            "(--no-validate submits without this check):\n" + "\n".join(problems)
+        )
+
+
+async def _drive(batch: Batch, console: Console, client: AsyncClient, priced: Optional[BudgetedRun]) -> int:
     started = time.monotonic()
     display = BatchView(console)
     failure: Optional[Exception] = None
+    stdout_closed = False
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(_watch_signals, batch, console, group.cancel_scope)
@@ -131,11 +190,18 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
             try:
                 async with batch.stream() as results:
                     async for result in results:
-                        _show(result, console, display)
+                        if stdout_closed or _show(result, console, display):
+                            continue
+                        stdout_closed = True  # `higgsfield batch --json | head`: as a first Ctrl-C
+                        batch.stop()
+                        console.note(
+                            "batch: stdout was closed; stopping - no new submits, waiting for the "
+                            "jobs in flight (the journal records them)."
+                        )
             except Exception as exc:  # raised below as itself, not in a task group's exception group
                 failure = exc
             finally:
-                display.close(batch.progress())
+                display.close(batch.progress() if batch.run_number is not None else None)
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
@@ -144,7 +210,8 @@ async def _drive(batch: Batch, console: Console, client: AsyncClient) -> int:
         raise failure
     progress = batch.progress()
     assert progress is not None
-    return _summarise(batch, progress, console, time.monotonic() - started, interrupted=batch.stopping)
+    interrupted = batch.stopping and not stdout_closed
+    return _summarise(batch, progress, console, time.monotonic() - started, interrupted, priced)
 
 
 async def _watch_signals(batch: Batch, console: Console, scope: anyio.CancelScope) -> None:
@@ -177,12 +244,30 @@ async def _redraw(batch: Batch, display: BatchView) -> None:
             display.update(progress)
 
 
-def _show(result: ItemResult, console: Console, display: BatchView) -> None:
+def _show(result: ItemResult, console: Console, display: BatchView) -> bool:
+    """Report ``result``: a JSON line on stdout, or a line above the live view if it did not
+    complete. False if stdout is closed (its reader has gone): it is then sent to the null device,
+    so that nothing written to it later fails."""
     if console.json:
-        write_json_line(console.out, result.as_dict())
+        try:
+            write_json_line(console.out, result.as_dict())
+        except BrokenPipeError:
+            _stdout_to_null(console.out)
+            return False
     elif result.status not in ("completed",) and not result.resumed:
         text = f"item {result.id}: {result.status}" + (f" - {result.error}" if result.error else "")
         display.note(text, style=STATE_STYLES.get(result.status, "yellow"))
+    return True
+
+
+def _stdout_to_null(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at the null device: what it still holds, and any later
+    write (the interpreter flushes stdout at exit), goes nowhere instead of failing again."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
 
 
 def write_json_line(stream: TextIO, document: Any) -> None:
@@ -192,12 +277,22 @@ def write_json_line(stream: TextIO, document: Any) -> None:
 
 
 def _summarise(
-    batch: Batch, progress: BatchProgress, console: Console, elapsed: float, *, interrupted: bool
+    batch: Batch,
+    progress: BatchProgress,
+    console: Console,
+    elapsed: float,
+    interrupted: bool,
+    priced: Optional[BudgetedRun] = None,
 ) -> int:
-    pending = progress.total - progress.finished - progress.unfinished
+    # The words of results.jsonl, whose lines these counts are.
+    pending = progress.pending
     parts = [f"{progress.completed} completed", f"{progress.failed} failed"]
-    if progress.unfinished or pending:
-        parts.append(f"{progress.unfinished + pending} unfinished")
+    if progress.expired:
+        parts.append(f"{progress.expired} expired")
+    if progress.unfinished:
+        parts.append(f"{progress.unfinished} unfinished")
+    if pending:
+        parts.append(f"{pending} pending")
     if progress.resumed:
         parts.append(f"{progress.resumed} finished before")
     console.note(
@@ -207,13 +302,16 @@ def _summarise(
     if progress.capacity_waits:
         waits = progress.capacity_waits
         console.note(f"batch: the API said the account was full {waits} times; the batch slowed down")
-    if interrupted or progress.unfinished or pending:
+    spending = batch.spending
+    if spending is not None and spending.reached and priced is not None:
+        console.note(priced.resume_hint())
+    elif interrupted or progress.unfinished or pending:
         console.note("batch: run the same command again to resume; nothing finished is redone")
     if interrupted:
         return EXIT_INTERRUPTED
     if progress.unfinished or pending:
         return EXIT_UNFINISHED
-    return EXIT_FAILED if progress.failed else EXIT_OK
+    return EXIT_FAILED if progress.failed or progress.expired else EXIT_OK
 
 
 def format_duration(seconds: float) -> str:
@@ -264,13 +362,15 @@ class BatchView:
         assert self._task is not None
         counts = (
             f"[green]{progress.completed} completed[/]  [red]{progress.failed} failed[/]  "
-            f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"[red]{progress.expired} expired[/]  " if progress.expired else "")
+            + f"[cyan]{progress.in_flight} in flight[/]"
+            + (f"  [cyan]{progress.downloading} downloading[/]" if progress.downloading else "")
         )
         if progress.rate is not None:
             counts += f"  {progress.rate:.2f}/s"
         if progress.eta is not None and progress.finished < progress.total:
             counts += f"  ETA {format_duration(progress.eta)}"
-        total = progress.total if progress.input_done else None
+        total = progress.total if progress.total_known else None
         self._live.update(self._task, completed=progress.finished, total=total, counts=counts)
 
     def note(self, text: str, style: Optional[str] = None) -> None:
@@ -288,12 +388,12 @@ class BatchView:
 
 
 def describe(progress: BatchProgress) -> str:
-    """One line: done, failed, in flight, rate and ETA."""
-    total = f"/{progress.total}" if progress.input_done or progress.total else ""
-    text = (
-        f"batch: {progress.finished}{total} done ({progress.failed} failed), "
-        f"{progress.in_flight} in flight"
-    )
+    """One line: done, failed, in flight, downloading, rate and ETA."""
+    total = f"/{progress.total}" if progress.total_known else ""
+    failed = f"{progress.failed} failed" + (f", {progress.expired} expired" if progress.expired else "")
+    text = f"batch: {progress.finished}{total} done ({failed}), {progress.in_flight} in flight"
+    if progress.downloading:
+        text += f", {progress.downloading} downloading"
     if progress.rate is not None:
         text += f", {progress.rate:.2f}/s"
     if progress.eta is not None:
@@ -302,10 +402,11 @@ def describe(progress: BatchProgress) -> str:
 
 
 def _status(path: Path, console: Console) -> int:
-    if path.is_dir():
-        path = path / DEFAULT_JOURNAL_NAME
+    out = None
+    if path.is_dir():  # an outputs folder: its journal, and its files
+        out, path = path, path / DEFAULT_JOURNAL_NAME
     try:
-        summary = journal_summary(path)
+        summary = journal_summary(path, out=out)
     except FileNotFoundError:
         raise UsageError(f"no batch journal at {path}") from None
     except BatchInputError as exc:
@@ -332,6 +433,15 @@ def _last_run(summary: JournalSummary) -> Optional[str]:
     return f"runs: {summary.runs}; the last {state}"
 
 
+def _credits_line(summary: JournalSummary) -> Optional[str]:
+    if summary.estimated is None:
+        return None
+    return (
+        f"credits: estimated {summary.estimated}, spent {summary.charged}, "
+        f"in flight {summary.in_flight}"
+    )
+
+
 def _status_lines(summary: JournalSummary, console: Console) -> None:
     console.line(f"journal {summary.path}: {summary.total} items")
     for state, count in summary.states.items():
@@ -339,6 +449,9 @@ def _status_lines(summary: JournalSummary, console: Console) -> None:
             console.line(f"  {state:<11}{count:>9}")
     if summary.downloads_pending:
         console.line(f"  ({summary.downloads_pending} completed with outputs still to download)")
+    spending = _credits_line(summary)
+    if spending is not None:
+        console.line(spending)
     last_run = _last_run(summary)
     if last_run is not None:
         console.line(last_run)
@@ -363,6 +476,9 @@ def _status_tables(summary: JournalSummary, screen: Screen) -> None:
     if summary.downloads_pending:
         states.caption = f"{summary.downloads_pending} completed with outputs still to download"
     screen.print(states)
+    spending = _credits_line(summary)
+    if spending is not None:
+        screen.print(spending, markup=False)
     last_run = _last_run(summary)
     if last_run is not None:
         screen.print(last_run, markup=False)

@@ -6,11 +6,17 @@ import argparse
 import json
 import os
 import sys
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from higgsfield_proto import HiggsfieldError, InvalidArgumentError
+
+from .._budget import non_negative
 from .._calls import output_urls
-from .._download import file_name_from_url, refuse_existing, unique_names
+from .._checks import Validate
+from .._download import file_name_from_url, refuse_existing, shown_url, unique_names
 from .._settings import new_idempotency_key
 from .._statuses import Failed, JobResult
 from .._sync import SyncClient
@@ -19,7 +25,12 @@ from ._output import Console, StatusLine, Transfers, format_size, write_json
 
 
 class UsageError(Exception):
-    """The command line is wrong in a way argparse cannot see (exit code 2)."""
+    """The command line is wrong (exit code 2); ``usage`` is the usage line of the command, when
+    argparse found the error."""
+
+    def __init__(self, message: str, *, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 class WaitInterrupted(Exception):
@@ -35,12 +46,38 @@ class WaitInterrupted(Exception):
         self.idempotency_key = idempotency_key
 
 
+class FetchFailed(Exception):
+    """Downloading ``url`` (named without its query) failed with ``cause``; the exit code is the
+    cause's."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        super().__init__(f"cannot download {url}")
+        self.url = url
+        self.cause = cause
+
+
+def fetch(url: str, download: Callable[[], Path]) -> Path:
+    """``download()`` of ``url``, its failure named after the URL (`FetchFailed`)."""
+    try:
+        return download()
+    except HiggsfieldError as exc:
+        raise FetchFailed(shown_url(url), exc) from exc
+
+
 def positive_seconds(text: str) -> float:
     """An argparse type: a positive number of seconds."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
+
+
+def credits(text: str) -> Decimal:
+    """An argparse type: a non-negative number of credits, as a Decimal."""
+    try:
+        return non_negative(text, "credits")
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of credits, not {text}") from None
 
 
 def parse_arguments(pairs: Sequence[str], file: Optional[str]) -> Dict[str, Any]:
@@ -95,13 +132,20 @@ def _report_result(
 
 
 def submit(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
-    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs."""
+    """Submit a job; with ``--wait`` (or ``--download``) wait for it and report its outputs.
+
+    The arguments are checked against the model catalog first, strictly (a person is there to
+    read the answer), unless ``--no-validate``.
+    """
     arguments = parse_arguments(options.arguments, options.arguments_file)
+    validate: Validate = False if options.no_validate else "strict"
     wait = options.wait or options.download is not None
     # Chosen here rather than by the client, so that an interrupted submit can be found again.
     key = options.idempotency_key or new_idempotency_key()
     if not wait:
-        controller = client.submit(options.model, arguments, webhook_url=options.webhook, idempotency_key=key)
+        controller = client.submit(
+            options.model, arguments, webhook_url=options.webhook, idempotency_key=key, validate=validate
+        )
         if console.json:
             write_json(
                 console.out,
@@ -115,12 +159,13 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
         else:
             console.line(controller.request_id)
         return 0
-    line = StatusLine(console, options.model)
+    line = StatusLine(console, options.model, state="submitting")
     accepted: List[str] = []
 
     def on_enqueue(request_id: str) -> None:
         accepted.append(request_id)
         console.note(f"request {request_id}")
+        line.show("queued")
 
     try:
         result = client.subscribe(
@@ -131,6 +176,7 @@ def submit(client: SyncClient, options: argparse.Namespace, console: Console) ->
             webhook_url=options.webhook,
             idempotency_key=key,
             timeout=options.timeout,
+            validate=validate,
         )
     except KeyboardInterrupt:
         raise WaitInterrupted(accepted[0] if accepted else None, key) from None
@@ -154,7 +200,7 @@ def status(client: SyncClient, options: argparse.Namespace, console: Console) ->
 def result(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
     """Wait for a job to finish and report (or download) its outputs."""
     controller = client.get_request_controller(options.request_id)
-    line = StatusLine(console, options.request_id)
+    line = StatusLine(console, options.request_id, state="waiting")
     try:
         for update in controller.poll_request_status(timeout=options.timeout):
             line.update(update)
@@ -178,7 +224,18 @@ def cancel(client: SyncClient, options: argparse.Namespace, console: Console) ->
 def upload(client: SyncClient, options: argparse.Namespace, console: Console) -> int:
     """Upload a file, streamed from disk with a progress bar; print its public URL."""
     path: str = options.file
-    content_type = options.content_type or guess_content_type(path)
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a folder; upload takes one file")
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    content_type = options.content_type
+    if content_type is None:
+        try:
+            content_type = guess_content_type(path)
+        except InvalidArgumentError:
+            raise UsageError(
+                f"cannot tell the content type of {path} from its extension; pass --content-type TYPE"
+            ) from None
     bars = Transfers(console)
     try:
         url = client.upload_file(path, content_type=content_type, progress=bars.bar(os.path.basename(path)))
@@ -206,10 +263,11 @@ def download(client: SyncClient, options: argparse.Namespace, console: Console) 
             refuse_existing(target)
     bars = Transfers(console)
     try:
-        saved = [
-            (url, client.download(url, target, progress=bars.bar(target.name), overwrite=options.overwrite))
-            for url, target in zip(options.urls, targets, strict=True)
-        ]
+        saved = []
+        for url, target in zip(options.urls, targets, strict=True):
+            bar = bars.bar(target.name)
+            download = partial(client.download, url, target, progress=bar, overwrite=options.overwrite)
+            saved.append((url, fetch(url, download)))
     finally:
         bars.close()
     if console.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
@@ -12,7 +13,7 @@ from higgsfield_proto import PollPolicy
 from .._calls import output_urls
 from .._download import file_name_from_url
 from .._sync import SyncClient
-from ._output import Console, StatusLine, Transfers, format_size
+from ._output import Console, StatusLine, Transfers, format_size, write_json
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,28 +65,41 @@ def _jobs(image_url: str) -> List[Tuple[str, str, Dict[str, Any]]]:
     ]
 
 
+def _refuse_earlier_run(output: Path) -> None:
+    """Stop before anything runs when ``output`` holds files (an earlier run's, or anyone's)."""
+    if output.is_dir() and any(output.iterdir()):
+        raise FileExistsError(errno.EEXIST, "the folder holds files", str(output))
+
+
 def run_demo(
     console: Console,
     *,
     live: bool = False,
     output: Path = Path("demo-output"),
+    overwrite: bool = False,
     base_url: Optional[str] = None,
     api_key: Optional[str] = None,
 ) -> int:
     """Upload a picture, run text-to-image and image-to-video, download the outputs, summarise,
-    on ``console``'s stderr (drawn with rich on a terminal).
+    on ``console``'s stderr (drawn with rich on a terminal); under ``--json`` the summary is also
+    a JSON document on stdout.
 
     Against the embedded emulator unless ``live``; then ``base_url`` and ``api_key`` (or the
     environment) name the API. Returns the process exit code.
 
     Raises:
+        FileExistsError: ``output`` holds files and ``overwrite`` is off (nothing is run).
         HiggsfieldError: as the client does (CredentialsMissedError without credentials).
     """
+    if not overwrite:
+        _refuse_earlier_run(output)
     output.mkdir(parents=True, exist_ok=True)
     summary: List[str] = []
+    document: Dict[str, Any] = {"output": str(output), "jobs": []}
     started = time.monotonic()
     with _endpoint(live, base_url, api_key) as (url, key, poll, where, video):
         console.note(f"Higgsfield SDK demo against {where}", style="bold")
+        document["endpoint"] = where
         with SyncClient(base_url=url, api_key=key, poll=poll) as client:
             tick = time.monotonic()
             bars = Transfers(console)
@@ -93,31 +107,46 @@ def run_demo(
                 image_url = client.upload_image(_input_picture(), "png", progress=bars.bar("input picture"))
             finally:
                 bars.close()
-            summary.append(f"uploaded the input picture in {time.monotonic() - tick:.2f} s -> {image_url}")
+            took = time.monotonic() - tick
+            summary.append(f"uploaded the input picture in {took:.2f} s -> {image_url}")
+            document["upload"] = {"url": image_url, "seconds": round(took, 3)}
             for label, model, arguments in _jobs(image_url):
                 tick = time.monotonic()
-                line = StatusLine(console, label)
+                line = StatusLine(console, label, state="submitting")
                 try:
                     result = client.subscribe(model, arguments, on_queue_update=line.update)
                 finally:
                     line.close()
-                files = []
+                files: List[Path] = []
                 bars = Transfers(console)
                 try:
                     for output_url in output_urls(result):
                         target = output / f"{label}-{file_name_from_url(output_url)}"
-                        # The demo's own folder: each run replaces the files of the last one.
                         bar = bars.bar(target.name)
-                        path = client.download(output_url, target, progress=bar, overwrite=True)
-                        files.append(f"{path} ({format_size(path.stat().st_size)})")
+                        files.append(client.download(output_url, target, progress=bar, overwrite=overwrite))
                 finally:
                     bars.close()
                 took = time.monotonic() - tick
-                summary.append(f"{label}: request {result.request_id} in {took:.2f} s -> {', '.join(files)}")
+                shown = ", ".join(f"{path} ({format_size(path.stat().st_size)})" for path in files)
+                summary.append(f"{label}: request {result.request_id} in {took:.2f} s -> {shown}")
+                document["jobs"].append(
+                    {
+                        "label": label,
+                        "model": model,
+                        "request_id": result.request_id,
+                        "seconds": round(took, 3),
+                        "files": [{"path": str(path), "bytes": path.stat().st_size} for path in files],
+                    }
+                )
         if video is not None:
             summary.append(f"the video is {video}")
+            document["video"] = video
+    total = time.monotonic() - started
     console.note("\nSummary", style="bold")
     for entry in summary:
         console.note(f"  {entry}")
-    console.note(f"  total {time.monotonic() - started:.2f} s; outputs in {output}/")
+    console.note(f"  total {total:.2f} s; outputs in {output}/")
+    if console.json:
+        document["seconds"] = round(total, 3)
+        write_json(console.out, document)
     return 0

@@ -7,61 +7,23 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, NoReturn, Optional, TextIO, cast
 
-from higgsfield_proto import (
-    AgentAccessDeniedError,
-    AgentTimeoutError,
-    AgentTurnFailedError,
-    AuthenticationError,
-    CredentialsMissedError,
-    HiggsfieldError,
-    InvalidArgumentError,
-    JobCancelledError,
-    JobFailedError,
-    JobNSFWError,
-    PollPolicy,
-    RetryPolicy,
-    TransportError,
-    WaitTimeoutError,
-)
+from higgsfield_proto import HiggsfieldError, PollPolicy, RetryPolicy
 
 from .._async import AsyncClient
+from .._budget import Budget
 from .._sync import SyncClient
 from . import _commands as commands
 from ._agent import add_agent_parser, run_agent
 from ._batch import add_batch_parser, run_batch_command
-from ._commands import UsageError, WaitInterrupted, positive_seconds
-from ._output import Console, terminal, write_json
+from ._commands import FetchFailed, UsageError, WaitInterrupted, credits, positive_seconds
+from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, TurnInterrupted, exit_code_for, report
+from ._models import add_models_parser, run_models
+from ._output import Console, terminal
 
 if TYPE_CHECKING:
     from rich.console import Console as Screen
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_AUTHENTICATION = 3
-EXIT_FAILED = 4
-EXIT_NSFW = 5
-EXIT_CANCELLED = 6
-EXIT_TIMEOUT = 7
-EXIT_NETWORK = 8
-EXIT_INTERRUPTED = 130
-
-# Most specific first: the first matching class decides.
-_EXIT_CODES = (
-    (AuthenticationError, EXIT_AUTHENTICATION),
-    (AgentAccessDeniedError, EXIT_AUTHENTICATION),
-    (AgentTurnFailedError, EXIT_FAILED),
-    (AgentTimeoutError, EXIT_TIMEOUT),
-    (CredentialsMissedError, EXIT_AUTHENTICATION),
-    (JobFailedError, EXIT_FAILED),
-    (JobNSFWError, EXIT_NSFW),
-    (JobCancelledError, EXIT_CANCELLED),
-    (WaitTimeoutError, EXIT_TIMEOUT),
-    (TransportError, EXIT_NETWORK),
-    (InvalidArgumentError, EXIT_USAGE),
-)
 
 EPILOG = """\
 examples:
@@ -72,6 +34,8 @@ examples:
   higgsfield upload photo.jpg                   # prints the public URL
   higgsfield download https://... https://... --to out/
   higgsfield estimate bytedance/seedream/v4/text-to-image prompt=x resolution=2K
+  higgsfield submit kling-video/v2.1/pro/image-to-video -f args.json --max-credits 20
+  higgsfield models show higgsfield-ai/soul/standard  # a model's arguments and allowed values
   higgsfield agent ask "Draw a lighthouse at dusk"  # one turn of the Agent API
   higgsfield batch prompts.jsonl --model higgsfield-ai/soul/standard  # many jobs, resumable
   higgsfield emulator --port 8000               # a local API for tests
@@ -100,6 +64,7 @@ _API_COMMANDS: Dict[str, Command] = {
     "upload": commands.upload,
     "download": commands.download,
     "estimate": commands.estimate,
+    "models": run_models,
 }
 
 
@@ -163,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..testing import _cli as emulator_cli
 
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="higgsfield",
         description="Higgsfield AI generation API from the command line.",
         epilog=EPILOG,
@@ -171,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(suppress=False)],
     )
     common = [_common_options(suppress=True)]
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Subcommands' parsers are _Parser too (argparse makes them of the main parser's class).
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     def add(name: str, help: str, parents: List[argparse.ArgumentParser] = common) -> argparse.ArgumentParser:
         return sub.add_parser(
@@ -183,6 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--webhook", metavar="URL", help="where the API POSTs the final result")
     submit.add_argument("--idempotency-key", metavar="KEY", help="reuse to make a repeated submit safe")
     submit.add_argument("--wait", action="store_true", help="wait for the job and print its outputs")
+    submit.add_argument(
+        "--max-credits",
+        type=credits,
+        metavar="N",
+        help="refuse, sending nothing, a job whose price (the account's estimate, else the "
+        "catalog's) is over N credits",
+    )
+    submit.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="submit without checking the arguments against the model catalog first",
+    )
     _waiting_options(submit)
 
     status = add("status", "check a job's state once")
@@ -209,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agent_parser(add, common)
     add_batch_parser(add)
+    add_models_parser(add, common)
 
     # The emulator has options and help of its own (its --api-key is the key it accepts).
     emulator = sub.add_parser(
@@ -223,15 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", "a tour of the SDK against the embedded emulator (or the real API)")
     demo.add_argument("--live", action="store_true", help="use the real API with your credentials")
     demo.add_argument("--output", type=Path, default=Path("demo-output"), help="where outputs go")
+    demo.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run")
     return parser
-
-
-def exit_code_for(error: BaseException) -> int:
-    """The exit code that reports ``error``."""
-    for cls, code in _EXIT_CODES:
-        if isinstance(error, cls):
-            return code
-    return EXIT_ERROR
 
 
 def _client_options(options: argparse.Namespace) -> Dict[str, Any]:
@@ -240,53 +215,15 @@ def _client_options(options: argparse.Namespace) -> Dict[str, Any]:
     interval = getattr(options, "poll_interval", None)
     if interval is not None:
         poll = PollPolicy(initial_delay=interval, multiplier=1.0, max_delay=interval, jitter=0.0)
+    max_credits = getattr(options, "max_credits", None)
     return {
         "base_url": options.base_url,
         "api_key": options.api_key,
         "retry": retry,
         "poll": poll,
         "allow_insecure_http": options.allow_insecure_http,
+        "budget": None if max_credits is None else Budget(max_credits=max_credits),
     }
-
-
-def _message(error: BaseException) -> str:
-    """What to tell a person at a terminal about ``error``, in the command line's own terms."""
-    if isinstance(error, CredentialsMissedError):
-        return (
-            "no Higgsfield credentials: pass --api-key ID:SECRET, or set HF_KEY "
-            "(or HF_API_KEY and HF_API_SECRET)"
-        )
-    if isinstance(error, InvalidArgumentError) and "allow_insecure_http" in str(error):
-        return str(error).replace("allow_insecure_http=True", "--allow-insecure-http")
-    if isinstance(error, FileExistsError):
-        return f"{error.filename} exists already; pass --overwrite to replace it"
-    if isinstance(error, WaitInterrupted):
-        if error.request_id is None:
-            return (
-                "interrupted before the submit was answered; the job may have been created: run the "
-                f"same command with --idempotency-key {error.idempotency_key} to find it, not create another"
-            )
-        return (
-            f"interrupted; job {error.request_id} goes on. Resume with: higgsfield result "
-            f"{error.request_id}   Cancel with: higgsfield cancel {error.request_id}"
-        )
-    return f"{type(error).__name__}: {error}"
-
-
-def _report(console: Console, error: BaseException, code: int) -> None:
-    message = _message(error)
-    console.note(f"higgsfield: {message}")
-    if console.json:
-        described: Dict[str, object] = {
-            "type": type(error).__name__,
-            "message": message,
-            "exit_code": code,
-        }
-        for name in ("request_id", "idempotency_key", "status", "status_code", "correlation_id", "error"):
-            value = getattr(error, name, None)
-            if value is not None:
-                described[name] = value
-        write_json(console.out, {"error": described})
 
 
 def _run(options: argparse.Namespace, console: Console) -> int:
@@ -301,6 +238,7 @@ def _run(options: argparse.Namespace, console: Console) -> int:
             console,
             live=options.live,
             output=options.output,
+            overwrite=options.overwrite,
             base_url=options.base_url,
             api_key=options.api_key,
         )
@@ -326,42 +264,51 @@ def _exchange_log(stream: TextIO) -> Iterator[None]:
         logger.setLevel(level)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are `UsageError`, reported as every other error (as JSON
+    under ``--json``); its subcommands' parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, usage=self.format_usage())
+
+
+def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
+    options, extra = parser.parse_known_args(argv)
+    # argparse ends a '*' positional at the first option: KEY=VALUE pairs after one come back
+    # unrecognised; they still belong to the model arguments.
+    if extra and options.command in ("submit", "estimate") and not any(e.startswith("-") for e in extra):
+        options.arguments += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return options
+
+
 def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -> int:
     """Run the command line (default ``sys.argv[1:]``); returns the exit code.
 
     Live output and tables are drawn with rich on stdout and stderr where they are terminals,
     or on ``screen`` for both when it is given (a recording console makes the docs' pictures).
     """
-    parser = build_parser()
-    try:
-        options, extra = parser.parse_known_args(argv)
-        # argparse ends a '*' positional at the first option: KEY=VALUE pairs after one come back
-        # unrecognised; they still belong to the model arguments.
-        if extra and options.command in ("submit", "estimate") and not any(e.startswith("-") for e in extra):
-            options.arguments += extra
-        elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    except SystemExit as stop:  # argparse: --help (0) or a usage error (2)
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    arguments = sys.argv[1:] if argv is None else list(argv)
     console = Console(
         out=sys.stdout,
         err=sys.stderr,
-        json=options.json,
+        # Known before the command line is parsed, so that its errors are JSON too.
+        json="--json" in arguments,
         screen=screen or terminal(sys.stderr),
         out_screen=screen or terminal(sys.stdout),
     )
     try:
+        options = _parse(build_parser(), arguments)
         with _exchange_log(console.err) if options.verbose else contextlib.nullcontext():
             return _run(options, console)
-    except UsageError as exc:
-        console.note(f"higgsfield: error: {exc}")
-        return EXIT_USAGE
-    except WaitInterrupted as exc:
-        _report(console, exc, EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
-    except (HiggsfieldError, OSError) as exc:
+    except SystemExit as stop:  # argparse's --help
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except (UsageError, WaitInterrupted, TurnInterrupted, FetchFailed, HiggsfieldError, OSError) as exc:
+        if isinstance(exc, UsageError) and exc.usage:
+            console.err.write(exc.usage)
         code = exit_code_for(exc)
-        _report(console, exc, code)
+        report(console, exc, code)
         return code
     except KeyboardInterrupt:
         console.note("higgsfield: interrupted")

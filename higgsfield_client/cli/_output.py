@@ -8,16 +8,19 @@ only results, so scripts can read it.
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TextIO
 
 from .._statuses import Status
 
 if TYPE_CHECKING:
     from rich.console import Console as Screen
-    from rich.progress import Progress, TaskID
+    from rich.console import RenderableType
+    from rich.progress import Progress, ProgressColumn, Task, TaskID
 
 Clock = Callable[[], float]
 # Colours of the job and session states on a terminal; other states are drawn plain.
@@ -40,10 +43,29 @@ def format_size(count: float) -> str:
     return f"{count:.1f} GiB"
 
 
-def write_json(stream: TextIO, document: Any) -> None:
-    """Print ``document`` as indented JSON (decimals, paths and the like as strings)."""
-    stream.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+def write_json(stream: TextIO, document: Any, *, compact: bool = False) -> None:
+    """Print ``document`` as indented JSON (decimals, paths and the like as strings); on one
+    line when ``compact`` (a line of a JSON Lines stream)."""
+    indent = None if compact else 2
+    stream.write(json.dumps(document, indent=indent, ensure_ascii=False, default=str) + "\n")
     stream.flush()
+
+
+# Terminal control sequences (CSI, OSC, other escapes, 8-bit CSI) and the control characters
+# besides tab and newline: none of what a server sends may move the cursor or restyle the terminal.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erasing
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: title, hyperlinks, clipboard
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` as safe to show on a terminal: without control sequences and control characters
+    (tabs and line breaks stay; ``\\r\\n`` becomes a line break)."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n"))
 
 
 def terminal(stream: TextIO) -> Optional[Screen]:
@@ -99,7 +121,11 @@ class StatusLine:
     """The state of a job (or an agent's turn) being waited for, with the time elapsed.
 
     On a terminal, a spinner and the state, redrawn in place; elsewhere a line per change of
-    state (``plain=True``) or nothing. ``transient`` removes the terminal line at the end.
+    state (``plain=True``) or nothing. The clock starts when the line is made, before the job
+    is submitted; given a ``state``, the line is shown at once. ``close`` stops the clock and puts
+    a mark in place of the spinner: a tick when the job completed, a cross when it failed, an
+    ellipsis when it goes on unwatched (a timeout, Ctrl-C). ``transient`` removes the terminal
+    line at the end instead.
     """
 
     def __init__(
@@ -107,6 +133,7 @@ class StatusLine:
         console: Console,
         label: str,
         *,
+        state: Optional[str] = None,
         clock: Clock = time.monotonic,
         plain: bool = True,
         transient: bool = False,
@@ -115,11 +142,14 @@ class StatusLine:
         self._label = label
         self._clock = clock
         self._started = clock()
+        self._stopped: Optional[float] = None
         self._plain = plain
         self._transient = transient
         self._last: Optional[str] = None
         self._live: Optional[Progress] = None
         self._task: Optional[TaskID] = None
+        if state is not None:
+            self.show(state)
 
     def update(self, status: Status) -> None:
         """Show the state of ``status`` (usable as ``on_queue_update``)."""
@@ -131,37 +161,55 @@ class StatusLine:
         if screen is not None:
             self._draw(screen, state)
         elif self._plain and state != self._last:
-            elapsed = self._clock() - self._started
-            self._console.note(f"{self._label}: {state:<11} {elapsed:6.1f} s")
+            self._console.note(f"{self._label}: {state:<11} {self._elapsed():6.1f} s")
         self._last = state
+
+    def _elapsed(self) -> float:
+        return (self._stopped if self._stopped is not None else self._clock()) - self._started
 
     def _draw(self, screen: Screen, state: str) -> None:
         from rich.markup import escape
-        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
         styled = f"[{STATE_STYLES.get(state, 'default')}]{escape(state)}"
         if self._live is None:
-            self._live = live_progress(
-                screen,
-                SpinnerColumn(finished_text="[green]✓"),
-                TextColumn("[bold]{task.description}"),
-                TextColumn("{task.fields[state]}"),
-                TimeElapsedColumn(),
-                transient=self._transient,
-            )
+            self._stopped = None
+            self._live = live_progress(screen, *_status_columns(self._elapsed), transient=self._transient)
             self._live.start()
-            self._task = self._live.add_task(escape(self._label), total=1, state=styled)
+            self._task = self._live.add_task(escape(self._label), total=1, state=styled, mark="")
         assert self._task is not None
         self._live.update(self._task, state=styled)
 
     def close(self) -> None:
-        """End the live line, if one was drawn: it stays, with a tick when the job completed."""
+        """Stop the clock and end the live line, if one was drawn (see the class)."""
         if self._live is None or self._task is None:
             return
-        if self._last == "completed":
-            self._live.update(self._task, completed=1)
+        self._stopped = self._clock()
+        mark = FINAL_MARKS.get(self._last or "", "[yellow]…")
+        self._live.update(self._task, mark=mark, completed=1 if self._last == "completed" else 0)
         self._live.stop()
         self._live = None
+
+
+# The mark that replaces the spinner once a wait ends in these states.
+FINAL_MARKS = {"completed": "[green]✓", "failed": "[red]✗", "nsfw": "[red]✗", "canceled": "[red]✗"}
+
+
+def _status_columns(elapsed: Callable[[], float]) -> List[ProgressColumn]:
+    """The columns of a `StatusLine`: its spinner (a mark once it ends), label, state, and the
+    time ``elapsed()`` since the wait began."""
+    from rich.progress import ProgressColumn, SpinnerColumn, TextColumn
+    from rich.text import Text
+
+    class Mark(SpinnerColumn):
+        def render(self, task: Task) -> RenderableType:
+            mark = task.fields.get("mark")
+            return Text.from_markup(mark) if mark else super().render(task)
+
+    class Elapsed(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(str(datetime.timedelta(seconds=int(elapsed()))), style="progress.elapsed")
+
+    return [Mark(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[state]}"), Elapsed()]
 
 
 class Transfers:

@@ -12,7 +12,7 @@ from anyio.from_thread import start_blocking_portal
 from higgsfield_proto import InvalidArgumentError, PollPolicy, RetryPolicy
 
 from .._async import AsyncClient
-from ._rows import read_rows, with_results
+from ._rows import IntegerFields, read_rows, with_results
 from ._work import RowRunner, outputs_for
 
 
@@ -78,6 +78,7 @@ class HiggsfieldGenerate:
         self._model = model
         outputs = outputs_for(download)
         self._outputs_column = None if outputs is None else outputs.column
+        self._integers = IntegerFields()
         client = AsyncClient(base_url=base_url, api_key=api_key, poll=poll, retry=retry)
         client._calls.settings.config  # noqa: B018 - credentials and base URL checked now, not per row
         self._stack = contextlib.ExitStack()
@@ -114,7 +115,7 @@ class HiggsfieldGenerate:
             AuthenticationError, InsufficientCreditsError, PermissionDeniedError: the API refused
                 the account; every row would fail so, and the rows in flight were canceled.
         """
-        rows = read_rows(batch, self._model)
+        rows = read_rows(batch, self._model, self._integers)
         results = self._portal.call(self._runner.run, rows)
         return with_results(batch, results, self._outputs_column)
 

@@ -11,10 +11,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..batch._items import BatchInputError, BatchItem, to_item
 from ..batch._work import JobEnd
+
+if TYPE_CHECKING:
+    from higgsfield_proto import Catalog
 
 KEY_PREFIX = "hf-ray-"
 
@@ -82,22 +85,71 @@ def _arguments(value: Any) -> Any:
     return {} if value is None else value
 
 
+class IntegerFields:
+    """Turns the integral floats of a row's arguments back into integers where the model catalog
+    says the field is an integer.
+
+    Arrow has no integer with nulls in a column of dicts, so an integer argument comes out of
+    Ray as a float (``5.0``), which the API refuses for an integer field. Only top-level fields
+    are turned back (no model of the catalog takes an array of integers); a float with a
+    fraction stays, for the API to refuse, and a model the catalog does not know keeps its
+    arguments as they are. The catalog loads on the first float seen.
+    """
+
+    def __init__(self) -> None:
+        self._catalog: Optional[Catalog] = None
+        self._by_model: dict[str, frozenset[str]] = {}
+
+    def fields(self, model: str) -> frozenset[str]:
+        """The names of ``model``'s integer fields (none for a model the catalog does not know)."""
+        if model not in self._by_model:
+            if self._catalog is None:
+                from ..models import current_catalog
+
+                self._catalog = current_catalog()
+            entry = self._catalog.find(model)
+            arguments = () if entry is None else entry.arguments()
+            self._by_model[model] = frozenset(a.name for a in arguments if _is_integer(a.type))
+        return self._by_model[model]
+
+    def restore(self, model: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """``arguments`` with the integral floats of integer fields as integers."""
+        integral = {name for name, value in arguments.items() if _is_integral(value)}
+        turned = integral & self.fields(model) if integral else integral
+        return {name: int(value) if name in turned else value for name, value in arguments.items()}
+
+
+def _is_integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
+def _is_integer(type_text: str) -> bool:
+    names = type_text.split(" or ")
+    return "integer" in names and "number" not in names
+
+
 def _row(
-    row_id: Any, model: Any, arguments: Any, default_model: Optional[str]
+    row_id: Any, model: Any, arguments: Any, default_model: Optional[str], integers: IntegerFields
 ) -> Union[BatchItem, RowResult]:
     try:
         if row_id is None:
             raise BatchInputError("the row has no id")
         value = {"id": row_id, "model": model or default_model, "arguments": _arguments(arguments)}
-        return to_item(value, 0, default_model)
+        item = to_item(value, 0, default_model)
     except BatchInputError as exc:
         return RowResult(status="rejected", error=str(exc).removeprefix("item 0: "))
+    return BatchItem(id=item.id, model=item.model, arguments=integers.restore(item.model, item.arguments))
 
 
-def read_rows(batch: Any, default_model: Optional[str]) -> list[Union[BatchItem, RowResult]]:
+def read_rows(
+    batch: Any, default_model: Optional[str], integers: Optional[IntegerFields] = None
+) -> list[Union[BatchItem, RowResult]]:
     """The rows of ``batch`` in order: a ``BatchItem`` for each row to run, and a ``rejected``
     ``RowResult`` for a row that cannot be (no id, an id that cannot name a folder, arguments
     that are not an object or not JSON, no model).
+
+    An integral float of a field the catalog says is an integer becomes an integer again (see
+    ``IntegerFields``; pass one to keep what it learnt across batches).
 
     Raises:
         BatchInputError: ``batch`` is neither a mapping of columns nor a DataFrame, or it has
@@ -113,8 +165,9 @@ def read_rows(batch: Any, default_model: Optional[str]) -> list[Union[BatchItem,
     ids = _column(batch, "id")
     models = _column(batch, "model") if "model" in batch else [None] * len(ids)
     arguments = _column(batch, "arguments") if "arguments" in batch else [None] * len(ids)
+    integers = integers or IntegerFields()
     return [
-        _row(row_id, model, row_arguments, default_model)
+        _row(row_id, model, row_arguments, default_model, integers)
         for row_id, model, row_arguments in zip(ids, models, arguments, strict=True)
     ]
 

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, List
 
 if TYPE_CHECKING:
+    from ._account import LedgerEntry
     from ._agent import AGENT_OUTCOMES, AgentSessionInfo
     from ._agent_media import AGENT_MEDIA_TYPES
     from ._catalog import DEFAULT_MODELS, Arg, ModelSpec
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Emulator",
     "JournalEntry",
+    "LedgerEntry",
     "JobInfo",
     "AgentSessionInfo",
     "AGENT_OUTCOMES",
@@ -42,6 +44,7 @@ __all__ = [
 _HOMES = {
     "Emulator": "_emulator",
     "JournalEntry": "_journal",
+    "LedgerEntry": "_account",
     "JobInfo": "_jobs",
     "AgentSessionInfo": "_agent",
     "AGENT_OUTCOMES": "_agent",

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 AGENT_OUTCOMES = ("completed", "failed", "question", "hang")
+"""The outcomes ``script_agent_turn`` takes: an answer, a failure, a question, a turn that runs until
+interrupted."""
 # Content markers for unscripted turns. The outcome markers are checked in this order (the first
 # one found wins); "[long]" and "[image]" combine with any of them.
 OUTCOME_MARKERS = (("[fail]", "failed"), ("[question]", "question"), ("[hang]", "hang"))

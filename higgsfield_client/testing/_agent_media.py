@@ -9,9 +9,6 @@ from typing import Any, Dict, Optional, Tuple
 from ._agent import AgentRefused
 from ._uploads import UploadSlot, UploadStore
 
-# The content type each media type's extensions get. The Agent API's documents name the four types and
-# the "jpeg" example only; this table is the emulator's choice. A "file" may also have any other
-# well-formed extension, served as application/octet-stream.
 AGENT_MEDIA_TYPES: Dict[str, Dict[str, str]] = {
     "image": {
         "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
@@ -24,6 +21,9 @@ AGENT_MEDIA_TYPES: Dict[str, Dict[str, str]] = {
         "zip": "application/zip",
     },
 }
+"""The content type each agent media type's extensions get. The Agent API's documents name the four
+types and the "jpeg" example only; this table is the emulator's choice. A "file" may also have any
+other well-formed extension, served as application/octet-stream."""
 _ANY_FILE = "application/octet-stream"
 _EXTENSION = re.compile(r"[a-z0-9]{1,16}")
 

@@ -13,12 +13,14 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ._account import Account
 from ._agent_routes import AgentRoutes
 from ._catalog import ArgumentChecker, ModelSpec, batch_size, estimate
 from ._faults import AFTER_HANDLER_KINDS, FAULT_ROUTES, SCRIPT_ONLY_ROUTES, FaultPlan
@@ -107,6 +109,7 @@ class Api:
         timings: returns (queue time, run time) for a new job.
         changed: called on the loop after a job was added, to arm the state timer.
         openapi: returns the bytes served as the published OpenAPI document.
+        account: the account's balance and ledger.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class Api:
         timings: Callable[[], Tuple[float, float]],
         changed: Callable[[], None],
         openapi: Callable[[], bytes],
+        account: Account,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -138,6 +142,7 @@ class Api:
         self._timings = timings
         self._changed = changed
         self._openapi = openapi
+        self.account = account
         self._checkers: Dict[str, ArgumentChecker] = {}
         self._connection_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._connections_seen = 0
@@ -372,6 +377,11 @@ class Api:
             if original_fingerprint != fingerprint:
                 return detail(422, "Idempotency-Key reused with different parameters")
             return web.json_response(answer)
+        # The price is held against the balance; the generation API answers 403 when it does
+        # not cover it (402 is the Agent API's code for the same).
+        price = Decimal(estimate(model, body)["credits"])
+        if not self.account.covers(price):
+            return detail(403, self.account.shortfall(price))
         script = self._take_script()
         job = self._new_job(model, body, expires_after, webhook, key, script)
         try:
@@ -381,6 +391,7 @@ class Api:
                 self._give_back(script)
             retry = {"Retry-After": str(self.settings.retry_after)}
             return web.json_response(self._queue_full_body(), status=429, headers=retry)
+        self.account.hold(job.request_id, model.model_id, price)
         base = self.settings.base_url
         answer = {
             "status": "queued",
@@ -467,11 +478,13 @@ class Api:
     async def cancel(self, request: web.Request) -> web.StreamResponse:
         """POST /requests/{id}/cancel: 202 while queued, 400 once started or finished."""
         await read_body(request)
-        result = self.book.cancel(request.match_info["request_id"], time.monotonic())
+        request_id = request.match_info["request_id"]
+        result = self.book.cancel(request_id, time.monotonic())
         if result == "missing":
             return detail(404, "Request not found")
         if result == "started":
             return detail(400, "Request is already being processed and can no longer be canceled")
+        self.account.settle(request_id, "canceled")
         return web.Response(status=202)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:

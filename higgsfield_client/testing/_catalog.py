@@ -376,3 +376,5 @@ def catalog_models(document: Mapping[str, Any], data: Mapping[str, Any]) -> Tupl
 DEFAULT_MODELS: Tuple[ModelSpec, ...] = catalog_models(
     json.loads(read_data("openapi.json")), json.loads(read_data("catalog.json"))
 )
+"""The models the emulator knows unless ``Emulator(models=...)`` names others: the official
+catalog's ids, their arguments and prices."""

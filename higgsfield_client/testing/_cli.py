@@ -1,19 +1,24 @@
-"""Command line of the emulator: parse options, serve in the foreground, stop on Ctrl-C."""
+"""Command line of the emulator: parse options, serve in the foreground, stop on Ctrl-C; or ask a
+running one what it did (``_control_cli``)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import signal
+import sys
 import threading
 from types import FrameType
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
+
+from ._control_cli import PREFIX, add_commands, run_command
 
 DESCRIPTION = """\
 Run a local emulator of the Higgsfield API in the foreground: a real HTTP server on
 --host:--port that queues and runs jobs on short timings, serves presigned uploads and
 generated outputs as files, delivers webhooks and injects faults on demand. It prints how
-to connect, then serves until Ctrl-C (or SIGTERM)."""
+to connect, then serves until Ctrl-C (or SIGTERM). With a COMMAND instead (jobs, journal,
+webhooks, fault, expire), it asks an emulator that is running what it did."""
 
 EPILOG = """\
 connecting a client:
@@ -46,10 +51,32 @@ agent API:
   instead, and [image] links a generated PNG the emulator serves
   (/agent-outputs/..., no key needed).
 
+faults:
+  --fault ROUTE:KIND[:COUNT] answers the next COUNT (default 1) requests of ROUTE with
+  KIND, as Emulator.script_fault does; repeat it for several. Routes: submit, status,
+  cancel, delete, upload-url, put, estimate, the agent-* routes, '*' (any of those),
+  output (generated files) and agent-output. Kinds: 429 (with Retry-After:
+  --retry-after), 500, 502, 503, 504, html, drop, slow (--slow-seconds late),
+  truncate, stall (a download paused --slow-seconds in the middle), redirect_samehost,
+  redirect_offhost. ROUTE webhook scripts the next webhook events instead: drop
+  (never sent), duplicate (sent twice) and out_of_order (held back until the next
+  event went out, at most --slow-seconds).
+
+seeing what it did:
+  Control routes under /_emulator/ on the same port need no key and answer loopback
+  clients only (403 for any other): GET /_emulator/jobs, /journal, /webhooks; POST
+  /_emulator/faults {"route", "kind", "count"}; POST /_emulator/jobs/ID/expire. The
+  commands jobs, journal, webhooks, fault and expire call them on a running emulator
+  (--url, default $HIGGSFIELD_BASE_URL) and print a table or, with --json, JSON.
+
 examples:
   %(prog)s --port 8000
   %(prog)s --port 0 --fault-rate 0.1 --seed 7   # 1 answer in 10 faulty
-  %(prog)s --queue-time 2 --run-time 10 --webhook-secret whsec_c2VjcmV0"""
+  %(prog)s --queue-time 2 --run-time 10 --webhook-secret whsec_YW4gZW11bGF0b3Igd2ViaG9vayBrZXkh
+  %(prog)s --fault webhook:duplicate:5 --fault output:stall --slow-seconds 10
+  %(prog)s jobs                     # in another shell: the jobs of the running emulator
+  %(prog)s journal --route submit --json
+  %(prog)s fault submit 503 --count 3"""
 
 
 def build_parser(prog: str = "python -m higgsfield_client.testing") -> argparse.ArgumentParser:
@@ -98,9 +125,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--webhook-secret", default=None, metavar="whsec_...",
-        help="Standard Webhooks secret (whsec_ and base64) to sign webhook deliveries with "
-        "webhook-id, webhook-timestamp and webhook-signature headers (default: none, "
-        "deliveries are unsigned)",
+        help="Standard Webhooks secret (whsec_ and the base64 of 24 to 64 bytes) to sign webhook "
+        "deliveries with webhook-id, webhook-timestamp and webhook-signature headers (default: "
+        "none, deliveries are unsigned)",
+    )
+    parser.add_argument(
+        "--webhook-body", choices=("flat", "nested"), default="flat",
+        help="the webhook deliveries' body: flat, the status answer's fields, or nested, with "
+        "request_id, status and error at the top and the results under payload "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--api-key", default=None, metavar="ID:SECRET",
@@ -132,32 +165,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "turn turns processing, as a stale poll would (default: %(default)s)",
     )
     parser.add_argument(
+        "--full-size-images", action="store_true",
+        help="render images (and the agent's) at the size asked for (resolution, aspect_ratio) "
+        "instead of at most 256 pixels a side (default: small, fast thumbnails)",
+    )
+    parser.add_argument(
+        "--balance", default=None, metavar="CREDITS",
+        help="the account's credits: a submit holds its price, a completed job is charged it, "
+        "a failed, NSFW or canceled one gets it back, and a submit the balance does not cover "
+        "is answered 403 (default: no limit)",
+    )
+    parser.add_argument(
         "--journal-limit", type=int, default=10_000, metavar="REQUESTS",
         help="newest requests kept in the in-memory request journal, which bounds its memory; "
         "0 keeps none (default: %(default)s)",
     )
+    parser.add_argument(
+        "--fault", action="append", default=[], type=_fault, metavar="ROUTE:KIND[:COUNT]",
+        help="answer the next COUNT (default 1) requests of ROUTE with the fault KIND, e.g. "
+        "webhook:duplicate, output:stall:3, submit:429:2 (see \"faults\" below); repeatable",
+    )
+    parser.add_argument(
+        "--slow-seconds", type=float, default=2.0, metavar="SECONDS",
+        help="how late a slow answer comes, how long a stalled download pauses, and the longest "
+        "an out_of_order webhook event is held back (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-after", type=int, default=1, metavar="SECONDS",
+        help="the Retry-After of 429 answers (default: %(default)s)",
+    )
+    add_commands(parser)
+
+
+def _fault(text: str) -> Tuple[str, str, int]:
+    """``ROUTE:KIND[:COUNT]`` as (route, kind, count); route and kind are checked by the emulator."""
+    route, _, rest = text.partition(":")
+    kind, _, count = rest.partition(":")
+    if not route or not kind or (count and not count.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected ROUTE:KIND or ROUTE:KIND:COUNT, not {text!r}")
+    return route, kind, int(count) if count else 1
 
 
 def run(options: argparse.Namespace) -> int:
-    """Serve with parsed ``options`` until SIGINT or SIGTERM; print where and how to connect."""
+    """Serve with parsed ``options`` until SIGINT or SIGTERM, printing where and how to
+    connect; or, with a command, run it against a running emulator. Returns the exit code."""
+    if options.control is not None:
+        return run_command(options)
     from ._emulator import Emulator
 
-    emulator = Emulator(
-        options.host,
-        options.port,
-        queue_time=options.queue_time,
-        run_time=options.run_time,
-        fault_rate=options.fault_rate,
-        seed=options.seed,
-        webhook_secret=options.webhook_secret,
-        api_key=options.api_key,
-        concurrency_limit=options.concurrency_limit,
-        queue_limit=options.queue_limit,
-        journal_limit=options.journal_limit,
-        agent_turn_time=options.agent_turn_time,
-        agent_long_turn_time=options.agent_long_turn_time,
-        agent_answer_lag=options.agent_answer_lag,
-    )
+    try:
+        emulator = Emulator(
+            options.host,
+            options.port,
+            queue_time=options.queue_time,
+            run_time=options.run_time,
+            fault_rate=options.fault_rate,
+            seed=options.seed,
+            webhook_secret=options.webhook_secret,
+            webhook_body=options.webhook_body,
+            api_key=options.api_key,
+            concurrency_limit=options.concurrency_limit,
+            queue_limit=options.queue_limit,
+            journal_limit=options.journal_limit,
+            agent_turn_time=options.agent_turn_time,
+            agent_long_turn_time=options.agent_long_turn_time,
+            agent_answer_lag=options.agent_answer_lag,
+            slow_seconds=options.slow_seconds,
+            retry_after=options.retry_after,
+            full_size_images=options.full_size_images,
+            balance=options.balance,
+        )
+        for route, kind, count in options.fault:
+            emulator.script_fault(route, kind, count)
+    except ValueError as exc:  # an option out of range; the message never shows a secret
+        print(f"higgsfield emulator: error: {exc}", file=sys.stderr)
+        return 2
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Optional[FrameType]) -> None:
@@ -172,8 +254,11 @@ def run(options: argparse.Namespace) -> int:
             f"Models: {len(models)} from the SDK's catalog, {checked} checked against their schemas "
             f"({emulator.base_url}/docs/openapi.json)",
             f"API key: {emulator.api_key}",
+            *([] if emulator.balance is None else [f"Balance: {emulator.balance} credits"]),
             f"export HF_KEY={shlex.quote(emulator.api_key)}",
             f"export HIGGSFIELD_BASE_URL={shlex.quote(emulator.base_url)}",
+            f"What it did: GET {emulator.base_url}{PREFIX}/jobs (or /journal, /webhooks), from "
+            "this machine only",
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), flush=True)

@@ -14,10 +14,12 @@ import tempfile
 import threading
 import time
 from collections import deque
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Deque, Iterable, List, Mapping, Optional, Tuple, Type, Union
 
+from ._account import Account, LedgerEntry
 from ._agent import AgentBook, AgentScript, AgentSessionInfo
 from ._agent_media import MediaBook
 from ._catalog import DEFAULT_MODELS, ModelSpec, read_data
@@ -26,7 +28,7 @@ from ._jobs import OUTCOMES, JobBook, JobInfo, JobScript
 from ._journal import Journal, JournalEntry
 from ._media import video_encoder
 from ._uploads import UploadStore
-from ._webhooks import WebhookDelivery, WebhookSender
+from ._webhooks import WebhookDelivery, WebhookSender, check_webhook_body, webhook_body
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -85,6 +87,9 @@ class Emulator:
             fault; can be changed later through the attribute of the same name.
         seed: makes fault choices and timing jitter reproducible.
         webhook_secret: a ``whsec_...`` secret; webhook deliveries are signed when it is given.
+        webhook_body: the deliveries' body shape: "flat" (the status answer's fields) or
+            "nested" (``request_id``, ``status`` and ``error`` at the top, the results under
+            ``payload``); can be changed later, between jobs.
         concurrency_limit: jobs in progress at once; later jobs stay queued until a slot frees.
         queue_limit: queued outputs (a batch counts each image) beyond which submits get 429
             ``account_queue_full``.
@@ -121,10 +126,15 @@ class Emulator:
             ``agent_api_access_denied`` on every agent route. Can be changed later.
         agent_credits: the account has credits; False answers 402 ``insufficient_credits`` to
             agent messages. Can be changed later.
+        balance: the account's credits for generations (None: no limit); readable and
+            settable as ``balance``. A submit holds its price (the estimate's), a completed job
+            is charged it, a failed, NSFW or canceled one gets it back; a submit whose price the
+            balance less what is held does not cover is answered 403 (the generation API's code
+            for insufficient credits). ``ledger`` lists every movement.
 
     Raises:
-        ValueError: an argument is out of range (fault rate, limits, webhook secret, style,
-            agent times).
+        ValueError: an argument is out of range (fault rate, limits, webhook secret or body
+            shape, style, agent times, a negative or non-numeric balance).
     """
 
     def __init__(
@@ -137,6 +147,7 @@ class Emulator:
         fault_rate: float = 0.0,
         seed: Optional[int] = None,
         webhook_secret: Optional[str] = None,
+        webhook_body: str = "flat",
         concurrency_limit: int = 50,
         queue_limit: int = 10_000,
         retry_after: int = 1,
@@ -160,6 +171,7 @@ class Emulator:
         agent_answer_lag: float = 0.0,
         agent_access: bool = True,
         agent_credits: bool = True,
+        balance: Union[Decimal, int, str, None] = None,
     ) -> None:
         if not 0.0 <= timing_jitter < 1.0:
             raise ValueError("timing_jitter must be at least 0.0 and below 1.0")
@@ -180,6 +192,7 @@ class Emulator:
         self._upload_ttl = upload_url_ttl
         self._catalog = {m.model_id: m for m in (DEFAULT_MODELS if models is None else models)}
         self._openapi = read_data("openapi.json")
+        self._webhook_body = check_webhook_body(webhook_body)
         self._timing_rng = random.Random(None if seed is None else f"timings:{seed}")
         self._faults = FaultPlan(fault_rate, seed)
         self._journal = Journal(journal_limit)
@@ -196,6 +209,7 @@ class Emulator:
         self._book = JobBook(concurrency_limit, queue_limit, self._job_finished)
         self._uploads = UploadStore(Path(), upload_url_ttl, upload_headers_style)
         self._scripts: Deque[JobScript] = deque()
+        self._account = Account(_credits(balance))
         self._agent = AgentBook(
             agent_turn_time, agent_long_turn_time, agent_answer_lag, agent_access, agent_credits
         )
@@ -294,6 +308,7 @@ class Emulator:
 
         from ._agent_routes import AgentRoutes
         from ._app import Api, Settings
+        from ._control import Control
 
         storage = self._storage_arg or Path(tempfile.mkdtemp(prefix="higgsfield-emulator-"))
         self._storage = storage
@@ -325,10 +340,12 @@ class Emulator:
             storage / "outputs",
             self._take_script, self._give_back, self._timings, self._arm_timer,
             lambda: self._openapi,
+            self._account,
         )
-        runner = web.AppRunner(
-            api.make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
-        )
+        app = api.make_app()
+        # The control routes answer in front of the API: its faults, credentials and journal.
+        app.middlewares.insert(0, Control(self).middleware)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         self._runner = runner
         protocol_factory = runner.server
@@ -403,6 +420,7 @@ class Emulator:
 
     def _job_finished(self, info: JobInfo) -> None:
         # Called in whichever thread advanced the book; deliveries start on the loop.
+        self._account.settle(info.request_id, info.status)
         loop = self._loop
         if info.webhook_url is None or loop is None:
             return
@@ -414,7 +432,7 @@ class Emulator:
 
         assert info.webhook_url is not None
         assert self._base_url is not None
-        body = json.dumps(status_payload(info, self._base_url)).encode()
+        body = json.dumps(webhook_body(status_payload(info, self._base_url), self._webhook_body)).encode()
         stop_at = None
         if info.expires_at is not None:
             stop_at = time.monotonic() + (info.expires_at - time.time())
@@ -471,6 +489,16 @@ class Emulator:
     @fault_rate.setter
     def fault_rate(self, value: float) -> None:
         self._faults.rate = value
+
+    @property
+    def webhook_body(self) -> str:
+        """The shape of the next deliveries' bodies, "flat" or "nested" (see the constructor);
+        a job's shape is the one set when it finishes."""
+        return self._webhook_body
+
+    @webhook_body.setter
+    def webhook_body(self, value: str) -> None:
+        self._webhook_body = check_webhook_body(value)
 
     @property
     def upload_headers_style(self) -> str:
@@ -589,6 +617,39 @@ class Emulator:
     def clear_faults(self) -> None:
         """Drop scripted faults not yet used (``fault_rate`` is unchanged)."""
         self._faults.clear()
+
+    # -- the account ----------------------------------------------------------------------------
+
+    @property
+    def balance(self) -> Optional[Decimal]:
+        """The account's credits (None: no limit): what completed jobs were charged is gone from
+        it; what is held for jobs in progress is not (see ``held``). Settable, as a top-up."""
+        return self._account.balance
+
+    @balance.setter
+    def balance(self, value: Union[Decimal, int, str, None]) -> None:
+        self._account.balance = _credits(value)
+
+    @property
+    def held(self) -> Decimal:
+        """Credits held for jobs not finished yet."""
+        return self._account.held
+
+    @property
+    def charged(self) -> Decimal:
+        """Credits charged for completed jobs so far."""
+        return self._account.total("charge")
+
+    @property
+    def refunded(self) -> Decimal:
+        """Credits given back for failed, NSFW and canceled jobs so far."""
+        return self._account.total("refund")
+
+    @property
+    def ledger(self) -> List[LedgerEntry]:
+        """The account's ledger, oldest first: a "hold" per accepted submit, then a "charge" or
+        a "refund" when the job ends; each with the request id, model, credits and balance."""
+        return self._account.entries()
 
     def serve_openapi(self, document: Union[Mapping[str, Any], bytes, None] = None) -> None:
         """Serve ``document`` at ``GET /docs/openapi.json`` from now on (no credentials needed).
@@ -727,3 +788,20 @@ async def _cancel_other_tasks() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _credits(value: Union[Decimal, int, str, None]) -> Optional[Decimal]:
+    """A balance given as a number or decimal text, as a Decimal (None: no limit).
+
+    Raises:
+        ValueError: it is negative, or not a number.
+    """
+    if value is None:
+        return None
+    try:
+        credits = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        credits = None
+    if isinstance(value, bool) or credits is None or not credits.is_finite() or credits < 0:
+        raise ValueError(f"balance must be a non-negative number of credits, not {value!r}")
+    return credits

@@ -13,6 +13,7 @@ RATE_KINDS = ("429", "500", "502", "503", "504", "html", "drop", "slow", "trunca
 # "stall" too: it holds a connection for ``slow_seconds`` in the middle of a body.
 SCRIPT_ONLY_KINDS = ("redirect_samehost", "redirect_offhost", "stall")
 FAULT_KINDS = RATE_KINDS + SCRIPT_ONLY_KINDS
+"""The faults ``script_fault`` injects (``fault_rate`` draws from all but the scripted-only ones)."""
 # Kinds applied after the handler ran: the request took effect but its answer is damaged or late.
 AFTER_HANDLER_KINDS = frozenset({"slow", "truncate", "stall"})
 FAULT_ROUTES = (
@@ -20,6 +21,7 @@ FAULT_ROUTES = (
     "agent-sessions", "agent-message", "agent-messages", "agent-interrupt", "agent-media",
     "agent-media-confirm",
 )
+"""The routes a fault can be scripted on (``"*"``: any of them)."""
 # Faultable only when scripted by name: neither ``fault_rate`` nor "*" touches output downloads
 # (the generated files, and the images agent answers link) or the published OpenAPI document.
 SCRIPT_ONLY_ROUTES = ("output", "agent-output", "openapi")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-# The upload content types the API accepts, with the file extension the public URL gets.
 SUPPORTED_CONTENT_TYPES: Dict[str, str] = {
     "image/jpeg": "jpeg",
     "image/jpg": "jpg",
@@ -22,9 +21,10 @@ SUPPORTED_CONTENT_TYPES: Dict[str, str] = {
     "audio/x-wav": "wav",
     "video/mp4": "mp4",
 }
-# How ``upload_headers`` is answered: all headers; the same with lower-case names; the field
-# absent; an empty object; or the signed headers without Content-Type.
+"""The upload content types the API accepts, with the file extension the public URL gets."""
 UPLOAD_HEADER_STYLES = ("normal", "lowercase", "missing", "empty", "no_content_type")
+"""How ``upload_headers`` is answered (``upload_headers_style``): all headers; the same with
+lower-case names; the field absent; an empty object; or the signed headers without Content-Type."""
 _CREDENTIAL_HEADERS = ("authorization", "hf-api-key", "hf-secret")
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._faults import WEBHOOK_ROUTE, FaultPlan
@@ -22,20 +22,56 @@ if TYPE_CHECKING:
     import aiohttp
 
 _PREFIX = "whsec_"
+# Standard Webhooks secrets hold 24 to 64 random bytes; a shorter key is a placeholder.
+_MIN_KEY_BYTES = 24
 
 
 def webhook_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_...`` secret.
 
     Raises:
-        ValueError: the secret lacks the prefix or is not base64 after it.
+        ValueError: the secret lacks the prefix, is not base64 after it, or holds fewer than 24
+            bytes (the message never shows the secret).
     """
     if not secret.startswith(_PREFIX):
         raise ValueError("webhook_secret must start with 'whsec_'")
     try:
-        return base64.b64decode(secret[len(_PREFIX):], validate=True)
-    except binascii.Error as exc:
-        raise ValueError("webhook_secret must be base64 after 'whsec_'") from exc
+        key = base64.b64decode(secret[len(_PREFIX):], validate=True)
+    except binascii.Error:
+        raise ValueError("webhook_secret must be base64 after 'whsec_'") from None
+    if len(key) < _MIN_KEY_BYTES:
+        raise ValueError(
+            f"webhook_secret must hold at least {_MIN_KEY_BYTES} bytes after 'whsec_' "
+            f"(Standard Webhooks secrets hold 24 to 64), not {len(key)}"
+        )
+    return key
+
+
+WEBHOOK_BODIES = ("flat", "nested")
+"""The delivery body shapes: ``flat`` (the status answer's fields) or ``nested`` (``request_id``,
+``status`` and ``error`` at the top, the results under ``payload``), as receivers in the wild get."""
+
+
+def webhook_body(payload: Dict[str, Any], shape: str) -> Dict[str, Any]:
+    """The delivery body of a status ``payload`` in ``shape`` (one of ``WEBHOOK_BODIES``)."""
+    if shape == "flat":
+        return payload
+    top = ("request_id", "status", "error")
+    return {
+        **{key: payload.get(key) for key in top},
+        "payload": {key: value for key, value in payload.items() if key not in top},
+    }
+
+
+def check_webhook_body(shape: str) -> str:
+    """``shape`` when it is one of ``WEBHOOK_BODIES``.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if shape not in WEBHOOK_BODIES:
+        raise ValueError(f"webhook_body must be one of {WEBHOOK_BODIES}, not {shape!r}")
+    return shape
 
 
 def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:

@@ -37,7 +37,8 @@ def aiohttp_handler(receiver: WebhookReceiver) -> Callable[[web.Request], Awaita
                 break
             chunks.append(chunk)
             size += len(chunk)
-        reply = await receiver.handle_async(request.headers, b"".join(chunks))
+        query = request.rel_url.raw_query_string
+        reply = await receiver.handle_async(request.headers, b"".join(chunks), query=query)
         return respond(reply, {})
 
     return handle

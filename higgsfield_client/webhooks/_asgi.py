@@ -47,7 +47,8 @@ class _ReceiverApp:
         if body is None:
             return  # the sender went away
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
-        await _answer(send, await self.receiver.handle_async(headers, body))
+        query = scope.get("query_string", b"").decode("latin-1")
+        await _answer(send, await self.receiver.handle_async(headers, body, query=query))
 
 
 async def _read_body(receive: Receive, limit: int) -> Optional[bytes]:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from .._statuses import JobResult
 
 FALLBACK_POLL = PollPolicy(initial_delay=30.0, multiplier=2.0, max_delay=120.0, jitter=0.1)
-"""The waiter's status checks: the first 30 s after ``wait`` starts, then 60 s, then every 120 s."""
+"""The waiter's status checks after the one made when ``wait`` starts: 30 s later, 60 s after
+that, then every 120 s."""
 
 
 @dataclass(eq=False)
@@ -32,13 +33,14 @@ class WebhookWaiter:
     with that receiver's public URL as ``webhook_url``. Deliveries are not guaranteed to arrive
     (a receiver that was down, a worker process other than the waiting one), so the waiter also
     checks the job's status on a slow schedule (``fallback``): a lost webhook makes a job late,
-    never stuck. Works under asyncio and trio.
+    never stuck: one check is made when ``wait`` starts (a job that ended before, whose
+    delivery was missed, is found at once), the next ones slowly. Works under asyncio and trio.
 
     Args:
         client: the AsyncClient whose status checks are the fallback and whose results
             ``wait`` returns.
-        fallback: when to check the status while no delivery came; its ``timeout``, if any,
-            is the default of ``wait``'s.
+        fallback: when to check the status again while no delivery came, after the check made
+            at once; its ``timeout``, if any, is the default of ``wait``'s.
         keep: deliveries kept for jobs nobody waits for yet (``wait`` called after the webhook
             came); the oldest are dropped first, and their jobs are found by polling.
     """
@@ -101,12 +103,12 @@ class WebhookWaiter:
         """
         arrived = self._arrived.pop(request_id, None)
         if arrived is not None:
-            return arrived.status
+            return self._delivered(arrived.status)
         waiting = _Waiting()
         self._waiting.setdefault(request_id, []).append(waiting)
         try:
             with waiting.scope:
-                # The first check waits the fallback's initial delay: the webhook is expected first.
+                # One check at once (the job may have ended long ago), then the slow fallback.
                 job = self._client._calls.job(request_id)
                 call = job.final_status(timeout=timeout, cancel_on_timeout=False, poll=self.fallback)
                 final: JobStatus = await self._client._run(call)
@@ -117,4 +119,10 @@ class WebhookWaiter:
                 self._waiting[request_id] = others
         # Only deliver() cancels this scope, after setting the event.
         assert waiting.event is not None
-        return waiting.event.status
+        return self._delivered(waiting.event.status)
+
+    def _delivered(self, status: JobStatus) -> JobStatus:
+        """``status``, a final one learnt from the job's webhook: the client's observer is told
+        (the job's span ends)."""
+        self._client._observer.ended(status)
+        return status

@@ -25,7 +25,8 @@ def wsgi_app(receiver: WebhookReceiver) -> WSGIApp:
             reply = WebhookReply(status=405, reason="webhooks are POSTed")
             return _answer(start_response, reply, [("Allow", "POST")])
         body = _read_body(environ, receiver.max_body + 1)
-        return _answer(start_response, receiver.handle(request_headers(environ), body))
+        reply = receiver.handle(request_headers(environ), body, query=environ.get("QUERY_STRING", ""))
+        return _answer(start_response, reply)
 
     return app
 

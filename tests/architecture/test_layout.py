@@ -232,6 +232,8 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
         ("higgsfield_client.batch.Batch", "higgsfield_client.batch"),
         ("higgsfield_client.webhooks.WebhookReceiver", "higgsfield_client.webhooks"),
         ("higgsfield_client.models.snapshot_catalog", "higgsfield_client.models._snapshot"),
+        ("higgsfield_client.SyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
+        ("higgsfield_client.AsyncClient(api_key='a:b').models", "higgsfield_client.models._client"),
     ],
 )
 def test_a_capability_loads_on_first_use(touch: str, loads: str) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
 from cli.conftest import Ran
 
+from higgsfield_client.batch import BatchProgress
 from higgsfield_client.cli import main
+from higgsfield_client.cli._batch import BatchView, describe
+from higgsfield_client.cli._output import Console
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file
@@ -88,7 +93,7 @@ def test_no_download_and_a_journal_elsewhere(run: Run, tmp_path: Path) -> None:
     [
         ('{"arguments": {"prompt": "x"}}\n{oops\n', "line 2: not JSON"),
         ('{"id": "../x", "arguments": {}}\n', "line 1: item id '../x' cannot name a folder"),
-        ('{"id": "a", "arguments": {}}\n{"id": "A", "arguments": {}}\n', "appears twice"),
+        ('{"id": "a", "arguments": {"prompt": "x"}}\n{"id": "A", "arguments": {"prompt": "y"}}\n', "twice"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_sent(
@@ -153,3 +158,103 @@ def test_the_help_explains_the_input_resume_and_exit_codes(run: Run) -> None:
 
 def _lines(text: str) -> List[str]:
     return [line for line in text.splitlines() if line]
+
+
+def test_an_out_that_is_a_file_is_a_usage_error_that_says_so(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--out", taken)
+    assert ran.code == 2
+    assert f"the outputs folder {taken} is a file" in ran.err
+    assert "--overwrite" not in ran.err
+    assert taken.read_text() == "mine"
+    assert emulator.jobs() == []
+
+
+def test_a_journal_that_cannot_be_opened_is_a_usage_error(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--journal", folder)
+    assert ran.code == 2
+    assert f"{folder} cannot be opened as a batch journal" in ran.err
+    assert "Traceback" not in ran.err
+    under_a_file = tmp_path / "jobs.jsonl" / "journal.sqlite3"
+    ran = run("batch", _jobs_file(tmp_path, "one"), *FAST, "--journal", under_a_file)
+    assert ran.code == 2
+    assert "cannot make the batch's files at" in ran.err
+    assert emulator.jobs() == []
+
+
+def test_a_utf8_bom_at_the_start_of_the_input_is_read_as_nothing(run: Run, tmp_path: Path) -> None:
+    source = tmp_path / "windows.jsonl"
+    line = json.dumps({"id": "first", "arguments": {"prompt": "x"}})
+    source.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\r\n")
+    ran = run("batch", source, *FAST)
+    assert ran.code == 0, ran.err
+    assert [line["id"] for line in results_file(tmp_path / "windows-out")] == ["first"]
+
+
+def test_an_empty_input_is_a_usage_error_and_leaves_the_results_alone(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "shots"
+    assert run("batch", _jobs_file(tmp_path, "one", "two"), *FAST, "--out", out).code == 0
+    before = (out / "results.jsonl").read_text()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n")
+    ran = run("batch", empty, *FAST, "--out", out)
+    assert ran.code == 2
+    assert f"{empty} holds no items" in ran.err
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_results_jsonl_describes_the_whole_journal_after_a_run_of_part_of_it(
+    run: Run, emulator: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "shots"
+    three = tmp_path / "three.jsonl"
+    lines = [json.dumps({"id": f"i{n}", "arguments": {"prompt": f"p{n}"}}) for n in (1, 2, 3)]
+    three.write_text("\n".join(lines) + "\n")
+    assert run("batch", three, *FAST, "--out", out).code == 0
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "i2", "arguments": {"prompt": "p2"}}) + "\n")
+    ran = run("batch", one, *FAST, "--out", out)
+    assert ran.code == 0
+    assert sorted(line["id"] for line in results_file(out)) == ["i1", "i2", "i3"]
+    assert {line["status"] for line in results_file(out)} == {"completed"}
+    assert len(emulator.jobs()) == 3
+
+
+def test_the_live_bar_shows_the_known_total_and_downloads_apart() -> None:
+    from rich.console import Console as Screen
+
+    screen = Screen(record=True, file=io.StringIO(), width=120)
+    view = BatchView(Console(out=io.StringIO(), err=io.StringIO(), json=False, screen=screen))
+    progress = BatchProgress(
+        total=300, total_known=True, input_done=False, completed=11, failed=1, expired=0, unfinished=0,
+        in_flight=8, downloading=3, window=8, resumed=0, retries=0, capacity_waits=0, elapsed=6.0,
+        rate=2.0, eta=144.0,
+    )  # fmt: skip
+    view.update(progress)
+    view.close()
+    text = re.sub(r"\s+", " ", screen.export_text())
+    drawn = r"batch ━+ 12/300 11 completed 1 failed 8 in flight 3 downloading 2.00/s ETA 2m24s"
+    assert re.search(drawn, text)
+    assert describe(progress) == (
+        "batch: 12/300 done (1 failed), 8 in flight, 3 downloading, 2.00/s, ETA 2m24s"
+    )
+
+
+def test_status_of_an_outputs_folder_checks_its_files_even_once_moved(run: Run, tmp_path: Path) -> None:
+    assert run("batch", _jobs_file(tmp_path, "one", "two"), *FAST, "--out", tmp_path / "first").code == 0
+    moved = tmp_path / "moved"
+    (tmp_path / "first").rename(moved)
+    (moved / "1" / "0.png").unlink()
+    document = json.loads(run("--json", "batch", "status", moved).out)
+    assert (document["states"]["completed"], document["downloads_pending"]) == (2, 1)
+    text = run("batch", "status", moved)
+    assert "(1 completed with outputs still to download)" in text.out

@@ -3,18 +3,20 @@ Ctrl-C, and run again: exactly one job per item, every output on disk, nothing p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, Iterator, List
 
 import pytest
 
-from higgsfield_client.batch import BatchInputError, journal_summary
+from higgsfield_client.batch import Batch, BatchInputError, journal_summary, read_jsonl
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, results_file, submits
@@ -154,6 +156,8 @@ def test_ctrl_c_stops_submitting_finishes_what_is_in_flight_and_says_how_to_resu
     assert process.wait(timeout=30) == 130
     log = _log(source)
     assert "stopping - no new submits" in log
+    assert "8 items: 2 completed, 0 failed, 6 pending in" in log  # the word of results.jsonl
+    assert "unfinished" not in log
     assert "run the same command again to resume" in log
     assert "Traceback" not in log
     out = tmp_path / "jobs-out"
@@ -185,9 +189,117 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_the_journal_consistent(
     summary = journal_summary(out / "journal.sqlite3")
     assert (summary.states["submitted"], summary.last_outcome) == (3, "stopped")
     assert [line["status"] for line in results_file(out)] == ["unfinished"] * 3
+    assert "3 items: 0 completed, 0 failed, 3 unfinished in" in _log(source)
     assert "Traceback" not in _log(source)
 
 
 def _log(source: Path) -> str:
     logs: List[Path] = sorted(source.parent.glob(f"{source.stem}.*.log"))
     return logs[-1].read_text()
+
+
+def _running(out: Path) -> bool:
+    journal = out / "journal.sqlite3"
+    try:
+        return journal.exists() and journal_summary(journal).running is not None
+    except BatchInputError:  # the file exists, its tables not yet
+        return False
+
+
+@contextlib.contextmanager
+def _first_run(emulator: Emulator, source: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A batch process running on ``source``'s default folder (its jobs take long), killed after."""
+    process = _start(emulator, source, killed=True)
+    try:
+        _until(lambda: _running(source.with_name(f"{source.stem}-out")), process, "the first run")
+        yield process
+    finally:
+        _kill(process)
+
+
+@pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=0.1)
+def test_a_second_batch_on_the_same_folder_is_refused_at_once_naming_the_first(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 3)
+    out = tmp_path / "jobs-out"
+    with _first_run(emulator, source) as first:
+        second = _start(emulator, source)
+        try:
+            code = second.wait(timeout=90)  # it hung for good before
+        finally:
+            if second.poll() is None:
+                _kill(second)
+        log = _log(source)
+        assert code == 2, log
+        assert f"process {first.pid} is running a batch on {out / 'journal.sqlite3'}" in log
+        assert "Traceback" not in log
+        assert "unfinished" not in log
+        assert first.poll() is None
+        assert len(submits(emulator)) == 3  # the second one sent nothing
+
+
+@pytest.mark.higgsfield_emulator(queue_time=30.0, run_time=0.1)
+def test_batch_run_from_python_raises_the_refusal_at_once(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 2)
+    outcome: List[BaseException] = []
+
+    def second_run() -> None:
+        connection = {"api_key": emulator.api_key, "base_url": emulator.base_url}
+        batch = Batch(read_jsonl(source, MODEL), out=tmp_path / "jobs-out", **connection)
+        try:
+            batch.results()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with _first_run(emulator, source) as first:
+        worker = threading.Thread(target=second_run, daemon=True)  # daemon: a hang cannot keep pytest
+        worker.start()
+        worker.join(timeout=90)
+        assert not worker.is_alive(), "Batch.run() hung instead of refusing"
+        (error,) = outcome
+        assert isinstance(error, BatchInputError)
+        assert f"process {first.pid} is running a batch" in str(error)
+
+
+@pytest.mark.higgsfield_emulator(queue_time=0.3, run_time=0.1)
+def test_a_closed_stdout_stops_the_batch_quietly_as_a_first_ctrl_c(
+    higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = higgsfield_emulator
+    source = _source(tmp_path, 12)
+    env = {**os.environ, "HF_KEY": emulator.api_key, "HIGGSFIELD_BASE_URL": emulator.base_url}
+    argv = ["batch", str(source), "--model", MODEL, "--poll-interval", "0.05", "--concurrency", "2", "--json"]
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([*COMMAND, *argv], env=env, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    try:
+        first = json.loads(process.stdout.readline())  # `| head -1`: one line, then the pipe closes
+        process.stdout.close()
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            _kill(process)
+    err = log.read_text()
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+    assert "stdout was closed; stopping" in err
+    assert code == 1, err  # items are left pending: run again to resume
+    out = tmp_path / "jobs-out"
+    assert journal_summary(out / "journal.sqlite3").last_outcome == "stopped"
+    lines = {line["id"]: line for line in results_file(out)}
+    assert lines[first["id"]]["status"] == "completed"
+    done = [line for line in lines.values() if line["status"] == "completed"]
+    assert {line["status"] for line in lines.values()} == {"completed", "pending"}
+    # Nothing abandoned: every job submitted was waited for and its outputs downloaded.
+    assert {job.request_id for job in emulator.jobs()} == {line["request_id"] for line in done}
+    assert all(Path(line["outputs"][0]).is_file() for line in done)
+    assert len(done) < 12
+
+    assert _finish(emulator, source).returncode == 0
+    _assert_whole(emulator, out, 12)

@@ -37,7 +37,7 @@ def test_an_item_moves_through_its_states_and_every_step_survives_a_reopen(tmp_p
     assert record.state == SUBMITTING
     record = journal.submitted(record, "req-1")
     record = journal.completed(record, ["https://cdn/0.png", "https://cdn/1.png"])
-    written = journal.downloaded(record, ["a/0.png"])
+    written = journal.downloaded(record, [("a/0.png", 1234)])
     journal.close()  # no explicit commit: each step was committed when it was written
 
     reopened = Journal(path)
@@ -46,7 +46,7 @@ def test_an_item_moves_through_its_states_and_every_step_survives_a_reopen(tmp_p
     assert record.state == COMPLETED
     assert (record.idempotency_key, record.request_id, record.attempts) == ("key-1", "req-1", 1)
     assert record.urls == ("https://cdn/0.png", "https://cdn/1.png")
-    assert record.paths == ("a/0.png",)
+    assert (record.paths, record.sizes) == (("a/0.png",), (1234,))
     assert record.finished is not None
     assert record.created <= record.updated
     assert reopened.summary().downloads_pending == 1
@@ -94,7 +94,7 @@ def test_the_same_items_in_a_later_run_are_kept_and_renumbered(tmp_path: Path) -
     run = journal.start_run()
     records = journal.register([(1, _item("b")), (2, _item("a"))], run)
     assert [(r.id, r.position, r.run) for r in records] == [("b", 1, run), ("a", 2, run)]
-    assert [r.id for r in journal.records(run)] == ["b", "a"]
+    assert [r.id for r in journal.records()] == ["b", "a"]
 
 
 def test_the_summary_is_read_while_another_connection_holds_a_write(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_a_crash_loses_only_the_steps_that_waited_never_a_key_or_a_file(tmp_path
     run = journal.start_run()
     a, b = journal.register([(1, _item("i1")), (2, _item("i2"))], run)
     b = journal.completed(journal.submitted(journal.commit_key(b, "key-b"), "req-b"), ["https://cdn/b.png"])
-    journal.downloaded(b, ["i2/0.png"])  # committed at once, with what waited
+    journal.downloaded(b, [("i2/0.png", 5)])  # committed at once, with what waited
     a = journal.submitted(journal.commit_key(a, "key-a"), "req-a")
     journal._db.close()  # the process dies: what waits is rolled back
     again = Journal(path)
@@ -222,3 +222,29 @@ def test_reading_a_summary_leaves_no_files_beside_the_journal(tmp_path: Path) ->
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader._db.execute("UPDATE items SET state = 'failed'")
     reader.close()
+
+
+def test_a_journal_of_version_1_is_upgraded_and_its_files_are_trusted_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:  # as version 1 made it: no sizes
+        db.execute("ALTER TABLE items DROP COLUMN sizes")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.execute(
+            "INSERT INTO items (id, position, run, model, digest, state, urls, paths, created, updated)"
+            " VALUES ('a', 1, 1, 'm', 'd', 'completed', '[\"https://cdn/0.png\"]', '[\"a/0.png\"]', 0, 0)"
+        )
+    db.close()
+    summary = journal_summary(path)  # read as it is, without writing
+    assert summary.states[COMPLETED] == 1
+    journal = Journal(path)
+    (record,) = journal.records()
+    assert (record.paths, record.sizes, record.files()) == (("a/0.png",), (), [("a/0.png", None)])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "0.png").write_bytes(b"any size")
+    assert record.outputs_on_disk(tmp_path) == ["a/0.png"]
+    journal.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert "sizes" in {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    db.close()

@@ -19,6 +19,7 @@ from higgsfield_client.batch import (
     ItemResult,
     journal_summary,
 )
+from higgsfield_client.batch._journal import Journal
 from higgsfield_client.testing import Emulator
 
 from .conftest import MODEL, items, results_file, run_batch, submits
@@ -64,6 +65,8 @@ def test_every_item_ends_with_its_outputs_in_its_folder_and_in_results_jsonl(
         "urls": list(results["item-1"].urls),
         "error": None,
         "attempts": 1,
+        "estimate": None,  # priced only under a budget
+        "charge": None,
     }
     jobs = emulator.jobs()
     assert len(jobs) == len(given)
@@ -320,3 +323,205 @@ def test_an_error_in_the_callers_block_comes_out_as_itself_and_the_journal_keeps
     results = run_batch(harness, items(6), tmp_path)
     assert {r.status for r in results} == {"completed"}
     assert len(emulator.jobs()) == 6
+
+
+def test_an_out_that_is_a_file_is_refused_before_anything_is_sent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    client = AsyncClient(emulator.base_url, api_key=emulator.api_key, poll=FAST_POLL, retry=FAST_RETRY)
+    with pytest.raises(BatchInputError, match="is a file"):
+        Batch(items(1), out=taken, client=client).results()
+    assert taken.read_text() == "mine"
+    assert emulator.jobs() == []
+
+
+@pytest.mark.parametrize("gone", ["expired", "deleted"])
+def test_outputs_gone_before_their_download_make_the_item_expired_until_retry_failed(
+    harness: Harness, emulator: Emulator, tmp_path: Path, gone: str
+) -> None:
+    (recorded,) = run_batch(harness, items(1), tmp_path, download=False)
+    assert recorded.request_id is not None
+    if gone == "expired":
+        emulator.expire(recorded.request_id)
+    else:
+        harness.run(lambda client: client.delete(recorded.request_id))
+
+    (expired,) = run_batch(harness, items(1), tmp_path)
+    assert (expired.status, expired.outputs, expired.urls) == ("expired", (), recorded.urls)
+    assert "0.png is gone from the storage: OutputExpiredError" in (expired.error or "")
+    assert journal_summary(tmp_path / "journal.sqlite3").states["expired"] == 1
+    assert [line["status"] for line in results_file(tmp_path)] == ["expired"]
+    (again,) = run_batch(harness, items(1), tmp_path)  # final: a plain run leaves it alone
+    assert (again.status, again.resumed) == ("expired", True)
+    assert len(submits(emulator)) == 1
+
+    (retried,) = run_batch(harness, items(1), tmp_path, retry_failed=True)
+    assert (retried.status, retried.attempts) == ("completed", 2)
+    assert retried.request_id != recorded.request_id
+    assert [Path(path).name for path in retried.outputs] == ["0.png"]
+    jobs = emulator.jobs()
+    assert len(jobs) == 2
+    assert len({job.idempotency_key for job in jobs}) == 2
+
+
+def test_files_deleted_or_cut_short_in_the_outputs_folder_are_downloaded_again(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    given = [*items(1), {"id": "four", "model": MODEL, "arguments": {"prompt": "four", "batch_size": 4}}]
+    first = _by_id(run_batch(harness, given, tmp_path))
+    deleted = Path(first["item-1"].outputs[0])
+    cut = Path(first["four"].outputs[2])
+    kept = Path(first["four"].outputs[0])
+    kept_inode = kept.stat().st_ino
+    deleted.unlink()
+    cut.write_bytes(cut.read_bytes()[:50])
+    journal = tmp_path / "journal.sqlite3"
+    assert journal_summary(journal).downloads_pending == 2  # `batch status` sees it
+    emulator.clear_journal()
+
+    again = _by_id(run_batch(harness, given, tmp_path))
+    assert {r.id: (r.status, r.resumed) for r in again.values()} == {
+        "item-1": ("completed", False),
+        "four": ("completed", False),
+    }
+    for result in again.values():
+        assert result.outputs == first[result.id].outputs
+        for path, url in zip(result.outputs, result.urls, strict=True):
+            stored = emulator.storage_dir / "outputs" / "/".join(url.rsplit("/", 2)[-2:])
+            assert Path(path).read_bytes() == stored.read_bytes()
+    fetched = sorted(entry.path for entry in emulator.journal if entry.route == "output")
+    assert fetched == sorted(
+        [f"/outputs/{first['item-1'].request_id}/0.png", f"/outputs/{first['four'].request_id}/2.png"]
+    )
+    assert kept.stat().st_ino == kept_inode
+    assert not submits(emulator)
+    assert journal_summary(journal).downloads_pending == 0
+    assert {line["status"] for line in results_file(tmp_path)} == {"completed"}
+
+
+def test_a_journal_used_again_with_another_out_downloads_the_files_there(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    first = run_batch(harness, items(2), tmp_path / "a", journal=journal)
+    moved = _by_id(run_batch(harness, items(2), tmp_path / "b", journal=journal))
+    for result in first:
+        elsewhere = moved[result.id]
+        assert not elsewhere.resumed
+        (output,) = elsewhere.outputs
+        assert Path(output).parent == tmp_path / "b" / result.id
+        assert Path(output).read_bytes() == Path(result.outputs[0]).read_bytes()
+    assert [line["outputs"] for line in results_file(tmp_path / "b")] == [
+        list(moved[f"item-{n}"].outputs) for n in (1, 2)
+    ]
+    assert len(submits(emulator)) == 2
+
+
+def test_the_progress_counts_every_item_from_the_start_and_so_does_the_journal(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    async def scenario(client: AsyncClient) -> Any:
+        batch = Batch(items(300), out=tmp_path, client=client, concurrency=2)
+        async with batch.stream() as results:
+            async for _ in results:
+                progress = batch.progress()
+                journal = tmp_path / "journal.sqlite3"
+                return progress, await anyio.to_thread.run_sync(journal_summary, journal)
+
+    progress, summary = harness.run(scenario)
+    assert (progress.total, progress.total_known, progress.input_done) == (300, True, False)
+    assert summary.total == 300  # 256 before: the input was registered a chunk at a time
+    assert summary.states["pending"] >= 290
+
+
+def test_downloads_do_not_count_as_in_flight_but_apart(harness: Harness, tmp_path: Path) -> None:
+    with Emulator(queue_time=0.02, run_time=0.02, slow_seconds=3.0) as emu:
+        harness = Harness(transport=harness.transport, emulator=emu)
+        emu.script_fault("output", "stall")  # the first download stops half way for 3 s
+
+        async def scenario(client: AsyncClient) -> List[Any]:
+            batch = Batch(items(3), out=tmp_path, client=client, concurrency=1)
+            seen = []
+
+            async def watch() -> None:
+                while True:
+                    progress = batch.progress()
+                    if progress is not None:
+                        seen.append(progress)
+                    await anyio.sleep(0.01)
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group, batch.stream() as results:
+                    group.start_soon(watch)
+                    async for _ in results:
+                        pass
+                    group.cancel_scope.cancel()
+            return seen
+
+        seen = harness.run(scenario)
+    assert max(progress.in_flight for progress in seen) == 1  # the concurrency, never more
+    # The second item's job ran while the first one's outputs were downloading.
+    assert any(progress.in_flight == 1 and progress.downloading == 1 for progress in seen)
+    assert {progress.window for progress in seen} == {1}
+
+
+def test_the_rate_counts_only_the_items_this_run_submitted(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.queue_time = 0.5
+    first = run_batch(harness, items(3), tmp_path, job_timeout=0.1)
+    assert {result.status for result in first} == {"unfinished"}  # submitted, not waited for
+
+    async def scenario(client: AsyncClient) -> Any:
+        await anyio.sleep(0.7)  # the jobs end meanwhile: the next run finds them ended
+        batch = Batch(items(3), out=tmp_path, client=client)
+        async with batch.stream() as results:
+            statuses = [result.status async for result in results]
+        return statuses, batch.progress()
+
+    statuses, progress = harness.run(scenario)
+    assert statuses == ["completed"] * 3
+    assert (progress.completed, progress.rate, progress.eta) == (3, None, None)
+    assert len(submits(emulator)) == 3
+
+
+def test_the_window_grows_back_to_its_ceiling_after_one_transient_429(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.script_fault("submit", "429")  # once: the window halves to 4
+
+    async def scenario(client: AsyncClient) -> Any:
+        batch = Batch(items(31), out=tmp_path, client=client, concurrency=8)
+        async with batch.stream() as results:
+            statuses = [result.status async for result in results]
+        return statuses, batch.progress()
+
+    statuses, progress = harness.run(scenario)
+    assert statuses == ["completed"] * 31
+    assert progress.capacity_waits == 1
+    # From 4, 31 accepted submits (1 / window each) bring it back to 8 (about 24 would do).
+    assert progress.window == 8
+
+
+def test_a_submit_that_keeps_failing_with_500_stays_unfinished_and_a_later_run_makes_one_job(
+    harness: Harness, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.script_fault("submit", "500", count=20)  # more than the client's attempts
+    (first,) = run_batch(harness, items(1), tmp_path)
+    assert first.status == "unfinished"
+    assert "ServerError" in (first.error or "")
+    journal = Journal(tmp_path / "journal.sqlite3", read_only=True)
+    (record,) = journal.records()
+    journal.close()
+    assert record.state == "submitting"  # the key kept: the 500 may have hidden a job
+    assert record.idempotency_key is not None
+    assert emulator.jobs() == []
+
+    emulator.clear_faults()
+    (second,) = run_batch(harness, items(1), tmp_path)
+    assert (second.status, second.attempts, second.resumed) == ("completed", 1, False)
+    (job,) = emulator.jobs()
+    assert job.idempotency_key == record.idempotency_key
+    assert {entry.headers["Idempotency-Key"] for entry in submits(emulator)} == {record.idempotency_key}

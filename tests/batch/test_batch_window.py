@@ -67,3 +67,11 @@ def test_accepted_submits_grow_the_window_by_about_one_per_window_up_to_the_ceil
 def test_a_ceiling_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Window(0)
+
+
+def test_a_later_refusal_without_retry_after_does_not_shorten_a_long_pause() -> None:
+    window = Window(8)
+    window.capacity_reached(0.0, retry_after=30.0, sent_after=window.cuts)  # a 30 s pause begins
+    window.capacity_reached(1.0, retry_after=None, sent_after=window.cuts)  # then a 1 s one
+    assert window.wait_before_next(2.0) == pytest.approx(28.0)  # not "submit at once"
+    assert window.wait_before_next(30.0) is None

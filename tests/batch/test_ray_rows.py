@@ -117,6 +117,50 @@ def test_a_dataframe_is_read_like_columns_and_answered_as_a_dataframe() -> None:
     assert answered["error"][1] == "it failed"
 
 
+CHARACTER = "higgsfield-ai/soul/character"
+
+
+def test_integers_that_arrow_made_floats_become_integers_where_the_catalog_says_so() -> None:
+    import pyarrow as pa
+
+    # Arrow gives a column of dicts one struct type: a key some rows lack makes the others' int a
+    # float once the column is NumPy's, as in Ray's default batch format.
+    table = pa.Table.from_pylist([
+        {"id": "a", "model": None, "arguments": {"prompt": "x", "num_images": 2}},
+        {"id": "b", "model": None, "arguments": {"prompt": "y"}},
+        {"id": "c", "model": CHARACTER, "arguments": {"prompt": "z", "seed": 7, "batch_size": 4}},
+        {"id": "d", "model": None, "arguments": {"prompt": "w", "num_images": 3}},
+    ])  # fmt: skip
+    batch = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    assert batch["arguments"][0]["num_images"] == 2.0
+    assert isinstance(batch["arguments"][0]["num_images"], float)
+    items = read_rows(batch, MODEL)
+    assert [item.arguments for item in items] == [
+        {"prompt": "x", "num_images": 2},
+        {"prompt": "y"},
+        {"prompt": "z", "seed": 7, "batch_size": 4},
+        {"prompt": "w", "num_images": 3},
+    ]
+    assert [type(value) for value in items[0].arguments.values()] == [str, int]
+    assert isinstance(items[3].arguments["num_images"], int)
+    assert {type(items[2].arguments[name]) for name in ("seed", "batch_size")} == {int}
+
+
+def test_only_integral_floats_of_integer_fields_of_known_models_are_turned() -> None:
+    rows = {
+        "id": ["fraction", "number-field", "unknown-model"],
+        "model": [MODEL, CHARACTER, "acme/not-in-the-catalog"],
+        "arguments": [
+            {"prompt": "p", "num_images": 2.5},
+            {"prompt": "p", "style_strength": 1.0, "custom_reference_strength": 0.0},
+            {"prompt": "p", "num_images": 2.0},
+        ],
+    }
+    assert [item.arguments for item in read_rows(rows, None)] == rows["arguments"]
+    (item,) = read_rows(rows | {"id": ["x"], "model": [CHARACTER], "arguments": [rows["arguments"][1]]}, None)
+    assert isinstance(item.arguments["style_strength"], float)
+
+
 def test_columns_come_back_with_the_output_columns_added_and_namesakes_replaced() -> None:
     ids = np.array(["a"])
     answered = with_results({"id": ids, "status": np.array(["old"])}, [RowResult(status="rejected")], None)

@@ -96,7 +96,11 @@ def test_outputs_written_under_a_file_uri_from_the_actors_are_whole_pngs(
     ray: ModuleType, emulator: Emulator, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    rows = [{"id": n, "arguments": {"prompt": f"picture {n}"}} for n in range(12)]
+    # Dicts where only some rows have num_images: Arrow makes the others' integer a float.
+    rows = [
+        {"id": n, "arguments": {"prompt": f"picture {n}", **({"num_images": 1} if n % 2 else {})}}
+        for n in range(12)
+    ]
     dataset = ray.data.from_items(rows).map_batches(
         HiggsfieldGenerate,
         batch_size=4,
@@ -112,3 +116,8 @@ def test_outputs_written_under_a_file_uri_from_the_actors_are_whole_pngs(
         assert (out / str(row["id"]) / "0.png").read_bytes().startswith(PNG_SIGNATURE)
     written = sorted(path.relative_to(out).as_posix() for path in out.rglob("*.*"))
     assert written == sorted(f"{n}/0.png" for n in range(12))  # and no part file
+    # ...and turned back into an integer, as the catalog says num_images is one.
+    sent = {job.arguments["prompt"]: job.arguments.get("num_images") for job in emulator.jobs()}
+    assert sent == {f"picture {n}": (1 if n % 2 else None) for n in range(12)}
+    assert {type(value) for value in sent.values() if value is not None} == {int}
+

@@ -60,10 +60,10 @@ def test_usage_errors_exit_2(run: Run, argv: Any, higgsfield_emulator: Emulator)
 def test_submit_prints_the_request_id_and_result_prints_the_outputs(
     run: Run, higgsfield_emulator: Emulator
 ) -> None:
-    submitted = run("submit", MODEL, "prompt=a lighthouse", "batch_size=4")
+    submitted = run("submit", MODEL, "prompt=a lighthouse", "num_images=4")
     assert submitted.code == 0
     (request_id,) = lines(submitted.out)
-    assert higgsfield_emulator.job(request_id).arguments == {"prompt": "a lighthouse", "batch_size": 4}
+    assert higgsfield_emulator.job(request_id).arguments == {"prompt": "a lighthouse", "num_images": 4}
     status = run("--json", "status", request_id)
     assert status.code == 0
     assert json.loads(status.out)["request_id"] == request_id
@@ -191,14 +191,21 @@ def test_upload_prints_the_public_url(run: Run, higgsfield_emulator: Emulator, t
 
 def test_download_saves_every_url(run: Run, higgsfield_emulator: Emulator, tmp_path: Path) -> None:
     higgsfield_emulator.script_next_job(queue_time=0.0, run_time=0.0)
-    urls = lines(run("submit", MODEL, "prompt=x", "batch_size=4", "--wait", *FAST).out)
+    urls = lines(run("submit", MODEL, "prompt=x", "num_images=4", "--wait", *FAST).out)
     ran = run("download", *urls[:2], "--to", tmp_path / "new")
     assert ran.code == 0
     saved = [Path(line) for line in lines(ran.out)]
     assert [path.read_bytes() for path in saved] == [_stored(higgsfield_emulator, url) for url in urls[:2]]
     assert "downloaded 2 file(s)" in ran.err  # stderr is no terminal: one final line, no bars
-    higgsfield_emulator.expire(urls[0].rsplit("/", 2)[-2])
-    assert run("download", urls[0], "--to", tmp_path).code == 1
+    request_id = urls[0].rsplit("/", 2)[-2]
+    higgsfield_emulator.expire(request_id)
+    expired = run("download", urls[0], "--to", tmp_path)
+    assert expired.code == 1
+    assert f"output {urls[0]} has expired or was deleted (HTTP 404, storage code NoSuchKey)" in expired.err
+    again = run("result", request_id, "--download", tmp_path / "again", *FAST)
+    assert again.code == 1
+    assert f"output {urls[0]} has expired or was deleted" in again.err
+    assert "non-JSON answer" not in expired.err + again.err
 
 
 def test_two_jobs_outputs_named_alike_never_overwrite_one_another(
@@ -233,9 +240,15 @@ def test_results_downloaded_into_one_folder_are_named_after_their_job(
         assert ran.code == 0, ran.err
         ids.append(json.loads(ran.out)["request_id"])
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{rid}-0.png" for rid in ids)
+    first = tmp_path / f"{ids[0]}-0.png"
     again = run("result", ids[0], "--download", tmp_path, *FAST)
-    assert again.code == 1
-    assert "pass --overwrite" in again.err
+    assert again.code == 0  # the file is whole: it is kept, and named again
+    assert again.out.splitlines() == [str(first)]
+    first.write_bytes(b"another file")
+    refused = run("result", ids[0], "--download", tmp_path, *FAST)
+    assert refused.code == 1
+    assert "pass --overwrite" in refused.err
+    assert first.read_bytes() == b"another file"
 
 
 def test_timeout_makes_one_last_check_at_the_deadline(run: Run, higgsfield_emulator: Emulator) -> None:
@@ -294,3 +307,55 @@ def test_off_a_terminal_the_status_line_is_printed_per_change_and_bars_are_silen
     bars.bar("clip.mp4")(10, 20)
     bars.close()
     assert lines(plain.getvalue()) == ["job: queued         0.5 s", "job: in_progress    1.0 s"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["submit", MODEL, "no-equals-sign"], "expected KEY=VALUE, got 'no-equals-sign'"),
+        (["result", "some-id", "--timeout", "-1"], "must be a positive number of seconds"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_under_json_are_json_documents(
+    run: Run, higgsfield_emulator: Emulator, argv: Any, said: str
+) -> None:
+    ran = run("--json", *argv)
+    assert ran.code == 2
+    error = json.loads(ran.out)["error"]
+    assert (error["type"], error["exit_code"]) == ("UsageError", 2)
+    assert said in error["message"]
+    assert said in ran.err
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("folder", "is a folder; upload takes one file"),
+        ("missing.png", "missing.png: no such file"),
+        ("notes.unknown-extension", "from its extension; pass --content-type TYPE"),
+    ],
+)
+def test_upload_says_what_is_wrong_with_the_file_in_command_line_terms(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path, name: str, said: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.unknown-extension").write_text("x")
+    ran = run("upload", tmp_path / name)
+    assert ran.code == 2
+    assert said in ran.err
+    assert "content_type=" not in ran.err
+    assert higgsfield_emulator.uploads == []
+
+
+def test_a_dead_download_url_is_named_without_its_query(
+    run: Run, higgsfield_emulator: Emulator, tmp_path: Path
+) -> None:
+    dead = f"{higgsfield_emulator.base_url}/outputs/gone/0.png"
+    ran = run("--json", "download", f"{dead}?signature=secret", "--to", tmp_path)
+    assert ran.code == 1
+    assert f"cannot download {dead}: OutputExpiredError: output " in ran.err
+    assert "has expired or was deleted (HTTP 404, storage code NoSuchKey)" in ran.err
+    error = json.loads(ran.out)["error"]
+    assert (error["type"], error["url"], error["status_code"]) == ("OutputExpiredError", dead, 404)
+    assert "secret" not in ran.out + ran.err

@@ -14,7 +14,9 @@ from typing import Any, List
 import pytest
 from rich.console import Console as Screen
 
+from higgsfield_client import Completed, SyncClient
 from higgsfield_client.cli import main
+from higgsfield_client.cli._output import Console, StatusLine
 from higgsfield_client.testing import Emulator
 
 from .conftest import FAST, MODEL, Ran
@@ -52,12 +54,36 @@ def test_a_waited_job_shows_its_state_and_time_and_a_tick_when_it_completes(draw
     assert re.search(r"✓ higgsfield-ai/soul/standard completed \d+:\d\d:\d\d", drawn.text)
 
 
-def test_a_failed_job_shows_its_state_in_red_and_no_tick(draw: Any) -> None:
+def test_a_failed_job_shows_its_state_in_red_and_a_cross_instead_of_the_spinner(draw: Any) -> None:
     drawn = draw("submit", MODEL, "prompt=a lake [fail]", "--wait", *FAST)
     assert drawn.ran.code == 4
     assert f"{RED}failed" in drawn.styled
     assert "✓" not in drawn.text
+    assert re.search(r"✗ higgsfield-ai/soul/standard failed \d+:\d\d:\d\d", drawn.text)
     assert "higgsfield: JobFailedError" in drawn.text  # the error, drawn on the same screen
+
+
+def test_a_wait_that_times_out_leaves_an_ellipsis_not_a_frozen_spinner(
+    draw: Any, higgsfield_emulator: Emulator
+) -> None:
+    higgsfield_emulator.script_next_job(queue_time=30.0)
+    with SyncClient(base_url=higgsfield_emulator.base_url, api_key=higgsfield_emulator.api_key) as client:
+        request_id = client.submit(MODEL, {"prompt": "slow"}).request_id
+    drawn = draw("result", request_id, "--timeout", "0.3", *FAST)
+    assert drawn.ran.code == 7
+    assert f"… {request_id} queued" in drawn.text
+
+
+def test_the_clock_of_a_status_line_starts_before_the_submit() -> None:
+    # A job that completed at the first status check, 2.5 s after its submit.
+    screen = Screen(record=True, file=io.StringIO(), width=80)
+    console = Console(out=io.StringIO(), err=io.StringIO(), json=False, screen=screen)
+    now = [100.0]
+    line = StatusLine(console, "job", state="submitting", clock=lambda: now[0])
+    now[0] = 102.5
+    line.update(Completed("r", {"status": "completed", "images": []}))
+    line.close()
+    assert re.search(r"✓ job completed 0:00:02", re.sub(r"\s+", " ", screen.export_text()))
 
 
 def test_an_upload_and_downloads_draw_byte_bars_with_rate_several_at_once(
@@ -106,6 +132,24 @@ def test_the_agent_chat_shows_answers_as_markdown(draw: Any, monkeypatch: pytest
     assert "Echo: bold and code" in drawn.text
     assert "**" not in drawn.text
     assert drawn.ran.out == ""  # the answer went to the screen that draws stdout
+
+
+def test_markdown_answers_keep_their_line_breaks_and_show_each_asset_url_once(
+    draw: Any, higgsfield_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    picture, clip, page = (f"https://cdn.example/{name}" for name in ("a.png", "b.mp4", "c.html"))
+    answer = f"first line\nsecond line\n\n![a picture]({picture})\nthe [clip]({clip}) and {page}"
+    higgsfield_emulator.script_agent_turn(text=answer)
+    monkeypatch.setattr("sys.stdin", io.StringIO("show me\n\n"))
+    drawn = draw("agent", "chat", "--timeout", "30")
+    assert drawn.ran.code == 0
+    shown = [line.strip() for line in drawn.text.splitlines()]
+    assert shown[shown.index("first line") + 1] == "second line"
+    # The picture and the clip's link hide their URLs: listed once after the answer. The page's
+    # URL is in the text, shown as it is.
+    assert [drawn.text.count(url) for url in (picture, clip, page)] == [1, 1, 1]
+    assert f"asset: {picture}" in drawn.text
+    assert f"asset: {clip}" in drawn.text
 
 
 def test_importing_the_package_or_printing_plain_lines_imports_no_rich(tmp_path: Path) -> None:

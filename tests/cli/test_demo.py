@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -50,3 +51,29 @@ def test_the_live_demo_without_credentials_exits_3(
     assert ran.code == 3
     assert "no Higgsfield credentials: pass --api-key" in ran.err
     assert "the Higgsfield API" in ran.err
+
+
+def test_the_demo_replaces_an_earlier_runs_outputs_only_with_overwrite_and_speaks_json(
+    run: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "text-to-image-0.png").write_bytes(b"kept")
+    refused = run("--json", "demo", "--output", folder)
+    assert refused.code == 1
+    assert f"{folder} exists already; pass --overwrite to replace it" in refused.err
+    assert json.loads(refused.out)["error"]["type"] == "FileExistsError"
+    assert (folder / "text-to-image-0.png").read_bytes() == b"kept"
+    assert "Summary" not in refused.err  # refused before anything ran
+
+    ran = run("--json", "demo", "--output", folder, "--overwrite")
+    assert ran.code == 0, ran.err
+    document = json.loads(ran.out)
+    assert document["endpoint"].startswith("the embedded emulator at http://127.0.0.1:")
+    assert document["upload"]["url"].startswith("http://127.0.0.1:")
+    assert [job["label"] for job in document["jobs"]] == ["text-to-image", "image-to-video"]
+    files = [entry for job in document["jobs"] for entry in job["files"]]
+    names = [Path(entry["path"]).name for entry in files]
+    assert names == ["text-to-image-0.png", "image-to-video-video.mp4"]
+    assert all(Path(entry["path"]).stat().st_size == entry["bytes"] > 4 for entry in files)
+    assert (folder / "text-to-image-0.png").read_bytes().startswith(b"\x89PNG")

@@ -66,7 +66,7 @@ class SyncFacade:
         attribute = getattr(self._target, name)
         if type(attribute).__module__ == "higgsfield_client.agents.resources":
             return SyncFacade(attribute)  # client.agents, .sessions, .media
-        if not callable(attribute):
+        if not callable(attribute) or name == "budget":  # budget() is a plain method on both
             return attribute
         if name == "poll_request_status":
             return lambda *a, **k: _aiter(attribute(*a, **k))

@@ -19,9 +19,10 @@ from higgsfield_client import (
     TransportError,
 )
 from higgsfield_client._download import file_name_from_url
-from higgsfield_proto import Outcome, Request, Response
+from higgsfield_client.testing import Emulator
+from higgsfield_proto import Outcome, OutputExpiredError, Request, Response
 
-from .harness import FAST_RETRY, Harness
+from .harness import FAST_POLL, FAST_RETRY, Harness
 
 MODEL = "higgsfield-ai/soul/standard"
 
@@ -179,18 +180,43 @@ def test_a_failed_or_redirected_attempt_is_repeated_from_the_start(
     assert _leftovers(tmp_path) == []
 
 
-def test_an_expired_output_is_not_found(harness: Harness, tmp_path: Path) -> None:
+@pytest.mark.parametrize("gone", ["expired", "deleted"])
+def test_an_expired_or_deleted_output_names_itself_and_the_storages_code(
+    harness: Harness, tmp_path: Path, gone: str
+) -> None:
     url = _finished_image(harness)
-    harness.emulator.expire(url.rsplit("/", 2)[-2])
+    request_id = url.rsplit("/", 2)[-2]
+    if gone == "expired":
+        harness.emulator.expire(request_id)
 
     async def scenario(client: Any) -> Path:
+        if gone == "deleted":
+            await client.delete(request_id)
         path: Path = await client.download(url, tmp_path)
         return path
 
-    with pytest.raises(NotFoundError) as raised:
+    with pytest.raises(NotFoundError) as raised:  # what code written before catches still works
         harness.run(scenario)
-    assert raised.value.status_code == 404
+    error = raised.value
+    assert isinstance(error, OutputExpiredError)
+    expected = f"output {url} has expired or was deleted (HTTP 404, storage code NoSuchKey)"
+    assert str(error).startswith(expected)
+    assert (error.status_code, error.url, error.storage_code) == (404, url, "NoSuchKey")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_and_read_of_an_expired_result_name_the_output(tmp_path: Path) -> None:
+    with Emulator(queue_time=0, run_time=0) as emulator, SyncClient(
+        base_url=emulator.base_url, api_key=emulator.api_key, poll=FAST_POLL
+    ) as client:
+        result = client.subscribe(MODEL, {"prompt": "a lighthouse", "batch_size": 4})
+        emulator.expire(result.request_id)
+        with pytest.raises(OutputExpiredError, match="has expired or was deleted") as saving:
+            result.save(tmp_path)
+        with pytest.raises(OutputExpiredError, match="storage code NoSuchKey") as reading:
+            result.images[1].read()
+    assert saving.value.url == result.images[0]
+    assert reading.value.url == result.images[1]
 
 
 def test_a_url_that_is_not_http_is_refused(harness: Harness, tmp_path: Path) -> None:

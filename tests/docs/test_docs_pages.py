@@ -20,10 +20,22 @@ def _table_after(text: str, heading: str) -> List[str]:
 
 
 def test_every_page_is_in_the_navigation() -> None:
-    config = (ROOT / "mkdocs.yml").read_text()
-    listed = set(re.findall(r":\s+(\S+\.md)\s*$", config, flags=re.MULTILINE))
+    listed = set(_navigation())
     pages = {path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")}
     assert pages == listed
+
+
+def _navigation() -> List[str]:
+    """The pages of the site's navigation, in its order."""
+    return re.findall(r":\s+(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), flags=re.MULTILINE)
+
+
+def test_the_home_page_table_names_every_page_under_a_header() -> None:
+    rows = _table_after((ROOT / "docs" / "index.md").read_text(), "## What is here")
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert all(header), rows[0]
+    linked = set(re.findall(r"\]\(([^)#]+\.md)\)", "\n".join(rows[2:])))
+    assert linked == set(_navigation()) - {"index.md"}
 
 
 def test_the_readme_and_the_migration_page_list_the_same_differences() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import requests
 
@@ -52,6 +56,72 @@ def wait_status(
         return payload if payload["status"] in targets else None
 
     return wait_until(probe)
+
+
+@contextmanager
+def in_the_foreground(
+    argv: Sequence[str], printed: Optional[List[str]] = None
+) -> Iterator[Tuple[subprocess.Popen[str], Dict[str, str]]]:
+    """The emulator's command ``argv`` run as a user would; yields the process and the values
+    of the ``export`` lines it printed (``HF_KEY``, ``HIGGSFIELD_BASE_URL``); every line read
+    up to them is added to ``printed``. Killed if still running at the end."""
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        exports: Dict[str, str] = {}
+        while "HIGGSFIELD_BASE_URL" not in exports:
+            line = process.stdout.readline()
+            assert line, "the emulator exited before printing its URL"
+            if printed is not None:
+                printed.append(line)
+            if line.startswith("export "):
+                name, _, value = line[len("export "):].strip().partition("=")
+                exports[name] = value.strip("'")
+        yield process, exports
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+class Receiver:
+    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries, and
+    the first ``stalls`` only after ``stall`` seconds."""
+
+    def __init__(self, failures: int = 0, stalls: int = 0, stall: float = 0.0) -> None:
+        self.failures = failures
+        self.stalls = stalls
+        self.stall = stall
+        self.received: List[Tuple[Dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.received.append((dict(self.headers.items()), body))
+                    fail = len(receiver.received) <= receiver.failures
+                    stall = len(receiver.received) <= receiver.stalls
+                if stall:
+                    time.sleep(receiver.stall)
+                self.send_response(500 if fail else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?tenant=1"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def deliveries(self) -> List[Tuple[Dict[str, str], bytes]]:
+        with self.lock:
+            return list(self.received)
+
 
 
 # -- the Agent API ------------------------------------------------------------------------------

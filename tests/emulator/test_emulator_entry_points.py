@@ -13,31 +13,20 @@ from typing import Dict, List
 
 import pytest
 import requests
+from emu_helpers import in_the_foreground
 
+from higgsfield_client import SyncClient
 from higgsfield_client.cli import main as higgsfield
 from higgsfield_client.testing import Emulator
 from higgsfield_client.testing._cli import build_parser
 
 
 def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
-         "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0",
-         "--agent-long-turn-time", "600"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: Dict[str, str] = {}
-        printed: List[str] = []
-        while "HIGGSFIELD_BASE_URL" not in lines:
-            line = process.stdout.readline()
-            assert line, "the emulator exited before printing its URL"
-            printed.append(line)
-            if line.startswith("export "):
-                name, _, value = line[len("export "):].strip().partition("=")
-                lines[name] = value.strip("'")
+    argv = [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--seed", "1",
+            "--queue-time", "0", "--run-time", "0", "--agent-turn-time", "0",
+            "--agent-long-turn-time", "600"]
+    printed: List[str] = []
+    with in_the_foreground(argv, printed) as (process, lines):
         base, key = lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
         assert base.startswith("http://127.0.0.1:")
         models = "Models: 62 from the SDK's catalog, 59 checked against their schemas"
@@ -65,10 +54,36 @@ def test_module_runs_in_the_foreground_and_prints_how_to_connect() -> None:
         assert state["status"] == "processing"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+
+
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_c2VjcmV0"])
+def test_an_empty_or_short_webhook_secret_is_a_usage_error_without_a_traceback(
+    secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert higgsfield(["emulator", "--port", "0", "--webhook-secret", secret]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("higgsfield emulator: error: webhook_secret must")
+    assert "Traceback" not in err
+    assert not secret.removeprefix("whsec_") or secret.removeprefix("whsec_") not in err
+
+
+@pytest.mark.parametrize(("options", "side"), [([], 256), (["--full-size-images"], 2048)])
+def test_the_standalone_emulator_serves_images_at_the_size_asked_for_with_full_size_images(
+    options: List[str], side: int
+) -> None:
+    command = [sys.executable, "-m", "higgsfield_client.testing", "--port", "0", "--queue-time", "0",
+               "--run-time", "0", *options]
+    with in_the_foreground(command) as (process, lines):
+        base, key = lines["HIGGSFIELD_BASE_URL"], lines["HF_KEY"]
+        with SyncClient(base_url=base, api_key=key) as client:
+            arguments = {"prompt": "a lake", "resolution": "2K", "aspect_ratio": "1:1"}
+            result = client.subscribe("bytedance/seedream/v4/text-to-image", arguments)
+            png = result.images[0].read()
+        # The PNG's IHDR chunk: width and height, big-endian, after the signature and its header.
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (side, side)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
 
 
 # Each option of ``higgsfield emulator`` with words of its meaning (units, default) its help shows.
@@ -80,13 +95,19 @@ OPTION_MEANINGS = {
     "--fault-rate": ["from 0.0 to 1.0", "answered with a random fault", "default: 0.0"],
     "--seed": ["seed for the fault draws and the timing variation", "default: none"],
     "--webhook-secret": ["whsec_", "to sign webhook deliveries", "unsigned"],
+    "--webhook-body": ["{flat,nested}", "results under payload", "default: flat"],
     "--api-key": ["the key_id:key_secret key to accept", "default: a random key"],
     "--concurrency-limit": ["jobs in progress at once", "default: 50"],
     "--queue-limit": ["queued outputs", "429 account_queue_full", "default: 10000"],
     "--journal-limit": ["newest requests kept in the in-memory request journal", "default: 10000"],
+    "--balance": ["CREDITS", "a completed job is charged it", "answered 403", "default: no limit"],
     "--agent-turn-time": ["SECONDS", "Agent API turn stays processing", "default: 0.2"],
     "--agent-long-turn-time": ["SECONDS", "contains [long]", "default: ten times --agent-turn-time"],
     "--agent-answer-lag": ["SECONDS", "still reads awaiting_input", "default: 0.0"],
+    "--full-size-images": ["at the size asked for", "instead of at most 256 pixels a side"],
+    "--fault": ["ROUTE:KIND[:COUNT]", "webhook:duplicate", "output:stall:3", "repeatable"],
+    "--slow-seconds": ["SECONDS", "stalled download pauses", "out_of_order webhook", "default: 2.0"],
+    "--retry-after": ["SECONDS", "Retry-After of 429 answers", "default: 1"],
 }
 
 
@@ -118,6 +139,11 @@ def test_emulator_help_explains_each_option_and_how_to_connect(
     assert "higgsfield emulator --port 0 --fault-rate 0.1 --seed 7" in text
     assert "Under /v1/agent, with the same key." in text
     assert "Every model of the SDK's catalog snapshot" in text
+    # The commands against a running emulator, and the faults the options can script.
+    for command in ("jobs", "journal", "webhooks", "fault", "expire"):
+        assert f"\n    {command} " in text
+    assert "answer loopback clients only" in text
+    assert "duplicate (sent twice)" in text
     # Not the main command's epilog: no other command's examples, no exit code table.
     for other in ("submit", "status", "result", "cancel", "upload", "download", "estimate", "demo"):
         assert f"higgsfield {other}" not in text

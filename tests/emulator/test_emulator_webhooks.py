@@ -6,73 +6,16 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import requests
-from emu_helpers import submit, wait_status, wait_until
+from emu_helpers import Receiver, submit, wait_status, wait_until
 
 from higgsfield_client.testing import Emulator
 
 SECRET = "whsec_" + base64.b64encode(b"emulator-test-key-0123456789abcd").decode()
-
-
-class Receiver:
-    """A loopback webhook endpoint that answers 500 to the first ``failures`` deliveries, and
-    the first ``stalls`` only after ``stall`` seconds."""
-
-    def __init__(self, failures: int = 0, stalls: int = 0, stall: float = 0.0) -> None:
-        self.failures = failures
-        self.stalls = stalls
-        self.stall = stall
-        self.received: List[Tuple[Dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.received.append((dict(self.headers.items()), body))
-                    fail = len(receiver.received) <= receiver.failures
-                    stall = len(receiver.received) <= receiver.stalls
-                if stall:
-                    time.sleep(receiver.stall)
-                self.send_response(500 if fail else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?tenant=1"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def deliveries(self) -> List[Tuple[Dict[str, str], bytes]]:
-        with self.lock:
-            return list(self.received)
-
-
-@pytest.fixture
-def receiver_factory() -> Iterator[Any]:
-    made: List[Receiver] = []
-
-    def make(failures: int = 0, stalls: int = 0, stall: float = 0.0) -> Receiver:
-        receiver = Receiver(failures, stalls, stall)
-        receiver.thread.start()
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
 def verify(secret: str, headers: Dict[str, str], body: bytes) -> bool:
@@ -152,6 +95,44 @@ def test_failed_and_nsfw_jobs_deliver_their_status_body(
     assert "webhook-signature" not in {name.lower() for name in headers}
 
 
+def test_deliveries_can_hold_their_results_under_payload_per_emulator_and_per_job(
+    receiver_factory: Any,
+) -> None:
+    receiver = receiver_factory()
+    with Emulator(queue_time=0, run_time=0.05, webhook_secret=SECRET, webhook_body="nested") as emu:
+        _, completed = _run(emu, receiver)
+        _, failed = _run(emu, receiver, "[fail]")
+        emu.webhook_body = "flat"  # the next job's delivery is flat again
+        _, flat = _run(emu, receiver)
+        wait_until(lambda: True if len(receiver.deliveries()) == 3 else None)
+    bodies = {json.loads(body)["request_id"]: json.loads(body) for _, body in receiver.deliveries()}
+    assert bodies[completed["request_id"]] == {
+        "request_id": completed["request_id"],
+        "status": "completed",
+        "error": None,
+        "payload": {key: value for key, value in completed.items() if key not in ("request_id", "status")},
+    }
+    assert "images" in bodies[completed["request_id"]]["payload"]
+    assert bodies[failed["request_id"]] == {
+        "request_id": failed["request_id"],
+        "status": "failed",
+        "error": failed["error"],
+        "payload": {"expires_at": failed["expires_at"]},
+    }
+    assert bodies[flat["request_id"]] == flat
+    assert all(verify(SECRET, headers, body) for headers, body in receiver.deliveries())
+
+
+@pytest.mark.parametrize("shape", ["", "Nested", "payload"])
+def test_an_unknown_body_shape_is_refused(shape: str) -> None:
+    with pytest.raises(ValueError, match="webhook_body must be one of"):
+        Emulator(webhook_body=shape)
+    emu = Emulator()
+    with pytest.raises(ValueError, match="webhook_body must be one of"):
+        emu.webhook_body = shape
+    assert emu.webhook_body == "flat"
+
+
 def test_canceled_jobs_send_no_webhook(receiver_factory: Any) -> None:
     receiver = receiver_factory()
     with Emulator(queue_time=30) as emu, _session(emu) as http:
@@ -209,10 +190,18 @@ def test_invalid_webhook_urls_are_422(emu: Emulator, http: requests.Session, url
     assert response.json()["detail"][0]["loc"] == ["query", "hf_webhook"]
 
 
-@pytest.mark.parametrize("secret", ["nope", "whsec_!!!"])
-def test_malformed_secret_is_refused(secret: str) -> None:
-    with pytest.raises(ValueError, match="webhook_secret"):
+@pytest.mark.parametrize(
+    "secret", ["nope", "whsec_!!!", "", "whsec_", "whsec_" + base64.b64encode(b"k" * 23).decode()]
+)
+def test_malformed_empty_or_short_secret_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="webhook_secret") as raised:
         Emulator(webhook_secret=secret)
+    encoded = secret.removeprefix("whsec_")
+    assert not encoded or encoded not in str(raised.value)
+
+
+def test_the_shortest_standard_webhooks_secret_signs() -> None:
+    Emulator(webhook_secret="whsec_" + base64.b64encode(b"k" * 24).decode())
 
 
 # -- scripted delivery faults and the journal ---------------------------------------------------

@@ -167,6 +167,12 @@ def test_submit_rejects_invalid_options(config: ApiConfig, kwargs: dict[str, Any
         build_submit_request(config, "higgsfield-ai/soul/standard", {"prompt": "p"}, **kwargs)
 
 
+def test_a_refused_webhook_url_is_named_without_its_query(config: ApiConfig) -> None:
+    with pytest.raises(InvalidArgumentError) as raised:
+        build_submit_request(config, "m/x", {}, webhook_url="ftp://hooks.example/in?hf_ref=1&hf_token=s3cret")
+    assert str(raised.value) == "webhook_url must be an http(s) URL, got 'ftp://hooks.example/in?...'"
+
+
 @pytest.mark.parametrize(
     "arguments",
     [

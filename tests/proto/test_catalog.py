@@ -16,6 +16,7 @@ from higgsfield_proto import (
     FieldError,
     ModelArgument,
     ModelDrift,
+    Price,
     UnknownModelError,
     ValidationError,
     catalog_drift,
@@ -503,3 +504,34 @@ def test_malformed_catalog_data_is_refused(data: Any, message: str) -> None:
 def test_the_supplement_parts_are_optional() -> None:
     published = catalog_from_openapi(DOCUMENT, source="s", date="d")
     assert catalog_with_supplement(published, {"format": 1}) == published
+
+
+IMAGE = Price(credits=Decimal("1.5"), usd=Decimal("0.09375"), per="image", source="s")
+VIDEO = Price(credits=Decimal("10"), usd=Decimal("0.625"), per="5 s of video", source="s")
+JOB = Price(credits=Decimal("7"), usd=Decimal("0.4375"), per="job", source="s")
+
+
+@pytest.mark.parametrize(
+    ("price", "arguments", "credits", "usd"),
+    [
+        (IMAGE, {}, "1.500", "0.094"),
+        (IMAGE, {"num_images": 3}, "4.500", "0.281"),
+        (IMAGE, {"batch_size": 4, "num_images": 2}, "6.000", "0.375"),
+        (IMAGE, {"num_images": 0, "batch_size": True}, "1.500", "0.094"),
+        (IMAGE, {"num_images": 2.0}, "1.500", "0.094"),
+        (VIDEO, {}, "10.000", "0.625"),
+        (VIDEO, {"duration": 10}, "20.000", "1.250"),
+        (VIDEO, {"duration": "8"}, "16.000", "1.000"),
+        (VIDEO, {"duration": 2.5}, "5.000", "0.313"),
+        (VIDEO, {"duration": "long"}, "10.000", "0.625"),
+        (VIDEO, {"duration": -5}, "10.000", "0.625"),
+        (VIDEO, {"duration": False}, "10.000", "0.625"),
+        (JOB, {"n": 9}, "7.000", "0.438"),
+    ],
+)
+def test_a_price_reads_the_outputs_or_the_seconds_a_job_asks_for(
+    price: Price, arguments: Dict[str, Any], credits: str, usd: str
+) -> None:
+    estimate = price.for_arguments(arguments)
+    assert (estimate.credits, estimate.usd) == (Decimal(credits), Decimal(usd))
+    assert str(estimate.credits) == credits  # thousandths, as the API writes them

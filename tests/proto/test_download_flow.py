@@ -15,7 +15,9 @@ from higgsfield_proto import (
     FlowEnv,
     InvalidArgumentError,
     NotFoundError,
+    OutputExpiredError,
     ProtocolError,
+    RateLimitError,
     Response,
     RetryPolicy,
     StreamedResponse,
@@ -104,6 +106,53 @@ def test_an_answer_that_is_no_file_is_a_typed_error(answer: Any, error: type) ->
     raised, runner = expect_error(download_flow(URL, ENV), [answer])
     assert isinstance(raised, error)
     assert len(runner.sends) == 1
+
+
+# What an S3-style storage host answers for a key that expired or was deleted (129 bytes).
+NO_SUCH_KEY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>\n"
+)
+
+
+def test_an_expired_or_deleted_output_says_which_it_is_and_the_storages_code() -> None:
+    answer = Response(
+        status=404,
+        headers=(("Content-Type", "application/xml"), ("X-Correlation-ID", "c-1")),
+        body=NO_SUCH_KEY,
+    )
+    error, runner = expect_error(download_flow(URL + "#frag", ENV), [answer])
+    assert isinstance(error, OutputExpiredError)
+    assert isinstance(error, NotFoundError)  # existing ``except NotFoundError`` still catches it
+    assert str(error) == (
+        "output https://cdn.example/outputs/r1/0.png has expired or was deleted "
+        "(HTTP 404, storage code NoSuchKey) [correlation_id=c-1]"
+    )
+    assert (error.url, error.storage_code) == ("https://cdn.example/outputs/r1/0.png", "NoSuchKey")
+    assert (error.status_code, error.correlation_id, error.request_id) == (404, "c-1", None)
+    assert error.body == NO_SUCH_KEY.decode()
+    assert "s3cr3t" not in str(error) + repr(error) + error.url
+    assert len(runner.sends) == 1  # a 404 is not repeated
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"Not Found", b'{"detail": "gone"}', b"<Error><Code></Code></Error>", b"<Code>a b</Code>"]
+)
+def test_a_404_without_a_storage_code_still_names_the_output(body: bytes) -> None:
+    error, _ = expect_error(download_flow(URL, ENV), [Response(status=404, body=body)])
+    assert isinstance(error, OutputExpiredError)
+    assert error.storage_code is None
+    assert str(error) == "output https://cdn.example/outputs/r1/0.png has expired or was deleted (HTTP 404)"
+
+
+def test_other_error_statuses_of_a_file_host_keep_their_classes() -> None:
+    error, _ = expect_error(
+        download_flow(URL, FlowEnv(retry=RetryPolicy(max_attempts=1))),
+        [Response(status=429, headers=(("Retry-After", "3"),), body=b"slow down")],
+    )
+    assert isinstance(error, RateLimitError)
+    assert not isinstance(error, NotFoundError)
+    assert error.retry_after == 3
 
 
 @pytest.mark.parametrize(

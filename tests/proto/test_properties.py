@@ -67,7 +67,7 @@ INTERESTING_KEYS = [
     "status", "request_id", "id", "images", "video", "zip", "mov", "jsx", "fbx", "ply", "error",
     "expires_at", "status_url", "cancel_url", "detail", "details", "message", "code", "limit",
     "credits", "usd", "public_url", "upload_url", "upload_headers", "content_type", "url",
-    "image_url", "loc", "msg", "type",
+    "image_url", "loc", "msg", "type", "payload",
 ]  # fmt: skip
 WALL_START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp()
 
@@ -181,6 +181,29 @@ webhook_headers = st.lists(
     ),
     max_size=4,
 )
+
+
+def _nested(payload: dict[str, Any]) -> dict[str, Any]:
+    """A flat status payload in the other delivery shape: the results under ``payload``."""
+    top = {key: payload[key] for key in ("request_id", "status", "error") if key in payload}
+    return {**top, "payload": {key: value for key, value in payload.items() if key not in top}}
+
+
+@PROPERTY
+@given(payload=status_like())
+def test_a_delivery_reads_the_same_flat_or_with_its_results_under_payload(payload: dict[str, Any]) -> None:
+    payload.pop("payload", None)
+    outcomes = []
+    for shape in (payload, _nested(payload)):
+        try:
+            outcomes.append(parse_webhook(json.dumps(shape).encode()).status)
+        except HiggsfieldError as exc:
+            outcomes.append(type(exc))
+    flat, nested = outcomes
+    assert nested == flat
+    if isinstance(flat, JobStatus):
+        assert isinstance(nested, JobStatus)
+        assert dict(nested.payload) == payload
 
 
 @PROPERTY

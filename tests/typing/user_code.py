@@ -20,12 +20,14 @@ from higgsfield_client import (
     NSFW,
     AsyncClient,
     AsyncRequestController,
+    Budget,
     Cancelled,
     Completed,
     Failed,
     HiggsfieldClientError,
     InProgress,
     JobFailedError,
+    JobPrice,
     JobResult,
     PollPolicy,
     Queued,
@@ -35,6 +37,7 @@ from higgsfield_client import (
     ResponseInfo,
     Retrying,
     RetryPolicy,
+    Spent,
     Status,
     SyncClient,
     SyncRequestController,
@@ -207,3 +210,17 @@ def observed() -> Optional[float]:
         print(limits.remaining, limits.headers.get("x-ratelimit-reset"), limits.status)
     AsyncClient(event_hooks={"retry": [on_retry], "response": [on_response]})
     return limits.retry_after
+def models_and_budgets() -> Decimal:
+    """The model catalog and budgets, as docs/models.md and docs/costs.md show them."""
+    with SyncClient(validate="strict", budget=Budget(max_credits=200)) as client:
+        for entry in client.models.list(kind="video"):
+            print(entry.model_id, entry.price)
+        client.models.validate("higgsfield-ai/soul/standard", {"prompt": "a lake"})
+        client.submit("higgsfield-ai/soul/standard", {"prompt": "a lake"}, validate=False)
+        price: Optional[JobPrice] = client.price("higgsfield-ai/soul/standard", {"prompt": "a lake"})
+        print(price.source if price is not None else "unknown")
+        with client.budget(max_usd="0.50") as block:
+            client.subscribe("higgsfield-ai/soul/standard", {"prompt": "one more"})
+        spent: Spent = client.spent
+        print(block.spent.charged.usd, spent.by_model["higgsfield-ai/soul/standard"].charged.credits)
+        return spent.committed.credits

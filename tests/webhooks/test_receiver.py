@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import time
 import warnings
@@ -13,9 +16,10 @@ import pytest
 import trio
 
 from higgsfield_client import InvalidArgumentError
-from higgsfield_client.webhooks import MemoryStore, WebhookReceiver, verify_webhook
+from higgsfield_client.webhooks import MemoryStore, WebhookReceiver, WebhookSecretError, verify_webhook
 from higgsfield_proto import JobState, WebhookEvent, WebhookVerificationError
 
+from .servers import load
 from .support import FORGER, OLD_SECRET, SECRET, signed, status_body
 
 
@@ -174,6 +178,52 @@ def test_any_secret_of_a_rotation_verifies() -> None:
 def test_a_receiver_refuses_missing_or_malformed_secrets(secret: Any) -> None:
     with pytest.raises(InvalidArgumentError):
         WebhookReceiver(secret, Recorder())
+
+
+SHORT = "whsec_" + base64.b64encode(b"twenty-three bytes long").decode()  # one byte short
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["", "whsec_", [""], ["whsec_"], [SECRET, ""], [SECRET, "whsec_"], SHORT, [OLD_SECRET, SHORT]],
+    ids=["empty", "prefix alone", "[empty]", "[prefix]", "good and empty", "good and prefix",
+         "23 bytes", "good and 23 bytes"],
+)
+def test_a_receiver_refuses_an_empty_or_short_secret_when_it_is_made(secret: Any) -> None:
+    # WebhookReceiver(os.getenv("HF_WEBHOOK_SECRET", ""), ...) with the variable unset: an
+    # endpoint where anyone could forge "completed" events must not come up at all.
+    with pytest.raises(WebhookSecretError) as raised:
+        WebhookReceiver(secret, Recorder())
+    assert isinstance(raised.value, InvalidArgumentError)
+    assert SHORT[len("whsec_") :] not in str(raised.value)
+    assert SECRET[len("whsec_") :] not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "example", ["webhook_receiver", "webhooks_fastapi", "webhooks_flask", "webhooks_django"]
+)
+def test_the_example_apps_refuse_an_empty_or_short_secret(example: str) -> None:
+    make_app = load(example)["make_app"]
+    for secret in ("", "whsec_", [""], SHORT, ["whsec_", "whsec_"]):
+        with pytest.raises(WebhookSecretError):
+            make_app(secret, Recorder())
+
+
+def test_a_delivery_signed_with_an_empty_key_finds_no_receiver_to_accept_it() -> None:
+    body = status_body()
+    now = str(int(time.time()))
+    digest = hmac.new(b"", f"msg_1.{now}.".encode() + body, hashlib.sha256).digest()
+    forged = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": now,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+    }
+    handler = Recorder()
+    assert WebhookReceiver(SECRET, handler).handle(forged, body).status == 401
+    for empty in ("", "whsec_"):
+        with pytest.raises(WebhookSecretError):
+            verify_webhook(empty, forged, body)
+    assert handler.calls == []
 
 
 def test_handle_refuses_a_coroutine_handler_without_leaking_the_coroutine() -> None:
