@@ -234,9 +234,11 @@ class Calls:
             idempotency_key=idempotency_key or new_idempotency_key(),
             expires_after=expires_after,
         )
-        if self.ledger.active:
-            flow = self._spend(model, arguments, flow, [])
-        return Call(flow=flow, finish=_request_id, action="submit", subject=model)
+        if not self.ledger.active:
+            return Call(flow=flow, finish=_request_id, action="submit", subject=model)
+        spending: list[LedgerJob] = []
+        flow = self._spend(model, arguments, flow, spending)
+        return Call(flow=flow, finish=_request_id, action="submit", subject=model, price=_priced(spending))
 
     def subscribe(
         self,
@@ -270,11 +272,19 @@ class Calls:
             cancel_on_timeout=cancel_on_timeout,
         )
         handler = event_handler(on_enqueue, on_queue_update)
-        if self.ledger.active:
-            spending: list[LedgerJob] = []
-            flow = self._spend(model, arguments, flow, spending)
-            handler = self._ledger_events(spending, handler)
-        return Call(flow=flow, finish=self.result, on_event=handler, action="subscribe", subject=model)
+        if not self.ledger.active:
+            return Call(flow=flow, finish=self.result, on_event=handler, action="subscribe", subject=model)
+        spending: list[LedgerJob] = []
+        flow = self._spend(model, arguments, flow, spending)
+        handler = self._ledger_events(spending, handler)
+        return Call(
+            flow=flow,
+            finish=self.result,
+            on_event=handler,
+            action="subscribe",
+            subject=model,
+            price=_priced(spending),
+        )
 
     def price(self, model: str, arguments: Mapping[str, Any]) -> Call[Optional[JobPrice], Optional[JobPrice]]:
         """Price a job as a budget does: the account's estimate (once per distinct model and
@@ -471,3 +481,12 @@ def output_urls(result: JobResult) -> list[str]:
 
 def _request_id(job: JobStatus) -> str:
     return job.request_id
+
+
+def _priced(spending: list[LedgerJob]) -> Callable[[], Optional[JobPrice]]:
+    """The price of the job ``_spend`` reserved into ``spending``, once it has (for its span)."""
+
+    def price() -> Optional[JobPrice]:
+        return spending[0].price if spending else None
+
+    return price

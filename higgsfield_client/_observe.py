@@ -41,6 +41,7 @@ from ._redact import redacted_url
 if TYPE_CHECKING:
     from higgsfield_proto import Send, StreamedSend
 
+    from ._budget import JobPrice
     from ._runner import Call, WatchedFlow
 
 T = TypeVar("T")
@@ -55,8 +56,11 @@ RATE_PREFIX = "x-ratelimit-"
 _first = operator.itemgetter(0)
 _MODULES = sys.modules
 
-ITEM_ID: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("higgsfield_item_id", default=None)
-"""The id of the batch item whose work runs in this context: its job spans carry it."""
+ITEM: contextvars.ContextVar[tuple[Optional[str], Optional[JobPrice]]] = contextvars.ContextVar(
+    "higgsfield_item", default=(None, None)
+)
+"""The id of the batch item whose work runs in this context, and its price under the batch's
+budget: its job spans carry them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,15 +249,16 @@ def span(name: str, attributes: Mapping[str, Any], *, parent: Any = None) -> Ite
 
 
 @contextlib.contextmanager
-def item(item_id: str) -> Iterator[Any]:
+def item(item_id: str, price: Optional[JobPrice] = None) -> Iterator[Any]:
     """A batch item's span (``higgsfield.batch.item``, with the item id) made current, and the
-    item id given to the job spans started inside; yields the span, or None when not tracing."""
-    token = ITEM_ID.set(item_id)
+    item id and ``price`` (what the batch's budget counted for it) given to the job spans
+    started inside; yields the span, or None when not tracing."""
+    token = ITEM.set((item_id, price))
     try:
         with span("higgsfield.batch.item", {"higgsfield.batch.item_id": item_id}) as made:
             yield made
     finally:
-        ITEM_ID.reset(token)
+        ITEM.reset(token)
 
 
 class Jobs(Protocol):

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
     from higgsfield_transports import AsyncTransport, SyncTransport
 
+    from ._budget import JobPrice
+
 T = TypeVar("T")
 R = TypeVar("R")
 EventHandler = Callable[[object], Any]
@@ -138,6 +140,8 @@ class Call(Generic[T, R]):
             ``"subscribe"``, ``"status"``, ``"wait"``, ``"cancel"``, ``"turn"``, or empty.
         subject: what it does it to: the model of a submit, the request id of a job's call, the
             session id of a turn.
+        price: the price a budget counted for the job a submit or subscribe makes, once known
+            (read when the submit is answered); None when no budget prices it.
     """
 
     flow: Flow[T]
@@ -147,6 +151,7 @@ class Call(Generic[T, R]):
     sink: Optional[Sink] = None
     action: str = ""
     subject: str = ""
+    price: Optional[Callable[[], Optional[JobPrice]]] = None
 
 
 def _log(

@@ -42,7 +42,7 @@ from higgsfield_proto import (
 )
 
 from ._observe import (
-    ITEM_ID,
+    ITEM,
     Hook,
     Observer,
     RequestInfo,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.trace import Span, Tracer
 
+    from ._budget import JobPrice
     from ._runner import Call
 
 T = TypeVar("T")
@@ -69,15 +70,21 @@ _FAILED_STATES = (JobState.FAILED.value, JobState.NSFW.value)
 class JobRecord:
     """What the client knows of one job it follows; changed as the job is polled."""
 
-    __slots__ = ("checks", "ended", "item_id", "model", "request_id", "span", "started", "state", "submitted",
-                 "webhook")  # fmt: skip
+    __slots__ = ("checks", "ended", "item_id", "model", "price", "request_id", "span", "started", "state",
+                 "submitted", "webhook")  # fmt: skip
 
     def __init__(
-        self, *, model: str = "", request_id: Optional[str] = None, item_id: Optional[str] = None
+        self,
+        *,
+        model: str = "",
+        request_id: Optional[str] = None,
+        item_id: Optional[str] = None,
+        price: Optional[JobPrice] = None,
     ) -> None:
         self.model = model
         self.request_id = request_id
         self.item_id = item_id
+        self.price = price  # what a budget counted for the job, when one priced it
         self.webhook = False
         self.submitted: Optional[float] = None  # monotonic, when the submit was answered
         self.started: Optional[float] = None  # first seen in progress
@@ -113,6 +120,12 @@ class JobRecord:
                 span.set_attribute("higgsfield.job.queued_seconds", max(0.0, queued_until - self.submitted))
             if self.started is not None and self.ended is not None:
                 span.set_attribute("higgsfield.job.running_seconds", max(0.0, self.ended - self.started))
+        if self.price is not None:
+            span.set_attributes({
+                "higgsfield.job.cost.credits": float(self.price.amount.credits),
+                "higgsfield.job.cost.usd": float(self.price.amount.usd),
+                "higgsfield.job.cost.source": self.price.source,
+            })  # fmt: skip
         if error is not None:
             _tracing().fail(span, error)
         elif self.state in _FAILED_STATES:
@@ -210,6 +223,7 @@ class Watch:
     ) -> None:
         self._action = call.action
         self._subject = call.subject
+        self._price = call.price
         self._observer = observer
         self._hooks = observer.hooks or {}
         self._logger = logger
@@ -267,7 +281,8 @@ class Watch:
 
     def _begin(self) -> None:
         if self._owns_job:
-            self._job = JobRecord(model=self._subject, item_id=ITEM_ID.get())
+            item_id, price = ITEM.get()
+            self._job = JobRecord(model=self._subject, item_id=item_id, price=price)
             if self._spans is not None:
                 attributes: dict[str, Any] = {"higgsfield.model": self._subject}
                 if self._job.item_id is not None:
@@ -366,6 +381,8 @@ class Watch:
         assert job is not None, "a submit is watched with its job"
         job.request_id = request_id
         job.submitted = time.monotonic()
+        if job.price is None and self._price is not None:
+            job.price = self._price()
         _book(self._observer).keep(job)
         self._became(job, JobState.QUEUED.value, f"submitted (model {job.model})")
 

@@ -450,7 +450,7 @@ class BatchRunner:
     ) -> None:
         async with results:
             # The item's span (when tracing): its job's span and its downloads' go under it.
-            with item_span(item.id) as span:
+            with item_span(item.id, price) as span:
                 slot = [holds_slot]
                 new_key = record.state == PENDING or record.state in ENDED_WITHOUT_OUTPUT
                 try:

@@ -91,3 +91,16 @@ def test_a_batch_stopped_by_a_refused_account_is_an_error_span(
     assert {
         span.attributes["higgsfield.batch.item_status"] for span in spans.named("higgsfield.batch.item")
     } == {"unfinished"}
+
+
+def test_the_job_of_an_item_a_batch_budget_priced_carries_its_cost(
+    quick: Emulator, tmp_path: Path, spans: Any
+) -> None:
+    from decimal import Decimal
+
+    budget = Decimal("100")
+    batch = Batch(items(2), out=tmp_path, api_key=quick.api_key, base_url=quick.base_url, budget=budget)
+    assert [result.estimate for result in batch.results()] == ["1.500"] * 2
+    jobs = spans.named("higgsfield.job")
+    assert [job.attributes["higgsfield.job.cost.credits"] for job in jobs] == [1.5, 1.5]
+    assert {job.attributes["higgsfield.job.cost.source"] for job in jobs} == {"estimate"}

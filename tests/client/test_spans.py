@@ -7,6 +7,7 @@ asyncio task, a trio nursery's task): what the client starts there is a child of
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Awaitable, Callable, List
 
 import anyio
@@ -285,3 +286,39 @@ def test_a_client_following_too_many_jobs_ends_the_oldest_span_first(
     assert [span.attributes["higgsfield.job.status"] for span in spans.named("higgsfield.job")] == [
         "queued"
     ] * 3
+
+
+def test_a_job_a_budget_priced_carries_its_cost_and_a_job_without_one_none(
+    runtime: Harness, spans: Any
+) -> None:
+    from higgsfield_client import Budget
+
+    for _ in range(3):
+        runtime.emulator.script_next_job(queue_time=0.0, run_time=0.0)
+
+    async def scenario(client: Any) -> Any:
+        await client.subscribe(MODEL, {"prompt": "a lake"})
+        submitted = await client.submit(MODEL, {"prompt": "a lake", "num_images": 2})
+        await submitted.get()
+        return client.spent
+
+    (spent,) = runtime.run(in_user_span(scenario), budget=Budget(max_credits=100))
+    assert spent.charged.credits == Decimal("4.5")  # 1.5 credits an image, by the account's estimate
+    one, two = spans.named("higgsfield.job")
+    assert (one.attributes["higgsfield.job.cost.credits"], one.attributes["higgsfield.job.cost.usd"]) == (
+        1.5,
+        0.094,
+    )
+    assert one.attributes["higgsfield.job.cost.source"] == "estimate"
+    assert (two.attributes["higgsfield.job.cost.credits"], two.attributes["higgsfield.job.cost.usd"]) == (
+        3.0,
+        0.188,
+    )
+    spans.clear()
+
+    async def unpriced(client: Any) -> Any:
+        return await client.subscribe(MODEL, {"prompt": "free of budgets"})
+
+    runtime.run(in_user_span(unpriced))
+    (job,) = spans.named("higgsfield.job")
+    assert not [name for name in job.attributes if name.startswith("higgsfield.job.cost")]
