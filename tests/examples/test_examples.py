@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -268,8 +269,17 @@ def logging_restored() -> Iterator[None]:
 
 @pytest.mark.usefixtures("no_tracer_provider", "logging_restored")
 def test_the_observability_example_prints_the_job_s_spans_and_log_lines(
-    higgsfield_emulator: Emulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    higgsfield_emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    # The exporter's default stream is the sys.stdout of the SDK's import, which an earlier test
+    # in this process may have made under pytest's own capture: this test's is given instead.
+    service_name, _, *rest = ConsoleSpanExporter.__init__.__defaults__ or ()
+    monkeypatch.setattr(ConsoleSpanExporter.__init__, "__defaults__", (service_name, sys.stdout, *rest))
     main_of("observability")()
     out = capsys.readouterr().out
     (job,) = higgsfield_emulator.jobs()
