@@ -17,12 +17,15 @@ an emulator running in a separate process. Suites (default: all, in this order):
   emulator_rate  the emulator's own request rate (bench/emulator_rate.py; no baseline)
   batch          durable batches: 10,000 items, wall, CPU, RSS, journal size and overhead
   catalog        the model catalog's argument check: CPU per check over CPU per submit
+  otel           status() CPU with OpenTelemetry's API loaded and no provider vs without the
+                 otel extra (target <= 1.02), and with tracing on
   budget         a budget's bookkeeping: CPU per priced job over CPU per submit without one
   mcp            the MCP server's overhead: a job_status tool call over stdio vs status()
 
 Not in the default run, named explicitly:
 
-  instructions   targets 1 and 2 in instructions per call under valgrind (steady, ~10 min)
+  instructions   targets 1 and 2 in instructions per call under valgrind (steady, ~10 min),
+                 and the otel comparison in instructions
 
 --quick shrinks the counts (128 MiB upload, 300 concurrent jobs, 2,000 for scale, 5 s and 30 s
 jobs only) for a smoke run of about four minutes. The official SDK is installed on first use into
@@ -61,6 +64,7 @@ SUITES: Dict[str, str] = {
     "emulator_rate": "emulator_suite",
     "batch": "batch",
     "catalog": "catalog",
+    "otel": "otel",
     "budget": "budget",
     "mcp": "mcp_status",
     "instructions": "instructions",

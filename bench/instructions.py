@@ -8,8 +8,13 @@ one connection, and prints the difference per call. Only the client process's us
 instructions are counted: the emulator (in its own process) and the kernel's share of each
 system call are not, so the ratios here are larger than the CPU-time ratios of ``status``.
 
+It also counts the cost of observability when nothing observes (``instructions/otel-*``): ours
+with OpenTelemetry's API loaded and no tracer provider, over ours as without the ``otel`` extra
+(its import made to fail), per transport (target <= 1.02; ``bench/otel.py`` measures the same in
+CPU time).
+
 Not part of the default run (``python -m bench instructions``): it needs valgrind and takes
-about fifteen minutes. The baselines are those of ``status``: the raw library (requests, aiohttp,
+about twenty minutes. The baselines are those of ``status``: the raw library (requests, aiohttp,
 an h11-over-anyio loop under trio) and httpx under trio, each sending the same headers as ours;
 and, next to the sync client, the official ``SyncClient`` (httpx) run by its own venv's
 interpreter through ``bench/_official_driver.py``. For trio, the transport on its own (a prebuilt
@@ -55,8 +60,15 @@ LABELS = {"raw": "raw", "httpx": "httpx under trio", "official": "official SyncC
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def count(emulator: EmulatorProcess, request_id: str, transport: str, kind: str, calls: int) -> int:
-    """Instructions the client process executes for ``calls`` status calls (plus its start-up).
+OTEL_TARGET = 1.02
+OTEL_TRANSPORTS = ("requests", "aiohttp", "trio")
+
+
+def count(
+    emulator: EmulatorProcess, request_id: str, transport: str, kind: str, calls: int, otel: str = ""
+) -> int:
+    """Instructions the client process executes for ``calls`` status calls (plus its start-up);
+    ``otel`` is the status worker's OpenTelemetry setting, if any.
 
     Raises:
         RuntimeError: the worker failed or valgrind printed no count.
@@ -73,7 +85,7 @@ def count(emulator: EmulatorProcess, request_id: str, transport: str, kind: str,
     else:
         params = {
             "kinds": [kind], "transport": transport, "base_url": emulator.base_url,
-            "key": emulator.api_key, "request_id": request_id, "batch": calls, "rounds": 1,
+            "key": emulator.api_key, "request_id": request_id, "batch": calls, "rounds": 1, "otel": otel,
         }
         program = [sys.executable, "-m", "bench.status", "--worker", json.dumps(params)]
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *program]
@@ -86,11 +98,13 @@ def count(emulator: EmulatorProcess, request_id: str, transport: str, kind: str,
     return int(found.group(1))
 
 
-def per_call(ctx: Context, emulator: EmulatorProcess, request_id: str, transport: str, kind: str) -> float:
+def per_call(
+    ctx: Context, emulator: EmulatorProcess, request_id: str, transport: str, kind: str, otel: str = ""
+) -> float:
     """Instructions per status call: the difference between a long and a short loop."""
     short, long = ctx.pick(200, 100), ctx.pick(800, 300)
-    return (count(emulator, request_id, transport, kind, long)
-            - count(emulator, request_id, transport, kind, short)) / (long - short)
+    return (count(emulator, request_id, transport, kind, long, otel)
+            - count(emulator, request_id, transport, kind, short, otel)) / (long - short)
 
 
 def run(ctx: Context) -> List[Figure]:
@@ -119,7 +133,26 @@ def run(ctx: Context) -> List[Figure]:
                 )))
             if transport in ALONE:
                 figures.append(_alone(ctx, emulator, request_id, transport, ours, theirs["raw"]))
+        figures.extend(_otel(ctx, emulator, request_id, transport) for transport in OTEL_TRANSPORTS)
     return figures
+
+
+def _otel(ctx: Context, emulator: EmulatorProcess, request_id: str, transport: str) -> Figure:
+    """Ours with OpenTelemetry's API loaded and no provider, against ours without the extra."""
+    name = f"instructions/otel-{transport}"
+    try:
+        absent = per_call(ctx, emulator, request_id, transport, "ours", "absent")
+        api = per_call(ctx, emulator, request_id, transport, "ours", "api")
+    except Exception as exc:
+        return failure(name, exc)
+    return report(Figure(
+        name=name,
+        text=(f"without the otel extra {absent / 1000:,.1f}k, API loaded and no provider "
+              f"{api / 1000:,.1f}k instructions per call: ratio {api / absent:.3f} "
+              f"(target <= {OTEL_TARGET})"),
+        met=api / absent <= OTEL_TARGET,
+        data={"ours": api, "baseline": absent, "ratio": api / absent},
+    ))
 
 
 def _alone(

@@ -21,6 +21,7 @@ holds the server's time.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any, Awaitable, Callable, Dict, List
 
@@ -331,7 +332,15 @@ async def _httpx_async(p: Dict[str, Any]) -> Rounds:
 
 
 def worker(p: Dict[str, Any]) -> Dict[str, Any]:
-    """Time alternating batches of sequential status checks, ours and raw, on one transport."""
+    """Time alternating batches of sequential status checks, ours and raw, on one transport.
+
+    ``p["otel"]`` (``bench/instructions.py``): ``"absent"`` runs as without the otel extra (its
+    import fails), ``"api"`` with OpenTelemetry's API loaded and no tracer provider.
+    """
+    if p.get("otel") == "absent":
+        sys.modules["opentelemetry"] = None  # type: ignore[assignment]
+    elif p.get("otel") == "api":
+        import opentelemetry.trace  # noqa: F401
     transport = p["transport"]
     if transport == "requests":
         return dict(_sync(p))

@@ -45,6 +45,7 @@ from higgsfield_proto import (
     PollPolicy,
     ProtocolError,
     RateLimitError,
+    Retrying,
     RetryPolicy,
     ServerError,
     SessionBusyError,
@@ -63,6 +64,7 @@ from ._defaults import defaults as _defaults
 from ._defaults import on_default_async as _on_default_async
 from ._defaults import on_default_sync as _on_default_sync
 from ._errors import HiggsfieldArgumentWarning, HiggsfieldClientError
+from ._observe import RateLimits, RequestInfo, ResponseInfo
 from ._outputs import Embedded, Output
 from ._statuses import (
     DONE_STATUSES,
@@ -263,7 +265,11 @@ __all__ = [
     "ProtocolError",
     "Queued",
     "RateLimitError",
+    "RateLimits",
+    "RequestInfo",
+    "ResponseInfo",
     "RetryPolicy",
+    "Retrying",
     "ServerError",
     "SessionBusyError",
     "SessionState",

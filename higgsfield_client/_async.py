@@ -21,6 +21,7 @@ from ._calls import Calls, output_urls
 from ._checks import Validate
 from ._connections import AsyncTransportChoice, RunContext, TransportsByRun, over_async_httpx_client
 from ._download import Destination
+from ._observe import EventHooks, Observer, RateLimits, check_hooks
 from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_async, run_async, running_library
@@ -114,7 +115,8 @@ class AsyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         run = await self._client._context()
-        events = iterate_async(self._job.updates(timeout=timeout, delay=delay), run.transport, run.library)
+        call = self._job.updates(timeout=timeout, delay=delay)
+        events = iterate_async(call, run.transport, run.library, self._client._observer)
         try:
             async for event in events:
                 status = self._job.observe(event)
@@ -162,10 +164,12 @@ class AsyncClient(ClientBase):
             under asyncio, the h11 transport under trio.
         http_client: an ``httpx.AsyncClient`` to send with (the ``httpx`` extra; under asyncio
             or trio, in the run it belongs to), with all its settings; it stays yours to close.
+        event_hooks: as for ``SyncClient``; a hook may also be a coroutine function, awaited.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with a transport object
-            or ``http_client``, both of those given, or a bad ``validate``.
+            or ``http_client``, both of those given, or a bad ``validate``; event hooks that are not
+            lists of functions under the names ``request``, ``response`` and ``retry``.
     """
 
     _asynchronous = True
@@ -186,7 +190,9 @@ class AsyncClient(ClientBase):
         http_client: Optional[httpx.AsyncClient] = None,
         validate: Validate = True,
         budget: Optional[Budget] = None,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        observer = Observer(check_hooks(event_hooks, blocking=False))
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
@@ -202,12 +208,18 @@ class AsyncClient(ClientBase):
             validate=validate,
             budget=budget,
         )
+        self._observer = observer
         self._fetcher = AsyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
         if http_client is not None:
             transport = over_async_httpx_client(http_client)
         self._transports = TransportsByRun(transport, settings)
         self._start_official(http_client)
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The rate-limit facts of the last answer that carried any (see ``SyncClient``)."""
+        return self._observer.rate_limits
 
     @functools.cached_property
     def agents(self) -> AsyncAgents:
@@ -251,11 +263,13 @@ class AsyncClient(ClientBase):
 
     async def _run(self, call: Call[Any, R]) -> R:
         run = await self._context()
-        return await run_async(call, run.transport, run.library)
+        return await run_async(call, run.transport, run.library, self._observer)
 
     async def aclose(self) -> None:
-        """Close the transport this client created for the current event loop or run, and the
-        httpx clients it made as ``_client`` and ``_upload_client`` (made anew if used again)."""
+        """Close the transport this client created for the current event loop or run, the httpx
+        clients it made as ``_client`` and ``_upload_client`` (made anew if used again), and end
+        the spans of the jobs it submitted and has not seen end."""
+        self._observer.close()
         for made in self._forget_made():
             await made.aclose()
         await self._transports.aclose()

@@ -128,7 +128,7 @@ class Job:
             self._calls.settings.env(timeout=timeout, delay=delay),
             check_first=True,
         )
-        return Call(flow=flow)
+        return Call(flow=flow, action="wait", subject=self.request_id)
 
     def observe(self, event: object) -> Optional[Status]:
         """The status object of a status event (kept if final), or None for any other event."""
@@ -158,14 +158,15 @@ class Job:
             cancel_on_timeout=cancel_on_timeout,
             check_first=True,
         )
-        return Call(flow=flow, finish=self._calls.seen)
+        return Call(flow=flow, finish=self._calls.seen, action="wait", subject=self.request_id)
 
     def result(
         self, *, timeout: Optional[float], cancel_on_timeout: bool, raise_on_failure: Optional[bool]
     ) -> Call[JobStatus, JobResult]:
         """Wait for the final status, keep it, and return the result (see ``Calls.result``)."""
         waiting = self.final_status(timeout=timeout, cancel_on_timeout=cancel_on_timeout)
-        return Call(flow=waiting.flow, finish=functools.partial(self.keep, raise_on_failure=raise_on_failure))
+        finish = functools.partial(self.keep, raise_on_failure=raise_on_failure)
+        return Call(flow=waiting.flow, finish=finish, action="wait", subject=self.request_id)
 
     def keep(self, job: JobStatus, *, raise_on_failure: Optional[bool] = None) -> JobResult:
         """Keep ``job``, a final status however learnt, and return its result (see
@@ -253,9 +254,11 @@ class Calls:
             idempotency_key=idempotency_key or new_idempotency_key(),
             expires_after=expires_after,
         )
-        if self.ledger.active:
-            flow = self._spend(model, arguments, flow, [])
-        return Call(flow=flow, finish=_request_id)
+        if not self.ledger.active:
+            return Call(flow=flow, finish=_request_id, action="submit", subject=model)
+        spending: list[LedgerJob] = []
+        flow = self._spend(model, arguments, flow, spending)
+        return Call(flow=flow, finish=_request_id, action="submit", subject=model, price=_priced(spending))
 
     def subscribe(
         self,
@@ -289,12 +292,20 @@ class Calls:
             cancel_on_timeout=cancel_on_timeout,
         )
         handler = event_handler(on_enqueue, on_queue_update)
-        if self.ledger.active:
-            spending: list[LedgerJob] = []
-            flow = self._spend(model, arguments, flow, spending)
-            handler = self._ledger_events(spending, handler)
         finish = functools.partial(self.result, raise_on_failure=raise_on_failure)
-        return Call(flow=flow, finish=finish, on_event=handler)
+        if not self.ledger.active:
+            return Call(flow=flow, finish=finish, on_event=handler, action="subscribe", subject=model)
+        spending: list[LedgerJob] = []
+        flow = self._spend(model, arguments, flow, spending)
+        handler = self._ledger_events(spending, handler)
+        return Call(
+            flow=flow,
+            finish=finish,
+            on_event=handler,
+            action="subscribe",
+            subject=model,
+            price=_priced(spending),
+        )
 
     def price(self, model: str, arguments: Mapping[str, Any]) -> Call[Optional[JobPrice], Optional[JobPrice]]:
         """Price a job as a budget does: the account's estimate (once per distinct model and
@@ -349,7 +360,7 @@ class Calls:
     def status(self, request_id: str) -> Call[JobStatus, Status]:
         """Check a job's state once."""
         flow = status_flow(self.settings.config, request_id, self.settings.env())
-        return Call(flow=flow, finish=self._status)
+        return Call(flow=flow, finish=self._status, action="status", subject=request_id)
 
     def _status(self, job: JobStatus) -> Status:
         return status_from_job(self.seen(job))
@@ -360,7 +371,8 @@ class Calls:
         def canceled(_: None) -> None:
             self.ledger.canceled(request_id)
 
-        return Call(flow=cancel_flow(self.settings.config, request_id, self.settings.env()), finish=canceled)
+        flow = cancel_flow(self.settings.config, request_id, self.settings.env())
+        return Call(flow=flow, finish=canceled, action="cancel", subject=request_id)
 
     def upload(
         self, data: UploadData, content_type: str, progress: Optional[Progress]
@@ -496,3 +508,12 @@ def output_urls(result: JobResult) -> list[str]:
 
 def _request_id(job: JobStatus) -> str:
     return job.request_id
+
+
+def _priced(spending: list[LedgerJob]) -> Callable[[], Optional[JobPrice]]:
+    """The price of the job ``_spend`` reserved into ``spending``, once it has (for its span)."""
+
+    def price() -> Optional[JobPrice]:
+        return spending[0].price if spending else None
+
+    return price

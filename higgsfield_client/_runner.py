@@ -2,7 +2,9 @@
 
 A ``Call`` is one public operation ready to run: its flow, the callbacks that answer ``Notify``
 and ``Ask``, the sink of a download, and what turns the flow's result into the caller's. The
-sync and async clients build the same ``Call`` and hand it to ``run_sync`` or ``run_async``.
+sync and async clients build the same ``Call`` and hand it to ``run_sync`` or ``run_async``,
+with the client's ``Observer``: it sees every answer and event, and may put a watching flow
+around the call's own (spans, hooks, job logs) - one test per call when nothing watches.
 """
 
 from __future__ import annotations
@@ -12,8 +14,18 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Optional, Protocol, TypeVar, Union
-from urllib.parse import urlsplit
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generator,
+    Generic,
+    NamedTuple,
+    NoReturn,
+    Optional,
+    Protocol,
+    TypeVar,
+    Union,
+)
 
 from higgsfield_proto import (
     Ask,
@@ -32,32 +44,47 @@ from higgsfield_proto import (
     TransportFailure,
 )
 
+from ._logs import DEBUG, logger_at
+from ._redact import redacted_url
+
 if TYPE_CHECKING:
     import logging
 
     from higgsfield_transports import AsyncTransport, SyncTransport
 
+    from ._budget import JobPrice
+
 T = TypeVar("T")
 R = TypeVar("R")
 EventHandler = Callable[[object], Any]
 
-_DEBUG = 10  # logging.DEBUG
-_logger: Optional[logging.Logger] = None
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Await:
+    """An effect of the client's own, never of the core: await ``awaitable`` (what an async event
+    hook returned); answered with its result. The sync runner refuses it."""
+
+    awaitable: Awaitable[Any]
 
 
-def debug_logger() -> Optional[logging.Logger]:
-    """The ``higgsfield_client`` logger if it writes DEBUG records now, else None.
+WatchedFlow = Generator[Union[Effect, Await], Any, T]
+"""A flow as an observer may wrap it: the core's effects, and ``Await``."""
 
-    Until some code has loaded the ``logging`` module no handler can exist, so no record could be
-    written: the runner does not load it itself (it is a tenth of the package's import time).
-    """
-    global _logger
-    if _logger is None:
-        logging = sys.modules.get("logging")
-        if logging is None:
-            return None
-        _logger = logging.getLogger("higgsfield_client")
-    return _logger if _logger.isEnabledFor(_DEBUG) else None
+
+class Observer(Protocol):
+    """What a client observes of the calls it runs (``higgsfield_client/_observe.py``)."""
+
+    def watch(self, call: Call[T, Any]) -> Optional[WatchedFlow[T]]:
+        """The call's flow wrapped to be watched, or None when nothing watches (the usual case)."""
+        ...
+
+    def saw(self, effect: Union[Send, StreamedSend], answer: StreamedOutcome) -> None:
+        """Take note of the answer to ``effect`` (its rate-limit headers)."""
+        ...
+
+    def notified(self, event: object) -> None:
+        """Take note of a Notify event (a retry)."""
+        ...
 
 
 class Sink(Protocol):
@@ -109,6 +136,12 @@ class Call(Generic[T, R]):
         on_ask: answers each ``Ask``; a coroutine function is awaited, and under asyncio or trio
             a plain function runs in a worker thread, so that it cannot block the event loop.
         sink: receives a ``StreamedSend``'s body; closed when the call ends.
+        action: what the call does to a job or a turn, for the observer: ``"submit"``,
+            ``"subscribe"``, ``"status"``, ``"wait"``, ``"cancel"``, ``"turn"``, or empty.
+        subject: what it does it to: the model of a submit, the request id of a job's call, the
+            session id of a turn.
+        price: the price a budget counted for the job a submit or subscribe makes, once known
+            (read when the submit is answered); None when no budget prices it.
     """
 
     flow: Flow[T]
@@ -116,21 +149,23 @@ class Call(Generic[T, R]):
     on_event: Optional[EventHandler] = None
     on_ask: Optional[Callable[[Any], Any]] = None
     sink: Optional[Sink] = None
+    action: str = ""
+    subject: str = ""
+    price: Optional[Callable[[], Optional[JobPrice]]] = None
 
 
 def _log(
     logger: logging.Logger, effect: Union[Send, StreamedSend], outcome: StreamedOutcome, duration: float
 ) -> None:
     """One debug record per HTTP exchange, never with secrets (no headers, no query), to
-    ``logger`` (from ``debug_logger``).
+    ``logger`` (from ``logger_at(DEBUG)``).
 
     Besides the message, each record carries the fields as attributes for structured handlers:
     ``http_method``, ``http_url``, ``http_status`` (None for a network failure), ``failure``
     (the failure kind, or None), ``attempt``, ``correlation_id`` and ``duration`` (seconds).
     """
     request = effect.request
-    parts = urlsplit(request.url)
-    where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    where = redacted_url(request.url)
     status: Optional[int] = None
     failure: Optional[str] = None
     correlation: Optional[str] = None
@@ -217,15 +252,17 @@ def _send_sync(effect: Union[Send, StreamedSend], transport: SyncTransport, sink
             outcome = transport.send(effect.request, timeout=effect.timeout)
             attempt.whole(outcome)
         answer = attempt.answer(outcome)
-    logger = debug_logger()
+    logger = logger_at(DEBUG)
     if logger is not None:
         _log(logger, effect, answer, time.perf_counter() - started)
     return answer
 
 
-def _drive_sync(call: Call[T, Any], transport: SyncTransport, result: list[T]) -> Iterator[object]:
+def _drive_sync(
+    call: Call[T, Any], transport: SyncTransport, observer: Observer, result: list[T]
+) -> Iterator[object]:
     """Perform the flow's effects in this thread, yield each Notify event, store the result."""
-    flow = call.flow
+    flow: WatchedFlow[T] = observer.watch(call) or call.flow
     answer: Any = None
     try:
         while True:
@@ -236,6 +273,7 @@ def _drive_sync(call: Call[T, Any], transport: SyncTransport, result: list[T]) -
                 return
             if isinstance(effect, (Send, StreamedSend)):
                 answer = _send_sync(effect, transport, call.sink)
+                observer.saw(effect, answer)
             elif isinstance(effect, Sleep):
                 if effect.seconds > 0:
                     time.sleep(effect.seconds)
@@ -243,6 +281,7 @@ def _drive_sync(call: Call[T, Any], transport: SyncTransport, result: list[T]) -
             elif isinstance(effect, Now):
                 answer = time.time() if effect.wall else time.monotonic()
             elif isinstance(effect, Notify):
+                observer.notified(effect.event)
                 yield effect.event
                 answer = None
             else:
@@ -251,29 +290,37 @@ def _drive_sync(call: Call[T, Any], transport: SyncTransport, result: list[T]) -
         flow.close()
 
 
-def _answer_sync(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> Any:
+def _answer_sync(effect: Union[Ask, Await], on_ask: Optional[Callable[[Any], Any]]) -> Any:
+    if isinstance(effect, Await):
+        _refuse(effect.awaitable, "an event hook returned an awaitable in the sync client")
     if on_ask is None:
         raise RuntimeError("a flow asked a question, but the call has no answering function")
     answer = on_ask(effect.question)
     if inspect.isawaitable(answer):
-        close = getattr(answer, "close", None)
-        if callable(close):
-            close()  # never awaited: no "coroutine was never awaited" warning
-        raise TypeError("a coroutine function cannot answer in the sync client; pass a plain function")
+        _refuse(answer, "a coroutine function cannot answer in the sync client")
     return answer
 
 
-def iterate_sync(call: Call[Any, Any], transport: SyncTransport) -> Iterator[object]:
+def _refuse(awaitable: Awaitable[Any], what: str) -> NoReturn:
+    """Raise the sync client's TypeError about ``awaitable``, closed first: never awaited, it
+    must not warn that it never was."""
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
+    raise TypeError(f"{what}; pass a plain function")
+
+
+def iterate_sync(call: Call[Any, Any], transport: SyncTransport, observer: Observer) -> Iterator[object]:
     """Run ``call``'s flow, yielding its Notify events as they happen."""
-    return _drive_sync(call, transport, [])
+    return _drive_sync(call, transport, observer, [])
 
 
-def run_sync(call: Call[Any, R], transport: SyncTransport) -> R:
+def run_sync(call: Call[Any, R], transport: SyncTransport, observer: Observer) -> R:
     """Run ``call`` to its end in this thread; returns ``call.finish`` of the flow's result (or
     the value of a sink that ended the call: ``EndedBySink``)."""
     try:
         result: list[Any] = []
-        for event in _drive_sync(call, transport, result):
+        for event in _drive_sync(call, transport, observer, result):
             if call.on_event is not None:
                 call.on_event(event)
         return call.finish(result[0])
@@ -319,7 +366,7 @@ def _send_async(
     The usual case - a Send without a deadline, not logged - is the transport's own ``send``,
     without a detour: a job waiting for its answer holds no frame of the runner's around it.
     """
-    if effect.timeout is None and isinstance(effect, Send) and debug_logger() is None:
+    if effect.timeout is None and isinstance(effect, Send) and logger_at(DEBUG) is None:
         return transport.send(effect.request)
     return _send_in_full(effect, transport, sink)
 
@@ -340,7 +387,7 @@ async def _send_in_full(
         answer = await transport.send(effect.request)
     else:
         answer = await _stream_async(effect, transport, sink)
-    logger = debug_logger()
+    logger = logger_at(DEBUG)
     if logger is not None:
         _log(logger, effect, answer, time.perf_counter() - started)
     return answer
@@ -378,22 +425,24 @@ async def _answer_async(effect: Ask, on_ask: Optional[Callable[[Any], Any]]) -> 
     return await anyio.to_thread.run_sync(on_ask, effect.question)
 
 
-async def _perform(effect: Effect, call: Call[Any, Any], clock: Callable[[], float]) -> Any:
-    """Perform a Now or an Ask under the running async library; return its answer.
+async def _perform(effect: Union[Effect, Await], call: Call[Any, Any], clock: Callable[[], float]) -> Any:
+    """Perform a Now, an Ask or an Await under the running async library; return its answer.
 
     (The runners sleep in their own loop: a job waits there, with one frame less.)
     """
     if isinstance(effect, Now):
         return time.time() if effect.wall else clock()
+    if isinstance(effect, Await):
+        return await effect.awaitable
     assert isinstance(effect, Ask), effect
     return await _answer_async(effect, call.on_ask)
 
 
 async def _drive_async(
-    call: Call[Any, Any], transport: AsyncTransport, library: Library
+    call: Call[Any, Any], transport: AsyncTransport, library: Library, observer: Observer
 ) -> AsyncIterator[object]:
     """Perform the flow's effects under the running async library, yield each Notify event."""
-    flow = call.flow
+    flow: WatchedFlow[Any] = observer.watch(call) or call.flow
     answer: Any = None
     try:
         while True:
@@ -402,10 +451,12 @@ async def _drive_async(
             except StopIteration:
                 return
             if isinstance(effect, Notify):
+                observer.notified(effect.event)
                 yield effect.event
                 answer = None
             elif isinstance(effect, (Send, StreamedSend)):
                 answer = await _send_async(effect, transport, call.sink)
+                observer.saw(effect, answer)
             elif isinstance(effect, Sleep):
                 await library.sleep(effect.seconds)
                 answer = library.clock()
@@ -415,12 +466,16 @@ async def _drive_async(
         flow.close()
 
 
-def iterate_async(call: Call[Any, Any], transport: AsyncTransport, library: Library) -> AsyncIterator[object]:
+def iterate_async(
+    call: Call[Any, Any], transport: AsyncTransport, library: Library, observer: Observer
+) -> AsyncIterator[object]:
     """Run ``call``'s flow under asyncio or trio, yielding its Notify events as they happen."""
-    return _drive_async(call, transport, library)
+    return _drive_async(call, transport, library, observer)
 
 
-async def run_async(call: Call[Any, R], transport: AsyncTransport, library: Library) -> R:
+async def run_async(
+    call: Call[Any, R], transport: AsyncTransport, library: Library, observer: Observer
+) -> R:
     """Run ``call`` to its end under asyncio or trio; returns ``call.finish`` of the result (or
     the value of a sink that ended the call: ``EndedBySink``).
 
@@ -428,7 +483,7 @@ async def run_async(call: Call[Any, R], transport: AsyncTransport, library: Libr
     rather than ``iterate_async``: an async generator per call costs more than the rest of this
     runner (the event loop tracks each one until it is finalized).
     """
-    flow = call.flow
+    flow: WatchedFlow[Any] = observer.watch(call) or call.flow
     answer: Any = None
     try:
         while True:
@@ -438,8 +493,10 @@ async def run_async(call: Call[Any, R], transport: AsyncTransport, library: Libr
                 return call.finish(stop.value)
             if isinstance(effect, (Send, StreamedSend)):
                 answer = await _send_async(effect, transport, call.sink)
+                observer.saw(effect, answer)
             elif isinstance(effect, Notify):
                 answer = None
+                observer.notified(effect.event)
                 if call.on_event is not None:
                     returned = call.on_event(effect.event)
                     if inspect.isawaitable(returned):

@@ -20,6 +20,7 @@ from ._calls import Calls, output_urls
 from ._checks import Validate
 from ._connections import make_sync_transport, over_httpx_client
 from ._download import Destination
+from ._observe import EventHooks, Observer, RateLimits, check_hooks
 from ._official import ClientBase
 from ._outputs import WRONG_KIND_OF_CLIENT
 from ._runner import Call, iterate_sync, run_sync
@@ -115,7 +116,7 @@ class SyncRequestController:
             timeout: raise WaitTimeoutError if the job is not finished after this many seconds.
         """
         call = self._job.updates(timeout=timeout, delay=delay)
-        for event in iterate_sync(call, self._client._get_transport()):
+        for event in iterate_sync(call, self._client._get_transport(), self._client._observer):
             status = self._job.observe(event)
             if status is not None:
                 yield status
@@ -192,11 +193,16 @@ class SyncClient(ClientBase):
             code): each submit is priced first (the account's estimate, else the catalog's
             price), and one that would take charged plus in flight past the cap raises
             ``BudgetExceededError`` and sends nothing. ``spent`` is the ledger.
+        event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``, plain functions
+            called with a ``RequestInfo`` before each HTTP exchange, a ``ResponseInfo`` after it
+            and the ``Retrying`` event before each repeat; every value is redacted (no
+            credentials, no URL query). An exception a hook raises ends the call.
 
     Raises:
         InvalidArgumentError: ``timeout``, ``verify`` or ``proxy`` given with ``transport`` or
-            ``http_client``, both of those given, a ``validate`` that is none of these, or a
-            ``budget`` that is no ``Budget``.
+            ``http_client``, both of those given, a ``validate`` that is none of these, a
+            ``budget`` that is no ``Budget``, or event hooks that are not lists of plain
+            functions under the names ``request``, ``response`` and ``retry``.
     """
 
     def __init__(
@@ -215,7 +221,9 @@ class SyncClient(ClientBase):
         http_client: Optional[httpx.Client] = None,
         validate: Validate = True,
         budget: Optional[Budget] = None,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        observer = Observer(check_hooks(event_hooks, blocking=True))
         settings = client_settings(
             base_url=base_url,
             api_key=api_key,
@@ -231,6 +239,7 @@ class SyncClient(ClientBase):
             validate=validate,
             budget=budget,
         )
+        self._observer = observer
         self._fetcher = SyncFetcher(self)
         self._calls = Calls(settings, self._fetcher)
         # The caller's transport is used as it is, never replaced or closed; the client's own is
@@ -245,6 +254,12 @@ class SyncClient(ClientBase):
         )
         self._lock = threading.Lock()
         self._start_official(http_client)
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The rate-limit facts (``x-ratelimit-*``, ``Retry-After``) of the last answer that
+        carried any; empty until one did."""
+        return self._observer.rate_limits
 
     @functools.cached_property
     def agents(self) -> SyncAgents:
@@ -301,12 +316,14 @@ class SyncClient(ClientBase):
             return self._own_transport
 
     def _run(self, call: Call[Any, R]) -> R:
-        return run_sync(call, self._get_transport())
+        return run_sync(call, self._get_transport(), self._observer)
 
     def close(self) -> None:
         """Close the transport if this client created it (a caller's transport stays open, and
-        in use: the client can still send with it), and the httpx clients it made as ``_client``
-        and ``_upload_client`` (made anew if used again)."""
+        in use: the client can still send with it), the httpx clients it made as ``_client`` and
+        ``_upload_client`` (made anew if used again), and end the spans of the jobs it submitted
+        and has not seen end."""
+        self._observer.close()
         for made in self._forget_made():
             made.close()
         if not self._owns_transport:

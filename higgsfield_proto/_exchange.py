@@ -23,6 +23,7 @@ from ._http import FailureKind, Request, Response, StreamedOutcome, StreamedResp
 from ._parse import protocol_error
 from ._poll import PollPolicy
 from ._retry import GiveUp, RetryPolicy
+from ._retry_after import retry_after_seconds
 from ._values import Retrying
 
 MAX_REDIRECTS = 5
@@ -170,14 +171,18 @@ def _network_error(
 
 
 def _retrying(
-    request: Request, attempt: int, delay: float, outcome: Union[Response, TransportFailure]
+    request: Request, attempt: int, delay: float, outcome: Union[Response, TransportFailure], now: float
 ) -> Retrying:
-    """The event announcing the repeat of ``request`` after ``outcome``."""
+    """The event announcing the repeat of ``request`` after ``outcome`` (``now``: the wall clock,
+    for a Retry-After date)."""
     url = request.url.split("?", 1)[0]
     if isinstance(outcome, TransportFailure):
         failure = outcome.kind.value
         return Retrying(method=request.method, url=url, attempt=attempt, delay=delay, failure=failure)
-    return Retrying(method=request.method, url=url, attempt=attempt, delay=delay, status=outcome.status)
+    told = retry_after_seconds(outcome, now=now)
+    return Retrying(
+        method=request.method, url=url, attempt=attempt, delay=delay, status=outcome.status, retry_after=told
+    )
 
 
 def exchange(
@@ -225,12 +230,13 @@ def exchange(
         now: float = yield Now()
         if deadline is not None:
             deadline.now = now
+        wall: float = yield Now(wall=True)
         decision = env.retry.decide(
             attempt,
             outcome,
             repeatable=repeatable,
             jitter=env.jitter(),
-            now=(yield Now(wall=True)),
+            now=wall,
             remaining=None if deadline is None else deadline.left,
         )
         if isinstance(decision, GiveUp):
@@ -244,7 +250,7 @@ def exchange(
                 raise protocol_error(outcome, f"more than {MAX_REDIRECTS} redirects")
             request, attempt = following, 0
             continue
-        yield Notify(event=_retrying(request, attempt, decision.delay, outcome))
+        yield Notify(event=_retrying(request, attempt, decision.delay, outcome, wall))
         now = yield Sleep(seconds=decision.delay)
         if deadline is not None:
             deadline.now = now

@@ -143,6 +143,8 @@ class Retrying:
         delay: the seconds waited before the next attempt (a Retry-After, or the backoff).
         status: the HTTP status that failed, or None for a network failure.
         failure: the network failure's kind (``"connect"``, ``"read"``...), or None for a status.
+        retry_after: the seconds the answer's ``Retry-After`` asked for, or None when it had none
+            (a network failure, or an answer without the header or with an unreadable one).
     """
 
     method: str
@@ -151,6 +153,12 @@ class Retrying:
     delay: float
     status: Optional[int] = None
     failure: Optional[str] = None
+    retry_after: Optional[float] = None
+
+    @property
+    def reason(self) -> str:
+        """Why the attempt failed, in a few words: ``HTTP 503`` or ``connect failure``."""
+        return f"HTTP {self.status}" if self.failure is None else f"{self.failure} failure"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

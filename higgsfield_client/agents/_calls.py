@@ -124,7 +124,8 @@ class AgentCalls:
             answering=on_question is not None,
             raise_on_failure=raise_on_failure,
         )
-        return Call(flow=flow, on_ask=on_question, on_event=_updates(on_update))
+        on_event = _updates(on_update)
+        return Call(flow=flow, on_ask=on_question, on_event=on_event, action="turn", subject=session_id)
 
     def wait(
         self,
@@ -148,7 +149,8 @@ class AgentCalls:
             answering=on_question is not None,
             raise_on_failure=raise_on_failure,
         )
-        return Call(flow=flow, on_ask=on_question, on_event=_updates(on_update))
+        on_event = _updates(on_update)
+        return Call(flow=flow, on_ask=on_question, on_event=on_event, action="turn", subject=session_id)
 
     def upload(
         self, data: MediaData, extension: str, type: str, progress: Optional[Progress]

@@ -15,6 +15,7 @@ from anyio.from_thread import start_blocking_portal
 
 from .._async import AsyncClient
 from .._budget import non_negative
+from .._observe import current_context, span
 from .._settings import new_idempotency_key
 from ._budget import BatchBudget
 from ._items import (
@@ -149,17 +150,22 @@ class Batch:
         """The journal's number for the current (or last) run."""
         return None if self._runner is None else self._runner.run_number
 
-    @contextlib.asynccontextmanager
-    async def stream(self) -> AsyncIterator[AsyncIterator[ItemResult]]:
+    def stream(self) -> contextlib.AbstractAsyncContextManager[AsyncIterator[ItemResult]]:
         """Run the batch under asyncio or trio; yields an async iterator of results as they finish.
 
         Leaving the block early cancels what is in flight; the journal keeps it for the next run.
+        When tracing, the batch's span (``higgsfield.batch``) is a child of the current span.
 
         Raises:
             BatchInputError, BatchConflictError: the input is bad (items in flight finish first).
             HiggsfieldClientError: the API refused the account (authentication, credits); the
                 batch stopped submitting.
         """
+        return self._stream(current_context())
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, parent: object) -> AsyncIterator[AsyncIterator[ItemResult]]:
+        """``stream()``, its span a child of ``parent`` (an OpenTelemetry context, or None)."""
         journal = self._open_journal()
         owned = self._client is None
         client = self._client or AsyncClient(base_url=self._base_url, api_key=self._api_key)
@@ -191,7 +197,13 @@ class Batch:
 
             async def drive() -> None:
                 try:
-                    await runner.run(send)
+                    with span("higgsfield.batch", {"higgsfield.batch.concurrency": self._concurrency},
+                              parent=parent) as made:  # fmt: skip
+                        try:
+                            await runner.run(send)
+                        finally:
+                            if made is not None:
+                                made.set_attributes(_counts(runner))
                 except Exception as exc:  # raised below, unwrapped from the task group
                     failures.append(exc)
 
@@ -246,7 +258,8 @@ class Batch:
         """
         if self._waiter is not None:
             raise BatchInputError("a batch with a waiter runs in its receiver's loop: use Batch.stream()")
-        with start_blocking_portal() as portal, portal.wrap_async_context_manager(self.stream()) as results:
+        stream = self._stream(current_context())  # the caller's span, from this thread
+        with start_blocking_portal() as portal, portal.wrap_async_context_manager(stream) as results:
             while True:
                 try:
                     result = portal.call(_next_result, results)
@@ -260,6 +273,20 @@ class Batch:
     def results(self) -> list[ItemResult]:
         """Run the batch to its end from plain Python; returns every item's result."""
         return list(self.run())
+
+
+def _counts(runner: BatchRunner) -> dict[str, object]:
+    """The batch span's attributes at its end: the run's number and its counts."""
+    progress = runner.progress()
+    return {
+        "higgsfield.batch.run": runner.run_number or 0,
+        "higgsfield.batch.items": progress.total,
+        "higgsfield.batch.completed": progress.completed,
+        "higgsfield.batch.failed": progress.failed,
+        "higgsfield.batch.unfinished": progress.unfinished,
+        "higgsfield.batch.resumed": progress.resumed,
+        "higgsfield.batch.retries": progress.retries,
+    }
 
 
 async def _next_result(results: AsyncIterator[ItemResult]) -> ItemResult:

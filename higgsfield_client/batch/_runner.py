@@ -30,6 +30,7 @@ from higgsfield_proto import HiggsfieldError, NotFoundError, Retrying
 
 from .._budget import JobPrice
 from .._download import file_name_from_url, unique_names
+from .._observe import item as item_span
 from ._budget import BatchBudget
 from ._items import BatchInputError, BatchItem
 from ._journal import (
@@ -448,25 +449,29 @@ class BatchRunner:
         price: Optional[JobPrice],
     ) -> None:
         async with results:
-            slot = [holds_slot]
-            new_key = record.state == PENDING or record.state in ENDED_WITHOUT_OUTPUT
-            try:
-                record = await self._through_the_api(item, record, slot, price)
-            finally:
-                if slot[0]:
-                    self._gate.leave()
-            if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
-                if price is not None and self.budget is not None:
-                    self.budget.give_back(price)
-                return
-            if record.state == COMPLETED and self._download:
-                self._downloading += 1
+            # The item's span (when tracing): its job's span and its downloads' go under it.
+            with item_span(item.id, price) as span:
+                slot = [holds_slot]
+                new_key = record.state == PENDING or record.state in ENDED_WITHOUT_OUTPUT
                 try:
-                    async with self._downloads:
-                        record = await self._fetch_outputs(record)
+                    record = await self._through_the_api(item, record, slot, price)
                 finally:
-                    self._downloading -= 1
-            result = result_of(record, self._out, download=self._download)
+                    if slot[0]:
+                        self._gate.leave()
+                if record.state == PENDING:  # stopped before it began: not a result; the next run starts it
+                    if price is not None and self.budget is not None:
+                        self.budget.give_back(price)
+                    return
+                if record.state == COMPLETED and self._download:
+                    self._downloading += 1
+                    try:
+                        async with self._downloads:
+                            record = await self._fetch_outputs(record)
+                    finally:
+                        self._downloading -= 1
+                result = result_of(record, self._out, download=self._download)
+                if span is not None:
+                    span.set_attribute("higgsfield.batch.item_status", result.status)
             self._count(record, unfinished=result.status == UNFINISHED)
             self._counts["submitted_and_finished"] += new_key and result.status != UNFINISHED
             await results.send(result)

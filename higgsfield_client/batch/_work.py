@@ -152,7 +152,9 @@ class ItemWork:
         flow = submit_flow(
             config, model, arguments, self._submit_env, webhook_url=self._webhook_url, idempotency_key=key
         )
-        job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+        job: JobStatus = await self.client._run(
+            Call(flow=flow, on_event=self._observe, action="submit", subject=model)
+        )
         return job.request_id
 
     async def wait(self, request_id: str) -> JobEnd:
@@ -165,7 +167,9 @@ class ItemWork:
         config = self.client._calls.settings.config
         if self._waiter is None:
             flow = wait_flow(config, request_id, self._wait_env, check_first=True)
-            job: JobStatus = await self.client._run(Call(flow=flow, on_event=self._observe))
+            job: JobStatus = await self.client._run(
+                Call(flow=flow, on_event=self._observe, action="wait", subject=request_id)
+            )
             return job_end(job)
         # The waiter checks once at once (a resumed item's job may have ended long ago, and its
         # webhook with it), then waits for the delivery.

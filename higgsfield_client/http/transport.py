@@ -22,6 +22,7 @@ from higgsfield_proto import FlowEnv, Request, Response, send_flow
 
 from .._connections import httpx_module, over_async_httpx_client, over_httpx_client
 from .._errors import HiggsfieldClientError
+from .._observe import Observer
 from .._runner import Call, run_async, run_sync, running_library
 from .._settings import default_base_url, jitter
 from .error import extract_error_message, raise_for_status
@@ -146,7 +147,7 @@ class HttpTransport:
         """
         built, timeout = _prepare(self._client, method, url, dict(kwargs))
         flow = send_flow(_core_request(built, built.read()), _env(self._retry_strategy), timeout=timeout)
-        return _answered(built, run_sync(Call(flow=flow), self._sender()))
+        return _answered(built, run_sync(Call(flow=flow), self._sender(), Observer()))
 
 
 class AsyncHttpTransport:
@@ -183,4 +184,4 @@ class AsyncHttpTransport:
         request = _core_request(built, await built.aread())
         flow = send_flow(request, _env(self._retry_strategy), timeout=timeout)
         library = running_library(sniffio.current_async_library())
-        return _answered(built, await run_async(Call(flow=flow), self._sender(), library))
+        return _answered(built, await run_async(Call(flow=flow), self._sender(), library, Observer()))

@@ -104,7 +104,7 @@ class WebhookWaiter:
         """
         arrived = self._arrived.pop(request_id, None)
         if arrived is not None:
-            return arrived.status
+            return self._delivered(arrived.status)
         waiting = _Waiting()
         self._waiting.setdefault(request_id, []).append(waiting)
         try:
@@ -120,4 +120,10 @@ class WebhookWaiter:
                 self._waiting[request_id] = others
         # Only deliver() cancels this scope, after setting the event.
         assert waiting.event is not None
-        return waiting.event.status
+        return self._delivered(waiting.event.status)
+
+    def _delivered(self, status: JobStatus) -> JobStatus:
+        """``status``, a final one learnt from the job's webhook: the client's observer is told
+        (the job's span ends)."""
+        self._client._observer.ended(status)
+        return status

@@ -196,6 +196,13 @@ def loaded_by(code: str) -> Set[str]:
     return set(json.loads(output.strip().splitlines()[-1]))
 
 
+# Third-party packages a program may not use, and logging: a tenth of the import time (the
+# package looks its logger up once some other code has loaded logging).
+UNWANTED_AT_IMPORT = (
+    "rich", "sqlite3", "_sqlite3", "ray", "aiohttp", "requests", "trio", "h11", "logging", "opentelemetry",
+)  # fmt: skip
+
+
 def test_importing_the_package_loads_the_official_surface_and_no_capability() -> None:
     loaded = loaded_by("import higgsfield_client")
     assert "higgsfield_client._sync" in loaded
@@ -203,7 +210,7 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
     unwanted = {
         name
         for name in loaded
-        if name.split(".")[0] in ("rich", "sqlite3", "_sqlite3", "ray", "aiohttp", "requests", "trio", "h11")
+        if name.split(".")[0] in UNWANTED_AT_IMPORT
         or any(name.startswith(f"higgsfield_client.{room}") for room in (*CAPABILITIES, *OFFICIAL_MODULES))
         or name
         in (
@@ -212,6 +219,8 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
             "higgsfield_proto._webhooks",
             "higgsfield_proto._catalog",
             "higgsfield_proto._schema",
+            "higgsfield_client._watch",  # watching a call, and its spans: on first use
+            "higgsfield_client._tracing",
         )
         or name.startswith("higgsfield_transports")
     }
@@ -239,6 +248,23 @@ def test_importing_the_package_loads_the_official_surface_and_no_capability() ->
 def test_a_capability_loads_on_first_use(touch: str, loads: str) -> None:
     loaded = loaded_by(f"import higgsfield_client; {touch}")
     assert loads in loaded
+
+
+def test_opentelemetry_loads_only_once_the_application_traces() -> None:
+    # Without a tracer provider, a call costs one lookup: the package's tracing code stays unloaded.
+    untraced = loaded_by(
+        "import opentelemetry.trace, higgsfield_client; from higgsfield_client._observe import tracer; "
+        "assert tracer() is None"
+    )
+    assert "higgsfield_client._tracing" in untraced  # the provider check lives there
+    assert "opentelemetry.sdk" not in untraced
+    assert "higgsfield_client._watch" not in untraced
+    traced = loaded_by(
+        "from opentelemetry import trace; from opentelemetry.sdk.trace import TracerProvider; "
+        "trace.set_tracer_provider(TracerProvider()); import higgsfield_client; "
+        "from higgsfield_client._observe import tracer; assert tracer() is not None"
+    )
+    assert "higgsfield_client._tracing" in traced
 
 
 def test_dir_shows_the_official_names_and_no_helper() -> None:

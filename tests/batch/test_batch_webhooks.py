@@ -81,3 +81,18 @@ def test_a_waiter_needs_the_url_its_receiver_serves_and_the_stream(
     with pytest.raises(BatchInputError, match="stream"):
         next(batch.run())
     assert emulator.journal == []
+
+
+def test_a_job_ended_by_its_webhook_ends_its_span_with_its_final_status(
+    emulator: Emulator, tmp_path: Path, spans: Any
+) -> None:
+    results = _run("asyncio", emulator, tmp_path, 2, NEVER)
+    jobs = spans.named("higgsfield.job")
+    assert sorted(job.attributes["higgsfield.request_id"] for job in jobs) == sorted(
+        result.request_id for result in results
+    )
+    for job in jobs:
+        # the one status check saw it unfinished; the webhook told its end
+        assert job.attributes["higgsfield.job.status"] == "completed"
+        assert job.attributes["higgsfield.job.status_checks"] == 1
+        assert job.attributes["higgsfield.job.webhook"] is True

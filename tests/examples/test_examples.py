@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 from batch.ray_support import ray_process_state
@@ -54,6 +56,7 @@ def test_every_example_has_a_test() -> None:
         "webhooks_django",
         "agent_asyncio",
         "agent_trio",
+        "observability",
     }
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
@@ -272,3 +275,57 @@ def test_the_trio_agent_example_answers_from_a_worker_thread(
     out = capsys.readouterr().out.splitlines()
     assert "completed: Echo: a lighthouse" in out
     assert "  processing" in out or "  awaiting_input" in out
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The logging configuration as it was before the test (an example configures its own)."""
+    root, own = logging.getLogger(), logging.getLogger("higgsfield_client")
+    handlers, levels = list(root.handlers), (root.level, own.level)
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(levels[0])
+        own.setLevel(levels[1])
+
+
+@pytest.mark.usefixtures("no_tracer_provider", "logging_restored")
+def test_the_observability_example_prints_the_job_s_spans_and_log_lines(
+    higgsfield_emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    # The exporter's default stream is the sys.stdout of the SDK's import, which an earlier test
+    # in this process may have made under pytest's own capture: this test's is given instead.
+    service_name, _, *rest = ConsoleSpanExporter.__init__.__defaults__ or ()
+    monkeypatch.setattr(ConsoleSpanExporter.__init__, "__defaults__", (service_name, sys.stdout, *rest))
+    main_of("observability")()
+    out = capsys.readouterr().out
+    (job,) = higgsfield_emulator.jobs()
+    assert out.rstrip().endswith(f"{job.request_id}: completed")
+    spans = [json.loads(text) for text in _json_objects(out)]
+    names = [span["name"] for span in spans]
+    assert names.count("higgsfield.job") == 1
+    assert names[-1] == "make a postcard"  # the application's span ends last, the job's inside it
+    (made,) = [span for span in spans if span["name"] == "higgsfield.job"]
+    assert made["attributes"]["higgsfield.request_id"] == job.request_id
+    assert made["attributes"]["higgsfield.job.status"] == "completed"
+    assert made["resource"]["attributes"]["service.name"] == "postcards"
+    assert {span["name"] for span in spans} >= {"POST", "GET"}
+    infos = [record.getMessage() for record in caplog.records if record.name == "higgsfield_client"]
+    assert infos[0] == f"job {job.request_id} submitted (model higgsfield-ai/soul/standard)"
+    assert infos[-1] == f"job {job.request_id} completed"
+
+
+def _json_objects(text: str) -> List[str]:
+    """The JSON objects the console exporter printed, one after another, pretty-printed."""
+    decoder, found, at = json.JSONDecoder(), [], text.find("{")
+    while at != -1:
+        _, end = decoder.raw_decode(text, at)
+        found.append(text[at:end])
+        at = text.find("{", end)
+    return found

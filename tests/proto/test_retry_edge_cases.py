@@ -130,11 +130,24 @@ def test_each_repeat_is_announced_with_its_cause_and_wait(config: ApiConfig) -> 
     answers = [busy, lost, json_response(200, state_payload("queued"))]
     _, runner = run_flow(status_flow(config, REQUEST_ID, env), answers)
     url = runner.sends[0].request.url
-    assert [event for event in runner.notified if isinstance(event, Retrying)] == [
-        Retrying(method="GET", url=url, attempt=1, delay=7.0, status=429),
+    announced = [event for event in runner.notified if isinstance(event, Retrying)]
+    assert announced == [
+        Retrying(method="GET", url=url, attempt=1, delay=7.0, status=429, retry_after=7.0),
         Retrying(method="GET", url=url, attempt=2, delay=0.125, failure="connect"),
     ]
+    assert [event.reason for event in announced] == ["HTTP 429", "connect failure"]
     assert runner.sleeps == [7.0, 0.125]
+
+
+def test_a_repeat_after_a_retry_after_date_carries_the_seconds_it_asked_for(config: ApiConfig) -> None:
+    # No Date header: the date is measured against the wall clock the flow read (the runner's).
+    busy = json_response(503, {"detail": "busy"}, headers=[("Retry-After", "Thu, 01 Jan 1970 00:00:03 GMT")])
+    backoff = json_response(503, {"detail": "busy"})
+    env = FlowEnv(retry=RetryPolicy(max_attempts=3, backoff_base=0.25, backoff_cap=0.25))
+    answers = [busy, backoff, json_response(200, state_payload("queued"))]
+    _, runner = run_flow(status_flow(config, REQUEST_ID, env), answers, wall_offset=0.0)
+    announced = [event for event in runner.notified if isinstance(event, Retrying)]
+    assert [(event.retry_after, event.delay) for event in announced] == [(3.0, 3.0), (None, 0.125)]
 
 
 def test_an_announced_repeat_leaves_the_query_of_a_signed_url_out() -> None:

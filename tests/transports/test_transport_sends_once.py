@@ -11,6 +11,7 @@ import pytest
 from _transport_servers import Servers
 from _transport_support import FLAVORS, Make, build_driver, request_with
 
+from higgsfield_client._observe import Observer
 from higgsfield_client._runner import Call, run_async, run_sync, running_library
 from higgsfield_proto import (
     ApiConfig,
@@ -67,8 +68,8 @@ async def _run(flavor: Any, flow: Any) -> Any:
     driver = build_driver(flavor[0])
     try:
         if driver.blocking:
-            return await anyio.to_thread.run_sync(run_sync, Call(flow=flow), driver.transport)
-        return await run_async(Call(flow=flow), driver.transport, running_library(flavor[1]))
+            return await anyio.to_thread.run_sync(run_sync, Call(flow=flow), driver.transport, Observer())
+        return await run_async(Call(flow=flow), driver.transport, running_library(flavor[1]), Observer())
     finally:
         await driver.close()
 

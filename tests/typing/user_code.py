@@ -32,6 +32,10 @@ from higgsfield_client import (
     PollPolicy,
     Queued,
     RateLimitError,
+    RateLimits,
+    RequestInfo,
+    ResponseInfo,
+    Retrying,
     RetryPolicy,
     Spent,
     Status,
@@ -194,6 +198,22 @@ def protocol_core(body: bytes, headers: dict[str, str]) -> None:
     print(event.status.state, parse_status_response)
 
 
+def observed() -> Optional[float]:
+    def on_request(request: RequestInfo) -> None:
+        print(request.method, request.url, dict(request.headers), request.attempt)
+
+    def on_response(response: ResponseInfo) -> None:
+        print(response.status, response.elapsed, response.failure, response.request.url)
+
+    async def on_retry(event: Retrying) -> None:
+        print(event.reason, event.delay, event.retry_after)
+
+    with SyncClient(event_hooks={"request": [on_request], "response": [on_response]}) as client:
+        client.status("request-id")
+        limits: RateLimits = client.rate_limits
+        print(limits.remaining, limits.headers.get("x-ratelimit-reset"), limits.status)
+    AsyncClient(event_hooks={"retry": [on_retry], "response": [on_response]})
+    return limits.retry_after
 def models_and_budgets() -> Decimal:
     """The model catalog and budgets, as docs/models.md and docs/costs.md show them."""
     with SyncClient(validate="strict", budget=Budget(max_credits=200)) as client:

@@ -212,3 +212,34 @@ def test_wait_times_out_when_neither_the_webhook_nor_a_check_finds_the_job_finis
         with pytest.raises(WaitTimeoutError, match="did not finish in time"):
             asyncio.run(scenario(emulator))
         assert "status" in [entry.route for entry in emulator.journal]
+
+
+@pytest.mark.parametrize("library", ["asyncio", "trio"])
+def test_a_job_a_delivery_ends_has_its_span_ended_with_its_final_status(
+    library: str, emulator: Emulator, spans: Any
+) -> None:
+    request_id, result = _submit_and_wait(library, emulator, NEVER)
+    assert result["status"] == "completed"
+    (job,) = spans.named("higgsfield.job")  # ended by the delivery, not by the client's close
+    assert job.attributes["higgsfield.request_id"] == request_id
+    assert job.attributes["higgsfield.job.status"] == "completed"
+    assert job.attributes["higgsfield.job.webhook"] is True
+
+    async def delivered_first(emulator: Emulator) -> Any:
+        async with _client(emulator) as client:
+            request_id = await _queued_job(client, emulator)
+            ended = spans.named("higgsfield.job")
+            waiter = WebhookWaiter(client, fallback=NEVER)
+            waiter.deliver(_event(request_id, JobState.FAILED, error="no paint"))
+            with pytest.raises(JobFailedError):
+                await waiter.wait(request_id)  # the delivery kept before the wait
+            return request_id, ended, spans.named("higgsfield.job")
+
+    spans.clear()
+    request_id, before, after = _run(library, delivered_first, emulator)
+    assert before == []
+    (job,) = after
+    assert (job.attributes["higgsfield.request_id"], job.attributes["higgsfield.job.status"]) == (
+        request_id,
+        "failed",
+    )
