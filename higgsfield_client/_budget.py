@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -196,6 +197,9 @@ class Spent:
 
 
 _IN_FLIGHT, _CHARGED, _REFUNDED = "in_flight", "charged", "refunded"
+_SAME_JOB = "same_job"  # a reservation withdrawn: its submit was answered with a job counted already
+_ENDED_KEPT = 10_000
+"""How many settled request ids a ledger remembers, so that a repeated submit is not counted again."""
 
 
 class _Tally:
@@ -238,6 +242,17 @@ class _Tally:
         self.usd += amount.usd
         self.jobs[model] = self.jobs.get(model, 0) + 1
         self.sources[price.source] = self.sources.get(price.source, 0) + 1
+
+    def withdraw(self, model: str, price: JobPrice) -> None:
+        """Take back an ``add``: the job was one already counted (the same request id)."""
+        amount = price.amount
+        self._move(model, _IN_FLIGHT, -amount.credits, -amount.usd)
+        self.credits -= amount.credits
+        self.usd -= amount.usd
+        for counts, key in ((self.jobs, model), (self.sources, price.source)):
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
 
     def settle(self, model: str, state: str, amount: Amount) -> None:
         self._move(model, _IN_FLIGHT, -amount.credits, -amount.usd)
@@ -306,6 +321,7 @@ class Ledger:
         self._root = _Tally(budget)
         self._blocks: list[_Tally] = []
         self._jobs: dict[str, LedgerJob] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()  # request ids settled, newest last
         self._prices: dict[Hashable, JobPrice] = {}
 
     @property
@@ -382,9 +398,17 @@ class Ledger:
     def bind(self, job: LedgerJob, request_id: str) -> None:
         """Know ``job`` by its request id from now on (its submit was answered)."""
         with self._lock:
-            if job.request_id is None and job.state == _IN_FLIGHT:
-                job.request_id = request_id
-                self._jobs[request_id] = job
+            if job.request_id is not None or job.state != _IN_FLIGHT:
+                return
+            if request_id in self._jobs or request_id in self._ended:
+                # The API answered with a job this ledger counts already (a submit repeated with
+                # its idempotency key): one job, counted once.
+                job.state = _SAME_JOB
+                for tally in job.tallies:
+                    tally.withdraw(job.model, job.price)
+                return
+            job.request_id = request_id
+            self._jobs[request_id] = job
 
     def refused(self, job: LedgerJob, error: BaseException) -> None:
         """The call that submitted ``job`` failed: refund it when the API refused the submit (a
@@ -430,6 +454,9 @@ class Ledger:
             tally.settle(job.model, state, job.price.amount)
         if job.request_id is not None:
             del self._jobs[job.request_id]
+            self._ended[job.request_id] = None
+            if len(self._ended) > _ENDED_KEPT:
+                self._ended.popitem(last=False)
 
     # -- blocks --------------------------------------------------------------------------------
 

@@ -98,6 +98,28 @@ def test_a_job_canceled_before_it_started_is_refunded(harness: Harness) -> None:
     assert emulator_totals(harness.emulator) == (Decimal(0), PRICE)
 
 
+def test_a_submit_repeated_with_its_idempotency_key_is_one_job_counted_once(harness: Harness) -> None:
+    async def scenario(client: Any) -> Any:
+        first = await client.submit(SOUL, {"prompt": "a lake"}, idempotency_key="lake-1")
+        again = await client.submit(SOUL, {"prompt": "a lake"}, idempotency_key="lake-1")
+        assert again.request_id == first.request_id
+        assert client.spent.in_flight.credits == PRICE
+        await again.get()
+        after_its_end = await client.submit(SOUL, {"prompt": "a lake"}, idempotency_key="lake-1")
+        assert after_its_end.request_id == first.request_id
+        return client.spent
+
+    # Room for two: the repeat is priced before the answer shows that it is the same job.
+    spent = harness.run(scenario, budget=Budget(max_credits=4))
+    assert spent.charged.credits == PRICE
+    assert spent.in_flight.credits == 0
+    assert spent.refunded.credits == 0
+    assert spent.jobs == 1
+    assert spent.by_source == {"estimate": 1}
+    assert len(routes(harness.emulator, "submit")) == 3
+    assert emulator_totals(harness.emulator) == (PRICE, Decimal(0))
+
+
 def test_the_catalog_prices_a_job_when_the_estimate_cannot_be_had(harness: Harness) -> None:
     harness.emulator.script_fault("estimate", "500", 10)
 
