@@ -21,6 +21,7 @@ from higgsfield_proto import (
     WaitTimeoutError,
 )
 
+from .._version import COMMAND
 from ._commands import FetchFailed, UsageError, WaitInterrupted
 from ._output import Console, write_json
 
@@ -165,7 +166,7 @@ def describe(error: BaseException, code: int) -> Dict[str, object]:
 def report(console: Console, error: BaseException, code: int, *, compact: bool = False) -> None:
     """Say ``error`` on stderr, and under ``--json`` also as ``{"error": ...}`` on stdout (on one
     line when ``compact``, as in a stream of JSON lines)."""
-    prefix = "higgsfield: error: " if isinstance(error, UsageError) else "higgsfield: "
+    prefix = f"{COMMAND}: error: " if isinstance(error, UsageError) else f"{COMMAND}: "
     console.note(prefix + message_for(error))
     if console.json:
         write_json(console.out, {"error": describe(error, code)}, compact=compact)

@@ -330,5 +330,5 @@ def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -
         report(console, exc, code)
         return code
     except KeyboardInterrupt:
-        console.note("higgsfield: interrupted")
+        console.note(f"{COMMAND}: interrupted")
         return EXIT_INTERRUPTED

@@ -60,7 +60,7 @@ def test_a_failed_job_shows_its_state_in_red_and_a_cross_instead_of_the_spinner(
     assert f"{RED}failed" in drawn.styled
     assert "✓" not in drawn.text
     assert re.search(r"✗ higgsfield-ai/soul/standard failed \d+:\d\d:\d\d", drawn.text)
-    assert "higgsfield: JobFailedError" in drawn.text  # the error, drawn on the same screen
+    assert "higgsfield-sansio: JobFailedError" in drawn.text  # the error, drawn on the same screen
 
 
 def test_a_wait_that_times_out_leaves_an_ellipsis_not_a_frozen_spinner(
