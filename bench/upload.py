@@ -10,7 +10,7 @@ Baselines, in the same run:
   (``requests.put(data=file)``, ``aiohttp`` ``put(data=file)``, and a hand-written h11-over-anyio
   PUT in 256 KiB writes under trio); ours is timed over the whole ``upload_file`` call, slot
   request included. Raw and ours run back to back, 5 pairs (1 under --quick), in alternating
-  order; the figure is the median of the pair ratios (target >= 0.8x raw);
+  order; the figure is the median of the pair ratios (target >= 0.9x raw, issue 29);
 - memory: peak RSS growth <= 50 MiB; the official SDK's ``upload_file`` (sync and async; it reads
   the whole file into memory) is measured the same way for comparison. A thread also samples the
   RSS every 50 ms during the big upload (``rss_samples``), for the memory chart of
@@ -43,7 +43,7 @@ from ._harness import (
 MIB = 1024 * 1024
 CONTENT_TYPE = "video/mp4"
 MEMORY_TARGET = 50 * MIB
-SPEED_TARGET = 0.8
+SPEED_TARGET = 0.9
 TRANSPORTS = ("requests", "aiohttp", "trio")
 
 
