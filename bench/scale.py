@@ -16,7 +16,7 @@ jobs at once and waits for every one of them:
 
 Figures, per kind of ours, against ``raw`` measured in the same round (rounds alternate the
 order of the kinds): client CPU per job (``time.process_time()`` over the run, target <= 1.2x
-raw); RSS growth per job in flight (peak RSS during the run, reset through
+raw for aiohttp, 1.35x for trio); RSS growth per job in flight (peak RSS during the run, reset through
 ``/proc/self/clear_refs`` after a warm-up submit and status, minus RSS before it, divided by the
 jobs; target <= 8 KiB); errors (target: none, every job completed). For trio also the CPU of
 ``raw-trio`` against ``raw`` (what trio and h11 cost by themselves) and ours against
@@ -50,7 +50,8 @@ from ._harness import (
 )
 
 QUEUE, RUN = 1.0, 6.2
-CPU_TARGET = 1.2
+CPU_TARGETS = {"aiohttp": 1.2, "trio": 1.35}
+"""Client CPU per job against raw aiohttp; trio's is issue 29's decision (trio and h11 cost more)."""
 RSS_TARGET = 8 * 1024
 KINDS = ("raw", "raw-trio", "aiohttp", "trio")
 LIBRARY = {"raw": "asyncio", "raw-trio": "trio", "aiohttp": "asyncio", "trio": "trio"}
@@ -117,12 +118,13 @@ def _figure(kind: str, jobs: int, ours: List[Dict[str, Any]], raw: List[Dict[str
     raw_rss = median([r["rss_growth"] for r in raw]) / jobs
     wall, raw_wall = median([o["wall"] for o in ours]), median([r["wall"] for r in raw])
     errors = sum(sum(o["errors"].values()) + jobs - o["completed"] for o in ours + raw)
-    met = check(cpu_ratio, at_most=CPU_TARGET) and check(rss, at_most=RSS_TARGET) and errors == 0
+    cpu_target = CPU_TARGETS[kind]
+    met = check(cpu_ratio, at_most=cpu_target) and check(rss, at_most=RSS_TARGET) and errors == 0
     return Figure(
         name=f"scale/{kind}",
         text=(
             f"{jobs:,} jobs under {LIBRARY[kind]}: client CPU per job ours {cpu * 1000:.2f} ms, raw "
-            f"aiohttp {raw_cpu * 1000:.2f} ms, ratio {cpu_ratio:.2f} (target <= {CPU_TARGET}); RSS "
+            f"aiohttp {raw_cpu * 1000:.2f} ms, ratio {cpu_ratio:.2f} (target <= {cpu_target}); RSS "
             f"growth per job in flight ours {rss / 1024:.1f} KiB, raw {raw_rss / 1024:.1f} KiB "
             f"(target <= {RSS_TARGET // 1024} KiB); wall ours {wall:.1f} s, raw {raw_wall:.1f} s; "
             f"errors {errors} (target 0)"

@@ -5,7 +5,8 @@ queued job's status against an emulator in its own process. The machine is share
 speed drifts, so the two are measured as pairs: one worker process holds both (each with its own
 connection) and runs them in alternating batches (ours-raw, raw-ours, ...); the figure is the
 median of the per-batch time ratios, ours over raw (target <= 1.15), pooled over the worker
-processes. The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, for the httpx
+processes; the aiohttp and trio kinds are held to issue 29's targets on client CPU per call
+instead (``CPU_TARGETS``). The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, for the httpx
 transports (``SyncClient`` over ``HttpxTransport``, ``AsyncClient`` over ``AsyncHttpxTransport``
 under asyncio) an ``httpx.Client`` and an ``httpx.AsyncClient``, and for the trio transport both
 baselines the target names: a hand-written h11-over-anyio keep-alive loop
@@ -54,6 +55,9 @@ PAIRS = (
 )
 BASELINES = {"raw": "raw", "httpx": "httpx under trio"}
 TARGET = 1.15
+CPU_TARGETS = {"aiohttp": 1.1, "trio": 1.3, "trio-transport": 1.15}
+"""Issue 29's targets, on client CPU per call: the aiohttp client against raw aiohttp, the whole
+trio client and the trio transport alone against the bare h11 loop. Other kinds: TARGET on time."""
 WARMUP = 50
 
 Loop = Callable[[int], None]
@@ -99,14 +103,18 @@ def _figure(name: str, label: str, ours: Dict[str, List[float]], raw: Dict[str, 
     cpu_ratio = median([o / r for o, r in zip(ours["cpu"], raw["cpu"], strict=True)])
     ours_time, raw_time = median(ours["seconds"]), median(raw["seconds"])
     ours_cpu, raw_cpu = median(ours["cpu"]), median(raw["cpu"])
+    cpu_target = CPU_TARGETS.get(name)
+    time_target = "" if cpu_target is not None else f" (target <= {TARGET})"
+    cpu_target_text = "" if cpu_target is None else f" (target <= {cpu_target})"
     return Figure(
         name=f"status/{name}",
         text=(
             f"ours {1 / ours_time:,.0f} req/s, {label} {1 / raw_time:,.0f} req/s, "
-            f"ratio {ratio:.2f} (target <= {TARGET}); client CPU per call "
+            f"ratio {ratio:.2f}{time_target}; client CPU per call "
             f"ours {ours_cpu * 1e6:,.0f} us, {label} {raw_cpu * 1e6:,.0f} us, ratio {cpu_ratio:.2f}"
+            f"{cpu_target_text}"
         ),
-        met=check(ratio, at_most=TARGET),
+        met=check(ratio, at_most=TARGET) if cpu_target is None else check(cpu_ratio, at_most=cpu_target),
         data={"ours_per_call": ours_time, "raw_per_call": raw_time, "ratio": ratio,
               "ours_cpu": ours_cpu, "raw_cpu": raw_cpu, "cpu_ratio": cpu_ratio,
               "batches": len(ours["seconds"])},
