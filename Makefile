@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(DEMO_STAMP)
-	$(BIN)/higgsfield demo
+	$(BIN)/higgsfield-sansio demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -41,3 +41,10 @@ def test_no_script_takes_the_official_clis_name() -> None:
         if entry.group == "console_scripts"
     }
     assert scripts == {"higgsfield-sansio": "higgsfield_client.cli:main"}
+
+
+def test_make_demo_runs_a_script_the_package_installs() -> None:
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text().splitlines()
+    recipe = makefile[makefile.index(next(line for line in makefile if line.startswith("demo:"))) + 1]
+    script = recipe.split()[0].removeprefix("$(BIN)/")
+    assert Path(sys.executable).with_name(script).exists(), recipe
