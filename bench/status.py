@@ -6,7 +6,8 @@ speed drifts, so the two are measured as pairs: one worker process holds both (e
 connection) and runs them in alternating batches (ours-raw, raw-ours, ...); the figure is the
 median of the per-batch time ratios, ours over raw (target <= 1.15), pooled over the worker
 processes; the aiohttp and trio kinds are held to issue 29's targets on client CPU per call
-instead (``CPU_TARGETS``). The raw baselines: a ``requests.Session``, an ``aiohttp.ClientSession``, for the httpx
+instead (``CPU_TARGETS``). The raw baselines: a ``requests.Session``, an
+``aiohttp.ClientSession``, for the httpx
 transports (``SyncClient`` over ``HttpxTransport``, ``AsyncClient`` over ``AsyncHttpxTransport``
 under asyncio) an ``httpx.Client`` and an ``httpx.AsyncClient``, and for the trio transport both
 baselines the target names: a hand-written h11-over-anyio keep-alive loop
