@@ -302,6 +302,30 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     return options
 
 
+@contextlib.contextmanager
+def _quiet_cut_responses() -> Iterator[None]:
+    """Drop the error of an ``http.client.HTTPResponse`` that Ctrl-C cut while it was being
+    built: finalized with the interrupt's traceback, it fails in ``close()`` (it has no ``fp``
+    yet, Python 3.13) and Python would print that as a traceback after the command's message."""
+    import http.client
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not (
+            isinstance(unraisable.object, http.client.HTTPResponse)
+            and isinstance(unraisable.exc_value, AttributeError)
+        ):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        if sys.unraisablehook is hook:
+            sys.unraisablehook = previous
+
+
 def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -> int:
     """Run the command line (default ``sys.argv[1:]``); returns the exit code.
 
@@ -317,6 +341,11 @@ def main(argv: Optional[List[str]] = None, *, screen: Optional[Screen] = None) -
         screen=screen or terminal(sys.stderr),
         out_screen=screen or terminal(sys.stdout),
     )
+    with _quiet_cut_responses():
+        return _main(arguments, console)
+
+
+def _main(arguments: List[str], console: Console) -> int:
     try:
         options = _parse(build_parser(), arguments)
         with _exchange_log(console.err) if options.verbose else contextlib.nullcontext():

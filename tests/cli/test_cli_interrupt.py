@@ -68,3 +68,29 @@ def test_ctrl_c_while_following_a_job_says_the_same(higgsfield_emulator: Emulato
     assert followed.returncode == 130
     assert f"higgsfield-sansio result {request_id}" in followed.stderr
     assert f"higgsfield-sansio cancel {request_id}" in followed.stderr
+
+
+class _FailsWhenFinalized:
+    def __del__(self) -> None:
+        raise ValueError("a finalizer's own bug")
+
+
+def test_a_response_cut_while_being_built_is_finalized_quietly_and_nothing_else_is() -> None:
+    import http.client
+
+    from higgsfield_client.cli._main import _quiet_cut_responses
+
+    seen: List[object] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: seen.append(type(unraisable.exc_value))
+    try:
+        with _quiet_cut_responses():
+            # What Ctrl-C leaves when it lands in HTTPResponse.__init__: no fp, so Python 3.13's
+            # close() fails when the object is finalized.
+            cut = http.client.HTTPResponse.__new__(http.client.HTTPResponse)
+            del cut
+            other = _FailsWhenFinalized()
+            del other
+    finally:
+        sys.unraisablehook = previous
+    assert seen == [ValueError]
